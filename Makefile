@@ -1,0 +1,43 @@
+# kvmmig: top-level build. `make` builds the module for the running kernel
+# (or KDIR=...) and the userspace tools; `make check` runs the test suite.
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+BUILD := $(CURDIR)/build
+VERSION := $(shell sed -n 's/^\#define KVMMIG_VERSION "\(.*\)"/\1/p' kmod/version.h)
+
+# Supported kernels whose headers are installed (Debian 12: 6.1, backports: 6.12).
+SUPPORTED_KDIRS := $(wildcard /usr/src/linux-headers-6.1.*-amd64 /usr/src/linux-headers-6.12.*-amd64)
+
+kver_of = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(1)/include/generated/utsrelease.h 2>/dev/null)
+MODULE_SOURCES := Kbuild $(wildcard kmod/*.c kmod/*.h include/uapi/linux/*.h)
+
+.PHONY: all module module-all user check test clean style FORCE
+
+all: user module
+
+# Kbuild writes objects next to the sources, so each kernel gets its own
+# tree of symlinks under build/<kver>/ and builds never clobber each other.
+define build_module
+	@test -f $(1)/Makefile || { echo "No kernel build tree at $(1): install linux-headers-$$(uname -r) or pass KDIR=<kernel build dir>" >&2; exit 1; }
+	@kver='$(call kver_of,$(1))'; dir=$(BUILD)/$$kver; \
+	mkdir -p $$dir && \
+	for f in $(MODULE_SOURCES); do mkdir -p $$dir/$$(dirname $$f); ln -sfn $(CURDIR)/$$f $$dir/$$f; done && \
+	$(MAKE) -C $(1) M=$$dir modules W= && \
+	echo "built $$dir/kvmmig.ko"
+endef
+
+module:
+	$(call build_module,$(KDIR))
+
+module-all:
+	@test -n "$(SUPPORTED_KDIRS)" || { echo "No supported kernel headers installed: run scripts/install-deps" >&2; exit 1; }
+	@for k in $(SUPPORTED_KDIRS); do $(MAKE) --no-print-directory module KDIR=$$k || exit 1; done
+
+user:
+	$(MAKE) -C user BUILD=$(BUILD) VERSION=$(VERSION)
+
+check test: user module-all
+	tests/run
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,109 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * device.c: /dev/kvmmig. Each open file can attach one VM; the VM stays
+ * attached exactly as long as the file is open, so a VMM that exits or
+ * crashes detaches itself.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "device.h"
+#include "registry.h"
+#include "leakcheck.h"
+
+struct kvmmig_handle {
+	struct mutex lock;	/* serialises ATTACH on this file */
+	struct kvmmig_vm *vm;	/* NULL until attached */
+};
+
+static int kvmmig_open(struct inode *inode, struct file *file)
+{
+	struct kvmmig_handle *h;
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+	if (!h)
+		return -ENOMEM;
+	mutex_init(&h->lock);
+	kvmmig_leak_inc(KVMMIG_OBJ_HANDLE);
+	file->private_data = h;
+	return nonseekable_open(inode, file);
+}
+
+static int kvmmig_release(struct inode *inode, struct file *file)
+{
+	struct kvmmig_handle *h = file->private_data;
+
+	if (h->vm)
+		kvmmig_registry_detach(h->vm);
+	mutex_destroy(&h->lock);
+	kfree(h);
+	kvmmig_leak_dec(KVMMIG_OBJ_HANDLE);
+	return 0;
+}
+
+static long ioctl_attach(struct kvmmig_handle *h, void __user *argp)
+{
+	struct kvmmig_attach arg;
+	struct kvmmig_vm *vm;
+	int ret;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags)
+		return -EINVAL;
+	if (!memchr(arg.name, '\0', sizeof(arg.name)))
+		return -EINVAL;
+
+	mutex_lock(&h->lock);
+	if (h->vm) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = kvmmig_registry_attach(arg.vm_fd, arg.name, &vm);
+	if (!ret)
+		h->vm = vm;
+out:
+	mutex_unlock(&h->lock);
+	return ret;
+}
+
+static long kvmmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kvmmig_handle *h = file->private_data;
+
+	switch (cmd) {
+	case KVMMIG_ATTACH:
+		return ioctl_attach(h, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static const struct file_operations kvmmig_fops = {
+	.owner = THIS_MODULE,
+	.open = kvmmig_open,
+	.release = kvmmig_release,
+	.unlocked_ioctl = kvmmig_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+};
+
+static struct miscdevice kvmmig_miscdev = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = KVMMIG_DEVICE_NAME,
+	.fops = &kvmmig_fops,
+	.mode = 0600,
+};
+
+int kvmmig_device_init(void)
+{
+	return misc_register(&kvmmig_miscdev);
+}
+
+void kvmmig_device_uninit(void)
+{
+	misc_deregister(&kvmmig_miscdev);
+}

@@ -1,0 +1,24 @@
+// SPDX-License-Identifier: GPL-2.0
+/* leakcheck.c: counts live objects and reports survivors at unload. */
+#include <linux/printk.h>
+
+#include "leakcheck.h"
+
+atomic_t kvmmig_live_objs[KVMMIG_OBJ_NR];
+
+static const char *const obj_names[KVMMIG_OBJ_NR] = {
+	[KVMMIG_OBJ_VM] = "attached VM",
+	[KVMMIG_OBJ_HANDLE] = "/dev/kvmmig handle",
+};
+
+void kvmmig_leakcheck_report(void)
+{
+	int i, n;
+
+	for (i = 0; i < KVMMIG_OBJ_NR; i++) {
+		n = atomic_read(&kvmmig_live_objs[i]);
+		if (n)
+			pr_err("leak: %d %s object(s) still alive at unload\n",
+			       n, obj_names[i]);
+	}
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: GPL-2.0
+/* registry.c: attaching KVM VMs by name, looking them up, letting them go. */
+#include <linux/file.h>
+#include <linux/kvm_host.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+
+#include "registry.h"
+#include "netlink.h"
+#include "leakcheck.h"
+
+static LIST_HEAD(registry);
+static DEFINE_MUTEX(registry_lock);
+
+bool kvmmig_name_valid(const char *name)
+{
+	size_t len = strnlen(name, KVMMIG_NAME_MAX);
+	size_t i;
+
+	if (len == 0 || len == KVMMIG_NAME_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+			return false;
+	}
+	return true;
+}
+
+/* Caller holds registry_lock. */
+static struct kvmmig_vm *find_locked(const char *name)
+{
+	struct kvmmig_vm *vm;
+
+	list_for_each_entry(vm, &registry, node)
+		if (!strcmp(vm->name, name))
+			return vm;
+	return NULL;
+}
+
+static void vm_release(struct kref *ref)
+{
+	struct kvmmig_vm *vm = container_of(ref, struct kvmmig_vm, ref);
+
+	kvm_put_kvm(vm->kvm);
+	mmdrop(vm->mm);
+	kfree(vm);
+	kvmmig_leak_dec(KVMMIG_OBJ_VM);
+}
+
+void kvmmig_vm_get(struct kvmmig_vm *vm)
+{
+	kref_get(&vm->ref);
+}
+
+void kvmmig_vm_put(struct kvmmig_vm *vm)
+{
+	kref_put(&vm->ref, vm_release);
+}
+
+int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out)
+{
+	struct kvmmig_vm *vm;
+	struct file *vm_file;
+	struct kvm *kvm;
+	int ret;
+
+	if (!kvmmig_name_valid(name))
+		return -EINVAL;
+
+	vm_file = fget(vm_fd);
+	if (!vm_file)
+		return -EBADF;
+	if (!file_is_kvm(vm_file)) {
+		ret = -EINVAL;
+		goto out_fput;
+	}
+	kvm = vm_file->private_data;
+	/*
+	 * KVM's memory ioctls only work from the VM's own mm; a VM fd passed
+	 * in from another process could never be driven. Refuse it up front.
+	 */
+	if (kvm->mm != current->mm) {
+		ret = -EPERM;
+		goto out_fput;
+	}
+
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+	if (!vm) {
+		ret = -ENOMEM;
+		goto out_fput;
+	}
+	kref_init(&vm->ref);
+	strscpy(vm->name, name, sizeof(vm->name));
+	vm->tgid = task_tgid_nr(current);
+	vm->state = KVMMIG_VM_IDLE;
+
+	mutex_lock(&registry_lock);
+	if (find_locked(name)) {
+		mutex_unlock(&registry_lock);
+		kfree(vm);
+		ret = -EEXIST;
+		goto out_fput;
+	}
+	kvm_get_kvm(kvm);
+	vm->kvm = kvm;
+	mmgrab(kvm->mm);
+	vm->mm = kvm->mm;
+	kvmmig_leak_inc(KVMMIG_OBJ_VM);
+	list_add_tail(&vm->node, &registry);
+	mutex_unlock(&registry_lock);
+
+	fput(vm_file);
+	kvmmig_netlink_vm_event(vm, KVMMIG_EVENT_ATTACHED);
+	*out = vm;
+	return 0;
+
+out_fput:
+	fput(vm_file);
+	return ret;
+}
+
+void kvmmig_registry_detach(struct kvmmig_vm *vm)
+{
+	mutex_lock(&registry_lock);
+	list_del(&vm->node);
+	mutex_unlock(&registry_lock);
+
+	kvmmig_netlink_vm_event(vm, KVMMIG_EVENT_DETACHED);
+	kvmmig_vm_put(vm);
+}
+
+struct kvmmig_vm *kvmmig_vm_lookup(const char *name)
+{
+	struct kvmmig_vm *vm;
+
+	mutex_lock(&registry_lock);
+	vm = find_locked(name);
+	if (vm)
+		kvmmig_vm_get(vm);
+	mutex_unlock(&registry_lock);
+	return vm;
+}
+
+int kvmmig_registry_walk(unsigned long *pos,
+			 int (*fn)(struct kvmmig_vm *vm, void *arg), void *arg)
+{
+	struct kvmmig_vm *vm;
+	unsigned long i = 0;
+	int ret = 0;
+
+	mutex_lock(&registry_lock);
+	list_for_each_entry(vm, &registry, node) {
+		if (i++ < *pos)
+			continue;
+		ret = fn(vm, arg);
+		if (ret)
+			break;
+		(*pos)++;
+	}
+	mutex_unlock(&registry_lock);
+	return ret;
+}
+
+void kvmmig_vm_geometry(struct kvmmig_vm *vm, struct kvmmig_vm_geometry *geo)
+{
+	struct kvm_memory_slot *slot;
+	struct kvm_memslots *slots;
+	int idx, bkt;
+
+	geo->mem_bytes = 0;
+	geo->memslots = 0;
+
+	idx = srcu_read_lock(&vm->kvm->srcu);
+	slots = kvm_memslots(vm->kvm);
+	kvm_for_each_memslot(slot, bkt, slots) {
+		geo->mem_bytes += (u64)slot->npages << PAGE_SHIFT;
+		geo->memslots++;
+	}
+	srcu_read_unlock(&vm->kvm->srcu, idx);
+}
+
+int kvmmig_registry_init(void)
+{
+	return 0;
+}
+
+void kvmmig_registry_uninit(void)
+{
+	/*
+	 * Every VM is detached by the release of its /dev/kvmmig file, which
+	 * holds a module reference: nothing can be left here at unload.
+	 */
+	WARN_ON(!list_empty(&registry));
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* registry.h: the VMs attached to kvmmig, by name, and their lifetime. */
+#ifndef KVMMIG_REGISTRY_H
+#define KVMMIG_REGISTRY_H
+
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/types.h>
+#include "../include/uapi/linux/kvmmig.h"
+
+struct kvm;
+struct mm_struct;
+
+/*
+ * One attached VM. The registry holds one reference from attach until the
+ * /dev/kvmmig file that attached it is released; anyone else using it takes
+ * a reference of their own with kvmmig_vm_get().
+ */
+struct kvmmig_vm {
+	struct list_head node;		/* in the registry, under its mutex */
+	struct kref ref;
+	char name[KVMMIG_NAME_MAX];
+	struct kvm *kvm;		/* kvm_get_kvm() reference */
+	struct mm_struct *mm;		/* the VMM's mm, mmgrab() reference */
+	pid_t tgid;			/* of the process that attached it */
+	u32 state;			/* enum kvmmig_vm_state */
+};
+
+/* A snapshot of a VM's memory geometry, read under KVM's SRCU. */
+struct kvmmig_vm_geometry {
+	u64 mem_bytes;
+	u32 memslots;
+};
+
+int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out);
+void kvmmig_registry_detach(struct kvmmig_vm *vm);
+
+struct kvmmig_vm *kvmmig_vm_lookup(const char *name);
+void kvmmig_vm_get(struct kvmmig_vm *vm);
+void kvmmig_vm_put(struct kvmmig_vm *vm);
+void kvmmig_vm_geometry(struct kvmmig_vm *vm, struct kvmmig_vm_geometry *geo);
+
+/*
+ * Calls fn for the VMs from position *pos on, in attach order, under the
+ * registry mutex, until fn returns nonzero; *pos is left at the first VM
+ * not completed. For netlink dumps, which resume where the last skb filled.
+ */
+int kvmmig_registry_walk(unsigned long *pos,
+			 int (*fn)(struct kvmmig_vm *vm, void *arg), void *arg);
+
+bool kvmmig_name_valid(const char *name);
+
+int kvmmig_registry_init(void);
+void kvmmig_registry_uninit(void);
+
+#endif /* KVMMIG_REGISTRY_H */
