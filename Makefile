@@ -11,7 +11,7 @@ SUPPORTED_KDIRS := $(wildcard /usr/src/linux-headers-6.1.*-amd64 /usr/src/linux-
 kver_of = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(1)/include/generated/utsrelease.h 2>/dev/null)
 MODULE_SOURCES := Kbuild $(wildcard kmod/*.c kmod/*.h include/uapi/linux/*.h)
 
-.PHONY: all module module-all user check test clean style FORCE
+.PHONY: all module module-all user test-tools check test clean
 
 all: user module
 
@@ -36,7 +36,14 @@ module-all:
 user:
 	$(MAKE) -C user BUILD=$(BUILD) VERSION=$(VERSION)
 
-check test: user module-all
+# Small programs the tests drive (tests/tools/NAME.c -> build/tests/NAME).
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
+test-tools: $(TEST_TOOLS)
+$(BUILD)/tests/%: tests/tools/%.c include/uapi/linux/kvmmig.h
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
+
+check test: user module-all test-tools
 	tests/run
 
 clean:

@@ -1,0 +1,8 @@
+/* commands.h: kvmmig-ctl's subcommands, one file each. */
+#ifndef KVMMIG_CTL_COMMANDS_H
+#define KVMMIG_CTL_COMMANDS_H
+
+int version_main(int argc, char **argv);
+int list_main(int argc, char **argv);
+
+#endif /* KVMMIG_CTL_COMMANDS_H */

@@ -1,0 +1,46 @@
+/* main.c: kvmmig-ctl's entry point: dispatch to a subcommand. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl/commands.h"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *description;
+} subcommands[] = {
+	{ "list", list_main, "List the VMs attached to kvmmig" },
+	{ "version", version_main, "Print the tool's and the kernel module's versions" },
+};
+
+static void show_usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: kvmmig-ctl <command> [<args>]\n\nAvailable commands:\n");
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].description);
+	fprintf(f, "\nkvmmig-ctl <command> --help shows a command's usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+	size_t i;
+
+	if (argc < 2)
+		return list_main(1, (char *[]){ "list", NULL });
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		show_usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return version_main(1, (char *[]){ "version", NULL });
+
+	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].fn(argc - 1, argv + 1);
+
+	fprintf(stderr, "kvmmig-ctl: unknown command '%s'\n", argv[1]);
+	show_usage(stderr);
+	return 1;
+}
