@@ -24,19 +24,26 @@
 static const char *errno_name(int e)
 {
 	switch (e) {
-	case EEXIST: return "EEXIST";
-	case EINVAL: return "EINVAL";
-	case EBADF: return "EBADF";
-	case EPERM: return "EPERM";
-	case EACCES: return "EACCES";
-	case ENOENT: return "ENOENT";
-	default: return strerror(e);
+	case EEXIST:
+		return "EEXIST";
+	case EINVAL:
+		return "EINVAL";
+	case EBADF:
+		return "EBADF";
+	case EPERM:
+		return "EPERM";
+	case EACCES:
+		return "EACCES";
+	case ENOENT:
+		return "ENOENT";
+	default:
+		return strerror(e);
 	}
 }
 
 int main(int argc, char **argv)
 {
-	struct kvmmig_attach attach = { .flags = 0 };
+	struct kvmmig_attach attach = {.flags = 0};
 	size_t mem_mib = 16;
 	int hold = -1;
 	const char *fd_of = NULL;
@@ -44,7 +51,9 @@ int main(int argc, char **argv)
 	void *mem;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: attach-vm NAME [--mem MiB] [--hold SEC] [--flags N] [--fd-of PATH]\n");
+		fprintf(
+		    stderr,
+		    "usage: attach-vm NAME [--mem MiB] [--hold SEC] [--flags N] [--fd-of PATH]\n");
 		return 2;
 	}
 	/* Copy without truncation: the module must see over-long names whole. */
@@ -76,10 +85,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	struct kvm_userspace_memory_region region = {
-		.slot = 0,
-		.guest_phys_addr = 0,
-		.memory_size = mem_mib << 20,
-		.userspace_addr = (unsigned long)mem,
+	    .slot = 0,
+	    .guest_phys_addr = 0,
+	    .memory_size = mem_mib << 20,
+	    .userspace_addr = (unsigned long)mem,
 	};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
 		fprintf(stderr, "attach-vm: KVM_SET_USER_MEMORY_REGION: %s\n", strerror(errno));
@@ -102,7 +111,7 @@ int main(int argc, char **argv)
 	if (hold >= 0) {
 		sleep(hold);
 	} else {
-		struct pollfd p = { .fd = 0, .events = POLLIN };
+		struct pollfd p = {.fd = 0, .events = POLLIN};
 		char c;
 
 		while (poll(&p, 1, -1) > 0 && read(0, &c, 1) > 0)

@@ -35,7 +35,8 @@ int kvmmig_nl_open(struct kvmmig_nl *nl)
 			fprintf(stderr, "kvmmig-ctl: the kvmmig kernel module is not loaded: %s\n",
 				LOAD_HINT);
 		else
-			fprintf(stderr, "kvmmig-ctl: unable to find the kvmmig netlink family: %s\n",
+			fprintf(stderr,
+				"kvmmig-ctl: unable to find the kvmmig netlink family: %s\n",
 				nl_geterror(nl->family));
 		ret = -ENOENT;
 		goto err;
@@ -72,7 +73,7 @@ struct call_ctx {
 	struct kvmmig_nl *nl;
 	int (*on_reply)(struct nlattr **attrs, void *arg);
 	void *arg;
-	int err;	/* -errno from the kernel or a reply handler */
+	int err; /* -errno from the kernel or a reply handler */
 	int done;
 };
 
@@ -133,7 +134,7 @@ static int on_finish(struct nl_msg *msg, void *data)
 int kvmmig_nl_call(struct kvmmig_nl *nl, struct nl_msg *msg,
 		   int (*on_reply)(struct nlattr **attrs, void *arg), void *arg)
 {
-	struct call_ctx ctx = { .nl = nl, .on_reply = on_reply, .arg = arg };
+	struct call_ctx ctx = {.nl = nl, .on_reply = on_reply, .arg = arg};
 	struct nl_cb *cb;
 	int ret;
 

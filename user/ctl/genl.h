@@ -9,7 +9,7 @@
 struct kvmmig_nl {
 	struct nl_sock *sk;
 	int family;
-	char error[256];	/* the kernel's extended-ack message, if any */
+	char error[256]; /* the kernel's extended-ack message, if any */
 };
 
 /* Connects and resolves the family; prints a one-line reason on failure. */

@@ -9,8 +9,8 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *description;
 } subcommands[] = {
-	{ "list", list_main, "List the VMs attached to kvmmig" },
-	{ "version", version_main, "Print the tool's and the kernel module's versions" },
+    {"list", list_main, "List the VMs attached to kvmmig"},
+    {"version", version_main, "Print the tool's and the kernel module's versions"},
 };
 
 static void show_usage(FILE *f)
@@ -28,13 +28,13 @@ int main(int argc, char **argv)
 	size_t i;
 
 	if (argc < 2)
-		return list_main(1, (char *[]){ "list", NULL });
+		return list_main(1, (char *[]){"list", NULL});
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		show_usage(stdout);
 		return 0;
 	}
 	if (!strcmp(argv[1], "--version"))
-		return version_main(1, (char *[]){ "version", NULL });
+		return version_main(1, (char *[]){"version", NULL});
 
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
 		if (!strcmp(argv[1], subcommands[i].name))

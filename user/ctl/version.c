@@ -15,7 +15,8 @@ static int on_version(struct nlattr **attrs, void *arg)
 	struct module_version *v = arg;
 
 	if (attrs[KVMMIG_A_VERSION])
-		snprintf(v->version, sizeof(v->version), "%s", nla_get_string(attrs[KVMMIG_A_VERSION]));
+		snprintf(v->version, sizeof(v->version), "%s",
+			 nla_get_string(attrs[KVMMIG_A_VERSION]));
 	if (attrs[KVMMIG_A_PROTOCOL])
 		v->protocol = nla_get_u32(attrs[KVMMIG_A_PROTOCOL]);
 	return 0;
@@ -23,7 +24,7 @@ static int on_version(struct nlattr **attrs, void *arg)
 
 int version_main(int argc, char **argv)
 {
-	struct module_version v = { .protocol = 0 };
+	struct module_version v = {.protocol = 0};
 	struct kvmmig_nl nl;
 	struct nl_msg *msg;
 	int ret;
