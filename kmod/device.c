@@ -91,8 +91,18 @@ static const struct file_operations kvmmig_fops = {
 	.compat_ioctl = compat_ptr_ioctl,
 };
 
+/*
+ * A fixed minor lets `kmod static-nodes` create /dev/kvmmig at boot, so the
+ * first open autoloads the module (devname alias below). 247 is unassigned
+ * in the kernel's list; if a local driver took it, fall back to a dynamic
+ * minor: the device still works, only autoloading on open is lost.
+ */
+#define KVMMIG_MISC_MINOR 247
+MODULE_ALIAS_MISCDEV(KVMMIG_MISC_MINOR);
+MODULE_ALIAS("devname:" KVMMIG_DEVICE_NAME);
+
 static struct miscdevice kvmmig_miscdev = {
-	.minor = MISC_DYNAMIC_MINOR,
+	.minor = KVMMIG_MISC_MINOR,
 	.name = KVMMIG_DEVICE_NAME,
 	.fops = &kvmmig_fops,
 	.mode = 0600,
@@ -100,7 +110,15 @@ static struct miscdevice kvmmig_miscdev = {
 
 int kvmmig_device_init(void)
 {
-	return misc_register(&kvmmig_miscdev);
+	int ret = misc_register(&kvmmig_miscdev);
+
+	if (ret == -EBUSY) {
+		pr_notice("misc minor %d is taken: /dev/kvmmig gets a dynamic one and will not autoload the module\n",
+			  KVMMIG_MISC_MINOR);
+		kvmmig_miscdev.minor = MISC_DYNAMIC_MINOR;
+		ret = misc_register(&kvmmig_miscdev);
+	}
+	return ret;
 }
 
 void kvmmig_device_uninit(void)
