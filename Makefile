@@ -11,7 +11,8 @@ SUPPORTED_KDIRS := $(wildcard /usr/src/linux-headers-6.1.*-amd64 /usr/src/linux-
 kver_of = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(1)/include/generated/utsrelease.h 2>/dev/null)
 MODULE_SOURCES := Kbuild $(wildcard kmod/*.c kmod/*.h include/uapi/linux/*.h)
 
-.PHONY: all module module-all user test-tools check test clean
+.PHONY: all module module-all user test-tools check test clean \
+	install module-install dkms-source dkms-install dkms-uninstall
 
 all: user module
 
@@ -48,3 +49,36 @@ check test: user module-all test-tools
 
 clean:
 	rm -rf $(BUILD)
+
+# Installing without a package. DESTDIR/PREFIX as usual.
+DESTDIR ?=
+PREFIX ?= /usr/local
+DKMS_SOURCE := /usr/src/kvmmig-$(VERSION)
+DKMS_FILES := dkms.conf $(MODULE_SOURCES)
+
+install: user
+	install -D -m 0755 $(BUILD)/kvmmig-ctl $(DESTDIR)$(PREFIX)/sbin/kvmmig-ctl
+	test ! -f $(BUILD)/kvmmig-vm || install -D -m 0755 $(BUILD)/kvmmig-vm $(DESTDIR)$(PREFIX)/sbin/kvmmig-vm
+	for m in $(wildcard user/*/*.8); do install -D -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man8/$$(basename $$m); done
+	for c in $(wildcard user/completion/*); do install -D -m 0644 $$c $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$(basename $$c); done
+
+# The module for KDIR's kernel into /lib/modules/<kver>/updates, then depmod.
+module-install: module
+	@kver='$(call kver_of,$(KDIR))'; \
+	install -D -m 0644 $(BUILD)/$$kver/kvmmig.ko $(DESTDIR)/lib/modules/$$kver/updates/kvmmig.ko && \
+	depmod $(if $(DESTDIR),-b $(DESTDIR)) $$kver && echo "installed kvmmig.ko for $$kver"
+
+# The module's source tree as DKMS wants it: /usr/src/kvmmig-<version>/.
+dkms-source:
+	@for f in $(DKMS_FILES); do install -D -m 0644 $$f $(DESTDIR)$(DKMS_SOURCE)/$$f; done
+
+# Registers the source with DKMS and builds/installs it for every supported
+# kernel whose headers are installed (new kernels follow via AUTOINSTALL).
+dkms-install: dkms-source
+	dkms add kvmmig/$(VERSION) 2>/dev/null || dkms status kvmmig/$(VERSION) | grep -q .
+	@for k in $(SUPPORTED_KDIRS); do \
+		dkms install kvmmig/$(VERSION) -k $${k#/usr/src/linux-headers-} || exit 1; done
+
+dkms-uninstall:
+	dkms remove kvmmig/$(VERSION) --all
+	rm -rf $(DKMS_SOURCE)

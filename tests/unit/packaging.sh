@@ -1,0 +1,77 @@
+#!/bin/bash
+# packaging.sh: the Debian packages from this tree. Builds kvmmig-dkms and
+# kvmmig-tools with dpkg-buildpackage, installs them, checks DKMS built the
+# module for every supported kernel, loads the DKMS-built module in a test
+# host of each, then purges and checks nothing is left. Needs root; leaves
+# an existing installation of kvmmig packages alone (skips).
+set -u
+cd "$(dirname "$0")/../.."
+repo=$PWD
+. tests/lib.sh
+
+if [ "$(id -u)" != 0 ]; then echo "SKIP: packaging: needs root"; exit 0; fi
+if dpkg-query -W kvmmig-dkms kvmmig-tools >/dev/null 2>&1; then
+	echo "SKIP: packaging: kvmmig packages are installed on this machine; not touching them"
+	exit 0
+fi
+
+work=$(mktemp -d)
+scratch=$repo/build/packaging-scratch
+trap 'apt-get purge -y -qq kvmmig-dkms kvmmig-tools >/dev/null 2>&1; rm -rf "$work" "$scratch"' EXIT
+
+version=$(sed -n 's/^#define KVMMIG_VERSION "\(.*\)"/\1/p' kmod/version.h)
+if grep -q "^PACKAGE_VERSION=\"$version\"$" dkms.conf &&
+	head -n1 debian/changelog | grep -q "^kvmmig ($version)"; then
+	pass "dkms.conf and debian/changelog carry the module's version $version"
+else
+	fail "dkms.conf and debian/changelog carry the module's version $version" \
+		"dkms.conf: $(grep PACKAGE_VERSION dkms.conf), changelog: $(head -n1 debian/changelog)"
+fi
+
+# Build from the working tree as it is (committed or not), outside the repo.
+mkdir -p "$work/kvmmig"
+git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/kvmmig" 2>/dev/null
+if (cd "$work/kvmmig" && dpkg-buildpackage -b -us -uc >"$work/build.log" 2>&1); then
+	pass "dpkg-buildpackage builds kvmmig-dkms and kvmmig-tools"
+else
+	fail "dpkg-buildpackage builds kvmmig-dkms and kvmmig-tools" "$(tail -n 3 "$work/build.log" | tr '\n' ' ')"
+	exit 1
+fi
+
+debs=("$work"/kvmmig-dkms_*_all.deb "$work"/kvmmig-tools_*_amd64.deb)
+if apt-get install -y -qq "${debs[@]}" >"$work/install.log" 2>&1; then
+	pass "packages install"
+else
+	fail "packages install" "$(grep -m2 -iE 'error' "$work/install.log" | tr '\n' ' ')"
+	exit 1
+fi
+installed_files=$(dpkg -L kvmmig-dkms kvmmig-tools | sort -u)
+
+kvers=$(ls -d /usr/src/linux-headers-6.1.*-amd64 /usr/src/linux-headers-6.12.*-amd64 2>/dev/null |
+	sed 's|/usr/src/linux-headers-||')
+for kver in $kvers; do
+	if dkms status "kvmmig/$version" -k "$kver" | grep -q ': installed'; then
+		pass "dkms status: built and installed for $kver"
+	else
+		fail "dkms status: built and installed for $kver" "$(dkms status kvmmig)"
+	fi
+done
+
+# The DKMS-built module (not the tree build) in a test host of each kernel.
+for kver in $kvers; do
+	rm -rf "$scratch" && mkdir -p "$scratch/dkms"
+	cp /lib/modules/"$kver"/updates/dkms/kvmmig.ko* "$scratch/dkms/" 2>/dev/null
+	tests/testhost --kernel "$kver" --no-module --scratch "$scratch" -- tests/packaging/autoload.sh ||
+		fail "test host with the DKMS module ends cleanly [$kver]" "tests/testhost exited $?"
+done
+
+if apt-get purge -y -qq kvmmig-dkms kvmmig-tools >"$work/purge.log" 2>&1; then
+	pass "packages purge"
+else
+	fail "packages purge" "$(tail -n 2 "$work/purge.log" | tr '\n' ' ')"
+fi
+left=$(for f in $installed_files; do [ -f "$f" ] && echo "$f"; done
+	ls /lib/modules/*/updates/dkms/kvmmig.ko* /var/lib/dkms/kvmmig 2>/dev/null)
+if [ -z "$left" ]; then pass "purge removes every installed file and DKMS build"
+else fail "purge removes every installed file and DKMS build" "left: $(echo $left)"; fi
+finish
