@@ -46,6 +46,17 @@ else
 	exit 1
 fi
 installed_files=$(dpkg -L kvmmig-dkms kvmmig-tools | sort -u)
+for f in /usr/sbin/kvmmig-ctl /usr/share/man/man8/kvmmig-ctl.8.gz \
+	/usr/share/bash-completion/completions/kvmmig-ctl; do
+	if [ -f "$f" ]; then pass "kvmmig-tools installs $f"
+	else fail "kvmmig-tools installs $f" "missing"; fi
+done
+if [ -f user/vm/kvmmig-vm.8 ]; then
+	for f in /usr/sbin/kvmmig-vm /usr/share/man/man8/kvmmig-vm.8.gz; do
+		if [ -f "$f" ]; then pass "kvmmig-tools installs $f"
+		else fail "kvmmig-tools installs $f" "missing"; fi
+	done
+fi
 
 kvers=$(ls -d /usr/src/linux-headers-6.1.*-amd64 /usr/src/linux-headers-6.12.*-amd64 2>/dev/null |
 	sed 's|/usr/src/linux-headers-||')
