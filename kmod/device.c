@@ -13,6 +13,7 @@
 
 #include "device.h"
 #include "registry.h"
+#include "session.h"
 #include "leakcheck.h"
 
 struct kvmmig_handle {
@@ -65,10 +66,27 @@ static long ioctl_attach(struct kvmmig_handle *h, void __user *argp)
 	}
 	ret = kvmmig_registry_attach(arg.vm_fd, arg.name, &vm);
 	if (!ret)
-		h->vm = vm;
+		WRITE_ONCE(h->vm, vm);
 out:
 	mutex_unlock(&h->lock);
 	return ret;
+}
+
+/* The VMM reports guest memory it wrote itself (invariant 6). */
+static long ioctl_mark_dirty(struct kvmmig_handle *h, void __user *argp)
+{
+	struct kvmmig_mark_dirty arg;
+	struct kvmmig_vm *vm;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags)
+		return -EINVAL;
+	/* h->vm is set once and never cleared while the file is open. */
+	vm = READ_ONCE(h->vm);
+	if (!vm)
+		return -EINVAL;
+	return kvmmig_session_mark_dirty(vm, arg.gpa, arg.size);
 }
 
 static long kvmmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
@@ -78,6 +96,8 @@ static long kvmmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	switch (cmd) {
 	case KVMMIG_ATTACH:
 		return ioctl_attach(h, (void __user *)arg);
+	case KVMMIG_MARK_DIRTY:
+		return ioctl_mark_dirty(h, (void __user *)arg);
 	default:
 		return -ENOTTY;
 	}

@@ -9,6 +9,12 @@ atomic_t kvmmig_live_objs[KVMMIG_OBJ_NR];
 static const char *const obj_names[KVMMIG_OBJ_NR] = {
 	[KVMMIG_OBJ_VM] = "attached VM",
 	[KVMMIG_OBJ_HANDLE] = "/dev/kvmmig handle",
+	[KVMMIG_OBJ_SESSION] = "migration session",
+	[KVMMIG_OBJ_WORKER] = "session worker thread",
+	[KVMMIG_OBJ_SOCKET] = "stream socket reference",
+	[KVMMIG_OBJ_MM] = "VMM mm reference",
+	[KVMMIG_OBJ_SCRATCH] = "scratch mapping in a VMM",
+	[KVMMIG_OBJ_PAGE_REF] = "guest page reference",
 };
 
 void kvmmig_leakcheck_report(void)

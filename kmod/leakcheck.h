@@ -12,6 +12,12 @@
 enum kvmmig_obj {
 	KVMMIG_OBJ_VM,
 	KVMMIG_OBJ_HANDLE,
+	KVMMIG_OBJ_SESSION,
+	KVMMIG_OBJ_WORKER,
+	KVMMIG_OBJ_SOCKET,
+	KVMMIG_OBJ_MM,
+	KVMMIG_OBJ_SCRATCH,
+	KVMMIG_OBJ_PAGE_REF,
 	KVMMIG_OBJ_NR
 };
 
@@ -25,6 +31,11 @@ static inline void kvmmig_leak_inc(enum kvmmig_obj obj)
 static inline void kvmmig_leak_dec(enum kvmmig_obj obj)
 {
 	atomic_dec(&kvmmig_live_objs[obj]);
+}
+
+static inline void kvmmig_leak_add(enum kvmmig_obj obj, int n)
+{
+	atomic_add(n, &kvmmig_live_objs[obj]);
 }
 
 void kvmmig_leakcheck_report(void);

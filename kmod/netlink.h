@@ -3,9 +3,21 @@
 #ifndef KVMMIG_NETLINK_H
 #define KVMMIG_NETLINK_H
 
+#include <linux/types.h>
+
 struct kvmmig_vm;
+struct kvmmig_stats;
+struct netlink_ext_ack;
+
+/*
+ * NL_SET_ERR_MSG() only takes literals; this takes any string that lives
+ * forever (the messages in .rodata that the worker and parser pick).
+ */
+void kvmmig_extack_msg(struct netlink_ext_ack *extack, const char *msg);
 
 void kvmmig_netlink_vm_event(struct kvmmig_vm *vm, u32 event);
+void kvmmig_netlink_round_event(struct kvmmig_vm *vm,
+				const struct kvmmig_stats *st);
 
 int kvmmig_netlink_init(void);
 void kvmmig_netlink_uninit(void);

@@ -8,6 +8,7 @@
 
 #include "registry.h"
 #include "netlink.h"
+#include "session.h"
 #include "leakcheck.h"
 
 static LIST_HEAD(registry);
@@ -44,8 +45,10 @@ static void vm_release(struct kref *ref)
 {
 	struct kvmmig_vm *vm = container_of(ref, struct kvmmig_vm, ref);
 
+	fput(vm->vm_file);
 	kvm_put_kvm(vm->kvm);
 	mmdrop(vm->mm);
+	mutex_destroy(&vm->lock);
 	kfree(vm);
 	kvmmig_leak_dec(KVMMIG_OBJ_VM);
 }
@@ -96,6 +99,8 @@ int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out)
 	strscpy(vm->name, name, sizeof(vm->name));
 	vm->tgid = task_tgid_nr(current);
 	vm->state = KVMMIG_VM_IDLE;
+	mutex_init(&vm->lock);
+	spin_lock_init(&vm->stat_lock);
 
 	mutex_lock(&registry_lock);
 	if (find_locked(name)) {
@@ -106,6 +111,12 @@ int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out)
 	}
 	kvm_get_kvm(kvm);
 	vm->kvm = kvm;
+	/*
+	 * The module drives KVM through the VM file's own ioctls; keep that
+	 * file until the VM is released (at the latest when the /dev/kvmmig
+	 * file that attached it closes).
+	 */
+	vm->vm_file = get_file(vm_file);
 	mmgrab(kvm->mm);
 	vm->mm = kvm->mm;
 	kvmmig_leak_inc(KVMMIG_OBJ_VM);
@@ -128,6 +139,8 @@ void kvmmig_registry_detach(struct kvmmig_vm *vm)
 	list_del(&vm->node);
 	mutex_unlock(&registry_lock);
 
+	/* A VMM that goes away takes its migration with it. */
+	kvmmig_session_stop(vm, KVMMIG_STOP_ANY, true);
 	kvmmig_netlink_vm_event(vm, KVMMIG_EVENT_DETACHED);
 	kvmmig_vm_put(vm);
 }
@@ -180,6 +193,42 @@ void kvmmig_vm_geometry(struct kvmmig_vm *vm, struct kvmmig_vm_geometry *geo)
 		geo->memslots++;
 	}
 	srcu_read_unlock(&vm->kvm->srcu, idx);
+}
+
+void kvmmig_vm_set_state(struct kvmmig_vm *vm, u32 state)
+{
+	bool changed;
+
+	spin_lock(&vm->stat_lock);
+	changed = vm->state != state;
+	vm->state = state;
+	spin_unlock(&vm->stat_lock);
+	if (changed)
+		kvmmig_netlink_vm_event(vm, KVMMIG_EVENT_STATE);
+}
+
+bool kvmmig_vm_range_in_memslot(struct kvmmig_vm *vm, u64 gpa, u64 size)
+{
+	struct kvm_memory_slot *slot;
+	struct kvm_memslots *slots;
+	u64 gfn = gpa >> PAGE_SHIFT;
+	u64 npages = size >> PAGE_SHIFT;
+	bool ok = false;
+	int idx, bkt;
+
+	if (!size || !PAGE_ALIGNED(gpa) || !PAGE_ALIGNED(size))
+		return false;
+	idx = srcu_read_lock(&vm->kvm->srcu);
+	slots = kvm_memslots(vm->kvm);
+	kvm_for_each_memslot(slot, bkt, slots) {
+		if (gfn >= slot->base_gfn && gfn - slot->base_gfn < slot->npages &&
+		    npages <= slot->npages - (gfn - slot->base_gfn)) {
+			ok = true;
+			break;
+		}
+	}
+	srcu_read_unlock(&vm->kvm->srcu, idx);
+	return ok;
 }
 
 int kvmmig_registry_init(void)

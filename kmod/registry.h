@@ -8,8 +8,21 @@
 #include <linux/types.h>
 #include "../include/uapi/linux/kvmmig.h"
 
+struct file;
 struct kvm;
 struct mm_struct;
+struct kvmmig_session;
+
+/* One round's or one session's numbers (enum kvmmig_stats_attr). */
+struct kvmmig_stats {
+	u32 round;
+	u64 pages_dirty;
+	u64 pages_sent;
+	u64 pages_zero;
+	u64 bytes;
+	u64 harvest_ns;
+	u64 send_ns;
+};
 
 /*
  * One attached VM. The registry holds one reference from attach until the
@@ -21,9 +34,19 @@ struct kvmmig_vm {
 	struct kref ref;
 	char name[KVMMIG_NAME_MAX];
 	struct kvm *kvm;		/* kvm_get_kvm() reference */
+	struct file *vm_file;		/* get_file(): for vfs_ioctl on the VM */
 	struct mm_struct *mm;		/* the VMM's mm, mmgrab() reference */
 	pid_t tgid;			/* of the process that attached it */
+
+	/* Serialises starting and stopping sessions; owns @session. */
+	struct mutex lock;
+	struct kvmmig_session *session;	/* NULL when idle */
+
+	/* What netlink reports; readable from any context. */
+	spinlock_t stat_lock;
 	u32 state;			/* enum kvmmig_vm_state */
+	bool has_totals;		/* a session ever ran */
+	struct kvmmig_stats totals;	/* of the current or last session */
 };
 
 /* A snapshot of a VM's memory geometry, read under KVM's SRCU. */
@@ -39,6 +62,12 @@ struct kvmmig_vm *kvmmig_vm_lookup(const char *name);
 void kvmmig_vm_get(struct kvmmig_vm *vm);
 void kvmmig_vm_put(struct kvmmig_vm *vm);
 void kvmmig_vm_geometry(struct kvmmig_vm *vm, struct kvmmig_vm_geometry *geo);
+
+/* Sets the state and tells "events" listeners; process context. */
+void kvmmig_vm_set_state(struct kvmmig_vm *vm, u32 state);
+
+/* Checks [gpa, gpa + size) lies in one memslot of the VM (MARK_DIRTY). */
+bool kvmmig_vm_range_in_memslot(struct kvmmig_vm *vm, u64 gpa, u64 size);
 
 /*
  * Calls fn for the VMs from position *pos on, in attach order, under the

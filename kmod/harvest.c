@@ -1,0 +1,389 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * harvest.c: the source side's dirty tracking: manual-protect mode and
+ * dirty logging on and off, and rounds that collect and clear KVM's dirty
+ * log in bounded chunks and hand exactly the dirty pages to the sender.
+ *
+ * All KVM calls are the VM's own ioctls, run by the session worker inside
+ * the VMM's mm, with arguments and bitmaps in a vm_mmap() scratch area of
+ * that mm: no KVM internals are called (none is exported), only read.
+ *
+ * Invariant 1 (harvest before send): a chunk's bits are cleared, which
+ * write-protects its pages, before any of its pages is read for sending.
+ * Invariant 2 (never clear what was not collected): KVM_CLEAR_DIRTY_LOG is
+ * given the very bitmap KVM_GET_DIRTY_LOG returned, one chunk at a time.
+ */
+#include <linux/bitmap.h>
+#include <linux/bvec.h>
+#include <linux/kvm_host.h>
+#include <linux/mman.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "session.h"
+#include "netlink.h"
+#include "leakcheck.h"
+
+/* The scratch area's first page holds ioctl arguments; bitmaps follow. */
+#define ARGS_SIZE PAGE_SIZE
+#define CHUNK_BYTES (KVMMIG_CHUNK_PAGES / 8)
+
+static void __user *scratch_args(struct kvmmig_session *s)
+{
+	return (void __user *)s->scratch;
+}
+
+static void __user *scratch_bitmap(struct kvmmig_session *s)
+{
+	return (void __user *)(s->scratch + ARGS_SIZE);
+}
+
+static u32 slot_bitmap_bytes(u64 npages)
+{
+	return ALIGN(npages, BITS_PER_LONG) / 8;
+}
+
+/* Takes a consistent copy of the user memslots of address space 0. */
+static int snapshot_slots(struct kvmmig_session *s)
+{
+	struct kvm *kvm = s->vm->kvm;
+	struct kvm_memory_slot *ms;
+	struct kvm_memslots *slots;
+	int idx, bkt, ret = 0;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	slots = kvm_memslots(kvm);
+	kvm_for_each_memslot(ms, bkt, slots) {
+		struct kvmmig_slot *slot;
+
+		/* KVM's private slots (APIC access page...) are not guest RAM. */
+		if (ms->id >= KVM_USER_MEM_SLOTS)
+			continue;
+		if (ms->flags & ~(u32)(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)) {
+			s->why = "a memslot has flags kvmmig cannot migrate (guest_memfd?)";
+			ret = -EOPNOTSUPP;
+			break;
+		}
+		if (s->nslots == KVMMIG_MAX_SLOTS) {
+			s->why = "the VM has more memslots than kvmmig handles";
+			ret = -E2BIG;
+			break;
+		}
+		slot = &s->slots[s->nslots++];
+		slot->id = ms->id;
+		slot->flags = ms->flags;
+		slot->base_gfn = ms->base_gfn;
+		slot->npages = ms->npages;
+		slot->uaddr = ms->userspace_addr;
+		/* The guest cannot write a read-only slot: round 0 covers it. */
+		slot->logged = !(ms->flags & KVM_MEM_READONLY);
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ret;
+}
+
+/* Is the layout still the one we started with, logging on where wanted? */
+static bool slots_unchanged(struct kvmmig_session *s)
+{
+	struct kvm *kvm = s->vm->kvm;
+	struct kvm_memory_slot *ms;
+	struct kvm_memslots *slots;
+	int idx, bkt;
+	u32 i, n = 0;
+	bool same = true;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	slots = kvm_memslots(kvm);
+	kvm_for_each_memslot(ms, bkt, slots)
+		if (ms->id < KVM_USER_MEM_SLOTS)
+			n++;
+	if (n != s->nslots)
+		same = false;
+	for (i = 0; same && i < s->nslots; i++) {
+		struct kvmmig_slot *slot = &s->slots[i];
+
+		ms = id_to_memslot(slots, slot->id);
+		if (!ms || ms->base_gfn != slot->base_gfn ||
+		    ms->npages != slot->npages ||
+		    ms->userspace_addr != slot->uaddr ||
+		    (slot->logged && !(ms->flags & KVM_MEM_LOG_DIRTY_PAGES)))
+			same = false;
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+	return same;
+}
+
+static int set_slot_flags(struct kvmmig_session *s, struct kvmmig_slot *slot,
+			  u32 flags)
+{
+	struct kvm_userspace_memory_region region = {
+		.slot = slot->id,
+		.flags = flags,
+		.guest_phys_addr = slot->base_gfn << PAGE_SHIFT,
+		.memory_size = slot->npages << PAGE_SHIFT,
+		.userspace_addr = slot->uaddr,
+	};
+
+	if (copy_to_user(scratch_args(s), &region, sizeof(region)))
+		return -EFAULT;
+	return kvmmig_vm_ioctl(s, KVM_SET_USER_MEMORY_REGION,
+			       (unsigned long)scratch_args(s));
+}
+
+static int set_manual_protect(struct kvmmig_session *s, u64 mode)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+		.args[0] = mode,
+	};
+
+	if (copy_to_user(scratch_args(s), &cap, sizeof(cap)))
+		return -EFAULT;
+	return kvmmig_vm_ioctl(s, KVM_ENABLE_CAP, (unsigned long)scratch_args(s));
+}
+
+int kvmmig_harvest_setup(struct kvmmig_session *s)
+{
+	struct kvm *kvm = s->vm->kvm;
+	u32 i, bitmap_max = 0;
+	long caps;
+	int ret;
+
+	if (READ_ONCE(kvm->dirty_ring_size)) {
+		s->why = "the VM uses a dirty ring, which kvmmig does not harvest yet";
+		return -EOPNOTSUPP;
+	}
+	s->slots = kcalloc(KVMMIG_MAX_SLOTS, sizeof(*s->slots), GFP_KERNEL_ACCOUNT);
+	s->chunk_bits = bitmap_zalloc(KVMMIG_CHUNK_PAGES, GFP_KERNEL_ACCOUNT);
+	s->pages = kcalloc(KVMMIG_SEND_BATCH, sizeof(*s->pages), GFP_KERNEL_ACCOUNT);
+	s->bvec = kcalloc(KVMMIG_SEND_BATCH, sizeof(*s->bvec), GFP_KERNEL_ACCOUNT);
+	if (!s->slots || !s->chunk_bits || !s->pages || !s->bvec)
+		return -ENOMEM;
+
+	ret = snapshot_slots(s);
+	if (ret)
+		return ret;
+	if (!s->nslots) {
+		s->why = "the VM has no memory";
+		return -EINVAL;
+	}
+	for (i = 0; i < s->nslots; i++) {
+		struct kvmmig_slot *slot = &s->slots[i];
+
+		bitmap_max = max(bitmap_max, slot_bitmap_bytes(slot->npages));
+		/* Dirty-bitmap memory: one bit per guest page, nothing per page. */
+		slot->marks = kvcalloc(BITS_TO_LONGS(slot->npages),
+				       sizeof(unsigned long), GFP_KERNEL_ACCOUNT);
+		if (!slot->marks)
+			return -ENOMEM;
+	}
+
+	s->scratch_len = ARGS_SIZE + PAGE_ALIGN(bitmap_max);
+	s->scratch = vm_mmap(NULL, 0, s->scratch_len, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, 0);
+	if (IS_ERR_VALUE(s->scratch)) {
+		ret = (int)s->scratch;
+		s->scratch = 0;
+		s->why = "unable to map scratch memory in the VMM";
+		return ret;
+	}
+	kvmmig_leak_inc(KVMMIG_OBJ_SCRATCH);
+
+	caps = kvmmig_vm_ioctl(s, KVM_CHECK_EXTENSION,
+			       KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+	if (caps < 0 || !(caps & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
+		s->why = "KVM lacks manual dirty-log protection";
+		return -EOPNOTSUPP;
+	}
+	/*
+	 * INITIALLY_SET makes enabling logging cheap (no write-protect pass):
+	 * every bit starts set and the first harvest protects chunk by chunk.
+	 */
+	s->saved_protect = READ_ONCE(kvm->manual_dirty_log_protect);
+	ret = set_manual_protect(s, caps & (KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
+					    KVM_DIRTY_LOG_INITIALLY_SET));
+	if (ret) {
+		s->why = "KVM refused manual dirty-log protection";
+		return ret;
+	}
+	s->changed_protect = true;
+
+	for (i = 0; i < s->nslots; i++) {
+		struct kvmmig_slot *slot = &s->slots[i];
+
+		if (!slot->logged || (slot->flags & KVM_MEM_LOG_DIRTY_PAGES))
+			continue;
+		ret = set_slot_flags(s, slot, slot->flags | KVM_MEM_LOG_DIRTY_PAGES);
+		if (ret) {
+			s->why = "KVM refused to enable dirty logging on a memslot";
+			return ret;
+		}
+		slot->we_enabled_log = true;
+	}
+	if (!slots_unchanged(s)) {
+		s->why = "the VM's memslots changed while the migration started";
+		return -ESTALE;
+	}
+
+	ret = kvmmig_send_hello(s);
+	if (ret && !s->why)
+		s->why = "unable to send the stream header";
+	return ret;
+}
+
+void kvmmig_harvest_teardown(struct kvmmig_session *s)
+{
+	u32 i;
+
+	for (i = 0; i < s->nslots && s->scratch; i++) {
+		struct kvmmig_slot *slot = &s->slots[i];
+
+		/* A slot the VMM changed meanwhile is the VMM's business. */
+		if (slot->we_enabled_log && set_slot_flags(s, slot, slot->flags))
+			pr_info("%s: dirty logging left on for memslot %u (changed by the VMM?)\n",
+				s->vm->name, slot->id);
+	}
+	if (s->changed_protect && set_manual_protect(s, s->saved_protect))
+		pr_info("%s: manual dirty-log protection could not be restored\n",
+			s->vm->name);
+	if (s->scratch) {
+		vm_munmap(s->scratch, s->scratch_len);
+		s->scratch = 0;
+		kvmmig_leak_dec(KVMMIG_OBJ_SCRATCH);
+	}
+	for (i = 0; s->slots && i < s->nslots; i++)
+		kvfree(s->slots[i].marks);
+	kfree(s->bvec);
+	kfree(s->pages);
+	bitmap_free(s->chunk_bits);
+	kfree(s->slots);
+	s->slots = NULL;
+	s->nslots = 0;
+}
+
+/* Moves the VMM's MARK_DIRTY reports for a chunk into @bits. */
+static void take_marks(struct kvmmig_session *s, struct kvmmig_slot *slot,
+		       u64 first, u32 n, unsigned long *bits)
+{
+	unsigned long *m = slot->marks + first / BITS_PER_LONG;
+	u32 i, words = BITS_TO_LONGS(n);
+
+	spin_lock(&s->mark_lock);
+	for (i = 0; i < words; i++) {
+		bits[i] |= m[i];
+		m[i] = 0;
+	}
+	spin_unlock(&s->mark_lock);
+}
+
+/* Collects, clears and sends one chunk of one slot. */
+static int harvest_chunk(struct kvmmig_session *s, struct kvmmig_slot *slot,
+			 u64 first, u32 n, u32 flags)
+{
+	unsigned long *bits = s->chunk_bits;
+	u32 bytes = ALIGN(n, BITS_PER_LONG) / 8;
+	u64 t0 = ktime_get_ns();
+	unsigned long start, end;
+	int ret;
+
+	bitmap_zero(bits, KVMMIG_CHUNK_PAGES);
+	if (slot->logged) {
+		if (copy_from_user(bits, scratch_bitmap(s) + first / 8, bytes))
+			return -EFAULT;
+		/* KVM may set padding bits past the slot's end: ignore them. */
+		if (n % BITS_PER_LONG)
+			bitmap_clear(bits, n, ALIGN(n, BITS_PER_LONG) - n);
+		if (!bitmap_empty(bits, n)) {
+			struct kvm_clear_dirty_log clr = {
+				.slot = slot->id,
+				.num_pages = n,
+				.first_page = first,
+				.dirty_bitmap = scratch_bitmap(s) + first / 8,
+			};
+
+			if (copy_to_user(scratch_args(s), &clr, sizeof(clr)))
+				return -EFAULT;
+			ret = kvmmig_vm_ioctl(s, KVM_CLEAR_DIRTY_LOG,
+					      (unsigned long)scratch_args(s));
+			if (ret) {
+				s->why = "KVM_CLEAR_DIRTY_LOG failed";
+				return ret;
+			}
+		}
+	}
+	take_marks(s, slot, first, n, bits);
+	s->stats.pages_dirty += bitmap_weight(bits, n);
+	if (flags & KVMMIG_ROUND_FULL)
+		bitmap_fill(bits, n);
+	s->stats.harvest_ns += ktime_get_ns() - t0;
+
+	t0 = ktime_get_ns();
+	ret = 0;
+	for_each_set_bitrange(start, end, bits, n) {
+		ret = kvmmig_send_run(s, slot, first + start, end - start);
+		if (ret)
+			break;
+	}
+	s->stats.send_ns += ktime_get_ns() - t0;
+	return ret;
+}
+
+int kvmmig_harvest_round(struct kvmmig_session *s, u32 flags)
+{
+	u64 t0;
+	u32 i;
+	int ret;
+
+	s->stats.round = s->round;
+	if (!slots_unchanged(s)) {
+		s->why = "the VM's memslots changed during the migration";
+		return -ESTALE;
+	}
+	for (i = 0; i < s->nslots; i++) {
+		struct kvmmig_slot *slot = &s->slots[i];
+		u64 first;
+
+		if (slot->logged) {
+			struct kvm_dirty_log log = {
+				.slot = slot->id,
+				.dirty_bitmap = scratch_bitmap(s),
+			};
+
+			t0 = ktime_get_ns();
+			if (copy_to_user(scratch_args(s), &log, sizeof(log)))
+				return -EFAULT;
+			/* With manual protect this only copies the bitmap out. */
+			ret = kvmmig_vm_ioctl(s, KVM_GET_DIRTY_LOG,
+					      (unsigned long)scratch_args(s));
+			s->stats.harvest_ns += ktime_get_ns() - t0;
+			if (ret) {
+				s->why = "KVM_GET_DIRTY_LOG failed";
+				return ret;
+			}
+		}
+		for (first = 0; first < slot->npages; first += KVMMIG_CHUNK_PAGES) {
+			u32 n = min_t(u64, KVMMIG_CHUNK_PAGES, slot->npages - first);
+
+			if (kvmmig_session_cancelled(s)) {
+				s->why = "the migration was aborted";
+				return -ECANCELED;
+			}
+			ret = harvest_chunk(s, slot, first, n, flags);
+			if (ret)
+				return ret;
+			cond_resched();
+		}
+	}
+
+	ret = kvmmig_send_mark(s, KVMMIG_REC_ROUND_END, s->round);
+	if (!ret && (flags & KVMMIG_ROUND_FINAL))
+		ret = kvmmig_send_mark(s, KVMMIG_REC_END, 0);
+	if (ret)
+		return ret;
+	s->round++;
+	if (flags & KVMMIG_ROUND_FINAL)
+		s->finished = true;
+	kvmmig_session_account(s, &s->stats, s->round);
+	kvmmig_netlink_round_event(s->vm, &s->stats);
+	return 0;
+}

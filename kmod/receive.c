@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * receive.c: the destination side: reads the page stream from the socket
+ * and lands each page straight in the destination VM's memory (one copy,
+ * socket to guest, in the VMM's mm through the session worker). Nothing is
+ * acted upon before stream.c has checked its header against the VM's
+ * memslots (invariant 5), and nothing is read past END.
+ */
+#include <linux/kvm_host.h>
+#include <linux/net.h>
+#include <linux/slab.h>
+#include <linux/socket.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <linux/uio.h>
+
+#include "session.h"
+#include "netlink.h"
+
+int kvmmig_receive_setup(struct kvmmig_session *s)
+{
+	struct kvm *kvm = s->vm->kvm;
+	struct kvm_memory_slot *ms;
+	struct kvm_memslots *slots;
+	u32 n = 0;
+	int idx, bkt, ret = 0;
+
+	s->dslots = kcalloc(KVMMIG_MAX_SLOTS, sizeof(*s->dslots),
+			    GFP_KERNEL_ACCOUNT);
+	s->zbuf = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
+	if (!s->dslots || !s->zbuf)
+		return -ENOMEM;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	slots = kvm_memslots(kvm);
+	kvm_for_each_memslot(ms, bkt, slots) {
+		if (ms->id >= KVM_USER_MEM_SLOTS)
+			continue;
+		if (n == KVMMIG_MAX_SLOTS) {
+			s->why = "the VM has more memslots than kvmmig handles";
+			ret = -E2BIG;
+			break;
+		}
+		s->dslots[n].base_gfn = ms->base_gfn;
+		s->dslots[n].npages = ms->npages;
+		s->dslots[n].uaddr = ms->userspace_addr;
+		n++;
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+	if (ret)
+		return ret;
+	if (!n) {
+		s->why = "the VM has no memory";
+		return -EINVAL;
+	}
+	kvmmig_stream_init(&s->stream, s->dslots, n, PAGE_SHIFT);
+	return 0;
+}
+
+void kvmmig_receive_teardown(struct kvmmig_session *s)
+{
+	kfree(s->zbuf);
+	kfree(s->dslots);
+	s->zbuf = NULL;
+	s->dslots = NULL;
+}
+
+/* Reads exactly @len bytes into @iter; a short stream is an error. */
+static int recv_exact(struct kvmmig_session *s, struct msghdr *msg,
+		      size_t len)
+{
+	int ret;
+
+	while (iov_iter_count(&msg->msg_iter)) {
+		ret = sock_recvmsg(s->sock, msg, MSG_WAITALL);
+		if (ret < 0) {
+			s->why = ret == -EFAULT ?
+				"guest memory vanished while receiving" :
+				"the connection failed while receiving";
+			return ret;
+		}
+		if (ret == 0) {
+			s->why = "the stream ended before its END record";
+			return -ECONNRESET;
+		}
+		s->stats.bytes += ret;
+	}
+	return 0;
+}
+
+static int recv_kernel(struct kvmmig_session *s, void *buf, size_t len)
+{
+	struct msghdr msg = {};
+	struct kvec iov = { .iov_base = buf, .iov_len = len };
+
+	iov_iter_kvec(&msg.msg_iter, ITER_DEST, &iov, 1, len);
+	return recv_exact(s, &msg, len);
+}
+
+static int recv_guest(struct kvmmig_session *s, u64 uaddr, u32 len)
+{
+	struct msghdr msg = {};
+
+	iov_iter_ubuf(&msg.msg_iter, ITER_DEST, (void __user *)uaddr, len);
+	return recv_exact(s, &msg, len);
+}
+
+/* Makes @npages pages at @uaddr zero, touching only those that are not. */
+static int zero_guest(struct kvmmig_session *s, u64 uaddr, u32 npages)
+{
+	u32 i;
+
+	for (i = 0; i < npages; i++, uaddr += PAGE_SIZE) {
+		void __user *p = (void __user *)uaddr;
+
+		if (copy_from_user(s->zbuf, p, PAGE_SIZE) ||
+		    (memchr_inv(s->zbuf, 0, PAGE_SIZE) &&
+		     clear_user(p, PAGE_SIZE))) {
+			s->why = "guest memory vanished while receiving";
+			return -EFAULT;
+		}
+		if (!(i % 64)) {
+			if (kvmmig_session_cancelled(s)) {
+				s->why = "the migration was aborted";
+				return -ECANCELED;
+			}
+			cond_resched();
+		}
+	}
+	return 0;
+}
+
+int kvmmig_receive_stream(struct kvmmig_session *s)
+{
+	struct kvmmig_wire_rec rec;
+	struct kvmmig_wire_hello hello;
+	struct kvmmig_stats round = {};
+	struct kvmmig_stream_op op;
+	u64 t0 = ktime_get_ns(), round_t0 = t0, round_bytes = 0;
+	int ret;
+
+	for (;;) {
+		if (kvmmig_session_cancelled(s)) {
+			s->why = "the migration was aborted";
+			return -ECANCELED;
+		}
+		ret = recv_kernel(s, &rec, sizeof(rec));
+		if (ret)
+			return ret;
+		ret = kvmmig_stream_header(&s->stream, &rec, &op, &s->why);
+		if (ret)
+			goto bad_stream;
+
+		switch (op.type) {
+		case KVMMIG_REC_HELLO:
+			ret = recv_kernel(s, &hello, sizeof(hello));
+			if (ret)
+				return ret;
+			ret = kvmmig_stream_hello(&s->stream, &hello,
+						  sizeof(hello), &s->why);
+			if (ret)
+				goto bad_stream;
+			break;
+		case KVMMIG_REC_PAGES:
+			ret = recv_guest(s, op.uaddr, op.len);
+			if (ret)
+				return ret;
+			s->stats.pages_sent += op.npages;
+			round.pages_sent += op.npages;
+			break;
+		case KVMMIG_REC_ZERO:
+			ret = zero_guest(s, op.uaddr, op.npages);
+			if (ret)
+				return ret;
+			s->stats.pages_zero += op.npages;
+			round.pages_zero += op.npages;
+			break;
+		case KVMMIG_REC_ROUND_END:
+			s->stats.round = op.round + 1;
+			round.round = op.round;
+			round.bytes = s->stats.bytes - round_bytes;
+			round.send_ns = ktime_get_ns() - round_t0;
+			round_bytes = s->stats.bytes;
+			round_t0 = ktime_get_ns();
+			kvmmig_session_account(s, &round, s->stats.round);
+			kvmmig_netlink_round_event(s->vm, &round);
+			memset(&round, 0, sizeof(round));
+			break;
+		case KVMMIG_REC_END:
+			s->stats.send_ns = ktime_get_ns() - t0;
+			s->finished = true;
+			return 0;
+		}
+	}
+
+bad_stream:
+	pr_warn_ratelimited("%s: rejected the incoming page stream: %s\n",
+			    s->vm->name, s->why);
+	return ret;
+}
