@@ -4,5 +4,6 @@
 
 int version_main(int argc, char **argv);
 int list_main(int argc, char **argv);
+int debug_main(int argc, char **argv);
 
 #endif /* KVMMIG_CTL_COMMANDS_H */

@@ -10,6 +10,16 @@ static const char *state_name(uint32_t state)
 	switch (state) {
 	case KVMMIG_VM_IDLE:
 		return "idle";
+	case KVMMIG_VM_SOURCE:
+		return "source";
+	case KVMMIG_VM_SOURCE_DONE:
+		return "source-done";
+	case KVMMIG_VM_DEST:
+		return "dest";
+	case KVMMIG_VM_DEST_RECEIVING:
+		return "receiving";
+	case KVMMIG_VM_FAILED:
+		return "failed";
 	default:
 		return "unknown";
 	}

@@ -11,6 +11,7 @@ static const struct {
 } subcommands[] = {
     {"list", list_main, "List the VMs attached to kvmmig"},
     {"version", version_main, "Print the tool's and the kernel module's versions"},
+    {"debug", debug_main, "Drive the module's data path by hand (tests only)"},
 };
 
 static void show_usage(FILE *f)

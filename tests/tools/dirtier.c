@@ -1,0 +1,264 @@
+/*
+ * dirtier.c: test helper. A KVM VM with one memslot whose vCPU (32-bit flat
+ * protected mode, no paging, a few hand-assembled instructions) writes an
+ * ever-growing pass counter into every STRIDE-th page of its memory and
+ * exits with an OUT after each pass: the guest writes KVM's dirty log sees.
+ * Attached to kvmmig as NAME. With --idle there is no vCPU: a destination
+ * VM of the same shape.
+ *
+ *   dirtier NAME [--mem MiB] [--stride PAGES] [--fill] [--idle]
+ *
+ * Reads commands on stdin, answers one line each on stdout:
+ *   run | pause       start / stop the vCPU ("running" / "paused passes=N")
+ *   hash FILE         per-page FNV-1a hashes to FILE, "hash <total>"
+ *   poke GPA VALUE    write a u64 into guest memory from userspace ("ok")
+ *   mark GPA SIZE     KVMMIG_MARK_DIRTY ("ok" or "error <errno>")
+ *   passes            "passes=N"
+ *   quit
+ * --fill writes a pattern into every other page first (so round 0 sees
+ * both data and zero pages).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/kvm.h>
+#include <linux/kvmmig.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+
+static uint8_t *mem;
+static size_t mem_size;
+static int vcpu_fd;
+static struct kvm_run *run;
+static atomic_ulong passes;
+static atomic_int want_run, running;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "dirtier: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+/* The guest: see the file comment. Code at gpa 0, data from page 1 on. */
+static void load_guest(uint32_t stride_bytes)
+{
+	uint8_t code[] = {
+	    0xbe, 0x00, 0x10, 0x00, 0x00,    /* mov esi, 0x1000 */
+	    0xbf, 0,	0,    0,    0,	     /* mov edi, mem_size */
+	    0x31, 0xc0,			     /* xor eax, eax */
+	    0x40,			     /* 12: inc eax */
+	    0x89, 0xf3,			     /* mov ebx, esi */
+	    0x89, 0x03,			     /* 15: mov [ebx], eax */
+	    0x81, 0xc3, 0,    0,    0,	  0, /* add ebx, stride */
+	    0x39, 0xfb,			     /* cmp ebx, edi */
+	    0x72, 0xf4,			     /* jb 15 */
+	    0xe6, 0x10,			     /* out 0x10, al */
+	    0xeb, 0xed,			     /* jmp 12 */
+	};
+	uint32_t end = mem_size;
+
+	memcpy(code + 6, &end, 4);
+	memcpy(code + 19, &stride_bytes, 4);
+	memcpy(mem, code, sizeof(code));
+}
+
+static void setup_vcpu(int kvm, int vm)
+{
+	struct kvm_segment seg = {
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .present = 1,
+	    .s = 1,
+	    .g = 1,
+	    .db = 1,
+	};
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = {.rflags = 2, .rip = 0};
+	int size;
+
+	vcpu_fd = ioctl(vm, KVM_CREATE_VCPU, 0);
+	if (vcpu_fd < 0)
+		die("KVM_CREATE_VCPU");
+	size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd, 0);
+	if (run == MAP_FAILED)
+		die("mmap kvm_run");
+	if (ioctl(vcpu_fd, KVM_GET_SREGS, &sregs) < 0)
+		die("KVM_GET_SREGS");
+	seg.type = 11; /* code, execute/read, accessed */
+	seg.selector = 8;
+	sregs.cs = seg;
+	seg.type = 3; /* data, read/write, accessed */
+	seg.selector = 16;
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = seg;
+	sregs.cr0 |= 1; /* PE */
+	if (ioctl(vcpu_fd, KVM_SET_SREGS, &sregs) < 0)
+		die("KVM_SET_SREGS");
+	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0)
+		die("KVM_SET_REGS");
+}
+
+static void *vcpu_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&lock);
+		if (!want_run) {
+			running = 0;
+			pthread_cond_broadcast(&cond);
+			while (!want_run)
+				pthread_cond_wait(&cond, &lock);
+			running = 1;
+			pthread_cond_broadcast(&cond);
+		}
+		pthread_mutex_unlock(&lock);
+		if (ioctl(vcpu_fd, KVM_RUN, 0) < 0 && errno != EINTR)
+			die("KVM_RUN");
+		if (run->exit_reason == KVM_EXIT_IO) {
+			passes++;
+		} else {
+			fprintf(stderr, "dirtier: unexpected exit %u\n", run->exit_reason);
+			exit(2);
+		}
+	}
+	return NULL;
+}
+
+static uint64_t fnv(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (n--)
+		h = (h ^ *p++) * 0x100000001b3ULL;
+	return h;
+}
+
+int main(int argc, char **argv)
+{
+	size_t mem_mib = 16, stride = 1;
+	int fill = 0, idle = 0, kvm, vm, dev, i;
+	struct kvmmig_attach attach = {.flags = 0};
+	char line[256];
+	pthread_t th;
+
+	if (argc < 2) {
+		fprintf(stderr,
+			"usage: dirtier NAME [--mem MiB] [--stride PAGES] [--fill] [--idle]\n");
+		return 2;
+	}
+	snprintf(attach.name, sizeof(attach.name), "%s", argv[1]);
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--mem") && i + 1 < argc)
+			mem_mib = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--stride") && i + 1 < argc)
+			stride = strtoul(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--fill"))
+			fill = 1;
+		else if (!strcmp(argv[i], "--idle"))
+			idle = 1;
+	}
+	mem_size = mem_mib << 20;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		die("open /dev/kvm");
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		die("KVM_CREATE_VM");
+	mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap");
+	if (fill)
+		for (size_t p = 1; p < mem_size / PAGE; p += 2)
+			memset(mem + p * PAGE, (int)(p * 7 + 1), PAGE);
+	if (!idle)
+		load_guest(stride * PAGE);
+	struct kvm_userspace_memory_region region = {
+	    .slot = 0,
+	    .guest_phys_addr = 0,
+	    .memory_size = mem_size,
+	    .userspace_addr = (unsigned long)mem,
+	};
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		die("KVM_SET_USER_MEMORY_REGION");
+	if (!idle) {
+		setup_vcpu(kvm, vm);
+		if (pthread_create(&th, NULL, vcpu_thread, NULL))
+			die("pthread_create");
+	}
+
+	attach.vm_fd = vm;
+	dev = open("/dev/kvmmig", O_RDWR | O_CLOEXEC);
+	if (dev < 0 || ioctl(dev, KVMMIG_ATTACH, &attach) < 0)
+		die("attach");
+	printf("attached %s\n", attach.name);
+
+	while (fgets(line, sizeof(line), stdin)) {
+		char arg[200];
+		uint64_t a, b;
+
+		if (!strncmp(line, "run", 3) && !idle) {
+			pthread_mutex_lock(&lock);
+			want_run = 1;
+			pthread_cond_broadcast(&cond);
+			while (!running)
+				pthread_cond_wait(&cond, &lock);
+			pthread_mutex_unlock(&lock);
+			printf("running\n");
+		} else if (!strncmp(line, "pause", 5) && !idle) {
+			pthread_mutex_lock(&lock);
+			want_run = 0;
+			while (running)
+				pthread_cond_wait(&cond, &lock);
+			pthread_mutex_unlock(&lock);
+			printf("paused passes=%lu\n", (unsigned long)passes);
+		} else if (!strncmp(line, "passes", 6)) {
+			printf("passes=%lu\n", (unsigned long)passes);
+		} else if (sscanf(line, "hash %199s", arg) == 1) {
+			FILE *f = fopen(arg, "w");
+			uint64_t total = 0xcbf29ce484222325ULL;
+
+			if (!f)
+				die(arg);
+			for (size_t p = 0; p < mem_size / PAGE; p++) {
+				uint64_t h = fnv(mem + p * PAGE, PAGE);
+
+				fprintf(f, "%zu %016" PRIx64 "\n", p, h);
+				total = (total ^ h) * 0x100000001b3ULL;
+			}
+			fclose(f);
+			printf("hash %016" PRIx64 "\n", total);
+		} else if (sscanf(line, "poke %" SCNi64 " %" SCNi64, &a, &b) == 2) {
+			if (a + 8 > mem_size) {
+				printf("error EINVAL\n");
+				continue;
+			}
+			memcpy(mem + a, &b, 8);
+			printf("ok\n");
+		} else if (sscanf(line, "mark %" SCNi64 " %" SCNi64, &a, &b) == 2) {
+			struct kvmmig_mark_dirty md = {.gpa = a, .size = b};
+
+			if (ioctl(dev, KVMMIG_MARK_DIRTY, &md) < 0)
+				printf("error %s\n", errno == EINVAL ? "EINVAL" : strerror(errno));
+			else
+				printf("ok\n");
+		} else if (!strncmp(line, "quit", 4)) {
+			break;
+		} else {
+			printf("error unknown command\n");
+		}
+	}
+	return 0;
+}
