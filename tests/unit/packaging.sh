@@ -76,6 +76,27 @@ for kver in $kvers; do
 		fail "test host with the DKMS module ends cleanly [$kver]" "tests/testhost exited $?"
 done
 
+# Without packages: make install and module-install, staged in a DESTDIR.
+stage=$work/stage
+if make -s install DESTDIR="$stage" PREFIX=/usr >"$work/make-install.log" 2>&1 &&
+	[ -x "$stage/usr/sbin/kvmmig-ctl" ] && [ -f "$stage/usr/share/man/man8/kvmmig-ctl.8" ] &&
+	[ -f "$stage/usr/share/bash-completion/completions/kvmmig-ctl" ]; then
+	pass "make install puts the tools, man pages and completion under DESTDIR"
+else
+	fail "make install puts the tools, man pages and completion under DESTDIR" \
+		"$(tail -n 2 "$work/make-install.log" | tr '\n' ' ')"
+fi
+for kver in $kvers; do
+	if make -s module-install KDIR="/usr/src/linux-headers-$kver" DESTDIR="$stage" \
+		>"$work/module-install.log" 2>&1 &&
+		grep -q '^updates/kvmmig.ko:' "$stage/lib/modules/$kver/modules.dep"; then
+		pass "make module-install installs and depmods the module [$kver]"
+	else
+		fail "make module-install installs and depmods the module [$kver]" \
+			"$(tail -n 2 "$work/module-install.log" | tr '\n' ' ')"
+	fi
+done
+
 if apt-get purge -y -qq kvmmig-dkms kvmmig-tools >"$work/purge.log" 2>&1; then
 	pass "packages purge"
 else
