@@ -4,6 +4,8 @@
 
 int version_main(int argc, char **argv);
 int list_main(int argc, char **argv);
+int migrate_main(int argc, char **argv);
+int incoming_main(int argc, char **argv);
 int debug_main(int argc, char **argv);
 
 #endif /* KVMMIG_CTL_COMMANDS_H */

@@ -9,6 +9,8 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *description;
 } subcommands[] = {
+    {"migrate", migrate_main, "Live-migrate a VM to a destination host"},
+    {"incoming", incoming_main, "Receive a VM migrated from another host"},
     {"list", list_main, "List the VMs attached to kvmmig"},
     {"version", version_main, "Print the tool's and the kernel module's versions"},
     {"debug", debug_main, "Drive the module's data path by hand (tests only)"},

@@ -1,0 +1,174 @@
+/*
+ * incoming.c: `kvmmig-ctl incoming NAME [--listen [ADDR]:PORT]`: the
+ * destination side. The VMM (kvmmig-vm --incoming --name NAME) has created
+ * an empty VM of the guest's shape and attached it. We accept one source,
+ * check its shape, let the module land the pages, restore the state, and
+ * run the guest only when the source says GO. Any failure makes the
+ * destination VMM exit: the guest never runs here unless the source stopped.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ctl/commands.h"
+#include "ctl/netio.h"
+#include "ctl/session.h"
+#include "ctl/shape.h"
+#include "ctl/vmmclient.h"
+#include "ctl/wire.h"
+
+static int fail(struct vmm_conn *vmm, int sock, const char *name, const char *what)
+{
+	if (sock >= 0) {
+		wire_send_text(sock, WIRE_ABORT, what);
+		close(sock);
+	}
+	/* The guest never ran here: the empty destination VMM goes away. */
+	vmm_simple(vmm, "quit");
+	fprintf(stderr,
+		"kvmmig-ctl: incoming migration of %s failed: %s; the destination VMM was stopped, "
+		"the guest stays with the source\n",
+		name, what);
+	return 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: kvmmig-ctl incoming NAME [--listen [ADDR]:PORT] [--timeout SEC]\n"
+		   "  listens on port " KVMMIG_DEFAULT_PORT " of every address by default\n");
+}
+
+int incoming_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"listen", required_argument, NULL, 'l'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *listen_on = ":" KVMMIG_DEFAULT_PORT, *name;
+	struct vmm_conn vmm;
+	struct kvmmig_nl nl;
+	struct vmm_status vst;
+	struct round_stats st;
+	enum wire_type type;
+	char *payload = NULL, why[512], line[64];
+	size_t len;
+	int c, lfd, sock, ret, timeout_s = 0;
+	struct pollfd p;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'l':
+			listen_on = optarg;
+			break;
+		case 't':
+			timeout_s = atoi(optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return 1;
+	}
+	name = argv[optind];
+
+	if (vmm_connect(&vmm, name))
+		return 1;
+	ret = vmm_status(&vmm, &vst);
+	if (ret || strcmp(vst.state, "incoming")) {
+		fprintf(stderr,
+			"kvmmig-ctl: %s is %s, not waiting for a guest: start it with kvmmig-vm "
+			"--incoming --name %s\n",
+			name, ret ? "unreachable" : vst.state, name);
+		return 1;
+	}
+	if (!vst.attached)
+		return fail(&vmm, -1, name,
+			    "the destination VM is not attached to kvmmig (load the module before "
+			    "starting the VMM)");
+	if (kvmmig_nl_open(&nl))
+		return fail(&vmm, -1, name, "no kvmmig module");
+
+	lfd = tcp_listen(listen_on);
+	if (lfd < 0)
+		return fail(&vmm, -1, name, "cannot listen");
+	printf("waiting for %s on %s\n", name, listen_on);
+	fflush(stdout);
+	p = (struct pollfd){.fd = lfd, .events = POLLIN};
+	if (poll(&p, 1, timeout_s ? timeout_s * 1000 : -1) != 1) {
+		close(lfd);
+		return fail(&vmm, -1, name, "no source connected in time (--timeout)");
+	}
+	sock = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	close(lfd);
+	if (sock < 0)
+		return fail(&vmm, -1, name, "accepting the connection failed");
+
+	if (wire_recv(sock, &type, &payload, NULL) || type != WIRE_HELLO) {
+		free(payload);
+		return fail(&vmm, sock, name, "the source did not start with a valid HELLO");
+	}
+	if (shape_check(payload, &vst, why, sizeof(why))) {
+		free(payload);
+		wire_send_text(sock, WIRE_REFUSE, why);
+		close(sock);
+		return fail(&vmm, -1, name, why);
+	}
+	free(payload);
+	if (wire_send(sock, WIRE_ACCEPT, NULL, 0))
+		return fail(&vmm, sock, name, "the connection broke off during the handshake");
+
+	ret = session_dest_start(&nl, name, sock);
+	if (!ret)
+		ret = session_dest_receive(&nl, name, &st);
+	if (ret) {
+		snprintf(why, sizeof(why), "receiving guest memory failed: %s",
+			 nl.error[0] ? nl.error : strerror(-ret));
+		session_dest_stop(&nl, name);
+		return fail(&vmm, sock, name, why);
+	}
+	printf("received %" PRIu64 " pages (%" PRIu64 " zero), %.1f MB\n", st.pages_sent,
+	       st.pages_zero, st.bytes / 1e6);
+
+	if (wire_recv(sock, &type, &payload, &len) || type != WIRE_STATE) {
+		snprintf(why, sizeof(why), "no guest state from the source: %s",
+			 payload && type == WIRE_ABORT ? payload : "connection lost");
+		free(payload);
+		return fail(&vmm, sock, name, why);
+	}
+	snprintf(line, sizeof(line), "restore-state %zu", len);
+	ret = vmm_request(&vmm, line, payload, len, NULL, NULL);
+	free(payload);
+	if (ret) {
+		snprintf(why, sizeof(why), "the VMM rejected the guest state: %s",
+			 vmm.error[0] ? vmm.error : strerror(-ret));
+		return fail(&vmm, sock, name, why);
+	}
+	if (wire_send(sock, WIRE_RESTORED, NULL, 0) || wire_recv(sock, &type, &payload, NULL) ||
+	    type != WIRE_GO) {
+		free(payload);
+		return fail(&vmm, sock, name, "the source did not give the go");
+	}
+	free(payload);
+	if (vmm_simple(&vmm, "resume"))
+		return fail(&vmm, sock, name, "the VMM could not resume the guest");
+	/* If RUNNING is lost the source stays paused and says so: never both. */
+	wire_send(sock, WIRE_RUNNING, NULL, 0);
+	close(sock);
+	printf("%s runs here now\n", name);
+	kvmmig_nl_close(&nl);
+	vmm_close(&vmm);
+	return 0;
+}

@@ -1,0 +1,310 @@
+/*
+ * migrate.c: `kvmmig-ctl migrate NAME HOST[:PORT]`: the source side of a
+ * live migration. Pre-copy rounds until the policy says the final round fits
+ * the downtime limit, then pause, final pages, state, and the handoff.
+ *
+ * Exactly one side runs the guest (DESIGN.md invariant 3): until the
+ * destination has restored the state and we sent GO, every failure resumes
+ * the source. Once GO is sent, only RUNNING proves the destination runs;
+ * without it the source stays paused and says so.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl/commands.h"
+#include "ctl/netio.h"
+#include "ctl/policy.h"
+#include "ctl/session.h"
+#include "ctl/shape.h"
+#include "ctl/vmmclient.h"
+#include "ctl/wire.h"
+
+struct migration {
+	const char *name;
+	struct vmm_conn vmm;
+	struct kvmmig_nl nl;
+	int sock;
+	int session;   /* a source session runs in the module */
+	int we_paused; /* we paused the guest: resume it on failure */
+	int json;
+	uint64_t start_ns, bytes;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Ends a failed migration with the guest running at the source (or as it was). */
+static int fail(struct migration *m, const char *what)
+{
+	const char *where = "running on the source";
+
+	if (m->sock >= 0) {
+		wire_send_text(m->sock, WIRE_ABORT, what);
+		close(m->sock);
+		m->sock = -1;
+	}
+	if (m->session)
+		session_source_stop(&m->nl, m->name);
+	if (m->we_paused) {
+		if (vmm_simple(&m->vmm, "resume")) {
+			where = "PAUSED on the source (resume failed: run `kvmmig-ctl resume`)";
+		}
+	}
+	if (m->json)
+		printf("{\"event\":\"failed\",\"reason\":\"%s\"}\n", what);
+	fprintf(stderr, "kvmmig-ctl: migration of %s failed: %s; the guest is %s\n", m->name, what,
+		where);
+	return 1;
+}
+
+static void show_round(const struct migration *m, const struct round_stats *st, uint64_t wall,
+		       const struct policy_state *ps, enum policy_decision d)
+{
+	double mbps = wall ? st->bytes * 1e3 / wall : 0;
+
+	if (m->json) {
+		printf("{\"event\":\"round\",\"round\":%u,\"pages_dirty\":%" PRIu64
+		       ",\"pages_sent\":%" PRIu64 ",\"pages_zero\":%" PRIu64 ",\"bytes\":%" PRIu64
+		       ",\"wall_ns\":%" PRIu64 ",\"harvest_ns\":%" PRIu64 ",\"bandwidth\":%" PRIu64
+		       ",\"dirty_rate\":%" PRIu64 ",\"expected_downtime_ns\":%" PRIu64
+		       ",\"decision\":\"%s\"}\n",
+		       st->round, st->pages_dirty, st->pages_sent, st->pages_zero, st->bytes, wall,
+		       st->harvest_ns, ps->bandwidth, ps->dirty_rate,
+		       ps->expected_downtime_ns == UINT64_MAX ? 0 : ps->expected_downtime_ns,
+		       policy_decision_name(d));
+	} else {
+		printf("round %2u: %8" PRIu64 " dirty %8" PRIu64 " sent %8" PRIu64
+		       " zero  %7.1f MB at %6.1f MB/s  dirty rate %6.1f MB/s",
+		       st->round, st->pages_dirty, st->pages_sent, st->pages_zero, st->bytes / 1e6,
+		       mbps, ps->dirty_rate / 1e6);
+		if (ps->expected_downtime_ns != UINT64_MAX)
+			printf("  expected downtime %" PRIu64 " ms",
+			       ps->expected_downtime_ns / 1000000);
+		printf("  -> %s\n", policy_decision_name(d));
+	}
+	fflush(stdout);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: kvmmig-ctl migrate NAME HOST[:PORT] [--max-downtime MS] [--max-rounds "
+		   "N] [--timeout SEC] [--json]\n"
+		   "  the default port is " KVMMIG_DEFAULT_PORT
+		   "; the destination runs `kvmmig-ctl incoming NAME`\n");
+}
+
+int migrate_main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"max-downtime", required_argument, NULL, 'd'},
+	    {"max-rounds", required_argument, NULL, 'r'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct migration m = {.sock = -1};
+	struct policy_limits limits;
+	struct policy_state ps = {0};
+	struct vmm_status vst;
+	struct round_stats st;
+	enum policy_decision d;
+	uint64_t timeout_ns = 0, pause_ns, downtime_ns, t;
+	char hello[4096], *payload = NULL, why[512];
+	size_t blob_len;
+	enum wire_type type;
+	int c, ret;
+
+	policy_default_limits(&limits);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			limits.max_downtime_ns = strtoull(optarg, NULL, 0) * 1000000ull;
+			break;
+		case 'r':
+			limits.max_rounds = strtoul(optarg, NULL, 0);
+			break;
+		case 't':
+			timeout_ns = strtoull(optarg, NULL, 0) * 1000000000ull;
+			break;
+		case 'j':
+			m.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (argc - optind != 2) {
+		usage(stderr);
+		return 1;
+	}
+	m.name = argv[optind];
+
+	if (vmm_connect(&m.vmm, m.name))
+		return 1;
+	ret = vmm_status(&m.vmm, &vst);
+	if (ret) {
+		fprintf(stderr, "kvmmig-ctl: unable to ask the VMM of %s for its status: %s\n",
+			m.name, m.vmm.error[0] ? m.vmm.error : strerror(-ret));
+		return 1;
+	}
+	if (strcmp(vst.state, "running") && strcmp(vst.state, "paused")) {
+		fprintf(stderr, "kvmmig-ctl: %s is %s, not running or paused: nothing to migrate\n",
+			m.name, vst.state);
+		return 1;
+	}
+	if (!vst.attached) {
+		fprintf(stderr,
+			"kvmmig-ctl: %s is not attached to kvmmig: load the module (modprobe "
+			"kvmmig) before starting its VMM\n",
+			m.name);
+		return 1;
+	}
+	if (kvmmig_nl_open(&m.nl))
+		return 1;
+
+	m.sock = tcp_connect(argv[optind + 1]);
+	if (m.sock < 0)
+		return fail(&m, "no connection to the destination");
+	if (shape_describe(&vst, hello, sizeof(hello)) ||
+	    wire_send_text(m.sock, WIRE_HELLO, hello) || wire_recv(m.sock, &type, &payload, NULL))
+		return fail(&m, "the handshake with the destination broke off");
+	if (type != WIRE_ACCEPT) {
+		snprintf(why, sizeof(why), "the destination refused: %s",
+			 type == WIRE_REFUSE || type == WIRE_ABORT ? payload
+								   : wire_type_name(type));
+		free(payload);
+		return fail(&m, why);
+	}
+	free(payload);
+
+	ret = session_source_start(&m.nl, m.name, m.sock);
+	if (ret) {
+		snprintf(why, sizeof(why), "the module could not start sending: %s",
+			 m.nl.error[0] ? m.nl.error : strerror(-ret));
+		return fail(&m, why);
+	}
+	m.session = 1;
+	m.start_ns = now_ns();
+
+	for (;;) {
+		struct policy_round r;
+
+		t = now_ns();
+		ret = session_source_round(&m.nl, m.name, ps.rounds ? 0 : KVMMIG_ROUND_FULL, &st);
+		if (ret) {
+			snprintf(why, sizeof(why), "round %u failed: %s", ps.rounds,
+				 m.nl.error[0] ? m.nl.error : strerror(-ret));
+			return fail(&m, why);
+		}
+		r.pages_dirty = st.pages_dirty;
+		r.bytes = st.bytes;
+		r.wall_ns = now_ns() - t;
+		m.bytes += st.bytes;
+		d = policy_after_round(&ps, &limits, &r, sysconf(_SC_PAGESIZE));
+		show_round(&m, &st, r.wall_ns, &ps, d);
+		if (d == POLICY_STOP_AND_COPY)
+			break;
+		if (d == POLICY_GIVE_UP_STALLED) {
+			snprintf(why, sizeof(why),
+				 "the guest dirties memory at %.1f MB/s, faster than the link "
+				 "carries it (%.1f MB/s) within %" PRIu64
+				 " ms of downtime; raise --max-downtime or lower the guest's load",
+				 ps.dirty_rate / 1e6, ps.bandwidth / 1e6,
+				 limits.max_downtime_ns / 1000000);
+			return fail(&m, why);
+		}
+		if (d == POLICY_GIVE_UP_ROUNDS) {
+			snprintf(why, sizeof(why),
+				 "no convergence after %u rounds (expected downtime %" PRIu64
+				 " ms > %" PRIu64 " ms); raise --max-downtime or --max-rounds",
+				 ps.rounds, ps.expected_downtime_ns / 1000000,
+				 limits.max_downtime_ns / 1000000);
+			return fail(&m, why);
+		}
+		if (timeout_ns && now_ns() - m.start_ns > timeout_ns)
+			return fail(&m, "timed out before converging (--timeout)");
+	}
+
+	/* Stop and copy. */
+	pause_ns = now_ns();
+	if (strcmp(vst.state, "paused")) {
+		ret = vmm_simple(&m.vmm, "pause");
+		if (ret)
+			return fail(&m, "the VMM did not pause the guest");
+		m.we_paused = 1;
+	}
+	ret = session_source_round(&m.nl, m.name, KVMMIG_ROUND_FINAL, &st);
+	if (ret) {
+		snprintf(why, sizeof(why), "the final round failed: %s",
+			 m.nl.error[0] ? m.nl.error : strerror(-ret));
+		return fail(&m, why);
+	}
+	m.bytes += st.bytes;
+	show_round(&m, &st, now_ns() - pause_ns, &ps, POLICY_STOP_AND_COPY);
+	session_source_stop(&m.nl, m.name);
+	m.session = 0;
+
+	ret = vmm_request(&m.vmm, "save-state", NULL, 0, &payload, &blob_len);
+	if (ret)
+		return fail(&m, "the VMM could not save the guest's state");
+	ret = wire_send(m.sock, WIRE_STATE, payload, blob_len);
+	m.bytes += blob_len;
+	free(payload);
+	if (ret || wire_recv(m.sock, &type, &payload, NULL))
+		return fail(&m, "the connection broke off during the state transfer");
+	if (type != WIRE_RESTORED) {
+		snprintf(why, sizeof(why), "the destination could not restore the state: %s",
+			 type == WIRE_ABORT ? payload : wire_type_name(type));
+		free(payload);
+		return fail(&m, why);
+	}
+	free(payload);
+
+	/*
+	 * The point of no return. A GO that could not be written was not
+	 * received whole, so the destination cannot run: resume here. A GO
+	 * written but not answered leaves the outcome unknown: stay paused.
+	 */
+	if (wire_send(m.sock, WIRE_GO, NULL, 0))
+		return fail(&m, "the connection broke off before the destination was told to run");
+	if (wire_recv(m.sock, &type, &payload, NULL) || type != WIRE_RUNNING) {
+		fprintf(stderr,
+			"kvmmig-ctl: migration of %s: the destination did not confirm it runs the "
+			"guest; the source stays PAUSED: check the destination, and only if the "
+			"guest does not run there, `kvmmig-ctl resume %s` here\n",
+			m.name, m.name);
+		free(payload);
+		return 2;
+	}
+	free(payload);
+	downtime_ns = now_ns() - pause_ns;
+	vmm_simple(&m.vmm, "quit");
+	close(m.sock);
+
+	t = now_ns() - m.start_ns;
+	if (m.json)
+		printf("{\"event\":\"done\",\"total_ns\":%" PRIu64 ",\"downtime_ns\":%" PRIu64
+		       ",\"bytes\":%" PRIu64 ",\"rounds\":%u}\n",
+		       t, downtime_ns, m.bytes, ps.rounds + 1);
+	else
+		printf("migrated %s in %.2f s: downtime %" PRIu64 " ms, %.1f MB in %u rounds\n",
+		       m.name, t / 1e9, downtime_ns / 1000000, m.bytes / 1e6, ps.rounds + 1);
+	kvmmig_nl_close(&m.nl);
+	vmm_close(&m.vmm);
+	return 0;
+}

@@ -1,0 +1,149 @@
+/* vmmclient.c: requests to a VMM's control socket, answers parsed. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctl/netio.h"
+#include "ctl/vmmclient.h"
+#include "ctlproto/ctlproto.h"
+
+int vmm_connect(struct vmm_conn *c, const char *name)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+
+	memset(c, 0, sizeof(*c));
+	if (kvmmig_ctl_socket_path(addr.sun_path, sizeof(addr.sun_path), name)) {
+		fprintf(stderr, "kvmmig-ctl: VM name too long: %s\n", name);
+		return -ENAMETOOLONG;
+	}
+	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		int err = errno;
+
+		fprintf(stderr,
+			"kvmmig-ctl: unable to reach the VMM of '%s' at %s: %s (is kvmmig-vm "
+			"--name %s running?)\n",
+			name, addr.sun_path, strerror(err), name);
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		return -err;
+	}
+	return 0;
+}
+
+void vmm_close(struct vmm_conn *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* Reads one '\n'-terminated line (without it) into @buf. */
+static int read_line(int fd, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		ssize_t r = read(fd, buf + n, 1);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -ECONNRESET;
+		if (buf[n] == '\n') {
+			buf[n] = '\0';
+			return 0;
+		}
+		n++;
+	}
+	return -EPROTO;
+}
+
+int vmm_request(struct vmm_conn *c, const char *line, const void *out, size_t out_len, char **in,
+		size_t *in_len)
+{
+	char answer[KVMMIG_CTL_LINE_MAX];
+	unsigned long long len;
+	char *payload, *end;
+	int ret;
+
+	c->error[0] = '\0';
+	if (in)
+		*in = NULL;
+	ret = write_full(c->fd, line, strlen(line));
+	if (!ret)
+		ret = write_full(c->fd, "\n", 1);
+	if (!ret && out_len)
+		ret = write_full(c->fd, out, out_len);
+	if (!ret)
+		ret = read_line(c->fd, answer, sizeof(answer));
+	if (ret)
+		return ret;
+	if (!strncmp(answer, "error ", 6)) {
+		snprintf(c->error, sizeof(c->error), "%.*s", (int)sizeof(c->error) - 1, answer + 6);
+		return -EREMOTEIO;
+	}
+	if (strncmp(answer, "ok ", 3))
+		return -EPROTO;
+	errno = 0;
+	len = strtoull(answer + 3, &end, 10);
+	if (errno || *end || len > KVMMIG_CTL_MAX_PAYLOAD)
+		return -EPROTO;
+	payload = malloc(len + 1);
+	if (!payload)
+		return -ENOMEM;
+	ret = read_full(c->fd, payload, len);
+	if (ret) {
+		free(payload);
+		return ret;
+	}
+	payload[len] = '\0';
+	if (in) {
+		*in = payload;
+		if (in_len)
+			*in_len = len;
+	} else {
+		free(payload);
+	}
+	return 0;
+}
+
+int vmm_simple(struct vmm_conn *c, const char *cmd)
+{
+	return vmm_request(c, cmd, NULL, 0, NULL, NULL);
+}
+
+int vmm_status(struct vmm_conn *c, struct vmm_status *st)
+{
+	char *text, *line, *save;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = vmm_request(c, "status", NULL, 0, &text, NULL);
+	if (ret)
+		return ret;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct vmm_memslot s;
+
+		if (sscanf(line, "state %31s", st->state) == 1)
+			continue;
+		if (sscanf(line, "cpus %u", &st->cpus) == 1)
+			continue;
+		if (sscanf(line, "mem %" SCNu64, &st->mem) == 1)
+			continue;
+		if (!strcmp(line, "kvmmig attached"))
+			st->attached = 1;
+		if (sscanf(line, "memslot %u gpa %" SCNx64 " size %" SCNx64, &s.slot, &s.gpa,
+			   &s.size) == 3 &&
+		    st->nslots < VMM_MAX_SLOTS)
+			st->slots[st->nslots++] = s;
+	}
+	free(text);
+	return 0;
+}

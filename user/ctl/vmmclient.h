@@ -1,0 +1,45 @@
+/* vmmclient.h: kvmmig-ctl's side of a VMM's control socket (user/ctlproto). */
+#ifndef KVMMIG_CTL_VMMCLIENT_H
+#define KVMMIG_CTL_VMMCLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define VMM_MAX_SLOTS 32
+
+struct vmm_memslot {
+	uint32_t slot;
+	uint64_t gpa, size;
+};
+
+struct vmm_status {
+	char state[32]; /* running, paused, incoming, stopping */
+	unsigned int cpus;
+	uint64_t mem;
+	unsigned int nslots;
+	struct vmm_memslot slots[VMM_MAX_SLOTS];
+	int attached; /* kvmmig attached */
+};
+
+struct vmm_conn {
+	int fd;
+	char error[256]; /* the VMM's "error ..." message, if any */
+};
+
+/* Connects to VM @name's control socket; prints a one-line reason on failure. */
+int vmm_connect(struct vmm_conn *c, const char *name);
+void vmm_close(struct vmm_conn *c);
+
+/*
+ * Sends @line (and @out_len bytes of @out after it), reads the answer. On
+ * "ok" the payload is returned in *@in (malloc'ed, NUL-terminated) and its
+ * length in *@in_len; on "error" returns -EREMOTEIO with c->error set.
+ */
+int vmm_request(struct vmm_conn *c, const char *line, const void *out, size_t out_len, char **in,
+		size_t *in_len);
+
+/* Shorthands for requests without payloads. */
+int vmm_simple(struct vmm_conn *c, const char *cmd);
+int vmm_status(struct vmm_conn *c, struct vmm_status *st);
+
+#endif /* KVMMIG_CTL_VMMCLIENT_H */

@@ -1,0 +1,74 @@
+/* wire.c: framing of the tool-to-tool messages (see wire.h). */
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl/netio.h"
+#include "ctl/wire.h"
+
+struct wire_hdr {
+	char magic[4];
+	uint32_t type;
+	uint32_t len;
+} __attribute__((packed));
+
+int wire_send(int fd, enum wire_type type, const void *payload, size_t len)
+{
+	struct wire_hdr h = {.magic = "KMTL", .type = htole32(type), .len = htole32(len)};
+	int ret;
+
+	if (len > WIRE_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	ret = write_full(fd, &h, sizeof(h));
+	if (!ret && len)
+		ret = write_full(fd, payload, len);
+	return ret;
+}
+
+int wire_send_text(int fd, enum wire_type type, const char *text)
+{
+	return wire_send(fd, type, text, strlen(text));
+}
+
+int wire_recv(int fd, enum wire_type *type, char **payload, size_t *len)
+{
+	struct wire_hdr h;
+	uint32_t t, n;
+	char *p;
+	int ret;
+
+	*payload = NULL;
+	ret = read_full(fd, &h, sizeof(h));
+	if (ret)
+		return ret;
+	t = le32toh(h.type);
+	n = le32toh(h.len);
+	if (memcmp(h.magic, "KMTL", 4) || t < WIRE_HELLO || t > WIRE_ABORT || n > WIRE_MAX_PAYLOAD)
+		return -EPROTO;
+	p = malloc(n + 1);
+	if (!p)
+		return -ENOMEM;
+	ret = read_full(fd, p, n);
+	if (ret) {
+		free(p);
+		return ret;
+	}
+	p[n] = '\0';
+	*type = t;
+	*payload = p;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+const char *wire_type_name(enum wire_type t)
+{
+	static const char *const names[] = {
+	    [WIRE_HELLO] = "HELLO",	[WIRE_ACCEPT] = "ACCEPT",     [WIRE_REFUSE] = "REFUSE",
+	    [WIRE_STATE] = "STATE",	[WIRE_RESTORED] = "RESTORED", [WIRE_GO] = "GO",
+	    [WIRE_RUNNING] = "RUNNING", [WIRE_ABORT] = "ABORT",
+	};
+
+	return t >= WIRE_HELLO && t <= WIRE_ABORT ? names[t] : "unknown";
+}

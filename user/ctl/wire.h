@@ -1,0 +1,52 @@
+/*
+ * wire.h: the tool-to-tool messages on the migration socket, around the
+ * module's page stream:
+ *
+ *   source                         destination
+ *   HELLO (shape)          ---->
+ *                          <----   ACCEPT | REFUSE (reason)
+ *   [module page stream: HELLO record ... rounds ... END record]
+ *   STATE (VMM state blob) ---->
+ *                          <----   RESTORED | ABORT (reason)
+ *   GO                     ---->
+ *                          <----   RUNNING
+ *
+ * Either side may send ABORT (reason) instead of its next message. Each
+ * message: magic "KMTL" (4 bytes), type (le32), length (le32), payload.
+ * HELLO's payload is text, "key value" lines; REFUSE and ABORT carry a
+ * one-line reason; STATE the blob of user/vmm/state.h.
+ */
+#ifndef KVMMIG_CTL_WIRE_H
+#define KVMMIG_CTL_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_PROTOCOL 1
+
+enum wire_type {
+	WIRE_HELLO = 1,
+	WIRE_ACCEPT,
+	WIRE_REFUSE,
+	WIRE_STATE,
+	WIRE_RESTORED,
+	WIRE_GO,
+	WIRE_RUNNING,
+	WIRE_ABORT,
+};
+
+/* Largest payload accepted: the state blob bound of the VMM protocol. */
+#define WIRE_MAX_PAYLOAD (64u << 20)
+
+int wire_send(int fd, enum wire_type type, const void *payload, size_t len);
+int wire_send_text(int fd, enum wire_type type, const char *text);
+
+/*
+ * Receives one message; the payload is malloc'ed and NUL-terminated.
+ * -EPROTO on a bad magic, unknown type or oversized length.
+ */
+int wire_recv(int fd, enum wire_type *type, char **payload, size_t *len);
+
+const char *wire_type_name(enum wire_type t);
+
+#endif /* KVMMIG_CTL_WIRE_H */
