@@ -1,0 +1,76 @@
+/* ctlproto.h: the protocol of a VMM's control socket, shared by the VMM library and kvmmig-ctl. */
+#ifndef KVMMIG_CTLPROTO_H
+#define KVMMIG_CTLPROTO_H
+
+/*
+ * Where: a Unix stream socket at "$KVMMIG_RUN_DIR/<name>.sock", the run
+ * directory defaulting to /run/kvmmig. The directory is 0700 and the socket
+ * 0600: the control socket is as powerful as the VMM itself.
+ *
+ * Requests are one text line, "<command> [<arg>...]\n", at most
+ * KVMMIG_CTL_LINE_MAX bytes including the newline. A connection may carry any
+ * number of requests, one at a time: the server answers each before reading
+ * the next. Every answer starts with one text line:
+ *
+ *	"ok <length>\n"    followed by exactly <length> bytes of payload
+ *	"error <message>\n" nothing follows; the message is for humans
+ *
+ * Commands (payloads are text unless said otherwise):
+ *
+ *	status		payload: "key value..." lines, see below.
+ *	pause		every vCPU is out of KVM_RUN with pending I/O completed;
+ *			idempotent. Payload empty.
+ *	resume		runs the vCPUs again. In incoming mode only after a
+ *			successful restore-state. Payload empty.
+ *	save-state	paused only. Payload: the binary state blob
+ *			(user/vmm/state.h documents it).
+ *	restore-state <length>
+ *			incoming mode only (before the first resume). The request
+ *			line is followed by exactly <length> bytes of state blob.
+ *			The blob is checked whole before anything is applied.
+ *	save-memory <path>
+ *			paused only. Writes guest memory to <path> (created,
+ *			0600) as a raw image: the memslots in slot order, each
+ *			slot's bytes at its "memslot ... offset" in the file.
+ *	quit		answers, then the VMM stops its vCPUs and exits with
+ *			status 0.
+ *
+ * status keys, one per line, values separated by single spaces:
+ *	name <name>
+ *	pid <pid>
+ *	state running|paused|incoming|stopping
+ *	cpus <n>
+ *	cpu-model host|baseline
+ *	mem <bytes>
+ *	memslot <slot> gpa 0x<hex> size 0x<hex> offset 0x<hex>	(one per slot)
+ *	kvmmig attached|absent
+ *	guest payload|linux|none
+ * Unknown keys may be added later: readers must skip them.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KVMMIG_CTL_LINE_MAX 4096
+#define KVMMIG_CTL_DEFAULT_RUN_DIR "/run/kvmmig"
+/* Largest blob a restore-state accepts: far above any real one. */
+#define KVMMIG_CTL_MAX_PAYLOAD (64u << 20)
+
+static inline const char *kvmmig_ctl_run_dir(void)
+{
+	const char *dir = getenv("KVMMIG_RUN_DIR");
+
+	return dir && *dir ? dir : KVMMIG_CTL_DEFAULT_RUN_DIR;
+}
+
+/* Fills @buf with the control socket path of VM @name; -ENAMETOOLONG if it does not fit. */
+static inline int kvmmig_ctl_socket_path(char *buf, size_t len, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s.sock", kvmmig_ctl_run_dir(), name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+#endif /* KVMMIG_CTLPROTO_H */
