@@ -1,0 +1,216 @@
+/* cpuid.c: the CPUID a guest sees: the host's (what KVM supports) or a conservative baseline. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vmm/cpuid.h"
+
+#define BIT(n) (1u << (n))
+
+#define MAX_CPUID_ENTRIES 256
+
+/* Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2 */
+static const uint32_t baseline_1_edx = BIT(0) | BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5) |
+				       BIT(6) | BIT(7) | BIT(8) | BIT(9) | BIT(11) | BIT(12) |
+				       BIT(13) | BIT(14) | BIT(15) | BIT(16) | BIT(17) | BIT(19) |
+				       BIT(23) | BIT(24) | BIT(25) | BIT(26);
+/* Leaf 1 ECX: SSE3 SSSE3 CX16 SSE4.1 SSE4.2 x2APIC POPCNT TSC-deadline HYPERVISOR */
+static const uint32_t baseline_1_ecx = BIT(0) | BIT(9) | BIT(13) | BIT(19) | BIT(20) | BIT(21) |
+				       BIT(23) | BIT(24) | BIT(31);
+/* Leaf 0x80000001 EDX: SYSCALL NX LM; ECX: LAHF/SAHF */
+static const uint32_t baseline_ext1_edx = BIT(11) | BIT(20) | BIT(29);
+static const uint32_t baseline_ext1_ecx = BIT(0);
+/* Leaf 0x40000001 EAX: CLOCKSOURCE NOP_IO_DELAY CLOCKSOURCE2 PV_EOI CLOCKSOURCE_STABLE_BIT */
+static const uint32_t baseline_kvm_eax = BIT(0) | BIT(1) | BIT(3) | BIT(6) | BIT(24);
+
+#define CPUID_1_ECX_VMX BIT(5)
+#define CPUID_1_EDX_HTT BIT(28)
+#define CPUID_EXT1_ECX_SVM BIT(2)
+
+static struct kvm_cpuid2 *supported;
+
+int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out)
+{
+	if (!supported) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + MAX_CPUID_ENTRIES *
+								 sizeof(c->entries[0]));
+
+		if (!c)
+			return -ENOMEM;
+		c->nent = MAX_CPUID_ENTRIES;
+		if (ioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c) < 0) {
+			int err = -errno;
+
+			free(c);
+			return err;
+		}
+		supported = c;
+	}
+	*out = supported;
+	return 0;
+}
+
+static bool baseline_keeps_leaf(uint32_t function)
+{
+	switch (function) {
+	case 0x0:
+	case 0x1:
+	case 0x2:
+	case 0x4:
+	case 0x6:
+	case 0x7:
+	case 0xb:
+	case 0x40000000:
+	case 0x40000001:
+	case 0x80000000:
+	case 0x80000001:
+	case 0x80000002:
+	case 0x80000003:
+	case 0x80000004:
+	case 0x80000007:
+	case 0x80000008:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static unsigned int order_base_2(unsigned int n)
+{
+	unsigned int order = 0;
+
+	while ((1u << order) < n)
+		order++;
+	return order;
+}
+
+static void set_topology(struct kvm_cpuid_entry2 *e, int index, int ncpus)
+{
+	/* One package, one core per vCPU, one thread per core. */
+	uint32_t level = e->index;
+
+	e->edx = index;
+	if (level == 0) {
+		e->eax = 0;
+		e->ebx = 1;
+		e->ecx = (1 << 8) | level; /* SMT */
+	} else if (level == 1) {
+		e->eax = order_base_2(ncpus);
+		e->ebx = ncpus;
+		e->ecx = (2 << 8) | level; /* core */
+	} else {
+		e->eax = 0;
+		e->ebx = 0;
+		e->ecx = level;
+	}
+}
+
+static void apply_baseline(struct kvm_cpuid_entry2 *e)
+{
+	switch (e->function) {
+	case 0x1:
+		e->ecx &= baseline_1_ecx;
+		e->edx &= baseline_1_edx | CPUID_1_EDX_HTT;
+		break;
+	case 0x6:
+	case 0x7:
+	case 0x80000007:
+		e->eax = e->ebx = e->ecx = e->edx = 0;
+		break;
+	case 0x40000001:
+		e->eax &= baseline_kvm_eax;
+		e->ebx = e->ecx = e->edx = 0;
+		break;
+	case 0x80000001:
+		e->ecx &= baseline_ext1_ecx;
+		e->edx &= baseline_ext1_edx;
+		break;
+	case 0x80000008:
+		e->ebx = 0; /* AMD's speculation-control feature bits */
+		break;
+	}
+}
+
+int vmm_cpuid_build(int kvm_fd, enum vmm_cpu_model model, int index, int ncpus,
+		    struct kvm_cpuid2 **out)
+{
+	const struct kvm_cpuid2 *sup;
+	struct kvm_cpuid2 *c;
+	uint32_t max_basic = 0;
+	int err;
+
+	err = vmm_cpuid_supported(kvm_fd, &sup);
+	if (err)
+		return err;
+	c = calloc(1, sizeof(*c) + sup->nent * sizeof(c->entries[0]));
+	if (!c)
+		return -ENOMEM;
+
+	for (uint32_t i = 0; i < sup->nent; i++) {
+		struct kvm_cpuid_entry2 e = sup->entries[i];
+
+		if (model == VMM_CPU_BASELINE && !baseline_keeps_leaf(e.function))
+			continue;
+		if (model == VMM_CPU_BASELINE && e.function == 0x7 && e.index != 0)
+			continue;
+
+		switch (e.function) {
+		case 0x1:
+			e.ebx = (e.ebx & 0x0000ffff) | ((uint32_t)index << 24) |
+				((uint32_t)(ncpus > 1 ? ncpus : 1) << 16);
+			e.ecx &= ~CPUID_1_ECX_VMX;
+			if (ncpus > 1)
+				e.edx |= CPUID_1_EDX_HTT;
+			else
+				e.edx &= ~CPUID_1_EDX_HTT;
+			break;
+		case 0x4:
+			/* Cores per package - 1 in EAX[31:26]. */
+			e.eax = (e.eax & 0x03ffffff) | ((uint32_t)(ncpus - 1) << 26);
+			break;
+		case 0xb:
+		case 0x1f:
+			set_topology(&e, index, ncpus);
+			break;
+		case 0x80000001:
+			e.ecx &= ~CPUID_EXT1_ECX_SVM;
+			break;
+		case 0x80000008:
+			e.ecx = (e.ecx & ~0xffu) | (uint32_t)(ncpus - 1);
+			break;
+		}
+		if (model == VMM_CPU_BASELINE)
+			apply_baseline(&e);
+		if (e.function < 0x40000000 && e.function > max_basic)
+			max_basic = e.function;
+		c->entries[c->nent++] = e;
+	}
+	/* Leaves 0 and 0x80000000 must not announce leaves the baseline removed. */
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == 0 && e->eax > max_basic)
+			e->eax = max_basic;
+		if (model == VMM_CPU_BASELINE && e->function == 0x80000000 && e->eax > 0x80000008)
+			e->eax = 0x80000008;
+	}
+	*out = c;
+	return 0;
+}
+
+const char *vmm_cpu_model_name(enum vmm_cpu_model model)
+{
+	return model == VMM_CPU_BASELINE ? "baseline" : "host";
+}
+
+int vmm_cpu_model_parse(const char *name, enum vmm_cpu_model *out)
+{
+	if (!strcmp(name, "host"))
+		*out = VMM_CPU_HOST;
+	else if (!strcmp(name, "baseline"))
+		*out = VMM_CPU_BASELINE;
+	else
+		return -EINVAL;
+	return 0;
+}

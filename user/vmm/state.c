@@ -1,0 +1,911 @@
+/* state.c: the complete state of a paused VM as a versioned, length-checked blob; save and restore. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vmm/state.h"
+
+#define ALIGN8(x) (((x) + 7) & ~(size_t)7)
+#define MAX_TYPES_PER_VCPU 16
+
+_Static_assert(sizeof(struct kvmmig_state_header) == KVMMIG_STATE_HEADER_SIZE, "header layout");
+_Static_assert(sizeof(struct kvmmig_state_record) == KVMMIG_STATE_RECORD_HEAD_SIZE,
+	       "record layout");
+_Static_assert(sizeof(struct kvmmig_state_vm_info) == 16 + 24 * VMM_MAX_MEMSLOTS,
+	       "vm info layout");
+
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32()): detects a damaged blob before parsing. */
+uint32_t vmm_crc32(uint32_t crc, const void *data, size_t len)
+{
+	static uint32_t table[256];
+	const uint8_t *p = data;
+
+	if (!table[1]) {
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+
+			for (int k = 0; k < 8; k++)
+				c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+			table[i] = c;
+		}
+	}
+	crc = ~crc;
+	while (len--)
+		crc = table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+	return ~crc;
+}
+
+/* ---------------------------------------------------------------------
+ * Save
+ */
+
+struct blob_writer {
+	uint8_t *buf;
+	size_t len;
+	size_t cap;
+	uint32_t count;
+	int err;
+};
+
+static void *writer_reserve(struct blob_writer *w, size_t len)
+{
+	if (w->err)
+		return NULL;
+	if (w->len + len > w->cap) {
+		size_t cap = w->cap ? w->cap : 65536;
+		uint8_t *buf;
+
+		while (cap < w->len + len)
+			cap *= 2;
+		buf = realloc(w->buf, cap);
+		if (!buf) {
+			w->err = -ENOMEM;
+			return NULL;
+		}
+		w->buf = buf;
+		w->cap = cap;
+	}
+	w->len += len;
+	return w->buf + w->len - len;
+}
+
+static void put_record(struct blob_writer *w, uint32_t type, uint32_t index, const void *data,
+		       uint32_t size)
+{
+	struct kvmmig_state_record head = { .type = type, .index = index, .size = size };
+	uint8_t *p = writer_reserve(w, sizeof(head) + ALIGN8(size));
+
+	if (!p)
+		return;
+	memcpy(p, &head, sizeof(head));
+	if (size)
+		memcpy(p + sizeof(head), data, size);
+	memset(p + sizeof(head) + size, 0, ALIGN8(size) - size);
+	w->count++;
+}
+
+/* Reads every MSR of KVM's index list that this vCPU has; unreadable ones are left out. */
+static int get_msrs(struct vmm_vcpu *vcpu, struct kvm_msrs **out, size_t *out_size)
+{
+	const struct kvm_msr_list *list = vcpu->vm->msr_list;
+	uint32_t n = list->nmsrs, done = 0;
+	struct kvm_msrs *msrs, *req;
+
+	msrs = calloc(1, sizeof(*msrs) + n * sizeof(msrs->entries[0]));
+	req = calloc(1, sizeof(*req) + n * sizeof(req->entries[0]));
+	if (!msrs || !req) {
+		free(msrs);
+		free(req);
+		return -ENOMEM;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		msrs->entries[i].index = list->indices[i];
+	/* KVM_GET_MSRS stops at the first MSR it cannot read: drop that one, go on after it. */
+	while (done < n) {
+		int r;
+
+		req->nmsrs = n - done;
+		memcpy(req->entries, &msrs->entries[done], req->nmsrs * sizeof(req->entries[0]));
+		r = ioctl(vcpu->fd, KVM_GET_MSRS, req);
+		if (r < 0) {
+			int err = -errno;
+
+			free(msrs);
+			free(req);
+			return err;
+		}
+		memcpy(&msrs->entries[done], req->entries, r * sizeof(req->entries[0]));
+		done += r;
+		if (done < n) {
+			vmm_debug("vCPU %d: MSR 0x%x not readable, left out of the state",
+				  vcpu->index, msrs->entries[done].index);
+			memmove(&msrs->entries[done], &msrs->entries[done + 1],
+				(n - done - 1) * sizeof(msrs->entries[0]));
+			n--;
+		}
+	}
+	free(req);
+	msrs->nmsrs = n;
+	msrs->pad = 0;
+	*out = msrs;
+	*out_size = sizeof(*msrs) + n * sizeof(msrs->entries[0]);
+	return 0;
+}
+
+static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
+{
+	struct vmm_vm *vm = vcpu->vm;
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_xcrs xcrs;
+	struct kvm_lapic_state lapic;
+	struct kvm_vcpu_events events;
+	struct kvm_mp_state mp_state;
+	struct kvm_debugregs debugregs;
+	struct kvm_cpuid2 *cpuid;
+	struct kvm_msrs *msrs = NULL;
+	size_t msrs_size = 0;
+	uint32_t tsc_khz;
+	int r, i = vcpu->index;
+
+#define GET(req, arg)                                                                   \
+	do {                                                                            \
+		if (ioctl(vcpu->fd, req, arg) < 0) {                                    \
+			r = -errno;                                                     \
+			vmm_log("unable to save vCPU %d: %s: %s", i, #req, strerror(-r)); \
+			return r;                                                       \
+		}                                                                       \
+	} while (0)
+
+	r = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+	tsc_khz = r > 0 ? (uint32_t)r : 0;
+	put_record(w, KVMMIG_STATE_VCPU_TSC_KHZ, i, &tsc_khz, sizeof(tsc_khz));
+
+	cpuid = calloc(1, sizeof(*cpuid) + KVMMIG_STATE_MAX_CPUID * sizeof(cpuid->entries[0]));
+	if (!cpuid)
+		return -ENOMEM;
+	cpuid->nent = KVMMIG_STATE_MAX_CPUID;
+	if (ioctl(vcpu->fd, KVM_GET_CPUID2, cpuid) < 0) {
+		r = -errno;
+		free(cpuid);
+		vmm_log("unable to save vCPU %d: KVM_GET_CPUID2: %s", i, strerror(-r));
+		return r;
+	}
+	put_record(w, KVMMIG_STATE_VCPU_CPUID, i, cpuid,
+		   sizeof(*cpuid) + cpuid->nent * sizeof(cpuid->entries[0]));
+	free(cpuid);
+
+	GET(KVM_GET_SREGS, &sregs);
+	put_record(w, KVMMIG_STATE_VCPU_SREGS, i, &sregs, sizeof(sregs));
+	GET(KVM_GET_LAPIC, &lapic);
+	put_record(w, KVMMIG_STATE_VCPU_LAPIC, i, &lapic, sizeof(lapic));
+
+	r = get_msrs(vcpu, &msrs, &msrs_size);
+	if (r) {
+		vmm_log("unable to save vCPU %d: KVM_GET_MSRS: %s", i, strerror(-r));
+		return r;
+	}
+	put_record(w, KVMMIG_STATE_VCPU_MSRS, i, msrs, msrs_size);
+	free(msrs);
+
+	if (vm->has_xcrs) {
+		GET(KVM_GET_XCRS, &xcrs);
+		put_record(w, KVMMIG_STATE_VCPU_XCRS, i, &xcrs, sizeof(xcrs));
+	}
+	if (vm->xsave_size) {
+		struct kvm_xsave *xsave = calloc(1, vm->xsave_size);
+
+		if (!xsave)
+			return -ENOMEM;
+		r = ioctl(vcpu->fd,
+			  vm->xsave_size > (int)sizeof(*xsave) ? KVM_GET_XSAVE2 : KVM_GET_XSAVE,
+			  xsave);
+		if (r < 0) {
+			r = -errno;
+			free(xsave);
+			vmm_log("unable to save vCPU %d: KVM_GET_XSAVE2: %s", i, strerror(-r));
+			return r;
+		}
+		put_record(w, KVMMIG_STATE_VCPU_XSAVE, i, xsave, vm->xsave_size);
+		free(xsave);
+	} else {
+		struct kvm_fpu fpu;
+
+		GET(KVM_GET_FPU, &fpu);
+		put_record(w, KVMMIG_STATE_VCPU_FPU, i, &fpu, sizeof(fpu));
+	}
+
+	GET(KVM_GET_VCPU_EVENTS, &events);
+	/* Restore must set the pending NMI and SIPI vector too, not only what GET flagged. */
+	events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+	put_record(w, KVMMIG_STATE_VCPU_EVENTS, i, &events, sizeof(events));
+	GET(KVM_GET_MP_STATE, &mp_state);
+	put_record(w, KVMMIG_STATE_VCPU_MP_STATE, i, &mp_state, sizeof(mp_state));
+	GET(KVM_GET_DEBUGREGS, &debugregs);
+	put_record(w, KVMMIG_STATE_VCPU_DEBUGREGS, i, &debugregs, sizeof(debugregs));
+	GET(KVM_GET_REGS, &regs);
+	put_record(w, KVMMIG_STATE_VCPU_REGS, i, &regs, sizeof(regs));
+#undef GET
+	return w->err;
+}
+
+static bool all_parked(struct vmm_vm *vm)
+{
+	bool parked;
+
+	pthread_mutex_lock(&vm->lock);
+	parked = vm->pause_requested && vm->nparked == vm->ncpus;
+	pthread_mutex_unlock(&vm->lock);
+	return parked;
+}
+
+int vmm_state_save(struct vmm_vm *vm, uint8_t **blob, size_t *size)
+{
+	struct blob_writer w = { 0 };
+	struct kvmmig_state_vm_info info = { .ncpus = vm->ncpus,
+					     .nslots = vm->nslots,
+					     .cpu_model = vm->cpu_model };
+	struct kvmmig_state_header header = { .version = KVMMIG_STATE_VERSION,
+					      .header_size = KVMMIG_STATE_HEADER_SIZE };
+	struct kvm_pit_state2 pit;
+	struct kvm_clock_data clock;
+	int err;
+
+	if (!all_parked(vm))
+		return -EBUSY;
+	writer_reserve(&w, sizeof(header));
+
+	for (int i = 0; i < vm->nslots; i++) {
+		info.slots[i].slot = vm->slots[i].slot;
+		info.slots[i].gpa = vm->slots[i].gpa;
+		info.slots[i].size = vm->slots[i].size;
+	}
+	put_record(&w, KVMMIG_STATE_VM_INFO, 0, &info, sizeof(info));
+
+	for (int i = 0; i < vm->ncpus; i++) {
+		err = save_vcpu(&vm->vcpus[i], &w);
+		if (err)
+			goto fail;
+	}
+
+	for (uint32_t chip = 0; chip < 3; chip++) {
+		struct kvm_irqchip irqchip = { .chip_id = chip };
+
+		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &irqchip) < 0) {
+			err = -errno;
+			vmm_log("unable to save irqchip %u: %s", chip, strerror(-err));
+			goto fail;
+		}
+		put_record(&w, KVMMIG_STATE_VM_IRQCHIP, chip, &irqchip, sizeof(irqchip));
+	}
+	if (ioctl(vm->vm_fd, KVM_GET_PIT2, &pit) < 0) {
+		err = -errno;
+		vmm_log("unable to save the PIT: %s", strerror(-err));
+		goto fail;
+	}
+	put_record(&w, KVMMIG_STATE_VM_PIT, 0, &pit, sizeof(pit));
+	if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock) < 0) {
+		err = -errno;
+		vmm_log("unable to save kvmclock: %s", strerror(-err));
+		goto fail;
+	}
+	put_record(&w, KVMMIG_STATE_VM_CLOCK, 0, &clock, sizeof(clock));
+
+	for (int i = 0; i < vm->ndevices; i++) {
+		uint8_t buf[sizeof(struct kvmmig_state_device_head) + KVMMIG_STATE_MAX_DEVICE];
+		struct kvmmig_state_device_head *head = (void *)buf;
+		int n;
+
+		memset(head, 0, sizeof(*head));
+		strncpy(head->name, vm->devices[i].ops->name, sizeof(head->name) - 1);
+		n = vm->devices[i].ops->save(vm->devices[i].opaque, buf + sizeof(*head),
+					     KVMMIG_STATE_MAX_DEVICE);
+		if (n < 0) {
+			err = n;
+			vmm_log("unable to save device %s: %s", head->name, strerror(-err));
+			goto fail;
+		}
+		put_record(&w, KVMMIG_STATE_DEVICE, i, buf, sizeof(*head) + n);
+	}
+	put_record(&w, KVMMIG_STATE_END, 0, NULL, 0);
+	if (w.err) {
+		err = w.err;
+		goto fail;
+	}
+
+	memcpy(header.magic, KVMMIG_STATE_MAGIC, sizeof(header.magic));
+	header.total_size = w.len;
+	header.record_count = w.count;
+	header.crc32 = vmm_crc32(0, w.buf + sizeof(header), w.len - sizeof(header));
+	memcpy(w.buf, &header, sizeof(header));
+	*blob = w.buf;
+	*size = w.len;
+	return 0;
+fail:
+	free(w.buf);
+	return err ? err : -EIO;
+}
+
+/* ---------------------------------------------------------------------
+ * Checking
+ */
+
+struct rec {
+	const uint8_t *data;
+	uint32_t size;
+};
+
+enum vcpu_slot {
+	V_REGS,
+	V_SREGS,
+	V_FPU,
+	V_XSAVE,
+	V_XCRS,
+	V_MSRS,
+	V_LAPIC,
+	V_EVENTS,
+	V_MP_STATE,
+	V_DEBUGREGS,
+	V_CPUID,
+	V_TSC_KHZ,
+	V_COUNT
+};
+
+struct parsed_state {
+	struct rec info;
+	struct rec vcpu[VMM_MAX_VCPUS][V_COUNT];
+	struct rec irqchip[3];
+	struct rec pit;
+	struct rec clock;
+	struct rec device[VMM_MAX_DEVICES]; /* by the VM's device order */
+};
+
+static int reject(char *err, size_t err_size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int reject(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && err_size) {
+		va_start(ap, fmt);
+		vsnprintf(err, err_size, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t err_size)
+{
+	struct kvmmig_state_header h;
+	size_t off = KVMMIG_STATE_HEADER_SIZE;
+	uint32_t n = 0;
+
+	if (size < KVMMIG_STATE_HEADER_SIZE)
+		return reject(err, err_size, "truncated state blob: %zu bytes, the header alone is %d",
+			      size, KVMMIG_STATE_HEADER_SIZE);
+	memcpy(&h, blob, sizeof(h));
+	if (memcmp(h.magic, KVMMIG_STATE_MAGIC, sizeof(h.magic)))
+		return reject(err, err_size, "not a kvmmig state blob (bad magic)");
+	if (h.version != KVMMIG_STATE_VERSION)
+		return reject(err, err_size,
+			      "unsupported state blob version %u (this VMM reads version %d)",
+			      h.version, KVMMIG_STATE_VERSION);
+	if (h.header_size != KVMMIG_STATE_HEADER_SIZE)
+		return reject(err, err_size, "malformed state blob: header size %u, expected %d",
+			      h.header_size, KVMMIG_STATE_HEADER_SIZE);
+	if (h.total_size > size)
+		return reject(err, err_size,
+			      "truncated state blob: the header says %llu bytes, got %zu",
+			      (unsigned long long)h.total_size, size);
+	if (h.total_size < size)
+		return reject(err, err_size,
+			      "malformed state blob: %zu bytes, the header says %llu",
+			      size, (unsigned long long)h.total_size);
+	if (vmm_crc32(0, blob + off, size - off) != h.crc32)
+		return reject(err, err_size, "corrupt state blob: CRC mismatch");
+
+	while (off < size) {
+		struct kvmmig_state_record r;
+		size_t padded;
+
+		if (size - off < sizeof(r))
+			return reject(err, err_size,
+				      "malformed state blob: record header cut at offset %zu", off);
+		memcpy(&r, blob + off, sizeof(r));
+		padded = ALIGN8((size_t)r.size);
+		if (padded > size - off - sizeof(r))
+			return reject(err, err_size,
+				      "malformed state blob: record %u (type 0x%x) at offset %zu "
+				      "claims %u bytes, past the end",
+				      n, r.type, off, r.size);
+		if (r.reserved)
+			return reject(err, err_size,
+				      "malformed state blob: record %u has nonzero reserved field", n);
+		for (size_t i = r.size; i < padded; i++)
+			if (blob[off + sizeof(r) + i])
+				return reject(err, err_size,
+					      "malformed state blob: record %u has nonzero padding",
+					      n);
+		off += sizeof(r) + padded;
+		n++;
+		if (r.type == KVMMIG_STATE_END) {
+			if (r.size || r.index)
+				return reject(err, err_size, "malformed state blob: bad END record");
+			if (off != size)
+				return reject(err, err_size,
+					      "malformed state blob: data after the END record");
+		} else if (off == size) {
+			return reject(err, err_size, "malformed state blob: no END record");
+		}
+	}
+	if (n != h.record_count)
+		return reject(err, err_size,
+			      "malformed state blob: %u records, the header says %u", n,
+			      h.record_count);
+	return 0;
+}
+
+static int vcpu_slot_of(uint32_t type)
+{
+	switch (type) {
+	case KVMMIG_STATE_VCPU_REGS:
+		return V_REGS;
+	case KVMMIG_STATE_VCPU_SREGS:
+		return V_SREGS;
+	case KVMMIG_STATE_VCPU_FPU:
+		return V_FPU;
+	case KVMMIG_STATE_VCPU_XSAVE:
+		return V_XSAVE;
+	case KVMMIG_STATE_VCPU_XCRS:
+		return V_XCRS;
+	case KVMMIG_STATE_VCPU_MSRS:
+		return V_MSRS;
+	case KVMMIG_STATE_VCPU_LAPIC:
+		return V_LAPIC;
+	case KVMMIG_STATE_VCPU_EVENTS:
+		return V_EVENTS;
+	case KVMMIG_STATE_VCPU_MP_STATE:
+		return V_MP_STATE;
+	case KVMMIG_STATE_VCPU_DEBUGREGS:
+		return V_DEBUGREGS;
+	case KVMMIG_STATE_VCPU_CPUID:
+		return V_CPUID;
+	case KVMMIG_STATE_VCPU_TSC_KHZ:
+		return V_TSC_KHZ;
+	}
+	return -1;
+}
+
+static const char *vcpu_slot_name[V_COUNT] = {
+	[V_REGS] = "REGS",	 [V_SREGS] = "SREGS",	    [V_FPU] = "FPU",
+	[V_XSAVE] = "XSAVE",	 [V_XCRS] = "XCRS",	    [V_MSRS] = "MSRS",
+	[V_LAPIC] = "LAPIC",	 [V_EVENTS] = "EVENTS",	    [V_MP_STATE] = "MP_STATE",
+	[V_DEBUGREGS] = "DEBUGREGS", [V_CPUID] = "CPUID", [V_TSC_KHZ] = "TSC_KHZ",
+};
+
+static const size_t vcpu_slot_fixed_size[V_COUNT] = {
+	[V_REGS] = sizeof(struct kvm_regs),
+	[V_SREGS] = sizeof(struct kvm_sregs),
+	[V_FPU] = sizeof(struct kvm_fpu),
+	[V_XCRS] = sizeof(struct kvm_xcrs),
+	[V_LAPIC] = sizeof(struct kvm_lapic_state),
+	[V_EVENTS] = sizeof(struct kvm_vcpu_events),
+	[V_MP_STATE] = sizeof(struct kvm_mp_state),
+	[V_DEBUGREGS] = sizeof(struct kvm_debugregs),
+	[V_TSC_KHZ] = sizeof(uint32_t),
+};
+
+static int check_vcpu_record(struct vmm_vm *vm, int slot, uint32_t index, const struct rec *r,
+			     char *err, size_t err_size)
+{
+	const char *name = vcpu_slot_name[slot];
+
+	if (vcpu_slot_fixed_size[slot]) {
+		if (r->size != vcpu_slot_fixed_size[slot])
+			return reject(err, err_size,
+				      "malformed state blob: vCPU %u %s is %u bytes, expected %zu",
+				      index, name, r->size, vcpu_slot_fixed_size[slot]);
+	}
+	switch (slot) {
+	case V_MSRS: {
+		uint32_t n;
+
+		if (r->size < sizeof(struct kvm_msrs))
+			return reject(err, err_size, "malformed state blob: vCPU %u MSRS too short",
+				      index);
+		memcpy(&n, r->data, sizeof(n));
+		if (n > KVMMIG_STATE_MAX_MSRS ||
+		    r->size != sizeof(struct kvm_msrs) + n * sizeof(struct kvm_msr_entry))
+			return reject(err, err_size,
+				      "malformed state blob: vCPU %u MSRS: %u entries do not fit "
+				      "%u bytes",
+				      index, n, r->size);
+		break;
+	}
+	case V_CPUID: {
+		uint32_t n;
+
+		if (r->size < sizeof(struct kvm_cpuid2))
+			return reject(err, err_size, "malformed state blob: vCPU %u CPUID too short",
+				      index);
+		memcpy(&n, r->data, sizeof(n));
+		if (n == 0 || n > KVMMIG_STATE_MAX_CPUID ||
+		    r->size != sizeof(struct kvm_cpuid2) + n * sizeof(struct kvm_cpuid_entry2))
+			return reject(err, err_size,
+				      "malformed state blob: vCPU %u CPUID: %u entries do not fit "
+				      "%u bytes",
+				      index, n, r->size);
+		break;
+	}
+	case V_XSAVE:
+		if (!vm->xsave_size)
+			return reject(err, err_size,
+				      "state blob has XSAVE state, this host's KVM has no XSAVE");
+		if (r->size % 4 || r->size < sizeof(struct kvm_xsave) ||
+		    r->size > (uint32_t)vm->xsave_size)
+			return reject(err, err_size,
+				      "malformed state blob: vCPU %u XSAVE is %u bytes, this host "
+				      "takes %zu to %d",
+				      index, r->size, sizeof(struct kvm_xsave), vm->xsave_size);
+		break;
+	case V_XCRS:
+		if (!vm->has_xcrs)
+			return reject(err, err_size,
+				      "state blob has XCRS, this host's KVM has no KVM_CAP_XCRS");
+		break;
+	}
+	return 0;
+}
+
+static int check_vm_info(struct vmm_vm *vm, const struct rec *r, char *err, size_t err_size)
+{
+	struct kvmmig_state_vm_info info;
+
+	if (r->size != sizeof(info))
+		return reject(err, err_size, "malformed state blob: VM_INFO is %u bytes, expected %zu",
+			      r->size, sizeof(info));
+	memcpy(&info, r->data, sizeof(info));
+	if (info.ncpus != (uint32_t)vm->ncpus)
+		return reject(err, err_size, "state blob is for %u vCPUs, this VM has %d",
+			      info.ncpus, vm->ncpus);
+	if (info.cpu_model != (uint32_t)vm->cpu_model)
+		return reject(err, err_size, "state blob has CPU model %u, this VM %d",
+			      info.cpu_model, vm->cpu_model);
+	if (info.nslots != (uint32_t)vm->nslots)
+		return reject(err, err_size, "state blob has %u memslots, this VM %d", info.nslots,
+			      vm->nslots);
+	for (int i = 0; i < vm->nslots; i++)
+		if (info.slots[i].slot != vm->slots[i].slot ||
+		    info.slots[i].gpa != vm->slots[i].gpa || info.slots[i].size != vm->slots[i].size)
+			return reject(err, err_size,
+				      "state blob memslot %d (gpa 0x%llx size 0x%llx) differs from "
+				      "this VM's (gpa 0x%llx size 0x%llx)",
+				      i, (unsigned long long)info.slots[i].gpa,
+				      (unsigned long long)info.slots[i].size,
+				      (unsigned long long)vm->slots[i].gpa,
+				      (unsigned long long)vm->slots[i].size);
+	return 0;
+}
+
+static int find_device(struct vmm_vm *vm, const struct rec *r)
+{
+	char name[17] = { 0 };
+
+	memcpy(name, r->data, 16);
+	if (strnlen(name, 16) == 16)
+		return -1;
+	for (int i = 0; i < vm->ndevices; i++)
+		if (!strcmp(vm->devices[i].ops->name, name))
+			return i;
+	return -1;
+}
+
+static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size,
+		       struct parsed_state *p, char *err, size_t err_size)
+{
+	size_t off = KVMMIG_STATE_HEADER_SIZE;
+	uint32_t n = 0;
+	int ret;
+
+	ret = vmm_state_check_framing(blob, size, err, err_size);
+	if (ret)
+		return ret;
+	memset(p, 0, sizeof(*p));
+
+	for (; off < size; n++) {
+		struct kvmmig_state_record h;
+		struct rec r, *slot;
+		int v;
+
+		memcpy(&h, blob + off, sizeof(h));
+		r.data = blob + off + sizeof(h);
+		r.size = h.size;
+		off += sizeof(h) + ALIGN8((size_t)h.size);
+
+		if (n == 0 && h.type != KVMMIG_STATE_VM_INFO)
+			return reject(err, err_size, "malformed state blob: VM_INFO is not first");
+		v = vcpu_slot_of(h.type);
+		if (v >= 0) {
+			if (h.index >= (uint32_t)vm->ncpus)
+				return reject(err, err_size,
+					      "malformed state blob: record for vCPU %u, the VM has %d",
+					      h.index, vm->ncpus);
+			ret = check_vcpu_record(vm, v, h.index, &r, err, err_size);
+			if (ret)
+				return ret;
+			slot = &p->vcpu[h.index][v];
+		} else {
+			switch (h.type) {
+			case KVMMIG_STATE_VM_INFO:
+				if (h.index)
+					return reject(err, err_size, "malformed state blob: VM_INFO index %u", h.index);
+				ret = check_vm_info(vm, &r, err, err_size);
+				if (ret)
+					return ret;
+				slot = &p->info;
+				break;
+			case KVMMIG_STATE_VM_IRQCHIP:
+				if (h.index > 2 || r.size != sizeof(struct kvm_irqchip))
+					return reject(err, err_size,
+						      "malformed state blob: IRQCHIP %u of %u bytes",
+						      h.index, r.size);
+				slot = &p->irqchip[h.index];
+				break;
+			case KVMMIG_STATE_VM_PIT:
+				if (h.index || r.size != sizeof(struct kvm_pit_state2))
+					return reject(err, err_size,
+						      "malformed state blob: PIT of %u bytes", r.size);
+				slot = &p->pit;
+				break;
+			case KVMMIG_STATE_VM_CLOCK:
+				if (h.index || r.size != sizeof(struct kvm_clock_data))
+					return reject(err, err_size,
+						      "malformed state blob: CLOCK of %u bytes",
+						      r.size);
+				slot = &p->clock;
+				break;
+			case KVMMIG_STATE_DEVICE: {
+				int d;
+
+				if (r.size < sizeof(struct kvmmig_state_device_head) ||
+				    r.size > sizeof(struct kvmmig_state_device_head) +
+						     KVMMIG_STATE_MAX_DEVICE)
+					return reject(err, err_size,
+						      "malformed state blob: DEVICE record of %u bytes",
+						      r.size);
+				d = find_device(vm, &r);
+				if (d < 0)
+					return reject(err, err_size,
+						      "state blob has state of device '%.16s', "
+						      "which this VM does not have",
+						      (const char *)r.data);
+				slot = &p->device[d];
+				break;
+			}
+			case KVMMIG_STATE_END:
+				continue;
+			default:
+				return reject(err, err_size,
+					      "malformed state blob: unknown record type 0x%x", h.type);
+			}
+		}
+		if (slot->data)
+			return reject(err, err_size,
+				      "malformed state blob: record type 0x%x index %u appears twice",
+				      h.type, h.index);
+		*slot = r;
+	}
+
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct rec *v = p->vcpu[i];
+
+		for (int s = 0; s < V_COUNT; s++) {
+			if (s == V_FPU || s == V_XSAVE || s == V_XCRS)
+				continue;
+			if (!v[s].data)
+				return reject(err, err_size, "state blob lacks %s of vCPU %d",
+					      vcpu_slot_name[s], i);
+		}
+		if (!v[V_FPU].data == !v[V_XSAVE].data)
+			return reject(err, err_size,
+				      "state blob must have exactly one of XSAVE and FPU for vCPU %d",
+				      i);
+	}
+	for (int c = 0; c < 3; c++)
+		if (!p->irqchip[c].data)
+			return reject(err, err_size, "state blob lacks irqchip %d", c);
+	if (!p->pit.data)
+		return reject(err, err_size, "state blob lacks the PIT");
+	if (!p->clock.data)
+		return reject(err, err_size, "state blob lacks the clock");
+	for (int d = 0; d < vm->ndevices; d++) {
+		const struct rec *r = &p->device[d];
+		size_t head = sizeof(struct kvmmig_state_device_head);
+
+		if (!r->data)
+			return reject(err, err_size, "state blob lacks device '%s'",
+				      vm->devices[d].ops->name);
+		if (vm->devices[d].ops->load(vm->devices[d].opaque, r->data + head, r->size - head,
+					     false))
+			return reject(err, err_size, "state blob has invalid state of device '%s'",
+				      vm->devices[d].ops->name);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Apply
+ */
+
+/* KVM's structs want natural alignment; blob payloads are only 8-byte aligned. */
+static void *copy_aligned(const struct rec *r)
+{
+	void *p = aligned_alloc(64, ALIGN8((size_t)r->size + 63) & ~(size_t)63);
+
+	if (p)
+		memcpy(p, r->data, r->size);
+	return p;
+}
+
+static int set_from(int fd, unsigned long req, const struct rec *r)
+{
+	void *p = copy_aligned(r);
+	int ret;
+
+	if (!p)
+		return -ENOMEM;
+	ret = vmm_ioctl(fd, req, p);
+	free(p);
+	return ret < 0 ? ret : 0;
+}
+
+static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t err_size)
+{
+	struct vmm_vm *vm = vcpu->vm;
+	uint32_t tsc_khz;
+	int ret, i = vcpu->index;
+
+#define SET(req, slot)                                                                        \
+	do {                                                                                  \
+		ret = set_from(vcpu->fd, req, &v[slot]);                                      \
+		if (ret) {                                                                    \
+			reject(err, err_size, "unable to restore vCPU %d: %s: %s", i, #req,   \
+			       strerror(-ret));                                               \
+			return ret;                                                           \
+		}                                                                             \
+	} while (0)
+
+	memcpy(&tsc_khz, v[V_TSC_KHZ].data, sizeof(tsc_khz));
+	if (tsc_khz) {
+		int cur = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+
+		if (cur != (int)tsc_khz &&
+		    ioctl(vcpu->fd, KVM_SET_TSC_KHZ, (unsigned long)tsc_khz) < 0) {
+			ret = -errno;
+			reject(err, err_size,
+			       "unable to restore vCPU %d: guest TSC runs at %u kHz, this host at "
+			       "%d kHz and KVM cannot scale it: %s",
+			       i, tsc_khz, cur, strerror(-ret));
+			return ret;
+		}
+	}
+	SET(KVM_SET_CPUID2, V_CPUID);
+	SET(KVM_SET_SREGS, V_SREGS);
+	SET(KVM_SET_LAPIC, V_LAPIC);
+	{
+		struct kvm_msrs *msrs = copy_aligned(&v[V_MSRS]);
+		int r;
+
+		if (!msrs)
+			return -ENOMEM;
+		r = ioctl(vcpu->fd, KVM_SET_MSRS, msrs);
+		if (r < 0 || (uint32_t)r != msrs->nmsrs) {
+			ret = r < 0 ? -errno : -EINVAL;
+			reject(err, err_size, "unable to restore vCPU %d: KVM refused MSR 0x%x", i,
+			       r >= 0 ? msrs->entries[r].index : 0);
+			free(msrs);
+			return ret;
+		}
+		free(msrs);
+	}
+	if (v[V_XCRS].data)
+		SET(KVM_SET_XCRS, V_XCRS);
+	if (v[V_XSAVE].data) {
+		struct rec full = v[V_XSAVE];
+		uint8_t *buf = aligned_alloc(64, ALIGN8((size_t)vm->xsave_size + 63) & ~(size_t)63);
+
+		/* A smaller source area is the same layout with fewer components: zero the rest. */
+		if (!buf)
+			return -ENOMEM;
+		memset(buf, 0, vm->xsave_size);
+		memcpy(buf, full.data, full.size);
+		ret = vmm_ioctl(vcpu->fd, KVM_SET_XSAVE, buf);
+		free(buf);
+		if (ret < 0) {
+			reject(err, err_size, "unable to restore vCPU %d: KVM_SET_XSAVE: %s", i,
+			       strerror(-ret));
+			return ret;
+		}
+	} else {
+		SET(KVM_SET_FPU, V_FPU);
+	}
+	SET(KVM_SET_VCPU_EVENTS, V_EVENTS);
+	SET(KVM_SET_MP_STATE, V_MP_STATE);
+	SET(KVM_SET_DEBUGREGS, V_DEBUGREGS);
+	SET(KVM_SET_REGS, V_REGS);
+#undef SET
+	return 0;
+}
+
+int vmm_state_restore(struct vmm_vm *vm, const uint8_t *blob, size_t size, char *err,
+		      size_t err_size)
+{
+	struct parsed_state *p;
+	struct kvm_clock_data clock;
+	int ret;
+
+	pthread_mutex_lock(&vm->lock);
+	ret = vm->state == VMM_VM_INCOMING && vm->nparked == vm->ncpus ? 0 : -EBUSY;
+	pthread_mutex_unlock(&vm->lock);
+	for (int i = 0; !ret && i < vm->ncpus; i++)
+		if (vm->vcpus[i].has_run)
+			ret = -EBUSY;
+	if (ret) {
+		reject(err, err_size, "restore-state needs an incoming VM whose vCPUs never ran");
+		return ret;
+	}
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	ret = parse_state(vm, blob, size, p, err, err_size);
+	if (ret)
+		goto out;
+
+	vm->state_restored = false;
+	for (int i = 0; i < vm->ncpus; i++) {
+		ret = restore_vcpu(&vm->vcpus[i], p->vcpu[i], err, err_size);
+		if (ret)
+			goto out;
+	}
+	for (int c = 0; c < 3; c++) {
+		ret = set_from(vm->vm_fd, KVM_SET_IRQCHIP, &p->irqchip[c]);
+		if (ret) {
+			reject(err, err_size, "unable to restore irqchip %d: %s", c, strerror(-ret));
+			goto out;
+		}
+	}
+	ret = set_from(vm->vm_fd, KVM_SET_PIT2, &p->pit);
+	if (ret) {
+		reject(err, err_size, "unable to restore the PIT: %s", strerror(-ret));
+		goto out;
+	}
+	/* Only the clock value: guest time continues from the save, the pause is not seen. */
+	memcpy(&clock, p->clock.data, sizeof(clock));
+	clock.flags = 0;
+	ret = vmm_ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock);
+	if (ret) {
+		reject(err, err_size, "unable to restore kvmclock: %s", strerror(-ret));
+		goto out;
+	}
+	for (int d = 0; d < vm->ndevices; d++) {
+		size_t head = sizeof(struct kvmmig_state_device_head);
+
+		ret = vm->devices[d].ops->load(vm->devices[d].opaque, p->device[d].data + head,
+					       p->device[d].size - head, true);
+		if (ret) {
+			reject(err, err_size, "unable to restore device '%s': %s",
+			       vm->devices[d].ops->name, strerror(-ret));
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->state_restored = true;
+	pthread_mutex_unlock(&vm->lock);
+out:
+	free(p);
+	return ret;
+}

@@ -1,0 +1,149 @@
+/* state.h: the complete state of a paused VM as a versioned, length-checked blob; save and restore. */
+#ifndef KVMMIG_VMM_STATE_H
+#define KVMMIG_VMM_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/vmm.h"
+
+/*
+ * The state blob, version 1. All integers little-endian (x86 only).
+ *
+ *   header (32 bytes)
+ *	0   char  magic[8]	"KVMMIGVS"
+ *	8   u32   version	KVMMIG_STATE_VERSION; any other is rejected
+ *	12  u32   header_size	32
+ *	16  u64   total_size	header + all records; must equal the blob's size
+ *	24  u32   crc32		CRC-32 (IEEE, as zlib) of bytes [32, total_size)
+ *	28  u32   record_count
+ *   then record_count records, each
+ *	0   u32   type		enum kvmmig_state_type
+ *	4   u32   index		vCPU index, irqchip id, or device number
+ *	8   u32   size		payload bytes (without padding)
+ *	12  u32   reserved	0
+ *	16  payload, then zero padding up to a multiple of 8 bytes
+ *
+ * Payloads are KVM's own uAPI structs (their layout is ABI) or the small
+ * structs below. A blob is accepted only if all of this holds, checked
+ * before anything is applied: magic, version, header size, total size,
+ * CRC, every record inside the blob, known type, index in range, the exact
+ * size of a fixed-size payload or a consistent count in a variable one,
+ * zero padding and reserved fields, no record twice, every required record
+ * present, the VM shape (vCPU count, memslots) equal to the VM's, END last.
+ *
+ * Per vCPU (index = vCPU index), all required except XCRS (present when
+ * the source had KVM_CAP_XCRS) and exactly one of XSAVE / FPU:
+ *	VCPU_REGS	struct kvm_regs
+ *	VCPU_SREGS	struct kvm_sregs
+ *	VCPU_XSAVE	KVM_GET_XSAVE2 area, size a multiple of 4, 4096 to the
+ *			destination's KVM_CAP_XSAVE2 size
+ *	VCPU_FPU	struct kvm_fpu (hosts without XSAVE)
+ *	VCPU_XCRS	struct kvm_xcrs
+ *	VCPU_MSRS	struct kvm_msrs header + nmsrs struct kvm_msr_entry;
+ *			every MSR of KVM_GET_MSR_INDEX_LIST that KVM_GET_MSRS
+ *			could read
+ *	VCPU_LAPIC	struct kvm_lapic_state
+ *	VCPU_EVENTS	struct kvm_vcpu_events (NMI-pending and SIPI flags set)
+ *	VCPU_MP_STATE	struct kvm_mp_state
+ *	VCPU_DEBUGREGS	struct kvm_debugregs
+ *	VCPU_CPUID	struct kvm_cpuid2 header + nent struct kvm_cpuid_entry2
+ *	VCPU_TSC_KHZ	u32, the guest TSC frequency (KVM_GET_TSC_KHZ)
+ * Per VM:
+ *	VM_INFO		struct kvmmig_state_vm_info (index 0), first record
+ *	VM_IRQCHIP	struct kvm_irqchip, index = chip id: 0 PIC master,
+ *			1 PIC slave, 2 IOAPIC
+ *	VM_PIT		struct kvm_pit_state2
+ *	VM_CLOCK	struct kvm_clock_data (kvmclock at save)
+ *	DEVICE		struct kvmmig_state_device_head + the device's bytes;
+ *			index = 0..n-1; every device the VMM registered, no other
+ *	END		empty, last
+ *
+ * Restore order (KVM selftests' vcpu_load_state, LAPIC after the APIC base
+ * in SREGS and before the TSC-deadline MSR): TSC frequency, CPUID, SREGS,
+ * LAPIC, MSRS (the TSC among them: the guest's TSC resumes where it was
+ * saved, never backwards), XCRS, XSAVE/FPU, EVENTS, MP_STATE, DEBUGREGS,
+ * REGS; then the irqchips, PIT, kvmclock (KVM_SET_CLOCK: guest time
+ * continues from the save), devices. Restore is accepted only by an
+ * incoming VM whose vCPUs never ran; if KVM refuses a value half-way the
+ * VM stays incoming and cannot be resumed: never half-applied and running.
+ */
+
+#define KVMMIG_STATE_MAGIC "KVMMIGVS"
+#define KVMMIG_STATE_VERSION 1
+#define KVMMIG_STATE_HEADER_SIZE 32
+#define KVMMIG_STATE_RECORD_HEAD_SIZE 16
+
+enum kvmmig_state_type {
+	KVMMIG_STATE_VM_INFO = 0x01,
+	KVMMIG_STATE_VCPU_REGS = 0x10,
+	KVMMIG_STATE_VCPU_SREGS = 0x11,
+	KVMMIG_STATE_VCPU_FPU = 0x12,
+	KVMMIG_STATE_VCPU_XSAVE = 0x13,
+	KVMMIG_STATE_VCPU_XCRS = 0x14,
+	KVMMIG_STATE_VCPU_MSRS = 0x15,
+	KVMMIG_STATE_VCPU_LAPIC = 0x16,
+	KVMMIG_STATE_VCPU_EVENTS = 0x17,
+	KVMMIG_STATE_VCPU_MP_STATE = 0x18,
+	KVMMIG_STATE_VCPU_DEBUGREGS = 0x19,
+	KVMMIG_STATE_VCPU_CPUID = 0x1a,
+	KVMMIG_STATE_VCPU_TSC_KHZ = 0x1b,
+	KVMMIG_STATE_VM_IRQCHIP = 0x20,
+	KVMMIG_STATE_VM_PIT = 0x21,
+	KVMMIG_STATE_VM_CLOCK = 0x22,
+	KVMMIG_STATE_DEVICE = 0x30,
+	KVMMIG_STATE_END = 0xffff,
+};
+
+struct kvmmig_state_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_size;
+	uint64_t total_size;
+	uint32_t crc32;
+	uint32_t record_count;
+};
+
+struct kvmmig_state_record {
+	uint32_t type;
+	uint32_t index;
+	uint32_t size;
+	uint32_t reserved;
+};
+
+struct kvmmig_state_vm_info {
+	uint32_t ncpus;
+	uint32_t nslots;
+	uint32_t cpu_model; /* enum vmm_cpu_model: 0 host, 1 baseline */
+	uint32_t reserved;
+	struct {
+		uint32_t slot;
+		uint32_t reserved;
+		uint64_t gpa;
+		uint64_t size;
+	} slots[VMM_MAX_MEMSLOTS]; /* nslots used, the rest zero */
+};
+
+struct kvmmig_state_device_head {
+	char name[16]; /* NUL-padded */
+};
+
+/* Bounds on variable records: far above what KVM has, low enough to refuse garbage. */
+#define KVMMIG_STATE_MAX_MSRS 1024
+#define KVMMIG_STATE_MAX_CPUID 256
+#define KVMMIG_STATE_MAX_XSAVE (1 << 20)
+#define KVMMIG_STATE_MAX_DEVICE 4096
+
+/* Saves a paused VM: *@blob is malloc'ed, *@size its length. -errno on failure. */
+int vmm_state_save(struct vmm_vm *vm, uint8_t **blob, size_t *size);
+/*
+ * Checks @blob whole, then applies it to an incoming VM. On failure, fills
+ * @err (if not NULL) with a message saying what was wrong and where.
+ */
+int vmm_state_restore(struct vmm_vm *vm, const uint8_t *blob, size_t size, char *err,
+		      size_t err_size);
+/* Only the format checks that need no VM (magic, version, sizes, CRC, record framing). */
+int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t err_size);
+uint32_t vmm_crc32(uint32_t crc, const void *data, size_t len);
+
+#endif /* KVMMIG_VMM_STATE_H */

@@ -1,0 +1,321 @@
+/* vcpu.c: the vCPU threads and their run loop; pause, resume and stop of the whole VM. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vmm/vmm.h"
+
+/*
+ * Pausing, as kvmtool and QEMU do it: the pausing thread sets
+ * pause_requested, then each vCPU's kvm_run->immediate_exit, then signals
+ * the vCPU thread. A vCPU inside KVM_RUN leaves it on the signal; one about
+ * to enter leaves at once because of immediate_exit. Either way it then
+ * sees pause_requested, re-enters KVM_RUN once with immediate_exit set if
+ * its last exit was an I/O or MMIO exit (KVM completes such an exit only on
+ * the next KVM_RUN, and only then is its register state final), and parks.
+ * The vCPU clears immediate_exit itself before it reads pause_requested, so
+ * a kick can never be lost between the two.
+ */
+#define VCPU_KICK_SIGNAL SIGUSR1
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig; /* its only job is to interrupt KVM_RUN */
+}
+
+static void install_kick_handler(void)
+{
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
+}
+
+static bool pause_requested(struct vmm_vm *vm)
+{
+	return __atomic_load_n(&vm->pause_requested, __ATOMIC_SEQ_CST);
+}
+
+static void kick_all(struct vmm_vm *vm)
+{
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct vmm_vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->run)
+			__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+		if (vcpu->thread_started && !pthread_equal(vcpu->thread, pthread_self()))
+			pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
+	}
+}
+
+void vmm_vm_request_stop(struct vmm_vm *vm, int status, const char *fmt, ...)
+{
+	uint64_t one = 1;
+	va_list ap;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->stop_requested) {
+		vm->stop_requested = true;
+		vm->stop_status = status;
+		va_start(ap, fmt);
+		vsnprintf(vm->stop_reason, sizeof(vm->stop_reason), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (write(vm->stop_fd, &one, sizeof(one)) < 0)
+		vmm_log("unable to signal the stop of the VM: %s", strerror(errno));
+}
+
+/* Completes a pending exit so that the state KVM reports is final; see the top of this file. */
+static void complete_pending_exit(struct vmm_vcpu *vcpu)
+{
+	if (!vcpu->exit_pending)
+		return;
+	__atomic_store_n(&vcpu->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (ioctl(vcpu->fd, KVM_RUN, 0) == 0 || (errno != EINTR && errno != EAGAIN))
+		vmm_log("vCPU %d: completing the pending exit returned %s", vcpu->index,
+			strerror(errno));
+	vcpu->exit_pending = false;
+}
+
+static void park(struct vmm_vcpu *vcpu)
+{
+	struct vmm_vm *vm = vcpu->vm;
+
+	complete_pending_exit(vcpu);
+	pthread_mutex_lock(&vm->lock);
+	vm->nparked++;
+	pthread_cond_broadcast(&vm->parked_cond);
+	while (vm->pause_requested && !vm->quitting)
+		pthread_cond_wait(&vm->resume_cond, &vm->lock);
+	vm->nparked--;
+	pthread_mutex_unlock(&vm->lock);
+}
+
+static void handle_io(struct vmm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	const struct vmm_exit_ops *ops = vcpu->vm->exit_ops;
+	uint8_t *data = (uint8_t *)run + run->io.data_offset;
+	bool out = run->io.direction == KVM_EXIT_IO_OUT;
+	uint32_t size = run->io.size, count = run->io.count;
+
+	if (count > 1 && ops && ops->pio_string) {
+		ops->pio_string(vcpu, run->io.port, out, data, size, count);
+		return;
+	}
+	for (uint32_t i = 0; i < count; i++, data += size) {
+		if (!out)
+			memset(data, 0xff, size);
+		if (ops && ops->pio)
+			ops->pio(vcpu, run->io.port, out, data, size);
+	}
+}
+
+static void handle_mmio(struct vmm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	const struct vmm_exit_ops *ops = vcpu->vm->exit_ops;
+
+	if (!run->mmio.is_write)
+		memset(run->mmio.data, 0xff, sizeof(run->mmio.data));
+	if (ops && ops->mmio)
+		ops->mmio(vcpu, run->mmio.phys_addr, run->mmio.is_write, run->mmio.data,
+			  run->mmio.len);
+}
+
+static void dump_registers(struct vmm_vcpu *vcpu)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return;
+	vmm_log("vCPU %d: rip 0x%llx rsp 0x%llx rflags 0x%llx cr0 0x%llx cr3 0x%llx cr4 0x%llx "
+		"efer 0x%llx",
+		vcpu->index, regs.rip, regs.rsp, regs.rflags, sregs.cr0, sregs.cr3, sregs.cr4,
+		sregs.efer);
+}
+
+static void handle_exit(struct vmm_vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	struct vmm_vm *vm = vcpu->vm;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO:
+		handle_io(vcpu);
+		break;
+	case KVM_EXIT_MMIO:
+		handle_mmio(vcpu);
+		break;
+	case KVM_EXIT_INTR:
+		break;
+	case KVM_EXIT_HLT:
+		vmm_vm_request_stop(vm, 0, "vCPU %d halted", vcpu->index);
+		break;
+	case KVM_EXIT_SHUTDOWN:
+		/* A triple fault: Linux's last-resort reboot, or a crashed payload. */
+		vmm_vm_request_stop(vm, 0, "vCPU %d: guest shutdown (triple fault)", vcpu->index);
+		break;
+	case KVM_EXIT_SYSTEM_EVENT:
+		vmm_vm_request_stop(vm, 0, "vCPU %d: guest system event %u", vcpu->index,
+				    run->system_event.type);
+		break;
+	case KVM_EXIT_FAIL_ENTRY:
+		dump_registers(vcpu);
+		vmm_vm_request_stop(vm, 1, "vCPU %d: VM entry failed, hardware reason 0x%llx",
+				    vcpu->index,
+				    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		dump_registers(vcpu);
+		vmm_vm_request_stop(vm, 1, "vCPU %d: KVM internal error, suberror %u", vcpu->index,
+				    run->internal.suberror);
+		break;
+	default:
+		dump_registers(vcpu);
+		vmm_vm_request_stop(vm, 1, "vCPU %d: unexpected exit reason %u", vcpu->index,
+				    run->exit_reason);
+		break;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vmm_vcpu *vcpu = arg;
+	struct vmm_vm *vm = vcpu->vm;
+	char name[16];
+
+	snprintf(name, sizeof(name), "vcpu%d", vcpu->index);
+	pthread_setname_np(pthread_self(), name);
+	for (;;) {
+		__atomic_store_n(&vcpu->run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+		if (pause_requested(vm)) {
+			park(vcpu);
+			if (__atomic_load_n(&vm->quitting, __ATOMIC_SEQ_CST))
+				break;
+			continue;
+		}
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			vmm_vm_request_stop(vm, 1, "vCPU %d: KVM_RUN failed: %s", vcpu->index,
+					    strerror(errno));
+		} else {
+			vcpu->has_run = true;
+			vcpu->exit_pending = true;
+			handle_exit(vcpu);
+		}
+		if (__atomic_load_n(&vm->stop_requested, __ATOMIC_SEQ_CST)) {
+			/* This vCPU ends the VM: it must not run on while the main loop stops the rest. */
+			__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);
+			kick_all(vm);
+		}
+	}
+	return NULL;
+}
+
+int vmm_vm_start(struct vmm_vm *vm)
+{
+	sigset_t kick, old;
+
+	install_kick_handler();
+	/* Only vCPU threads take the kick signal. */
+	sigemptyset(&kick);
+	sigaddset(&kick, VCPU_KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &kick, &old);
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct vmm_vcpu *vcpu = &vm->vcpus[i];
+		int err = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+
+		if (err) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			vmm_log("unable to start the thread of vCPU %d: %s", i, strerror(err));
+			return -err;
+		}
+		vcpu->thread_started = true;
+	}
+	pthread_sigmask(SIG_BLOCK, &kick, NULL);
+	if (vm->state == VMM_VM_INCOMING)
+		return vmm_vm_pause(vm);
+	return vmm_vm_resume(vm);
+}
+
+int vmm_vm_pause(struct vmm_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);
+	kick_all(vm);
+	while (vm->nparked < vm->ncpus)
+		pthread_cond_wait(&vm->parked_cond, &vm->lock);
+	if (vm->state == VMM_VM_RUNNING)
+		vm->state = VMM_VM_PAUSED;
+	pthread_mutex_unlock(&vm->lock);
+	return 0;
+}
+
+int vmm_vm_resume(struct vmm_vm *vm)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&vm->lock);
+	if (vm->stop_requested || vm->quitting) {
+		err = -ESHUTDOWN;
+	} else if (vm->state == VMM_VM_INCOMING && !vm->state_restored) {
+		err = -ENODATA;
+	} else {
+		vm->state = VMM_VM_RUNNING;
+		__atomic_store_n(&vm->pause_requested, false, __ATOMIC_SEQ_CST);
+		pthread_cond_broadcast(&vm->resume_cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return err;
+}
+
+void vmm_vcpus_kick_and_join(struct vmm_vm *vm)
+{
+	pthread_mutex_lock(&vm->lock);
+	vm->quitting = true;
+	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->resume_cond);
+	kick_all(vm);
+	pthread_mutex_unlock(&vm->lock);
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct vmm_vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->thread_started) {
+			pthread_join(vcpu->thread, NULL);
+			vcpu->thread_started = false;
+		}
+	}
+}
+
+enum vmm_vm_state vmm_vm_get_state(struct vmm_vm *vm)
+{
+	enum vmm_vm_state state;
+
+	pthread_mutex_lock(&vm->lock);
+	state = vm->stop_requested ? VMM_VM_STOPPING : vm->state;
+	pthread_mutex_unlock(&vm->lock);
+	return state;
+}
+
+const char *vmm_vm_state_name(enum vmm_vm_state state)
+{
+	switch (state) {
+	case VMM_VM_RUNNING:
+		return "running";
+	case VMM_VM_PAUSED:
+		return "paused";
+	case VMM_VM_INCOMING:
+		return "incoming";
+	case VMM_VM_STOPPING:
+		return "stopping";
+	}
+	return "unknown";
+}

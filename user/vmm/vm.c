@@ -1,0 +1,466 @@
+/* vm.c: creating a KVM VM with its irqchip, PIT, guest memory and vCPUs; guest memory access. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vmm/attach.h"
+#include "vmm/cpuid.h"
+#include "vmm/vmm.h"
+
+bool vmm_verbose;
+
+void vmm_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("kvmmig-vm: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+void vmm_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!vmm_verbose)
+		return;
+	va_start(ap, fmt);
+	fputs("kvmmig-vm: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int vmm_ioctl(int fd, unsigned long request, void *arg)
+{
+	int r = ioctl(fd, request, arg);
+
+	return r < 0 ? -errno : r;
+}
+
+static int check_extension(int fd, long cap)
+{
+	int r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? 0 : r;
+}
+
+static int fetch_msr_list(struct vmm_vm *vm)
+{
+	struct kvm_msr_list probe = { .nmsrs = 0 };
+	struct kvm_msr_list *list;
+
+	/* E2BIG tells how many there are. */
+	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe) == 0 || errno != E2BIG)
+		return errno ? -errno : -EIO;
+	list = calloc(1, sizeof(*list) + probe.nmsrs * sizeof(list->indices[0]));
+	if (!list)
+		return -ENOMEM;
+	list->nmsrs = probe.nmsrs;
+	if (ioctl(vm->kvm_fd, KVM_GET_MSR_INDEX_LIST, list) < 0) {
+		int err = -errno;
+
+		free(list);
+		return err;
+	}
+	vm->msr_list = list;
+	return 0;
+}
+
+static int create_memory(struct vmm_vm *vm, uint64_t mem_bytes)
+{
+	uint64_t low = mem_bytes < VMM_LOWMEM_END ? mem_bytes : VMM_LOWMEM_END;
+
+	vm->mem_fd = memfd_create("kvmmig-guest-mem", MFD_CLOEXEC);
+	if (vm->mem_fd < 0)
+		return -errno;
+	if (ftruncate(vm->mem_fd, mem_bytes) < 0)
+		return -errno;
+	vm->mem = mmap(NULL, mem_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, vm->mem_fd, 0);
+	if (vm->mem == MAP_FAILED) {
+		vm->mem = NULL;
+		return -errno;
+	}
+	vm->mem_bytes = mem_bytes;
+	madvise(vm->mem, mem_bytes, MADV_DONTDUMP);
+
+	vm->slots[0] = (struct vmm_memslot){ .slot = 0, .gpa = 0, .size = low, .file_offset = 0 };
+	vm->nslots = 1;
+	if (mem_bytes > low) {
+		vm->slots[1] = (struct vmm_memslot){ .slot = 1,
+						     .gpa = VMM_HIGHMEM_START,
+						     .size = mem_bytes - low,
+						     .file_offset = low };
+		vm->nslots = 2;
+	}
+	for (int i = 0; i < vm->nslots; i++) {
+		struct vmm_memslot *s = &vm->slots[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = s->slot,
+			.guest_phys_addr = s->gpa,
+			.memory_size = s->size,
+			.userspace_addr = (uintptr_t)(vm->mem + s->file_offset),
+		};
+
+		s->hva = vm->mem + s->file_offset;
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int create_vcpu(struct vmm_vm *vm, int index)
+{
+	struct vmm_vcpu *vcpu = &vm->vcpus[index];
+	struct kvm_cpuid2 *cpuid;
+	int run_size, err;
+
+	vcpu->vm = vm;
+	vcpu->index = index;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)index);
+	if (vcpu->fd < 0) {
+		err = -errno;
+		vmm_log("unable to create vCPU %d: %s", index, strerror(-err));
+		return err;
+	}
+	run_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size < 0)
+		return -errno;
+	vcpu->run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED) {
+		vcpu->run = NULL;
+		return -errno;
+	}
+	vcpu->run_size = run_size;
+
+	err = vmm_cpuid_build(vm->kvm_fd, vm->cpu_model, index, vm->ncpus, &cpuid);
+	if (err) {
+		vmm_log("unable to build the CPUID of vCPU %d: %s", index, strerror(-err));
+		return err;
+	}
+	err = vmm_ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
+	free(cpuid);
+	if (err) {
+		vmm_log("unable to set the CPUID of vCPU %d: %s", index, strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+static int enable_vm_cap(struct vmm_vm *vm, uint32_t cap, uint64_t arg)
+{
+	struct kvm_enable_cap enable = { .cap = cap, .args = { arg } };
+
+	return vmm_ioctl(vm->vm_fd, KVM_ENABLE_CAP, &enable);
+}
+
+int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config)
+{
+	struct kvm_pit_config pit = { .flags = 0 };
+	struct vmm_vm *vm;
+	int err, api;
+
+	if (config->ncpus < 1 || config->ncpus > VMM_MAX_VCPUS)
+		return -EINVAL;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return -ENOMEM;
+	vm->kvm_fd = vm->vm_fd = vm->mem_fd = vm->stop_fd = vm->kvmmig_fd = -1;
+	for (int i = 0; i < VMM_MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	snprintf(vm->name, sizeof(vm->name), "%s", config->name);
+	vm->ncpus = config->ncpus;
+	vm->cpu_model = config->cpu_model;
+	vm->exit_ops = config->exit_ops;
+	vm->priv = config->priv;
+	vm->state = config->incoming ? VMM_VM_INCOMING : VMM_VM_PAUSED;
+	vm->pause_requested = true; /* vmm_vm_start() lets a normal VM run */
+	pthread_mutex_init(&vm->lock, NULL);
+	pthread_cond_init(&vm->parked_cond, NULL);
+	pthread_cond_init(&vm->resume_cond, NULL);
+	*out = vm;
+
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_fd < 0)
+		return -errno;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		err = -errno;
+		vmm_log("unable to open /dev/kvm: %s (is KVM enabled and are you in group kvm?)",
+			strerror(-err));
+		return err;
+	}
+	api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION) {
+		vmm_log("unable to use /dev/kvm: API version %d, expected %d", api,
+			KVM_API_VERSION);
+		return -EINVAL;
+	}
+	if (!check_extension(vm->kvm_fd, KVM_CAP_IMMEDIATE_EXIT) ||
+	    !check_extension(vm->kvm_fd, KVM_CAP_IRQCHIP) ||
+	    !check_extension(vm->kvm_fd, KVM_CAP_PIT2) ||
+	    !check_extension(vm->kvm_fd, KVM_CAP_USER_MEMORY)) {
+		vmm_log("unable to use /dev/kvm: it lacks immediate exit, an in-kernel irqchip, "
+			"PIT2 or user memory");
+		return -EOPNOTSUPP;
+	}
+
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0) {
+		err = -errno;
+		vmm_log("unable to create a VM: %s", strerror(-err));
+		return err;
+	}
+
+	/* Capabilities the state blob is sized from, checked on the VM as KVM advises. */
+	vm->xsave_size = check_extension(vm->vm_fd, KVM_CAP_XSAVE2);
+	if (vm->xsave_size < (int)sizeof(struct kvm_xsave))
+		vm->xsave_size = check_extension(vm->vm_fd, KVM_CAP_XSAVE) ?
+					 (int)sizeof(struct kvm_xsave) :
+					 0;
+	vm->has_xcrs = check_extension(vm->vm_fd, KVM_CAP_XCRS);
+	vm->has_tsc_control = check_extension(vm->vm_fd, KVM_CAP_TSC_CONTROL) ||
+			      check_extension(vm->vm_fd, KVM_CAP_GET_TSC_KHZ);
+	err = fetch_msr_list(vm);
+	if (err) {
+		vmm_log("unable to read KVM's MSR index list: %s", strerror(-err));
+		return err;
+	}
+	/* Pending exceptions then migrate with their payload (CR2, DR6) intact. */
+	if (check_extension(vm->vm_fd, KVM_CAP_EXCEPTION_PAYLOAD))
+		enable_vm_cap(vm, KVM_CAP_EXCEPTION_PAYLOAD, 1);
+
+	if (ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (unsigned long)VMM_TSS_ADDR) < 0) {
+		err = -errno;
+		vmm_log("unable to set the TSS address: %s", strerror(-err));
+		return err;
+	}
+	{
+		uint64_t identity = VMM_IDENTITY_MAP_ADDR;
+
+		if (check_extension(vm->vm_fd, KVM_CAP_SET_IDENTITY_MAP_ADDR) &&
+		    ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity) < 0) {
+			err = -errno;
+			vmm_log("unable to set the identity map address: %s", strerror(-err));
+			return err;
+		}
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
+		err = -errno;
+		vmm_log("unable to create the in-kernel irqchip: %s", strerror(-err));
+		return err;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		err = -errno;
+		vmm_log("unable to create the in-kernel PIT: %s", strerror(-err));
+		return err;
+	}
+
+	err = create_memory(vm, config->mem_bytes);
+	if (err) {
+		vmm_log("unable to set up %llu bytes of guest memory: %s",
+			(unsigned long long)config->mem_bytes, strerror(-err));
+		return err;
+	}
+	for (int i = 0; i < vm->ncpus; i++) {
+		err = create_vcpu(vm, i);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+void vmm_vm_destroy(struct vmm_vm *vm)
+{
+	if (!vm)
+		return;
+	vmm_vcpus_kick_and_join(vm);
+
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct vmm_vcpu *vcpu = &vm->vcpus[i];
+
+		if (vcpu->run)
+			munmap(vcpu->run, vcpu->run_size);
+		if (vcpu->fd >= 0)
+			close(vcpu->fd);
+	}
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_bytes);
+	vmm_detach(vm);
+	if (vm->mem_fd >= 0)
+		close(vm->mem_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	free(vm->msr_list);
+	free(vm);
+}
+
+void *vmm_gpa_to_hva(struct vmm_vm *vm, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < vm->nslots; i++) {
+		struct vmm_memslot *s = &vm->slots[i];
+
+		if (gpa >= s->gpa && len <= s->size && gpa - s->gpa <= s->size - len)
+			return s->hva + (gpa - s->gpa);
+	}
+	return NULL;
+}
+
+void vmm_guest_mem_written(struct vmm_vm *vm, uint64_t gpa, uint64_t len)
+{
+	(void)gpa;
+	/* kvmmig.ko will take these ranges as dirty; until then only count them. */
+	__atomic_add_fetch(&vm->vmm_written_bytes, len, __ATOMIC_RELAXED);
+}
+
+int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *src, uint64_t len)
+{
+	void *dst = vmm_gpa_to_hva(vm, gpa, len);
+
+	if (!dst)
+		return -EFAULT;
+	memcpy(dst, src, len);
+	vmm_guest_mem_written(vm, gpa, len);
+	return 0;
+}
+
+static bool page_is_zero(const uint8_t *p, size_t len)
+{
+	const uint64_t *q = (const uint64_t *)p;
+
+	for (size_t i = 0; i < len / sizeof(*q); i++)
+		if (q[i])
+			return false;
+	return true;
+}
+
+int vmm_memory_save(struct vmm_vm *vm, const char *path)
+{
+	const size_t chunk = 1 << 20;
+	int fd, err = 0;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/* Zero chunks stay holes: images of mostly empty guests are small and fast. */
+	if (ftruncate(fd, vm->mem_bytes) < 0) {
+		err = -errno;
+		goto out;
+	}
+	for (uint64_t off = 0; off < vm->mem_bytes; off += chunk) {
+		size_t len = vm->mem_bytes - off < chunk ? vm->mem_bytes - off : chunk;
+		size_t done = 0;
+
+		if (page_is_zero(vm->mem + off, len))
+			continue;
+		while (done < len) {
+			ssize_t n = pwrite(fd, vm->mem + off + done, len - done, off + done);
+
+			if (n < 0) {
+				err = -errno;
+				goto out;
+			}
+			done += n;
+		}
+	}
+	if (fsync(fd) < 0)
+		err = -errno;
+out:
+	if (close(fd) < 0 && !err)
+		err = -errno;
+	return err;
+}
+
+int vmm_memory_load(struct vmm_vm *vm, const char *path)
+{
+	struct stat st;
+	uint64_t off = 0;
+	int fd, err = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size != vm->mem_bytes) {
+		vmm_log("unable to load memory image %s: it holds %llu bytes, the VM has %llu",
+			path, (unsigned long long)st.st_size, (unsigned long long)vm->mem_bytes);
+		err = -EINVAL;
+		goto out;
+	}
+	while (off < vm->mem_bytes) {
+		ssize_t n = pread(fd, vm->mem + off, vm->mem_bytes - off, off);
+
+		if (n < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (n == 0) {
+			err = -EIO;
+			goto out;
+		}
+		off += n;
+	}
+	vmm_guest_mem_written(vm, 0, vm->mem_bytes);
+out:
+	close(fd);
+	return err;
+}
+
+int vmm_device_register(struct vmm_vm *vm, const struct vmm_device_ops *ops, void *opaque)
+{
+	if (vm->ndevices >= VMM_MAX_DEVICES || strlen(ops->name) > 15)
+		return -EINVAL;
+	for (int i = 0; i < vm->ndevices; i++)
+		if (!strcmp(vm->devices[i].ops->name, ops->name))
+			return -EEXIST;
+	vm->devices[vm->ndevices].ops = ops;
+	vm->devices[vm->ndevices].opaque = opaque;
+	vm->ndevices++;
+	return 0;
+}
+
+char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "name %s\n", vm->name);
+	fprintf(f, "pid %d\n", (int)getpid());
+	fprintf(f, "state %s\n", vmm_vm_state_name(vmm_vm_get_state(vm)));
+	fprintf(f, "cpus %d\n", vm->ncpus);
+	fprintf(f, "cpu-model %s\n", vmm_cpu_model_name(vm->cpu_model));
+	fprintf(f, "mem %llu\n", (unsigned long long)vm->mem_bytes);
+	for (int i = 0; i < vm->nslots; i++)
+		fprintf(f, "memslot %u gpa 0x%llx size 0x%llx offset 0x%llx\n", vm->slots[i].slot,
+			(unsigned long long)vm->slots[i].gpa,
+			(unsigned long long)vm->slots[i].size,
+			(unsigned long long)vm->slots[i].file_offset);
+	fprintf(f, "kvmmig %s\n", vm->kvmmig_fd >= 0 ? "attached" : "absent");
+	fprintf(f, "guest %s\n", guest_kind ? guest_kind : "none");
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

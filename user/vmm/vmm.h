@@ -1,0 +1,200 @@
+/* vmm.h: the VMM-side library: one KVM VM, its guest memory, its vCPU threads, pause and resume. */
+#ifndef KVMMIG_VMM_H
+#define KVMMIG_VMM_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kvmmig.h>
+
+#define VMM_MAX_VCPUS 64
+#define VMM_MAX_MEMSLOTS 2
+#define VMM_MAX_DEVICES 8
+
+/*
+ * Guest physical memory layout, fixed so that it never changes while a VM
+ * runs and so that kvmmig.ko (which toggles dirty logging on these slots)
+ * sees two simple slots at most:
+ *	slot 0: [0, min(mem, 3 GiB))
+ *	slot 1: [4 GiB, 4 GiB + mem - 3 GiB)	only when mem > 3 GiB
+ * [3 GiB, 4 GiB) is the hole for MMIO, the IOAPIC, the LAPIC and the TSS.
+ * Both slots live in one memfd (slot 1 at file offset 3 GiB), mapped
+ * MAP_SHARED: the module reads and fills these pages from its own context.
+ */
+#define VMM_LOWMEM_END 0xc0000000ull
+#define VMM_HIGHMEM_START 0x100000000ull
+/* Intel's KVM_SET_TSS_ADDR needs three pages in the hole; the identity map one more. */
+#define VMM_TSS_ADDR 0xfffbd000ull
+#define VMM_IDENTITY_MAP_ADDR 0xfffbc000ull
+
+enum vmm_cpu_model {
+	VMM_CPU_HOST,
+	VMM_CPU_BASELINE,
+};
+
+enum vmm_vm_state {
+	VMM_VM_RUNNING,
+	VMM_VM_PAUSED,
+	/* Empty VM waiting for restore-state and resume; its vCPUs never ran. */
+	VMM_VM_INCOMING,
+	VMM_VM_STOPPING,
+};
+
+struct vmm_memslot {
+	uint32_t slot;
+	uint64_t gpa;
+	uint64_t size;
+	uint64_t file_offset; /* in the memfd and in memory images */
+	uint8_t *hva;
+};
+
+struct vmm_vm;
+
+struct vmm_vcpu {
+	struct vmm_vm *vm;
+	int index;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool thread_started;
+	/* The last KVM_RUN returned an exit that only the next KVM_RUN completes. */
+	bool exit_pending;
+	bool has_run;
+	void *priv; /* the VMM's per-vCPU data */
+};
+
+/*
+ * What the VMM (not the library) emulates. Handlers run on the vCPU thread
+ * that exited; they return 0 to go on, or call vmm_vm_request_stop().
+ * Unhandled port reads return all ones, unhandled writes are dropped.
+ */
+struct vmm_exit_ops {
+	/* One access of @size bytes at @port; @data is in/out. */
+	void (*pio)(struct vmm_vcpu *vcpu, uint16_t port, bool out, uint8_t *data, uint32_t size);
+	/* A string access (rep outs/ins) with @count items: one call for all of them. */
+	void (*pio_string)(struct vmm_vcpu *vcpu, uint16_t port, bool out, uint8_t *data,
+			   uint32_t size, uint32_t count);
+	void (*mmio)(struct vmm_vcpu *vcpu, uint64_t gpa, bool write, uint8_t *data, uint32_t len);
+};
+
+/*
+ * Device state in the state blob. @save writes at most @cap bytes and
+ * returns the size used or -errno. @load checks @data (@apply false) or
+ * applies it (@apply true, only after every record of the blob checked).
+ */
+struct vmm_device_ops {
+	const char *name; /* at most 15 characters, unique */
+	int (*save)(void *opaque, void *buf, size_t cap);
+	int (*load)(void *opaque, const void *data, size_t len, bool apply);
+};
+
+struct vmm_vm_config {
+	const char *name;
+	uint64_t mem_bytes;
+	int ncpus;
+	enum vmm_cpu_model cpu_model;
+	bool incoming;
+	const struct vmm_exit_ops *exit_ops;
+	void *priv;
+};
+
+struct vmm_vm {
+	char name[KVMMIG_NAME_MAX];
+	int kvm_fd;
+	int vm_fd;
+	int mem_fd;
+	uint8_t *mem;
+	uint64_t mem_bytes;
+	int nslots;
+	struct vmm_memslot slots[VMM_MAX_MEMSLOTS];
+	int ncpus;
+	struct vmm_vcpu vcpus[VMM_MAX_VCPUS];
+	enum vmm_cpu_model cpu_model;
+	const struct vmm_exit_ops *exit_ops;
+	void *priv;
+
+	/* KVM capabilities the state code sizes its buffers from. */
+	int xsave_size; /* 0: no XSAVE, use KVM_GET_FPU */
+	bool has_xcrs;
+	bool has_tsc_control;
+	struct kvm_msr_list *msr_list;
+
+	int kvmmig_fd; /* -1 when running without kvmmig.ko */
+
+	struct {
+		const struct vmm_device_ops *ops;
+		void *opaque;
+	} devices[VMM_MAX_DEVICES];
+	int ndevices;
+
+	/* Run control, under @lock. */
+	pthread_mutex_t lock;
+	pthread_cond_t parked_cond;
+	pthread_cond_t resume_cond;
+	enum vmm_vm_state state;
+	bool pause_requested; /* also read without @lock, atomically */
+	bool quitting;
+	int nparked;
+	bool state_restored;
+
+	/* Stop request: the first one wins; the VMM's main loop waits on @stop_fd. */
+	int stop_fd; /* eventfd */
+	bool stop_requested;
+	int stop_status;
+	char stop_reason[128];
+
+	uint64_t vmm_written_bytes; /* see vmm_guest_mem_written() */
+};
+
+extern bool vmm_verbose;
+void vmm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void vmm_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Opens /dev/kvm, creates the VM with its irqchip, PIT and memory, and the vCPUs. */
+int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config);
+/* Stops and joins the vCPU threads, then frees everything. */
+void vmm_vm_destroy(struct vmm_vm *vm);
+
+/* Starts one thread per vCPU: running, or parked for an incoming VM. */
+int vmm_vm_start(struct vmm_vm *vm);
+/* Returns once every vCPU is out of KVM_RUN with its pending exit completed. */
+int vmm_vm_pause(struct vmm_vm *vm);
+int vmm_vm_resume(struct vmm_vm *vm);
+/* Ends the vCPU threads for good (from any state) and joins them. */
+void vmm_vcpus_kick_and_join(struct vmm_vm *vm);
+/* Any thread: ends the VM with exit @status; the first request wins. */
+void vmm_vm_request_stop(struct vmm_vm *vm, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum vmm_vm_state vmm_vm_get_state(struct vmm_vm *vm);
+const char *vmm_vm_state_name(enum vmm_vm_state state);
+
+/* Guest memory: a host pointer to [gpa, gpa + len) inside one slot, or NULL. */
+void *vmm_gpa_to_hva(struct vmm_vm *vm, uint64_t gpa, uint64_t len);
+/*
+ * Every write the VMM itself makes to guest memory (loaders, device
+ * emulation, DMA) must be reported here: KVM's dirty log does not see it,
+ * and a migration must re-send those pages (DESIGN.md invariant 6). The
+ * hook point for kvmmig.ko's "mark dirty"; today it only counts.
+ */
+void vmm_guest_mem_written(struct vmm_vm *vm, uint64_t gpa, uint64_t len);
+/* Copies @len bytes into guest memory at @gpa and reports the write; -EFAULT outside memory. */
+int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *src, uint64_t len);
+
+/* Memory images: raw slots in slot order (see ctlproto.h, save-memory). */
+int vmm_memory_save(struct vmm_vm *vm, const char *path);
+int vmm_memory_load(struct vmm_vm *vm, const char *path);
+
+int vmm_device_register(struct vmm_vm *vm, const struct vmm_device_ops *ops, void *opaque);
+
+/* "key value" lines of the control protocol's status, into a malloc'ed string. */
+char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind);
+
+/* ioctl wrappers that return -errno. */
+int vmm_ioctl(int fd, unsigned long request, void *arg);
+
+#endif /* KVMMIG_VMM_H */
