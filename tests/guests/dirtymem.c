@@ -104,7 +104,7 @@ void payload_main(struct payload_boot_info *boot, uint64_t cpu)
 {
 	struct run r = { .cpu = cpu, .l = &lines[cpu] };
 	uint64_t ncpus = boot->ncpus, max_pages, pages, verify_every, report_ticks, delay_ticks;
-	uint64_t iterations, tsc_per_ms, last_tsc, next_report;
+	uint64_t iterations, tsc_per_ms, last_tsc, next_report, gap_ticks;
 
 	if (boot->magic != PAYLOAD_BOOT_MAGIC || cpu >= PAYLOAD_MAX_CPUS)
 		guest_exit(3);
@@ -128,6 +128,7 @@ void payload_main(struct payload_boot_info *boot, uint64_t cpu)
 	tsc_per_ms = boot->tsc_khz ? boot->tsc_khz : 1000000; /* unknown: assume 1 GHz */
 	report_ticks = cmdline_u64(boot, "report_ms", 100) * tsc_per_ms;
 	delay_ticks = cmdline_u64(boot, "delay_us", 0) * tsc_per_ms / 1000;
+	gap_ticks = cmdline_u64(boot, "gap_ms", 50) * tsc_per_ms;
 	r.test = (volatile uint64_t *)DIRTYMEM_TEST_GPA;
 	r.table = (volatile uint32_t *)DIRTYMEM_TABLE_GPA;
 	r.st = (struct dirtymem_status *)DIRTYMEM_STATUS_GPA + cpu;
@@ -168,6 +169,15 @@ void payload_main(struct payload_boot_info *boot, uint64_t cpu)
 			line_hex(r.l, last_tsc);
 			line_str(r.l, " to ");
 			line_hex(r.l, now);
+			line_send(r.l);
+		}
+		/* A long gap is a pause (or a stolen host CPU): worth a line, not a failure. */
+		if (now - last_tsc > gap_ticks && now > last_tsc) {
+			begin(&r);
+			line_str(r.l, "gap_ms ");
+			line_u64(r.l, (now - last_tsc) / tsc_per_ms);
+			line_str(r.l, " at iter ");
+			line_u64(r.l, k);
 			line_send(r.l);
 		}
 		last_tsc = now;

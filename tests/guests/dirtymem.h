@@ -14,6 +14,8 @@
  *	verify_every=N	verify this vCPU's pages every N iterations (default 8)
  *	report_ms=N	progress line every N ms of guest TSC time (default 100)
  *	iterations=N	stop after N iterations per vCPU, 0 = never (default 0)
+ *	gap_ms=N	report an iteration that took longer than N ms of TSC
+ *			time (a pause the guest could see; default 50)
  *
  * Layout (guest physical):
  *	DIRTYMEM_STATUS_GPA	struct dirtymem_status[ncpus], one per vCPU
@@ -39,6 +41,7 @@
  *	dirtymem: cpu<c> iter <k> verifies <n> failures <f>	(every report_ms)
  *	dirtymem: cpu<c> verify FAIL page <p> iter <k> found <v> want <w>
  *	dirtymem: cpu<c> tsc FAIL went backwards ...
+ *	dirtymem: cpu<c> gap_ms <ms> at iter <k>	(information, not a failure)
  *	dirtymem: cpu<c> done iter <k> verifies <n> failures <f>
  * With iterations=N the last vCPU done ends the VM with exit status 0 if
  * no vCPU saw a failure, else 1.

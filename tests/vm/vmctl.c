@@ -1,0 +1,239 @@
+/* vmctl.c: the tests' client of a VMM control socket, and state-blob surgery for malformed-blob tests. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../guests/dirtymem.h"
+#include "vmm/state.h"
+
+/*
+ *   vmctl SOCKET COMMAND [ARG]    one request; the payload goes to stdout.
+ *                                 restore-state sends stdin as the blob.
+ *                                 Exit 0 on "ok", 1 on "error" (message on
+ *                                 stderr), 2 on a broken connection.
+ *   vmctl --records BLOB          one line per record: offset type index size
+ *   vmctl --fix-crc BLOB          recomputes the header's CRC in place
+ *   vmctl --poke BLOB OFFSET U32  writes a little-endian u32 at OFFSET
+ *   vmctl --check-dirtymem IMAGE  checks a memory image of a paused dirtymem
+ *                                 guest from outside (tests/guests/dirtymem.h):
+ *                                 prints "cpu<c> iter <k>" lines, then
+ *                                 "dirtymem image ok" or the bad pages; exit 0/1
+ */
+
+static uint8_t *read_all(int fd, size_t *len)
+{
+	size_t cap = 1 << 16;
+	uint8_t *buf = malloc(cap);
+
+	*len = 0;
+	for (;;) {
+		ssize_t n;
+
+		if (*len == cap)
+			buf = realloc(buf, cap *= 2);
+		n = read(fd, buf + *len, cap - *len);
+		if (n < 0) {
+			perror("vmctl: read");
+			exit(2);
+		}
+		if (n == 0)
+			return buf;
+		*len += n;
+	}
+}
+
+static void write_all(int fd, const void *p, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n <= 0) {
+			perror("vmctl: write");
+			exit(2);
+		}
+		p = (const char *)p + n;
+		len -= n;
+	}
+}
+
+static int request(const char *path, int argc, char **argv)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	char line[4200], head[4200];
+	uint8_t *blob = NULL;
+	size_t blob_len = 0, hlen = 0;
+	int fd;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		fprintf(stderr, "vmctl: unable to connect to %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	if (!strcmp(argv[0], "restore-state")) {
+		blob = read_all(0, &blob_len);
+		snprintf(line, sizeof(line), "restore-state %zu\n", blob_len);
+	} else {
+		snprintf(line, sizeof(line), "%s%s%s\n", argv[0], argc > 1 ? " " : "",
+			 argc > 1 ? argv[1] : "");
+	}
+	write_all(fd, line, strlen(line));
+	if (blob)
+		write_all(fd, blob, blob_len);
+
+	while (hlen < sizeof(head) - 1) {
+		ssize_t n = read(fd, head + hlen, 1);
+
+		if (n <= 0) {
+			fprintf(stderr, "vmctl: connection closed before an answer\n");
+			return 2;
+		}
+		if (head[hlen++] == '\n')
+			break;
+	}
+	head[hlen] = 0;
+	if (!strncmp(head, "ok ", 3)) {
+		size_t len = strtoull(head + 3, NULL, 10), done = 0;
+		char buf[65536];
+
+		while (done < len) {
+			size_t want = len - done < sizeof(buf) ? len - done : sizeof(buf);
+			ssize_t n = read(fd, buf, want);
+
+			if (n <= 0) {
+				fprintf(stderr, "vmctl: payload cut at %zu of %zu bytes\n", done, len);
+				return 2;
+			}
+			write_all(1, buf, n);
+			done += n;
+		}
+		return 0;
+	}
+	fprintf(stderr, "vmctl: %s", head);
+	return 1;
+}
+
+static uint8_t *load_blob(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY);
+	uint8_t *b;
+
+	if (fd < 0) {
+		perror(path);
+		exit(2);
+	}
+	b = read_all(fd, len);
+	close(fd);
+	return b;
+}
+
+static void store_blob(const char *path, const uint8_t *b, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	if (fd < 0) {
+		perror(path);
+		exit(2);
+	}
+	write_all(fd, b, len);
+	close(fd);
+}
+
+/* A page of the iteration in progress may hold K or K + 1; every other page exactly K's value. */
+static int check_dirtymem(const char *path)
+{
+	size_t len;
+	uint8_t *mem = load_blob(path, &len);
+	const struct dirtymem_status *st = (const void *)(mem + DIRTYMEM_STATUS_GPA);
+	int bad = 0, ncpus = 0;
+
+	for (int c = 0; c < 32 && st[c].magic == DIRTYMEM_STATUS_MAGIC; c++, ncpus++) {
+		const struct dirtymem_status *s = &st[c];
+		const uint32_t *table = (const void *)(mem + DIRTYMEM_TABLE_GPA);
+
+		printf("cpu%d iter %llu\n", c, s->iteration);
+		if (DIRTYMEM_TEST_GPA + (s->first_page + s->npages) * 4096 > len) {
+			printf("cpu%d: pages beyond the image\n", c);
+			return 1;
+		}
+		for (uint64_t q = 0; q < s->npages; q++) {
+			uint64_t p = s->first_page + q;
+			const uint64_t *page = (const void *)(mem + DIRTYMEM_TEST_GPA + p * 4096);
+			uint64_t want = dirtymem_expected(q, s->iteration, s->rate, s->npages);
+			uint64_t next = dirtymem_expected(q, s->iteration + 1, s->rate, s->npages);
+			uint64_t v = page[0];
+
+			if ((v != want && v != next) || page[511] != v || table[p] != v ||
+			    page[1] != (v ? p : 0)) {
+				if (bad++ < 8)
+					printf("page %llu: head %llu tail %llu table %u index %llu, want "
+					       "%llu (or %llu)\n",
+					       (unsigned long long)p, (unsigned long long)v,
+					       (unsigned long long)page[511], table[p],
+					       (unsigned long long)page[1], (unsigned long long)want,
+					       (unsigned long long)next);
+			}
+		}
+	}
+	if (!ncpus) {
+		printf("no dirtymem status block in %s\n", path);
+		return 1;
+	}
+	if (bad) {
+		printf("dirtymem image bad: %d pages\n", bad);
+		return 1;
+	}
+	printf("dirtymem image ok\n");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	size_t len;
+	uint8_t *b;
+
+	if (argc >= 3 && !strcmp(argv[1], "--records")) {
+		b = load_blob(argv[2], &len);
+		for (size_t off = KVMMIG_STATE_HEADER_SIZE; off + 16 <= len;) {
+			struct kvmmig_state_record r;
+
+			memcpy(&r, b + off, sizeof(r));
+			printf("%zu 0x%x %u %u\n", off, r.type, r.index, r.size);
+			off += 16 + ((r.size + 7) & ~7u);
+		}
+		return 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "--fix-crc")) {
+		uint32_t crc;
+
+		b = load_blob(argv[2], &len);
+		crc = vmm_crc32(0, b + KVMMIG_STATE_HEADER_SIZE, len - KVMMIG_STATE_HEADER_SIZE);
+		memcpy(b + 24, &crc, 4);
+		store_blob(argv[2], b, len);
+		return 0;
+	}
+	if (argc >= 5 && !strcmp(argv[1], "--poke")) {
+		size_t off = strtoull(argv[3], NULL, 0);
+		uint32_t v = strtoul(argv[4], NULL, 0);
+
+		b = load_blob(argv[2], &len);
+		if (off + 4 > len)
+			return 2;
+		memcpy(b + off, &v, 4);
+		store_blob(argv[2], b, len);
+		return 0;
+	}
+	if (argc >= 3 && !strcmp(argv[1], "--check-dirtymem"))
+		return check_dirtymem(argv[2]);
+	if (argc < 3) {
+		fprintf(stderr, "usage: vmctl SOCKET COMMAND [ARG] | --records BLOB | --fix-crc BLOB"
+				" | --poke BLOB OFFSET U32\n");
+		return 2;
+	}
+	return request(argv[1], argc - 2, argv + 2);
+}

@@ -1,0 +1,104 @@
+# vmlib.sh: what the kvmmig-vm tests share: building, starting VMMs, talking to them, reading guests.
+# Source it after tests/lib.sh. Every VMM a test starts is killed on exit.
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=$repo/build
+vm_bin=$build/kvmmig-vm
+vmctl_bin=$build/tests/vmctl
+dirtymem=$build/guests/dirtymem.bin
+
+vm_tmp=$(mktemp -d /tmp/kvmmig-vm-test.XXXXXX)
+export KVMMIG_RUN_DIR=$vm_tmp/run
+vm_pids=()
+
+vm_cleanup() {
+	local pid
+	for pid in "${vm_pids[@]}"; do kill -9 "$pid" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$vm_tmp"
+}
+trap vm_cleanup EXIT
+
+# Builds what the tests run; a build failure is one FAIL line and the end of the script.
+vm_build() {
+	local log=$vm_tmp/build.log
+	if ! { make -s -C "$repo" user && make -s -C "$repo/tests/guests" BUILD="$build" &&
+		mkdir -p "$build/tests" &&
+		gcc -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I"$repo/include/uapi" \
+			-I"$repo/user" -o "$vmctl_bin" "$repo/tests/vm/vmctl.c" "$repo"/user/vmm/*.c \
+			-lpthread; } >"$log" 2>&1; then
+		fail "build kvmmig-vm, dirtymem and vmctl" "$(grep -m1 -iE 'error' "$log")"
+		exit 1
+	fi
+	if [ ! -w /dev/kvm ]; then
+		fail "open /dev/kvm" "not present or not writable: these tests need KVM"
+		exit 1
+	fi
+}
+
+# vm_start NAME ARGS...: a VMM in the background; console in $vm_tmp/NAME.out, stderr in NAME.err.
+vm_start() {
+	local name=$1
+	shift
+	"$vm_bin" --name "$name" --console "file:$vm_tmp/$name.out" "$@" 2>"$vm_tmp/$name.err" &
+	local pid=$! deadline=$(($(date +%s) + 5))
+	vm_pids+=($pid)
+	eval "vm_pid_$name=$pid"
+	# Up once its control socket answers; a guest may also be over before that.
+	until [ -S "$KVMMIG_RUN_DIR/$name.sock" ] || ! kill -0 "$pid" 2>/dev/null; do
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.02
+	done
+}
+
+vm_pid() { eval "echo \$vm_pid_$1"; }
+
+# vm_ctl NAME COMMAND [ARG]: one control request; payload on stdout.
+vm_ctl() {
+	local name=$1
+	shift
+	"$vmctl_bin" "$KVMMIG_RUN_DIR/$name.sock" "$@"
+}
+
+# vm_wait_exit NAME [SECONDS]: sets vm_status to the VMM's exit status, 124 if it still runs then.
+# (Not in $(...): a subshell cannot wait for this shell's children.)
+vm_wait_exit() {
+	local pid deadline=$(($(date +%s) + ${2:-5}))
+	pid=$(vm_pid "$1")
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			vm_status=124
+			return
+		fi
+		sleep 0.02
+	done
+	wait "$pid"
+	vm_status=$?
+}
+
+vm_out() { cat "$vm_tmp/$1.out" 2>/dev/null; }
+
+# Highest "iter" dirtymem reported for vCPU CPU in console file NAME.
+last_iter() {
+	vm_out "$1" | sed -n "s/^dirtymem: cpu$2 \(done \)\?iter \([0-9]*\) .*/\2/p" | tail -n1
+}
+last_verifies() {
+	vm_out "$1" | sed -n "s/^dirtymem: cpu$2 \(done \)\?iter [0-9]* verifies \([0-9]*\) .*/\2/p" |
+		tail -n1
+}
+
+# wait_iter NAME CPU MIN [SECONDS]: waits until vCPU CPU reported an iteration above MIN.
+wait_iter() {
+	local deadline=$(($(date +%s) + ${4:-5})) it
+	while :; do
+		it=$(last_iter "$1" "$2")
+		[ -n "$it" ] && [ "$it" -gt "$3" ] && return 0
+		[ "$(date +%s)" -lt "$deadline" ] || return 1
+		sleep 0.05
+	done
+}
+
+# The iteration counter of vCPU CPU in a memory image (struct dirtymem_status at 0x9000).
+image_iter() {
+	od -An -tu8 -j $((0x9000 + $2 * 64 + 8)) -N8 "$1" | tr -d ' '
+}
