@@ -417,6 +417,13 @@ static struct genl_family kvmmig_family __ro_after_init = {
 	.maxattr = KVMMIG_A_MAX,
 	.policy = kvmmig_policy,
 	.module = THIS_MODULE,
+	/*
+	 * Rounds and DEST_RECEIVE block for as long as the network takes:
+	 * under genl_mutex they would stall every generic netlink user of
+	 * the host (and our own SOURCE_START on loopback). Our handlers
+	 * lock what they touch themselves.
+	 */
+	.parallel_ops = true,
 	.small_ops = kvmmig_ops,
 	.n_small_ops = ARRAY_SIZE(kvmmig_ops),
 	.resv_start_op = KVMMIG_CMD_MAX + 1,
