@@ -11,7 +11,7 @@ SUPPORTED_KDIRS := $(wildcard /usr/src/linux-headers-6.1.*-amd64 /usr/src/linux-
 kver_of = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(1)/include/generated/utsrelease.h 2>/dev/null)
 MODULE_SOURCES := Kbuild $(wildcard kmod/*.c kmod/*.h include/uapi/linux/*.h)
 
-.PHONY: all module module-all user test-tools check test clean \
+.PHONY: all module module-all user guests test-tools check test clean \
 	install module-install dkms-source dkms-install dkms-uninstall
 
 all: user module
@@ -37,6 +37,10 @@ module-all:
 user:
 	$(MAKE) -C user BUILD=$(BUILD) VERSION=$(VERSION)
 
+# Guests the tests run (flat 64-bit payloads built with the host's gcc).
+guests:
+	$(MAKE) -C tests/guests BUILD=$(BUILD)
+
 # Small programs the tests drive (tests/tools/NAME.c -> build/tests/NAME).
 TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
 test-tools: $(TEST_TOOLS)
@@ -44,7 +48,7 @@ $(BUILD)/tests/%: tests/tools/%.c include/uapi/linux/kvmmig.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude/uapi -o $@ $<
 
-check test: user module-all test-tools
+check test: user module-all guests test-tools
 	tests/run
 
 clean:
