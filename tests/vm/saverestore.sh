@@ -64,7 +64,8 @@ for cpus in 1 2; do
 				"last reported: $(last_iter $dst $c)"
 		fi
 		first=$(vm_out $dst | sed -n "s/^dirtymem: cpu$c iter \([0-9]*\) .*/\1/p" | head -n1)
-		if [ -n "$first" ] && [ "$first" -gt "${saved_iter[$c]}" ]; then
+		# A vCPU paused between finishing an iteration and reporting it reports it now.
+		if [ -n "$first" ] && [ "$first" -ge "${saved_iter[$c]}" ]; then
 			pass "cpu$c's first report after restore (iter $first) follows the saved one"
 		else
 			fail "cpu$c's first report after restore follows the saved one" \
@@ -90,8 +91,8 @@ for cpus in 1 2; do
 		fail "no verification or TSC failure after restore" "$(echo "$out" | grep -m2 FAIL | tr '\n' ' ')"
 	elif ! echo "$out" | grep -q "failures 0$"; then
 		fail "no verification or TSC failure after restore" "no report line at all"
-	elif echo "$out" | grep -qv "failures 0$"; then
-		fail "no verification or TSC failure after restore" "$(echo "$out" | grep -m1 -v 'failures 0$')"
+	elif echo "$out" | grep -q "failures [1-9]"; then
+		fail "no verification or TSC failure after restore" "$(echo "$out" | grep -m1 'failures [1-9]')"
 	else
 		pass "no verification or TSC failure after restore"
 	fi

@@ -136,6 +136,71 @@ static void vm_pio_string(struct vmm_vcpu *vcpu, uint16_t port, bool out, uint8_
 	}
 }
 
+/*
+ * The partial lines are device state: a guest paused in the middle of a
+ * line (PVM hosts emulate rep outsb a byte per exit) finishes it after a
+ * restore, and the line comes out whole on the destination.
+ * Saved as: u32 ncpus, then per vCPU u32 length and that many bytes.
+ */
+static int debugcon_save(void *opaque, void *buf, size_t cap)
+{
+	struct vmm_vm *vm = opaque;
+	uint8_t *p = buf;
+	uint32_t n = vm->ncpus;
+
+	if (cap < 4)
+		return -ENOSPC;
+	memcpy(p, &n, 4);
+	p += 4;
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct vcpu_devices *dev = vm->vcpus[i].priv;
+		uint32_t len = dev->line_len;
+
+		if ((size_t)(p - (uint8_t *)buf) + 4 + len > cap)
+			return -ENOSPC;
+		memcpy(p, &len, 4);
+		memcpy(p + 4, dev->line, len);
+		p += 4 + len;
+	}
+	return p - (uint8_t *)buf;
+}
+
+static int debugcon_load(void *opaque, const void *data, size_t size, bool apply)
+{
+	struct vmm_vm *vm = opaque;
+	const uint8_t *p = data, *end = p + size;
+	uint32_t n;
+
+	if (size < 4)
+		return -EINVAL;
+	memcpy(&n, p, 4);
+	if (n != (uint32_t)vm->ncpus)
+		return -EINVAL;
+	p += 4;
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct vcpu_devices *dev = vm->vcpus[i].priv;
+		uint32_t len;
+
+		if (end - p < 4)
+			return -EINVAL;
+		memcpy(&len, p, 4);
+		if (len >= sizeof(dev->line) || (size_t)(end - p - 4) < len)
+			return -EINVAL;
+		if (apply) {
+			memcpy(dev->line, p + 4, len);
+			dev->line_len = len;
+		}
+		p += 4 + len;
+	}
+	return p == end ? 0 : -EINVAL;
+}
+
+static const struct vmm_device_ops debugcon_ops = {
+	.name = "debugcon",
+	.save = debugcon_save,
+	.load = debugcon_load,
+};
+
 const struct vmm_exit_ops vm_exit_ops = {
 	.pio = vm_pio,
 	.pio_string = vm_pio_string,
@@ -143,12 +208,15 @@ const struct vmm_exit_ops vm_exit_ops = {
 
 int devices_init(struct vmm_vm *vm)
 {
+	int err;
+
 	for (int i = 0; i < vm->ncpus; i++) {
 		vm->vcpus[i].priv = calloc(1, sizeof(struct vcpu_devices));
 		if (!vm->vcpus[i].priv)
 			return -ENOMEM;
 	}
-	return serial_init(vm);
+	err = vmm_device_register(vm, &debugcon_ops, vm);
+	return err ? err : serial_init(vm);
 }
 
 void devices_flush(struct vmm_vm *vm)
