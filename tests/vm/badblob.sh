@@ -1,0 +1,137 @@
+#!/bin/bash
+# badblob.sh: an incoming kvmmig-vm rejects truncated and malformed state blobs with a clear
+# error and applies nothing; afterwards the good blob still restores and the guest runs clean.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+. tests/vm/vmlib.sh
+vm_build
+
+# A 2-vCPU source guest to take a good blob and image from.
+vm_start src --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=2048 verify_every=4 report_ms=20"
+wait_iter src 0 100 10 && wait_iter src 1 100 10
+vm_ctl src pause >/dev/null && vm_ctl src save-state >"$vm_tmp/good" &&
+	vm_ctl src save-memory "$vm_tmp/mem" >/dev/null && vm_ctl src quit >/dev/null
+good=$vm_tmp/good
+size=$(stat -c %s "$good")
+if [ "$size" -gt 1000 ]; then
+	pass "source guest saved ($size-byte blob)"
+else
+	fail "source guest saved" "blob of ${size:-no} bytes"
+	exit 1
+fi
+
+vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/mem"
+
+# rejects NAME REGEX: restore-state of $vm_tmp/bad must fail with an error matching REGEX.
+rejects() {
+	local out
+	if out=$(vm_ctl dst restore-state <"$vm_tmp/bad" 2>&1); then
+		fail "$1 is rejected" "restore-state answered ok"
+	elif echo "$out" | grep -Eq -- "$2"; then
+		pass "$1 is rejected: $(echo "$out" | sed 's/^vmctl: error //')"
+	else
+		fail "$1 is rejected" "expected /$2/, got: $out"
+	fi
+}
+
+# Offset of the first record of TYPE (hex) [and INDEX] in the good blob.
+record_offset() {
+	"$vmctl_bin" --records "$good" | awk -v t="$1" -v i="${2:-0}" '$2 == t && $3 == i { print $1; exit }'
+}
+
+head -c 10 "$good" >"$vm_tmp/bad"
+rejects "a 10-byte blob" "truncated state blob"
+head -c $((size / 2)) "$good" >"$vm_tmp/bad"
+rejects "a blob cut in half" "truncated state blob: the header says $size bytes"
+head -c $((size - 1)) "$good" >"$vm_tmp/bad"
+rejects "a blob one byte short" "truncated state blob"
+: >"$vm_tmp/bad"
+rejects "an empty blob" "truncated state blob"
+{ cat "$good"; printf 'x'; } >"$vm_tmp/bad"
+rejects "a blob with a trailing byte" "malformed state blob"
+
+cp "$good" "$vm_tmp/bad"
+printf 'NOTASTAT' | dd of="$vm_tmp/bad" conv=notrunc status=none
+rejects "a blob with a bad magic" "bad magic"
+
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" 8 2
+rejects "a version 2 blob" "unsupported state blob version 2"
+
+cp "$good" "$vm_tmp/bad"
+printf '\xff' | dd of="$vm_tmp/bad" bs=1 seek=$((size / 2)) conv=notrunc status=none
+rejects "a blob with one byte flipped" "CRC mismatch"
+
+# Damage that a CRC does not catch: the CRC is recomputed after each edit.
+regs=$(record_offset 0x10 1)
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((regs + 8)) 143 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a REGS record of the wrong size" "vCPU 1 REGS is 143 bytes"
+
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((regs + 8)) 100000 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a record running past the end" "past the end"
+
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" "$regs" 0x77 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "an unknown record type" "unknown record type 0x77"
+
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((regs + 4)) 7 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a record for a vCPU the VM lacks" "record for vCPU 7"
+
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((regs + 4)) 0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a record given twice (and one missing)" "appears twice|lacks"
+
+msrs=$(record_offset 0x15 0)
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((msrs + 16)) 5000 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "an MSR count that does not match its record" "MSRS: 5000 entries do not fit"
+
+info=$(record_offset 0x1 0)
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((info + 16)) 1 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a blob of a 1-vCPU VM" "for 1 vCPUs, this VM has 2"
+
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((info + 16 + 16 + 16)) 0x2000000 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a blob of a VM with other memslots" "memslot 0 .* differs"
+
+dev=$(record_offset 0x30 1)
+cp "$good" "$vm_tmp/bad"
+printf 'nosuchdev\0' | dd of="$vm_tmp/bad" bs=1 seek=$((dev + 16)) conv=notrunc status=none
+"$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "state of a device the VM lacks" "device 'nosuchdev'"
+
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((dev + 16 + 16)) 0x0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "invalid serial state" "invalid state of device 'serial0'"
+
+end=$(record_offset 0xffff 0)
+head -c "$end" "$good" >"$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" 16 "$end" && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a blob without its END record" "no END record"
+
+# Nothing of all that was applied: the VM still has no state and refuses to run.
+expect_output "after the rejections the VM is still incoming" "^state incoming$" vm_ctl dst status
+expect_output "after the rejections resume is still refused" "no state yet" vm_ctl dst resume
+
+expect "the good blob then restores" vm_ctl dst restore-state <"$good"
+expect "resume" vm_ctl dst resume
+saved=$(image_iter "$vm_tmp/mem" 1)
+if wait_iter dst 0 "$saved" 10 && wait_iter dst 1 "$((saved + 100))" 10; then
+	pass "the restored guest runs on"
+else
+	fail "the restored guest runs on" "$(vm_out dst | tail -n 2 | tr '\n' ' ')"
+fi
+if vm_out dst | grep -q FAIL || ! vm_out dst | grep -q "verifies [1-9][0-9]* failures 0$"; then
+	fail "the restored guest's memory verification passes" "$(vm_out dst | grep -m2 -E 'FAIL|failures' | tr '\n' ' ')"
+else
+	pass "the restored guest's memory verification passes"
+fi
+expect_output "a second restore-state after resume is refused" "incoming VM whose vCPUs never ran" \
+	vm_ctl dst restore-state <"$good"
+vm_ctl dst quit >/dev/null
+
+finish
