@@ -1,0 +1,95 @@
+#!/bin/bash
+# control.sh: kvmmig-vm's control socket: status, pause (the guest really stops), resume,
+# commands refused in the wrong state, quit; names in use; the memslot layout it reports.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+. tests/vm/vmlib.sh
+vm_build
+
+vm_start c1 --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=2048 report_ms=20"
+wait_iter c1 0 10 10
+
+status=$(vm_ctl c1 status)
+for want in "^name c1$" "^state running$" "^cpus 2$" "^cpu-model host$" "^mem 67108864$" \
+	"^memslot 0 gpa 0x0 size 0x4000000 offset 0x0$" "^kvmmig (attached|absent)$" "^guest payload$" \
+	"^pid $(vm_pid c1)$"; do
+	if echo "$status" | grep -Eq "$want"; then
+		pass "status has /$want/"
+	else
+		fail "status has /$want/" "status was: $(echo "$status" | tr '\n' ';')"
+	fi
+done
+[ -e /dev/kvmmig ] || expect_output "without /dev/kvmmig the VM runs unattached" "^kvmmig absent$" vm_ctl c1 status
+
+expect_output "save-state while running is refused" "needs a paused VM" vm_ctl c1 save-state
+expect_output "save-memory while running is refused" "needs a paused VM" vm_ctl c1 save-memory "$vm_tmp/x"
+expect_output "restore-state into a running VM is refused" "incoming VM" vm_ctl c1 restore-state </dev/null
+expect_output "an unknown command is refused" "unknown command 'frobnicate'" vm_ctl c1 frobnicate
+
+# Paused means no vCPU runs: the guest's own counters stand still, in memory.
+expect "pause" vm_ctl c1 pause
+expect_output "status says paused" "^state paused$" vm_ctl c1 status
+expect "pause twice is fine" vm_ctl c1 pause
+vm_ctl c1 save-memory "$vm_tmp/m1" >/dev/null
+sleep 0.3
+vm_ctl c1 save-memory "$vm_tmp/m2" >/dev/null
+a0=$(image_iter "$vm_tmp/m1" 0) a1=$(image_iter "$vm_tmp/m1" 1)
+b0=$(image_iter "$vm_tmp/m2" 0) b1=$(image_iter "$vm_tmp/m2" 1)
+if [ -n "$a0" ] && [ "$a0" -gt 0 ] && [ "$a0" = "$b0" ] && [ "$a1" = "$b1" ]; then
+	pass "paused: both vCPUs' iteration counters stand still ($a0, $a1)"
+else
+	fail "paused: both vCPUs' iteration counters stand still" "cpu0 $a0 -> $b0, cpu1 $a1 -> $b1"
+fi
+cmp -s "$vm_tmp/m1" "$vm_tmp/m2" && pass "paused: guest memory does not change" ||
+	fail "paused: guest memory does not change" "two images taken 0.3 s apart differ"
+out_before=$(vm_out c1 | wc -l)
+expect "resume" vm_ctl c1 resume
+expect_output "status says running" "^state running$" vm_ctl c1 status
+if wait_iter c1 0 "$b0" 5 && wait_iter c1 1 "$b1" 5; then
+	pass "resumed: both vCPUs go on from where they stood"
+else
+	fail "resumed: both vCPUs go on from where they stood" "$(vm_out c1 | tail -n 2 | tr '\n' ' ')"
+fi
+
+# A second VMM cannot take a name in use; the first one is unharmed.
+"$vm_bin" --name c1 --mem 16M --payload "$dirtymem" --console none >"$vm_tmp/dup.out" 2>&1
+dup_status=$?
+if [ $dup_status -ne 0 ] && grep -q "name 'c1' in use" "$vm_tmp/dup.out"; then
+	pass "a second VMM with a name in use is refused"
+else
+	fail "a second VMM with a name in use is refused" "status $dup_status: $(cat "$vm_tmp/dup.out")"
+fi
+expect_output "the first VMM still answers" "^state running$" vm_ctl c1 status
+
+expect "quit" vm_ctl c1 quit
+vm_wait_exit c1 5
+[ "$vm_status" = 0 ] && pass "quit ends the VMM with status 0" || fail "quit ends the VMM with status 0" "status $vm_status"
+[ ! -e "$KVMMIG_RUN_DIR/c1.sock" ] && pass "the control socket is removed at exit" ||
+	fail "the control socket is removed at exit" "$KVMMIG_RUN_DIR/c1.sock still there"
+! vm_out c1 | grep -q FAIL && pass "the guest saw no failure across pause and resume" ||
+	fail "the guest saw no failure across pause and resume" "$(vm_out c1 | grep -m1 FAIL)"
+
+# A stale socket file (a VMM that died) is replaced, not an error.
+"$vm_bin" --name stale --mem 32M --payload "$dirtymem" --console none &
+stale_pid=$!
+vm_pids+=($stale_pid)
+wait_for 5 test -S "$KVMMIG_RUN_DIR/stale.sock"
+kill -9 $stale_pid
+wait $stale_pid 2>/dev/null
+vm_start stale --mem 32M --payload "$dirtymem" --append "pages=256"
+wait_for 5 vm_ctl stale status # the old socket file was there before the new VMM bound its own
+expect_output "a stale control socket of a dead VMM is replaced" "^state running$" vm_ctl stale status
+vm_ctl stale quit >/dev/null
+
+# More than 3 GiB: a second memslot above 4 GiB, never in the PCI hole (memory is lazily allocated).
+vm_start big --mem 4G --payload "$dirtymem" --append "pages=256"
+status=$(vm_ctl big status)
+if echo "$status" | grep -q "^memslot 0 gpa 0x0 size 0xc0000000 offset 0x0$" &&
+	echo "$status" | grep -q "^memslot 1 gpa 0x100000000 size 0x40000000 offset 0xc0000000$"; then
+	pass "a 4 GiB VM has slot 0 below 3 GiB and slot 1 at 4 GiB"
+else
+	fail "a 4 GiB VM has slot 0 below 3 GiB and slot 1 at 4 GiB" "$(echo "$status" | grep memslot | tr '\n' ';')"
+fi
+vm_ctl big quit >/dev/null
+
+finish
