@@ -323,9 +323,31 @@ void *vmm_gpa_to_hva(struct vmm_vm *vm, uint64_t gpa, uint64_t len)
 
 void vmm_guest_mem_written(struct vmm_vm *vm, uint64_t gpa, uint64_t len)
 {
-	(void)gpa;
-	/* kvmmig.ko will take these ranges as dirty; until then only count them. */
+	uint64_t start = gpa & ~4095ull, end = (gpa + len + 4095) & ~4095ull;
+	static bool warned;
+
 	__atomic_add_fetch(&vm->vmm_written_bytes, len, __ATOMIC_RELAXED);
+	if (vm->kvmmig_fd < 0 || !len)
+		return;
+	/* kvmmig.ko takes one memslot per report. */
+	for (int i = 0; i < vm->nslots; i++) {
+		const struct vmm_memslot *s = &vm->slots[i];
+		struct kvmmig_mark_dirty mark = { 0 };
+		uint64_t from = start > s->gpa ? start : s->gpa;
+		uint64_t to = end < s->gpa + s->size ? end : s->gpa + s->size;
+
+		if (from >= to)
+			continue;
+		mark.gpa = from;
+		mark.size = to - from;
+		if (ioctl(vm->kvmmig_fd, KVMMIG_MARK_DIRTY, &mark) < 0 && !warned) {
+			warned = true;
+			vmm_log("unable to report guest memory the VMM wrote (gpa 0x%llx, %llu bytes) "
+				"to kvmmig: %s",
+				(unsigned long long)mark.gpa, (unsigned long long)mark.size,
+				strerror(errno));
+		}
+	}
 }
 
 int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *src, uint64_t len)
@@ -418,7 +440,8 @@ int vmm_memory_load(struct vmm_vm *vm, const char *path)
 		}
 		off += n;
 	}
-	vmm_guest_mem_written(vm, 0, vm->mem_bytes);
+	for (int i = 0; i < vm->nslots; i++)
+		vmm_guest_mem_written(vm, vm->slots[i].gpa, vm->slots[i].size);
 out:
 	close(fd);
 	return err;
