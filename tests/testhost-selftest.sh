@@ -106,9 +106,9 @@ for k in $kernels; do
 done
 
 first=${kernels%% *}
-"$testhost" --kernel "$first" --no-module --timeout 30 -- sleep 1000 >"$tmp/out" 2>"$tmp/err"
+"$testhost" --kernel "$first" --no-module --timeout 12 -- sleep 1000 >"$tmp/out" 2>"$tmp/err"
 rc=$?
-if [ $rc = 124 ] && grep -q '^testhost: .*timed out after 30 s' "$tmp/err"; then
+if [ $rc = 124 ] && grep -q '^testhost: .*timed out after 12 s' "$tmp/err"; then
 	pass "testhost: timeout kills the test host"
 else
 	fail "testhost: timeout kills the test host" "exit $rc; $(tail -n 3 "$tmp/err" | tr '\n' '|')"
