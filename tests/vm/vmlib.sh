@@ -22,11 +22,11 @@ trap vm_cleanup EXIT
 # Builds what the tests run; a build failure is one FAIL line and the end of the script.
 vm_build() {
 	local log=$vm_tmp/build.log
-	if ! { make -s -C "$repo" user && make -s -C "$repo/tests/guests" BUILD="$build" &&
-		mkdir -p "$build/tests" &&
-		gcc -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I"$repo/include/uapi" \
-			-I"$repo/user" -o "$vmctl_bin" "$repo/tests/vm/vmctl.c" "$repo"/user/vmm/*.c \
-			-lpthread; } >"$log" 2>&1; then
+	# Inside a test host the repo is read-only: build only what is missing or stale.
+	if ! { make -s -C "$repo" -q user 2>/dev/null || make -s -C "$repo" user; } >"$log" 2>&1 ||
+		! { make -s -C "$repo/tests/guests" -q BUILD="$build" 2>/dev/null ||
+			make -s -C "$repo/tests/guests" BUILD="$build"; } >>"$log" 2>&1 ||
+		! vm_build_vmctl >>"$log" 2>&1; then
 		fail "build kvmmig-vm, dirtymem and vmctl" "$(grep -m1 -iE 'error' "$log")"
 		exit 1
 	fi
@@ -34,6 +34,18 @@ vm_build() {
 		fail "open /dev/kvm" "not present or not writable: these tests need KVM"
 		exit 1
 	fi
+}
+
+vm_build_vmctl() {
+	local src
+	for src in "$repo/tests/vm/vmctl.c" "$repo"/user/vmm/*.[ch] "$repo/tests/guests/dirtymem.h"; do
+		[ "$src" -nt "$vmctl_bin" ] || continue
+		mkdir -p "$build/tests" &&
+			gcc -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I"$repo/include/uapi" \
+				-I"$repo/user" -o "$vmctl_bin" "$repo/tests/vm/vmctl.c" "$repo"/user/vmm/*.c \
+				-lpthread
+		return
+	done
 }
 
 # vm_start NAME ARGS...: a VMM in the background; console in $vm_tmp/NAME.out, stderr in NAME.err.
