@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,7 +99,8 @@ static void show_round(const struct migration *m, const struct round_stats *st, 
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kvmmig-ctl migrate NAME HOST[:PORT] [--max-downtime MS] [--max-rounds "
-		   "N] [--timeout SEC] [--json]\n"
+		   "N] [--timeout SEC]\n"
+		   "       [--bandwidth MB/s] [--json]\n"
 		   "  the default port is " KVMMIG_DEFAULT_PORT
 		   "; the destination runs `kvmmig-ctl incoming NAME`\n");
 }
@@ -110,6 +112,7 @@ int migrate_main(int argc, char **argv)
 	    {"max-rounds", required_argument, NULL, 'r'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"json", no_argument, NULL, 'j'},
+	    {"bandwidth", required_argument, NULL, 'b'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -119,7 +122,7 @@ int migrate_main(int argc, char **argv)
 	struct vmm_status vst;
 	struct round_stats st;
 	enum policy_decision d;
-	uint64_t timeout_ns = 0, pause_ns, downtime_ns, t;
+	uint64_t timeout_ns = 0, pause_ns, downtime_ns, t, bandwidth = 0;
 	char hello[4096], *payload = NULL, why[512];
 	size_t blob_len;
 	enum wire_type type;
@@ -139,6 +142,9 @@ int migrate_main(int argc, char **argv)
 			break;
 		case 'j':
 			m.json = 1;
+			break;
+		case 'b':
+			bandwidth = strtoull(optarg, NULL, 0) * 1000000ull;
 			break;
 		case 'h':
 			usage(stdout);
@@ -180,6 +186,13 @@ int migrate_main(int argc, char **argv)
 	m.sock = tcp_connect(argv[optind + 1]);
 	if (m.sock < 0)
 		return fail(&m, "no connection to the destination");
+	/*
+	 * The cap is TCP's own pacing of this socket, so it holds for the
+	 * module's zero-copy sends as well as for ours.
+	 */
+	if (bandwidth &&
+	    setsockopt(m.sock, SOL_SOCKET, SO_MAX_PACING_RATE, &bandwidth, sizeof(bandwidth)))
+		return fail(&m, "the kernel refused the bandwidth cap (SO_MAX_PACING_RATE)");
 	if (shape_describe(&vst, hello, sizeof(hello)) ||
 	    wire_send_text(m.sock, WIRE_HELLO, hello) || wire_recv(m.sock, &type, &payload, NULL))
 		return fail(&m, "the handshake with the destination broke off");

@@ -1,0 +1,141 @@
+#!/bin/bash
+# migrate.sh: runs inside a test host: live migration on one host (loopback)
+# with kvmmig-ctl migrate/incoming and two kvmmig-vm processes. Checks the
+# guest itself: its own memory verification keeps passing and its iteration
+# counter goes on at the destination, and exactly one side runs afterwards.
+# Then the failure paths: a refusing destination, a guest that outruns the
+# link, a destination killed mid-migration. Each must leave the guest
+# running at the source and say why in one line.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+TEST_SUFFIX=" [$(uname -r)]"
+export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
+tmp=$(mktemp -d)
+mkdir -p "$KVMMIG_RUN_DIR"
+cleanup() {
+	pkill -9 -f 'kvmmig-ctl (migrate|incoming)' 2>/dev/null
+	pkill -9 kvmmig-vm 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$tmp" "$KVMMIG_RUN_DIR"
+}
+trap cleanup EXIT
+insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
+
+guest=build/guests/dirtymem.bin
+port=7437
+
+# last_iter LOG: the highest iteration the guest reported in LOG.
+last_iter() { grep -o 'iter [0-9]*' "$1" 2>/dev/null | awk '{print $2}' | sort -n | tail -n1; }
+reports() { grep -c ' iter [0-9]* verifies ' "$1" 2>/dev/null; }
+
+start_source() { # NAME CPUS APPEND
+	kvmmig-vm --name "$1" --cpus "$2" --mem "${4:-64M}" --payload "$guest" --append "$3" \
+		--console "file:$tmp/$1.src.log" 2>"$tmp/$1.src.err" &
+	echo $! >"$tmp/$1.src.pid"
+	wait_for 20 grep -q ' iter ' "$tmp/$1.src.log"
+}
+start_dest() { # NAME CPUS [MEM]
+	kvmmig-vm --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" \
+		--console "file:$tmp/$1.dst.log" 2>"$tmp/$1.dst.err" &
+	echo $! >"$tmp/$1.dst.pid"
+	wait_for 20 test -S "$KVMMIG_RUN_DIR/$1.sock"
+	kvmmig-ctl incoming "$1" --listen "127.0.0.1:$port" --timeout 120 >"$tmp/$1.in.out" 2>&1 &
+	echo $! >"$tmp/$1.in.pid"
+	wait_for 10 grep -q waiting "$tmp/$1.in.out"
+}
+alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# --- A successful migration: 1 and 2 vCPUs.
+for cpus in 1 2; do
+	src=vm$cpus dst=vm${cpus}in
+	start_source $src $cpus "rate=16 report_ms=100"
+	start_dest $dst $cpus
+	before=$(last_iter "$tmp/$src.src.log")
+	if kvmmig-ctl migrate $src "127.0.0.1:$port" >"$tmp/$src.mig.out" 2>&1; then
+		pass "migrate $cpus-vCPU guest: tool reports success"
+	else
+		fail "migrate $cpus-vCPU guest: tool reports success" "$(tail -n 2 "$tmp/$src.mig.out" | tr '\n' ' ')"
+	fi
+	wait_for 10 sh -c "! kill -0 $(cat "$tmp/$src.src.pid")" &&
+		pass "source VMM exits after the handoff ($cpus vCPU)" ||
+		fail "source VMM exits after the handoff ($cpus vCPU)" "still running"
+	src_last=$(last_iter "$tmp/$src.src.log")
+	# The guest goes on at the destination: later reports, more iterations.
+	n0=$(reports "$tmp/$dst.dst.log")
+	if wait_for 30 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/$dst.dst.log) -ge $((n0 + 3)) ]" &&
+		[ "$(last_iter "$tmp/$dst.dst.log")" -gt "${src_last:-0}" ]; then
+		pass "guest continues at the destination: iteration $(last_iter "$tmp/$dst.dst.log") > $src_last ($cpus vCPU)"
+	else
+		fail "guest continues at the destination ($cpus vCPU)" \
+			"source last iter ${src_last:-none} (before ${before:-none}), destination: $(tail -n 2 "$tmp/$dst.dst.log" | tr '\n' ' ')"
+	fi
+	if grep -q 'failures [1-9]\|FAIL' "$tmp/$dst.dst.log" "$tmp/$src.src.log"; then
+		fail "guest's own memory verification passes after migration ($cpus vCPU)" \
+			"$(grep -h 'FAIL\|failures [1-9]' "$tmp/$dst.dst.log" | head -n 2 | tr '\n' ' ')"
+	else
+		pass "guest's own memory verification passes after migration ($cpus vCPU): $(grep -o 'verifies [0-9]*' "$tmp/$dst.dst.log" | tail -n1)"
+	fi
+	expect_output "summary reports downtime, bytes and rounds ($cpus vCPU)" \
+		'^migrated .* downtime [0-9]+ ms, [0-9.]+ MB in [0-9]+ rounds$' cat "$tmp/$src.mig.out"
+	expect_output "only the destination VM is attached afterwards ($cpus vCPU)" "^$dst " kvmmig-ctl list
+	kill "$(cat "$tmp/$dst.dst.pid")" 2>/dev/null
+	wait 2>/dev/null
+done
+
+# --- The destination refuses a guest of another shape: nothing moves.
+start_source vmr 1 "rate=16 report_ms=100"
+start_dest vmrin 2
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q 'refused: the guest has 1 vCPUs, the destination VM 2.*guest is running on the source'; then
+	pass "destination refuses a guest with another vCPU count, naming it"
+else
+	fail "destination refuses a guest with another vCPU count, naming it" "$(echo "$out" | tail -n 2 | tr '\n' ' ')"
+fi
+n0=$(reports "$tmp/vmr.src.log")
+if alive "$tmp/vmr.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -gt $n0 ]"; then
+	pass "after a refusal the guest keeps running at the source"
+else
+	fail "after a refusal the guest keeps running at the source" "source stopped"
+fi
+wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
+	pass "a refusing destination stops its empty VMM" || fail "a refusing destination stops its empty VMM" "still running"
+
+# --- The destination VMM dies mid-migration.
+start_dest vmrin 1
+( sleep 1; kill -9 "$(cat "$tmp/vmrin.dst.pid")" ) &
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q 'guest is running on the source'; then
+	pass "destination VMM killed mid-migration: the tool says the guest runs at the source"
+else
+	fail "destination VMM killed mid-migration: the tool says the guest runs at the source" "$(echo "$out" | tail -n 2 | tr '\n' ' ')"
+fi
+n0=$(reports "$tmp/vmr.src.log")
+if alive "$tmp/vmr.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -gt $n0 ]" &&
+	! grep -q 'failures [1-9]\|FAIL' "$tmp/vmr.src.log"; then
+	pass "after the destination died the guest runs on at the source, memory checks passing"
+else
+	fail "after the destination died the guest runs on at the source, memory checks passing" "$(tail -n 1 "$tmp/vmr.src.log")"
+fi
+# --- A guest that dirties faster than the link carries within the limit.
+# Under emulation write-protect faults throttle the guest below the
+# loopback link, so the link is capped (--bandwidth) well below the guest.
+start_source vmf 1 "pages=1024 rate=1024 report_ms=100" 24M
+start_dest vmfin 1 24M
+out=$(kvmmig-ctl migrate vmf "127.0.0.1:$port" --bandwidth 2 --max-downtime 50 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q 'dirties memory at .* faster than the link.*guest is running on the source'; then
+	pass "a guest outrunning the link ends the migration with the rates named"
+else
+	fail "a guest outrunning the link ends the migration with the rates named" "$(echo "$out" | tail -n 2 | tr '\n' ' ')"
+fi
+n0=$(reports "$tmp/vmf.src.log")
+if alive "$tmp/vmf.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmf.src.log) -gt $n0 ]"; then
+	pass "after giving up the guest keeps running at the source"
+else
+	fail "after giving up the guest keeps running at the source" "source stopped"
+fi
+expect_output "the source VM is idle again after a failed migration" "^vmf .* idle$" kvmmig-ctl list
+
+kill "$(cat "$tmp/vmf.src.pid")" 2>/dev/null
+
+finish
