@@ -73,6 +73,10 @@ static int recv_exact(struct kvmmig_session *s, struct msghdr *msg,
 
 	while (iov_iter_count(&msg->msg_iter)) {
 		ret = sock_recvmsg(s->sock, msg, MSG_WAITALL);
+		if (ret < 0 && READ_ONCE(s->aborted)) {
+			s->why = "the migration was aborted (stop, or its VMM or tool exited)";
+			return ret;
+		}
 		if (ret < 0) {
 			s->why = ret == -EFAULT ?
 				"guest memory vanished while receiving" :

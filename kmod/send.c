@@ -17,6 +17,14 @@
 #include "session.h"
 #include "leakcheck.h"
 
+/* An aborted session's socket fails on purpose: say so, not "network". */
+static const char *kvmmig_send_error(struct kvmmig_session *s, const char *msg)
+{
+	return READ_ONCE(s->aborted) ?
+	       "the migration was aborted (stop, or its VMM or tool exited)" :
+	       msg;
+}
+
 /* Sends a small kernel buffer, copying it; all of it or an error. */
 static int send_buf(struct kvmmig_session *s, const void *buf, size_t len,
 		    bool more)
@@ -30,7 +38,7 @@ static int send_buf(struct kvmmig_session *s, const void *buf, size_t len,
 	while (iov.iov_len) {
 		ret = kernel_sendmsg(s->sock, &msg, &iov, 1, iov.iov_len);
 		if (ret <= 0) {
-			s->why = "the connection failed while sending";
+			s->why = kvmmig_send_error(s, "the connection failed while sending");
 			return ret ? ret : -EPIPE;
 		}
 		iov.iov_base += ret;
@@ -90,7 +98,7 @@ static int send_pages(struct kvmmig_session *s, struct page **pages, u32 n)
 	while (iov_iter_count(&msg.msg_iter)) {
 		ret = sock_sendmsg(s->sock, &msg);
 		if (ret <= 0) {
-			s->why = "the connection failed while sending pages";
+			s->why = kvmmig_send_error(s, "the connection failed while sending pages");
 			return ret ? ret : -EPIPE;
 		}
 		s->stats.bytes += ret;
@@ -109,7 +117,7 @@ static int send_pages(struct kvmmig_session *s, struct page **pages, u32 n)
 					      MSG_MORE | MSG_SENDPAGE_NOTLAST |
 					      MSG_NOSIGNAL);
 			if (ret <= 0) {
-				s->why = "the connection failed while sending pages";
+				s->why = kvmmig_send_error(s, "the connection failed while sending pages");
 				return ret ? ret : -EPIPE;
 			}
 			off += ret;

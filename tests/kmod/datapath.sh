@@ -28,6 +28,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+lines_gt() { [ "$(wc -l <"$1")" -gt "$2" ]; }
 
 # start NAME CMD...: runs CMD with stdin from fifo $tmp/NAME.in, output in
 # $tmp/NAME.out; fd of the fifo's writer in ${NAME}_fd.
@@ -46,7 +47,7 @@ send() {
 	n=$(wc -l <"$tmp/$name.out")
 	eval "fd=\${${name}_fd}"
 	echo "$line" >&"$fd"
-	wait_for 120 test "$(wc -l <"$tmp/$name.out")" -gt "$n" || { echo "timeout"; return 1; }
+	wait_for 120 lines_gt "$tmp/$name.out" "$n" || { echo "timeout"; return 1; }
 	sed -n "$((n + 1))p" "$tmp/$name.out"
 }
 field() { echo "$1" | sed -n "s/.*$2=\([0-9]*\).*/\1/p"; }
@@ -55,7 +56,7 @@ MEM=${DATAPATH_MEM:-16}
 PORT=7411
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
-start src dirtier src --mem "$MEM" --fill
+start src dirtier src --mem "$MEM" --fill --stride 2
 start dst dirtier dst --mem "$MEM" --idle
 wait_for 10 grep -q attached "$tmp/src.out" && wait_for 10 grep -q attached "$tmp/dst.out" ||
 	{ fail "test VMs attach" "$(cat "$tmp"/*.out)"; exit 1; }

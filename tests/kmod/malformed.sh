@@ -19,6 +19,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+lines_gt() { [ "$(wc -l <"$1")" -gt "$2" ]; }
 
 MEM=8
 PORT=7412
@@ -33,7 +34,7 @@ dst_hash() {
 	local n
 	n=$(wc -l <"$tmp/dst.out")
 	echo "hash $tmp/dst.hash" >&"$dst_fd"
-	wait_for 30 test "$(wc -l <"$tmp/dst.out")" -gt "$n"
+	wait_for 30 lines_gt "$tmp/dst.out" "$n"
 	tail -n 1 "$tmp/dst.out"
 }
 empty=$(dst_hash)
