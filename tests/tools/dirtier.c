@@ -15,8 +15,8 @@
  *   mark GPA SIZE     KVMMIG_MARK_DIRTY ("ok" or "error <errno>")
  *   passes            "passes=N"
  *   quit
- * --fill writes a pattern into every other page first (so round 0 sees
- * both data and zero pages).
+ * --fill writes a pattern into the lower half of memory first (so round 0
+ * sees a long run of data pages as well as zero pages).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -181,7 +181,7 @@ int main(int argc, char **argv)
 	if (mem == MAP_FAILED)
 		die("mmap");
 	if (fill)
-		for (size_t p = 1; p < mem_size / PAGE; p += 2)
+		for (size_t p = 1; p < mem_size / PAGE / 2; p++)
 			memset(mem + p * PAGE, (int)(p * 7 + 1), PAGE);
 	if (!idle)
 		load_guest(stride * PAGE);
