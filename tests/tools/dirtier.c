@@ -13,6 +13,11 @@
  *   hash FILE         per-page FNV-1a hashes to FILE, "hash <total>"
  *   poke GPA VALUE    write a u64 into guest memory from userspace ("ok")
  *   mark GPA SIZE     KVMMIG_MARK_DIRTY ("ok" or "error <errno>")
+ *   ubench HOST PORT ROUNDS MS
+ *                     the benchmark's userspace baseline: the module's
+ *                     work done from here (KVM_GET/CLEAR_DIRTY_LOG, zero
+ *                     check, batched sendmsg of the same wire format) for
+ *                     ROUNDS rounds MS apart; one "ubench ..." line each
  *   passes            "passes=N"
  *   quit
  * --fill writes a pattern into the lower half of memory first (so round 0
@@ -29,7 +34,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 4096UL
@@ -143,6 +154,161 @@ static uint64_t fnv(const uint8_t *p, size_t n)
 	return h;
 }
 
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static int send_all(int fd, struct iovec *iov, int n)
+{
+	while (n) {
+		ssize_t w = writev(fd, iov, n > 1024 ? 1024 : n);
+
+		if (w < 0)
+			return -1;
+		while (n && (size_t)w >= iov->iov_len) {
+			w -= iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= w;
+		}
+	}
+	return 0;
+}
+
+static struct kvmmig_wire_rec mkrec(int type, uint64_t gpa, uint32_t npages, uint32_t len,
+				    uint32_t round)
+{
+	struct kvmmig_wire_rec r = {
+	    .type = type, .len = len, .gpa = gpa, .npages = npages, .round = round};
+	return r;
+}
+
+/* The userspace baseline of the benchmark (x86 is little-endian). */
+static void ubench(int vm, const char *host, const char *port, int rounds, int ms)
+{
+	static const uint8_t zero[PAGE];
+	size_t npages = mem_size / PAGE, chunk = 32768;
+	uint64_t *bits = calloc((npages + 63) / 64, 8);
+	struct kvmmig_wire_rec *hdrs = calloc(npages + 4, sizeof(*hdrs));
+	struct iovec *iov = calloc(2 * npages + 8, sizeof(*iov));
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2};
+	struct kvm_userspace_memory_region region = {
+	    .slot = 0,
+	    .memory_size = mem_size,
+	    .userspace_addr = (unsigned long)mem,
+	};
+	struct kvmmig_wire_hello hello = {KVMMIG_WIRE_MAGIC, KVMMIG_WIRE_VERSION, PAGE};
+	int fd, one = 1, r;
+
+	if (getaddrinfo(host, port, &hints, &ai) ||
+	    (fd = socket(ai->ai_family, SOCK_STREAM, 0)) < 0 ||
+	    connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		printf("error connect\n");
+		return;
+	}
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	cap.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET;
+	region.flags = KVM_MEM_LOG_DIRTY_PAGES;
+	if (ioctl(vm, KVM_ENABLE_CAP, &cap) < 0 ||
+	    ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		printf("error enabling dirty logging: %s\n", strerror(errno));
+		return;
+	}
+	hdrs[0] = mkrec(KVMMIG_REC_HELLO, 0, 0, sizeof(hello), 0);
+	iov[0] = (struct iovec){&hdrs[0], sizeof(hdrs[0])};
+	iov[1] = (struct iovec){&hello, sizeof(hello)};
+	send_all(fd, iov, 2);
+	for (r = 0; r < rounds; r++) {
+		uint64_t harvest = 0, send = 0, bytes = 0, dirty = 0, sent = 0, zeros = 0, t, cpu0;
+		struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bits};
+
+		usleep(ms * 1000);
+		cpu0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+		t = now_ns(CLOCK_MONOTONIC);
+		if (ioctl(vm, KVM_GET_DIRTY_LOG, &log) < 0) {
+			printf("error KVM_GET_DIRTY_LOG: %s\n", strerror(errno));
+			return;
+		}
+		harvest += now_ns(CLOCK_MONOTONIC) - t;
+		for (size_t first = 0; first < npages; first += chunk) {
+			size_t n = npages - first < chunk ? npages - first : chunk, p, nh = 0,
+			       ni = 0;
+			struct kvm_clear_dirty_log clr = {
+			    .slot = 0,
+			    .num_pages = n,
+			    .first_page = first,
+			    .dirty_bitmap = bits + first / 64,
+			};
+
+			t = now_ns(CLOCK_MONOTONIC);
+			if (ioctl(vm, KVM_CLEAR_DIRTY_LOG, &clr) < 0) {
+				printf("error KVM_CLEAR_DIRTY_LOG: %s\n", strerror(errno));
+				return;
+			}
+			harvest += now_ns(CLOCK_MONOTONIC) - t;
+			t = now_ns(CLOCK_MONOTONIC);
+			for (p = first; p < first + n;) {
+				size_t q = p, k;
+				int is_zero;
+
+				if (r && !(bits[p / 64] >> (p % 64) & 1)) {
+					p++;
+					continue;
+				}
+				dirty++;
+				is_zero = !memcmp(mem + p * PAGE, zero, PAGE);
+				/* A run: same kind, dirty, at most 64 pages (as the module). */
+				for (q = p + 1; q < first + n && q - p < 64 &&
+						(!r || (bits[q / 64] >> (q % 64) & 1)) &&
+						(!memcmp(mem + q * PAGE, zero, PAGE)) == is_zero;
+				     q++)
+					dirty++;
+				k = q - p;
+				hdrs[nh] = mkrec(is_zero ? KVMMIG_REC_ZERO : KVMMIG_REC_PAGES,
+						 p * PAGE, k, is_zero ? 0 : k * PAGE, 0);
+				iov[ni++] = (struct iovec){&hdrs[nh++], sizeof(hdrs[0])};
+				bytes += sizeof(hdrs[0]);
+				if (is_zero) {
+					zeros += k;
+				} else {
+					iov[ni++] = (struct iovec){mem + p * PAGE, k * PAGE};
+					bytes += k * PAGE;
+					sent += k;
+				}
+				p = q;
+			}
+			if (send_all(fd, iov, ni) < 0) {
+				printf("error send: %s\n", strerror(errno));
+				return;
+			}
+			send += now_ns(CLOCK_MONOTONIC) - t;
+		}
+		hdrs[0] = mkrec(KVMMIG_REC_ROUND_END, 0, 0, 0, r);
+		iov[0] = (struct iovec){&hdrs[0], sizeof(hdrs[0])};
+		send_all(fd, iov, 1);
+		printf("ubench round=%d dirty=%" PRIu64 " sent=%" PRIu64 " zero=%" PRIu64
+		       " bytes=%" PRIu64 " harvest_ns=%" PRIu64 " send_ns=%" PRIu64
+		       " cpu_ns=%" PRIu64 "\n",
+		       r, dirty, sent, zeros, bytes, harvest, send,
+		       now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
+	}
+	region.flags = 0;
+	ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region);
+	close(fd);
+	freeaddrinfo(ai);
+	free(bits);
+	free(hdrs);
+	free(iov);
+}
+
 int main(int argc, char **argv)
 {
 	size_t mem_mib = 16, stride = 1;
@@ -254,6 +420,9 @@ int main(int argc, char **argv)
 				printf("error %s\n", errno == EINVAL ? "EINVAL" : strerror(errno));
 			else
 				printf("ok\n");
+		} else if (sscanf(line, "ubench %99s %99s %d %d", arg, arg + 100, &i, &fill) == 4) {
+			ubench(vm, arg, arg + 100, i, fill);
+			printf("ubench done\n");
 		} else if (!strncmp(line, "quit", 4)) {
 			break;
 		} else {
