@@ -25,6 +25,7 @@ static const uint32_t baseline_ext1_ecx = BIT(0);
 static const uint32_t baseline_kvm_eax = BIT(0) | BIT(1) | BIT(3) | BIT(6) | BIT(24);
 
 #define CPUID_1_ECX_VMX BIT(5)
+#define CPUID_1_ECX_HYPERVISOR BIT(31)
 #define CPUID_1_EDX_HTT BIT(28)
 #define CPUID_EXT1_ECX_SVM BIT(2)
 
@@ -160,6 +161,8 @@ int vmm_cpuid_build(int kvm_fd, enum vmm_cpu_model model, int index, int ncpus,
 			e.ebx = (e.ebx & 0x0000ffff) | ((uint32_t)index << 24) |
 				((uint32_t)(ncpus > 1 ? ncpus : 1) << 16);
 			e.ecx &= ~CPUID_1_ECX_VMX;
+			/* KVM does not report it; without it Linux never looks for kvmclock. */
+			e.ecx |= CPUID_1_ECX_HYPERVISOR;
 			if (ncpus > 1)
 				e.edx |= CPUID_1_EDX_HTT;
 			else
