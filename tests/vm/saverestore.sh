@@ -101,19 +101,22 @@ for cpus in 1 2; do
 done
 TEST_SUFFIX=
 
-# The oracle must be able to fail: flip one word of a written test page in the image.
-# Test page 5 of cpu0 is at 16 MiB + 5 * 4096; its head holds the iteration.
+# The oracle must be able to fail: flip one word of a written test page in the image. Pick
+# a page half the buffer away from where cpu0 writes next (rate 64 of 4096 pages), so that
+# the guest verifies (every 4 iterations) long before it would overwrite the damage.
+k=$(image_iter "$vm_tmp/src1.mem" 0)
+page=$(((k * 64 + 2048) % 4096))
 cp "$vm_tmp/src1.mem" "$vm_tmp/bad.mem"
-printf '\x77\x77\x77\x77' | dd of="$vm_tmp/bad.mem" bs=1 seek=$((0x1000000 + 5 * 4096)) conv=notrunc status=none
-expect_output "the outside oracle flags a damaged image" "page 5: " \
+printf '\x77\x77\x77\x77' | dd of="$vm_tmp/bad.mem" bs=1 seek=$((0x1000000 + page * 4096)) conv=notrunc status=none
+expect_output "the outside oracle flags a damaged image" "page $page: " \
 	sh -c "'$vmctl_bin' --check-dirtymem '$vm_tmp/bad.mem'; true"
 vm_start bad --mem 64M --incoming --mem-file "$vm_tmp/bad.mem"
 vm_ctl bad restore-state <"$vm_tmp/src1.state" >/dev/null && vm_ctl bad resume >/dev/null
-if wait_for 10 sh -c "grep -q 'verify FAIL page 5 ' '$vm_tmp/bad.out'"; then
+if wait_for 10 sh -c "grep -q 'verify FAIL page $page ' '$vm_tmp/bad.out'"; then
 	pass "the guest's own verification flags a damaged page after restore"
 else
 	fail "the guest's own verification flags a damaged page after restore" \
-		"no 'verify FAIL page 5' line: $(vm_out bad | tail -n 2 | tr '\n' ' ')"
+		"no 'verify FAIL page $page' line: $(vm_out bad | tail -n 2 | tr '\n' ' ')"
 fi
 vm_ctl bad quit >/dev/null
 

@@ -133,6 +133,62 @@ static void apply_baseline(struct kvm_cpuid_entry2 *e)
 	}
 }
 
+static struct kvm_cpuid_entry2 *find_entry(struct kvm_cpuid2 *c, uint32_t function, uint32_t index)
+{
+	for (uint32_t i = 0; i < c->nent; i++)
+		if (c->entries[i].function == function && c->entries[i].index == index)
+			return &c->entries[i];
+	return NULL;
+}
+
+/*
+ * Leaf 0xd must not offer state components whose feature the guest does not
+ * see: Linux warns ("XSAVE consistency problem") and sizes its buffers
+ * wrong. Seen with KVM on QEMU's emulated CPUs, which list AVX and PKRU
+ * state without AVX or PKU.
+ */
+static void sanitize_xsave_leaf(struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid_entry2 *l1 = find_entry(c, 1, 0), *l7 = find_entry(c, 7, 0);
+	struct kvm_cpuid_entry2 *d0 = find_entry(c, 0xd, 0);
+	uint32_t ebx7 = l7 ? l7->ebx : 0, ecx7 = l7 ? l7->ecx : 0, edx7 = l7 ? l7->edx : 0;
+	uint64_t xcr0;
+	uint32_t max_size = 576; /* legacy area and XSAVE header */
+
+	if (!d0 || !l1)
+		return;
+	xcr0 = ((uint64_t)d0->edx << 32) | d0->eax;
+	if (!(l1->ecx & BIT(28)))
+		xcr0 &= ~(1ull << 2); /* AVX */
+	if (!(ebx7 & BIT(14)))
+		xcr0 &= ~(3ull << 3); /* MPX */
+	if (!(ebx7 & BIT(16)))
+		xcr0 &= ~(7ull << 5); /* AVX-512 */
+	if (!(ecx7 & BIT(3)))
+		xcr0 &= ~(1ull << 9); /* PKRU */
+	if (!(edx7 & BIT(24)))
+		xcr0 &= ~(3ull << 17); /* AMX */
+	for (uint32_t i = 2; i < 64; i++) {
+		struct kvm_cpuid_entry2 *e = find_entry(c, 0xd, i);
+
+		if (!e || !(xcr0 & (1ull << i)))
+			continue;
+		if (e->ebx + e->eax > max_size)
+			max_size = e->ebx + e->eax;
+	}
+	for (uint32_t i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		if (e->function == 0xd && e->index >= 2 && e->index < 64 &&
+		    (d0->eax | ((uint64_t)d0->edx << 32)) & (1ull << e->index) &&
+		    !(xcr0 & (1ull << e->index)))
+			e->eax = e->ebx = e->ecx = e->edx = 0;
+	}
+	d0->eax = (uint32_t)xcr0;
+	d0->edx = (uint32_t)(xcr0 >> 32);
+	d0->ecx = max_size;
+}
+
 int vmm_cpuid_build(int kvm_fd, enum vmm_cpu_model model, int index, int ncpus,
 		    struct kvm_cpuid2 **out)
 {
@@ -189,6 +245,7 @@ int vmm_cpuid_build(int kvm_fd, enum vmm_cpu_model model, int index, int ncpus,
 			max_basic = e.function;
 		c->entries[c->nent++] = e;
 	}
+	sanitize_xsave_leaf(c);
 	/* Leaves 0 and 0x80000000 must not announce leaves the baseline removed. */
 	for (uint32_t i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];

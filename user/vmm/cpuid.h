@@ -11,7 +11,8 @@
  *  - give every vCPU its APIC ID (leaf 1 EBX, leaves 0xb/0x1f EDX) and a
  *    topology of one package with one core per vCPU, one thread per core;
  *  - hide VMX and SVM: nested virtualization state is not migrated;
- *  - set the HYPERVISOR bit (leaf 1 ECX 31), which KVM leaves to the VMM.
+ *  - set the HYPERVISOR bit (leaf 1 ECX 31), which KVM leaves to the VMM;
+ *  - drop XSAVE state components (leaf 0xd) whose feature is not offered.
  *
  * "baseline" further keeps only this documented feature set, so that a
  * guest started with it can move between hosts with different processors
