@@ -36,8 +36,8 @@ bg() {
 }
 workers() { pgrep -c -P 2 '^kvmmig-' || true; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
-settled() { # NAME: the VM is idle and no worker is left
-	kvmmig-ctl list | grep -q "^$1 .* idle$" && [ "$(workers)" = 0 ]
+settled() { # NAME: the VM is idle and its worker is gone
+	kvmmig-ctl list | grep -q "^$1 .* idle$" && ! pgrep -P 2 -x "kvmmig-$1" >/dev/null
 }
 
 bg src dirtier src --mem $MEM --fill
