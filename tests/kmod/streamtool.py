@@ -2,6 +2,9 @@
 """streamtool.py: hand-made page streams for the module tests.
 
   streamtool.py send CASE HOST PORT MEM_MIB   send stream CASE, then close
+  streamtool.py send-many HOST PORT MEM_MIB CASE...
+                                              the same for each CASE in turn,
+                                              (re)connecting as listeners appear
   streamtool.py sink PORT READ_BYTES          accept, read READ_BYTES, close
   streamtool.py stall PORT                    accept, never read (hold 600 s)
 
@@ -56,20 +59,36 @@ def case(name, mem):
     }[name]
 
 
+def send(data, host, port, retry=False):
+    deadline = time.time() + 30
+    while True:
+        try:
+            s = socket.create_connection((host, port))
+            break
+        except ConnectionRefusedError:
+            if not retry or time.time() > deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(10)
+        while s.recv(4096):
+            pass
+    except OSError:
+        pass
+    s.close()
+
+
 def main():
     mode = sys.argv[1]
     if mode == "send":
-        data = case(sys.argv[2], int(sys.argv[5]))
-        s = socket.create_connection((sys.argv[3], int(sys.argv[4])))
-        try:
-            s.sendall(data)
-            s.shutdown(socket.SHUT_WR)
-            s.settimeout(10)
-            while s.recv(4096):
-                pass
-        except OSError:
-            pass
-        s.close()
+        send(case(sys.argv[2], int(sys.argv[5])), sys.argv[3], int(sys.argv[4]))
+        return
+    if mode == "send-many":
+        for c in sys.argv[5:]:
+            send(case(c, int(sys.argv[4])), sys.argv[2], int(sys.argv[3]), True)
+            print("sent", c, flush=True)
         return
     ls = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
