@@ -1,0 +1,83 @@
+#!/bin/bash
+# twohost/datapath.sh: runs on two linked test hosts (tests/testhost --hosts
+# 6.1,6.12, KVMMIG_ROLE=a|b, module loaded). Host a migrates a running guest
+# through its kvmmig.ko to host b's kvmmig.ko over the real link:
+#
+#   a 10.250.0.1: dirtier "src" + debug source --TCP--> b 10.250.0.2:
+#                                                       dirtier "dst" + debug dest
+#
+# Round 0 full, three rounds with the guest running, final round paused;
+# then a sends its memory digest on the same socket right after END, and b
+# compares it with its own: memory equal across hosts and kernels.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+TEST_SUFFIX=" [$(uname -r) $KVMMIG_ROLE]"
+PATH=$PWD/build:$PWD/build/tests:$PATH
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+lines_gt() { [ "$(wc -l <"$1")" -gt "$2" ]; }
+start() {
+	local name=$1
+	shift
+	mkfifo "$tmp/$name.in"
+	"$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &
+	pids+=($!)
+	eval "exec {${name}_fd}>\"$tmp/$name.in\""
+}
+send() {
+	local name=$1 line=$2 n fd
+	n=$(wc -l <"$tmp/$name.out")
+	eval "fd=\${${name}_fd}"
+	echo "$line" >&"$fd"
+	wait_for 180 lines_gt "$tmp/$name.out" "$n" || { echo "timeout"; return 1; }
+	sed -n "$((n + 1))p" "$tmp/$name.out"
+}
+MEM=16
+PORT=7430
+grep -q '^kvmmig ' /proc/modules || insmod "$KVMMIG_KO"
+
+if [ "$KVMMIG_ROLE" = b ]; then
+	start dst dirtier dst --mem $MEM --idle
+	wait_for 10 grep -q attached "$tmp/dst.out"
+	out=$(timeout 300 kvmmig-ctl debug dest dst $PORT 2>&1 | grep -v listening)
+	expect_output "destination host received the stream" "^received round=5 " echo "$out"
+	mine=$(send dst "hash $tmp/dst.hash")
+	theirs=$(echo "$out" | sed -n 's/^after END: //p')
+	if [ -n "$theirs" ] && [ "$mine" = "$theirs" ]; then
+		pass "memory equals the source host's after the final round ($mine)"
+	else fail "memory equals the source host's after the final round" "source '$theirs', here '$mine'"; fi
+	finish
+	exit
+fi
+
+start src dirtier src --mem $MEM --fill --stride 2
+wait_for 10 grep -q attached "$tmp/src.out"
+send src run >/dev/null
+# b listens once its VM is up: retry until it does.
+for i in $(seq 60); do
+	start tool kvmmig-ctl debug source src 10.250.0.2:$PORT
+	wait_for 10 grep -Eq "started|unable" "$tmp/tool.out"
+	grep -q started "$tmp/tool.out" && break
+	rm -f "$tmp/tool.in"
+	sleep 1
+done
+expect_output "source session to the other host starts" "^started" cat "$tmp/tool.out"
+expect_output "round 0 over the link" "^round round=0 dirty=$((MEM * 256)) " send tool "round full"
+for i in 1 2 3; do
+	sleep 1
+	r=$(send tool round)
+	echo "  $r"
+done
+send src pause >/dev/null
+expect_output "final round over the link" "^round round=4 " send tool "round final"
+h=$(send src "hash $tmp/src.hash")
+send tool "trailer $h" >/dev/null
+expect_output "source session stops" "^stopped" send tool stop
+finish
