@@ -427,18 +427,32 @@ int vmm_memory_load(struct vmm_vm *vm, const char *path)
 		err = -EINVAL;
 		goto out;
 	}
+	/* Holes read as zero and the fresh memfd is zero already: copy the data only. */
 	while (off < vm->mem_bytes) {
-		ssize_t n = pread(fd, vm->mem + off, vm->mem_bytes - off, off);
+		off_t data = lseek(fd, off, SEEK_DATA), hole;
+		ssize_t n;
 
-		if (n < 0) {
-			err = -errno;
-			goto out;
+		if (data < 0 && errno == ENXIO)
+			break; /* nothing but a hole up to the end */
+		if (data < 0) {
+			data = off; /* no SEEK_DATA here: read it all */
+			hole = vm->mem_bytes;
+		} else {
+			hole = lseek(fd, data, SEEK_HOLE);
+			if (hole < 0)
+				hole = vm->mem_bytes;
 		}
-		if (n == 0) {
-			err = -EIO;
-			goto out;
+		for (off = data; off < (uint64_t)hole; off += n) {
+			n = pread(fd, vm->mem + off, hole - off, off);
+			if (n < 0) {
+				err = -errno;
+				goto out;
+			}
+			if (n == 0) {
+				err = -EIO;
+				goto out;
+			}
 		}
-		off += n;
 	}
 	for (int i = 0; i < vm->nslots; i++)
 		vmm_guest_mem_written(vm, vm->slots[i].gpa, vm->slots[i].size);
