@@ -147,6 +147,11 @@ else fail "a page only the VMM wrote (not the guest) arrived because it was mark
 out=$(send send stop)
 expect_output "source session stops" "^stopped$" echo "$out"
 expect_output "list shows idle after stop" "^src .* idle$" kvmmig-ctl list
+# SOURCE_STOP turns dirty logging off again and restores the VM's previous
+# manual-protect mode (KVM_ENABLE_CAP accepts 0); it logs when it cannot.
+if dmesg | grep -qE "kvmmig: src: (manual dirty-log protection could not be restored|dirty logging left on)"; then
+	fail "stop restores dirty logging and manual-protect mode" "$(dmesg | grep 'kvmmig: src:' | tail -n 2)"
+else pass "stop restores dirty logging and manual-protect mode"; fi
 expect_output "dst is idle after its stream ended" "^dst .* idle$" kvmmig-ctl list
 
 eval "exec ${send_fd}>&- ${src_fd}>&- ${dst_fd}>&- ${recv_fd}>&-"
