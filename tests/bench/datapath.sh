@@ -75,7 +75,7 @@ grep '^error' "$tmp/src.out" && exit 1
 
 summary() { # FILE: averages over the rounds after round 0 (incremental rounds), then round 0
 	awk -v label="$2" '
-	function f(k,   i, a) { for (i = 1; i <= NF; i++) { split($i, a, "="); if (a[1] == k) return a[2] } return 0 }
+	function f(k,   i, a) { for (i = 1; i <= NF; i++) if (split($i, a, "=") == 2 && a[1] == k) return a[2] + 0; return 0 }
 	{ r = f("round"); if (r == 0) { h0 = f("harvest_ns"); s0 = f("send_ns"); b0 = f("bytes"); c0 = f("cpu_ns"); next }
 	  n++; d += f("dirty"); h += f("harvest_ns"); s += f("send_ns"); b += f("bytes"); c += f("cpu_ns") }
 	END { printf "%-10s %8.2f %10.2f %10.1f %10.2f   | %8.2f %10.1f %10.2f\n", label,
