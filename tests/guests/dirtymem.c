@@ -1,4 +1,4 @@
-/* dirtymem.c: a payload guest that dirties memory at a set rate and verifies it (dirty-log oracle). */
+/* dirtymem.c: a payload guest that dirties memory at a set rate and verifies it. */
 #include "dirtymem.h"
 #include "lib.h"
 
@@ -10,7 +10,7 @@ struct run {
 	struct dirtymem_status *st;
 	struct line *l;
 	uint64_t cpu;
-	uint64_t base;  /* first global page of this vCPU */
+	uint64_t base; /* first global page of this vCPU */
 	uint64_t npages;
 	uint64_t rate;
 	volatile uint64_t *test;
@@ -102,7 +102,7 @@ static void report(struct run *r, const char *what)
 void payload_main(struct payload_boot_info *boot, uint64_t cpu);
 void payload_main(struct payload_boot_info *boot, uint64_t cpu)
 {
-	struct run r = { .cpu = cpu, .l = &lines[cpu] };
+	struct run r = {.cpu = cpu, .l = &lines[cpu]};
 	uint64_t ncpus = boot->ncpus, max_pages, pages, verify_every, report_ticks, delay_ticks;
 	uint64_t iterations, tsc_per_ms, last_tsc, next_report, gap_ticks;
 

@@ -1,4 +1,4 @@
-/* dirtymem.h: the memory layout of the dirtymem payload guest, for it and for checkers outside it. */
+/* dirtymem.h: the memory layout of the dirtymem payload guest, for it and outside checkers. */
 #ifndef GUEST_DIRTYMEM_H
 #define GUEST_DIRTYMEM_H
 
@@ -47,10 +47,10 @@
  * no vCPU saw a failure, else 1.
  */
 
-#define DIRTYMEM_STATUS_GPA 0x9000ull
-#define DIRTYMEM_TABLE_GPA 0x200000ull
-#define DIRTYMEM_TEST_GPA 0x1000000ull
-#define DIRTYMEM_MAX_PAGES ((DIRTYMEM_TEST_GPA - DIRTYMEM_TABLE_GPA) / 4)
+#define DIRTYMEM_STATUS_GPA   0x9000ull
+#define DIRTYMEM_TABLE_GPA    0x200000ull
+#define DIRTYMEM_TEST_GPA     0x1000000ull
+#define DIRTYMEM_MAX_PAGES    ((DIRTYMEM_TEST_GPA - DIRTYMEM_TABLE_GPA) / 4)
 #define DIRTYMEM_STATUS_MAGIC 0x4d454d5954524944ull /* "DIRTYMEM" */
 
 struct dirtymem_status {
@@ -61,7 +61,7 @@ struct dirtymem_status {
 	unsigned long long first_page;
 	unsigned long long npages;
 	unsigned long long rate;
-	unsigned long long done;      /* 1 once iterations=N is reached */
+	unsigned long long done; /* 1 once iterations=N is reached */
 };
 
 /* The iteration a page at local index @q holds after @k completed iterations (0: none). */

@@ -16,7 +16,7 @@ static struct {
 	int in_fd;
 	bool termios_saved;
 	struct termios saved_termios;
-} con = { .lock = PTHREAD_MUTEX_INITIALIZER, .kind = CONSOLE_NONE, .out_fd = -1, .in_fd = -1 };
+} con = {.lock = PTHREAD_MUTEX_INITIALIZER, .kind = CONSOLE_NONE, .out_fd = -1, .in_fd = -1};
 
 int console_open(const char *spec)
 {

@@ -23,7 +23,7 @@ int console_input_fd(void);
 
 /* 8250 UART at 0x3f8, IRQ 4, with its state in the state blob as "serial0". */
 #define SERIAL_PORT_BASE 0x3f8
-#define SERIAL_IRQ 4
+#define SERIAL_IRQ	 4
 int serial_init(struct vmm_vm *vm);
 bool serial_pio(uint16_t port, bool out, uint8_t *data, uint32_t size);
 void serial_receive(const uint8_t *data, size_t len);

@@ -1,4 +1,4 @@
-/* linux.c: boots a bzImage through the 64-bit boot protocol with an initramfs, e820 and an MP table. */
+/* linux.c: boots a bzImage (64-bit boot protocol) with an initramfs, e820 and an MP table. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,46 +21,46 @@
  *	pref_address (16 MiB on Debian) the protected-mode kernel, entered at +0x200
  *	top of slot 0	the initramfs
  */
-#define BOOT_GDT_GPA 0x500
+#define BOOT_GDT_GPA	0x500
 #define BOOT_PARAMS_GPA 0x7000
-#define BOOT_STACK_GPA 0x8ff0
-#define BOOT_PML4_GPA 0x9000
-#define CMDLINE_GPA 0x20000
-#define CMDLINE_MAX 4096
-#define MPTABLE_GPA 0x9fc00
-#define EBDA_END 0xa0000
-#define BIOS_ROM_GPA 0xf0000
-#define HIGH_MEMORY 0x100000
+#define BOOT_STACK_GPA	0x8ff0
+#define BOOT_PML4_GPA	0x9000
+#define CMDLINE_GPA	0x20000
+#define CMDLINE_MAX	4096
+#define MPTABLE_GPA	0x9fc00
+#define EBDA_END	0xa0000
+#define BIOS_ROM_GPA	0xf0000
+#define HIGH_MEMORY	0x100000
 
 /* Offsets in the bzImage / boot_params (struct setup_header at 0x1f1). */
-#define HDR_SETUP_SECTS 0x1f1
-#define HDR_BOOT_FLAG 0x1fe
-#define HDR_JUMP 0x200
-#define HDR_MAGIC 0x202
-#define HDR_VERSION 0x206
-#define HDR_TYPE_OF_LOADER 0x210
-#define HDR_LOADFLAGS 0x211
-#define HDR_RAMDISK_IMAGE 0x218
-#define HDR_RAMDISK_SIZE 0x21c
-#define HDR_HEAP_END_PTR 0x224
-#define HDR_CMD_LINE_PTR 0x228
+#define HDR_SETUP_SECTS	    0x1f1
+#define HDR_BOOT_FLAG	    0x1fe
+#define HDR_JUMP	    0x200
+#define HDR_MAGIC	    0x202
+#define HDR_VERSION	    0x206
+#define HDR_TYPE_OF_LOADER  0x210
+#define HDR_LOADFLAGS	    0x211
+#define HDR_RAMDISK_IMAGE   0x218
+#define HDR_RAMDISK_SIZE    0x21c
+#define HDR_HEAP_END_PTR    0x224
+#define HDR_CMD_LINE_PTR    0x228
 #define HDR_INITRD_ADDR_MAX 0x22c
-#define HDR_XLOADFLAGS 0x236
-#define HDR_CMDLINE_SIZE 0x238
-#define HDR_PREF_ADDRESS 0x258
-#define HDR_INIT_SIZE 0x260
-#define BP_E820_ENTRIES 0x1e8
-#define BP_E820_TABLE 0x2d0
-#define E820_MAX_ENTRIES 128
+#define HDR_XLOADFLAGS	    0x236
+#define HDR_CMDLINE_SIZE    0x238
+#define HDR_PREF_ADDRESS    0x258
+#define HDR_INIT_SIZE	    0x260
+#define BP_E820_ENTRIES	    0x1e8
+#define BP_E820_TABLE	    0x2d0
+#define E820_MAX_ENTRIES    128
 
-#define LOADFLAGS_LOADED_HIGH 0x01
+#define LOADFLAGS_LOADED_HIGH  0x01
 #define LOADFLAGS_CAN_USE_HEAP 0x80
-#define XLF_KERNEL_64 0x01
-#define E820_RAM 1
-#define E820_RESERVED 2
+#define XLF_KERNEL_64	       0x01
+#define E820_RAM	       1
+#define E820_RESERVED	       2
 
 #define IOAPIC_GPA 0xfec00000u
-#define LAPIC_GPA 0xfee00000u
+#define LAPIC_GPA  0xfee00000u
 
 static uint16_t get16(const uint8_t *p, size_t off)
 {
@@ -144,7 +144,7 @@ static uint8_t mp_checksum(const uint8_t *p, size_t len)
  */
 static int write_mptable(struct vmm_vm *vm)
 {
-	uint8_t buf[1024] = { 0 };
+	uint8_t buf[1024] = {0};
 	uint8_t *fp = buf, *table = buf + 16, *e = table + 44;
 	uint8_t ioapic_id = vm->ncpus;
 	uint16_t entries = 0;
@@ -174,7 +174,7 @@ static int write_mptable(struct vmm_vm *vm)
 	for (int irq = 0; irq < 16; irq++, e += 8, entries++) {
 		e[0] = 3; /* I/O interrupt: INT, conforming polarity and trigger */
 		e[1] = 0;
-		e[4] = 0;	/* ISA bus */
+		e[4] = 0; /* ISA bus */
 		e[5] = irq;
 		e[6] = ioapic_id;
 		e[7] = irq;
@@ -246,8 +246,8 @@ int linux_load(struct vmm_vm *vm, const char *kernel, const char *initrd, const 
 	if (load_addr < HIGH_MEMORY || load_addr + init_size > lowmem_end)
 		load_addr = HIGH_MEMORY;
 	if (load_addr + (init_size > kernel_len ? init_size : kernel_len) > lowmem_end) {
-		vmm_log("unable to boot %s: it needs %u MiB from %#llx, the VM has %llu MiB", kernel,
-			init_size >> 20, (unsigned long long)load_addr,
+		vmm_log("unable to boot %s: it needs %u MiB from %#llx, the VM has %llu MiB",
+			kernel, init_size >> 20, (unsigned long long)load_addr,
 			(unsigned long long)(lowmem_end >> 20));
 		goto out;
 	}
@@ -266,18 +266,19 @@ int linux_load(struct vmm_vm *vm, const char *kernel, const char *initrd, const 
 		}
 		err = -EINVAL;
 		initrd_max = get32(image, HDR_INITRD_ADDR_MAX);
-		initrd_addr = lowmem_end < (uint64_t)initrd_max + 1 ? lowmem_end :
-								       (uint64_t)initrd_max + 1;
+		initrd_addr =
+		    lowmem_end < (uint64_t)initrd_max + 1 ? lowmem_end : (uint64_t)initrd_max + 1;
 		if (initrd_len > initrd_addr) {
-			vmm_log("unable to load initrd %s: larger than the memory below %#llx", initrd,
-				(unsigned long long)initrd_addr);
+			vmm_log("unable to load initrd %s: larger than the memory below %#llx",
+				initrd, (unsigned long long)initrd_addr);
 			goto out;
 		}
 		initrd_addr = (initrd_addr - initrd_len) & ~0xfffull;
 		if (initrd_addr < load_addr + (init_size > kernel_len ? init_size : kernel_len)) {
-			vmm_log("unable to load initrd %s: %zu bytes do not fit above the kernel in "
-				"%llu MiB",
-				initrd, initrd_len, (unsigned long long)(lowmem_end >> 20));
+			vmm_log(
+			    "unable to load initrd %s: %zu bytes do not fit above the kernel in "
+			    "%llu MiB",
+			    initrd, initrd_len, (unsigned long long)(lowmem_end >> 20));
 			goto out;
 		}
 	}
@@ -324,11 +325,11 @@ int linux_load(struct vmm_vm *vm, const char *kernel, const char *initrd, const 
 	/* vCPU 0 enters the kernel; the others wait for INIT/SIPI in the in-kernel LAPIC. */
 	{
 		struct kvm_regs regs = {
-			.rip = load_addr + 0x200,
-			.rsi = BOOT_PARAMS_GPA,
-			.rsp = BOOT_STACK_GPA,
-			.rbp = BOOT_STACK_GPA,
-			.rflags = 0x2,
+		    .rip = load_addr + 0x200,
+		    .rsi = BOOT_PARAMS_GPA,
+		    .rsp = BOOT_STACK_GPA,
+		    .rbp = BOOT_STACK_GPA,
+		    .rflags = 0x2,
 		};
 
 		err = setup_long_mode(&vm->vcpus[0], BOOT_GDT_GPA, BOOT_PML4_GPA);

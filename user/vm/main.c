@@ -32,13 +32,14 @@ struct options {
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: kvmmig-vm [--name NAME] [--mem SIZE] [--cpus N] [--cpu host|baseline]\n"
-		"                 (--payload FILE | --kernel BZIMAGE [--initrd FILE]) [--append TEXT]\n"
-		"                 [--console stdio|none|file:PATH] [--control PATH] [-v]\n"
-		"       kvmmig-vm --incoming [--mem-file IMAGE] [--name NAME] [--mem SIZE] [--cpus N]\n"
-		"                 [--cpu host|baseline] [--console ...] [--control PATH] [-v]\n"
-		"See kvmmig-vm(8).\n");
+	fprintf(
+	    f,
+	    "usage: kvmmig-vm [--name NAME] [--mem SIZE] [--cpus N] [--cpu host|baseline]\n"
+	    "                 (--payload FILE | --kernel BZIMAGE [--initrd FILE]) [--append TEXT]\n"
+	    "                 [--console stdio|none|file:PATH] [--control PATH] [-v]\n"
+	    "       kvmmig-vm --incoming [--mem-file IMAGE] [--name NAME] [--mem SIZE] [--cpus N]\n"
+	    "                 [--cpu host|baseline] [--console ...] [--control PATH] [-v]\n"
+	    "See kvmmig-vm(8).\n");
 }
 
 static int parse_size(const char *s, uint64_t *out)
@@ -78,24 +79,33 @@ static int parse_size(const char *s, uint64_t *out)
 
 static int parse_options(int argc, char **argv, struct options *o)
 {
-	enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_PAYLOAD, OPT_CONSOLE, OPT_CPU,
-	       OPT_INCOMING, OPT_MEM_FILE, OPT_CONTROL };
+	enum {
+		OPT_KERNEL = 256,
+		OPT_INITRD,
+		OPT_APPEND,
+		OPT_PAYLOAD,
+		OPT_CONSOLE,
+		OPT_CPU,
+		OPT_INCOMING,
+		OPT_MEM_FILE,
+		OPT_CONTROL
+	};
 	static const struct option longopts[] = {
-		{ "name", required_argument, NULL, 'n' },
-		{ "mem", required_argument, NULL, 'm' },
-		{ "cpus", required_argument, NULL, 'c' },
-		{ "kernel", required_argument, NULL, OPT_KERNEL },
-		{ "initrd", required_argument, NULL, OPT_INITRD },
-		{ "append", required_argument, NULL, OPT_APPEND },
-		{ "payload", required_argument, NULL, OPT_PAYLOAD },
-		{ "console", required_argument, NULL, OPT_CONSOLE },
-		{ "cpu", required_argument, NULL, OPT_CPU },
-		{ "incoming", no_argument, NULL, OPT_INCOMING },
-		{ "mem-file", required_argument, NULL, OPT_MEM_FILE },
-		{ "control", required_argument, NULL, OPT_CONTROL },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	    {"name", required_argument, NULL, 'n'},
+	    {"mem", required_argument, NULL, 'm'},
+	    {"cpus", required_argument, NULL, 'c'},
+	    {"kernel", required_argument, NULL, OPT_KERNEL},
+	    {"initrd", required_argument, NULL, OPT_INITRD},
+	    {"append", required_argument, NULL, OPT_APPEND},
+	    {"payload", required_argument, NULL, OPT_PAYLOAD},
+	    {"console", required_argument, NULL, OPT_CONSOLE},
+	    {"cpu", required_argument, NULL, OPT_CPU},
+	    {"incoming", no_argument, NULL, OPT_INCOMING},
+	    {"mem-file", required_argument, NULL, OPT_MEM_FILE},
+	    {"control", required_argument, NULL, OPT_CONTROL},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {0},
 	};
 	int c;
 
@@ -107,16 +117,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 		switch (c) {
 		case 'n':
 			if (!vmm_name_is_valid(optarg)) {
-				vmm_log("invalid --name '%s': use 1 to %d of [A-Za-z0-9_.-]", optarg,
-					KVMMIG_NAME_MAX - 1);
+				vmm_log("invalid --name '%s': use 1 to %d of [A-Za-z0-9_.-]",
+					optarg, KVMMIG_NAME_MAX - 1);
 				return -EINVAL;
 			}
 			snprintf(o->name, sizeof(o->name), "%s", optarg);
 			break;
 		case 'm':
 			if (parse_size(optarg, &o->mem_bytes)) {
-				vmm_log("invalid --mem '%s': a size like 256M or 2G, a multiple of 4K",
-					optarg);
+				vmm_log(
+				    "invalid --mem '%s': a size like 256M or 2G, a multiple of 4K",
+				    optarg);
 				return -EINVAL;
 			}
 			break;
@@ -179,8 +190,9 @@ static int parse_options(int argc, char **argv, struct options *o)
 	}
 	if (o->incoming) {
 		if (o->kernel || o->payload || o->initrd) {
-			vmm_log("--incoming takes its guest from a saved state: no --kernel, --initrd "
-				"or --payload");
+			vmm_log(
+			    "--incoming takes its guest from a saved state: no --kernel, --initrd "
+			    "or --payload");
 			return -EINVAL;
 		}
 	} else {
@@ -217,10 +229,10 @@ static int main_loop(struct vmm_vm *vm)
 		vmm_log("unable to watch for signals: %s", strerror(errno));
 		return 1;
 	}
-	fds[0] = (struct pollfd){ .fd = vm->stop_fd, .events = POLLIN };
-	fds[1] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+	fds[0] = (struct pollfd){.fd = vm->stop_fd, .events = POLLIN};
+	fds[1] = (struct pollfd){.fd = sfd, .events = POLLIN};
 	if (in_fd >= 0)
-		fds[nfds++] = (struct pollfd){ .fd = in_fd, .events = POLLIN };
+		fds[nfds++] = (struct pollfd){.fd = in_fd, .events = POLLIN};
 
 	for (;;) {
 		if (poll(fds, nfds, -1) < 0) {
@@ -264,10 +276,10 @@ static int main_loop(struct vmm_vm *vm)
 
 int main(int argc, char **argv)
 {
-	struct vmm_vm_config config = { .exit_ops = &vm_exit_ops };
+	struct vmm_vm_config config = {.exit_ops = &vm_exit_ops};
 	struct vmm_control *control = NULL;
 	struct vmm_vm *vm = NULL;
-	struct options o = { 0 };
+	struct options o = {0};
 	const char *guest_kind;
 	sigset_t sigs;
 	int err, status = 1;

@@ -11,33 +11,33 @@
 #include "vm/kvmmig-vm.h"
 #include "vm/payload_abi.h"
 
-#define CR0_PE (1ull << 0)
-#define CR0_MP (1ull << 1)
-#define CR0_ET (1ull << 4)
-#define CR0_NE (1ull << 5)
-#define CR0_WP (1ull << 16)
-#define CR0_PG (1ull << 31)
-#define CR4_PAE (1ull << 5)
-#define CR4_OSFXSR (1ull << 9)
+#define CR0_PE	       (1ull << 0)
+#define CR0_MP	       (1ull << 1)
+#define CR0_ET	       (1ull << 4)
+#define CR0_NE	       (1ull << 5)
+#define CR0_WP	       (1ull << 16)
+#define CR0_PG	       (1ull << 31)
+#define CR4_PAE	       (1ull << 5)
+#define CR4_OSFXSR     (1ull << 9)
 #define CR4_OSXMMEXCPT (1ull << 10)
-#define EFER_SCE (1ull << 0)
-#define EFER_LME (1ull << 8)
-#define EFER_LMA (1ull << 10)
-#define EFER_NX (1ull << 11)
+#define EFER_SCE       (1ull << 0)
+#define EFER_LME       (1ull << 8)
+#define EFER_LMA       (1ull << 10)
+#define EFER_NX	       (1ull << 11)
 
 #define PTE_PRESENT (1ull << 0)
-#define PTE_RW (1ull << 1)
-#define PTE_USER (1ull << 2)
-#define PTE_PS (1ull << 7)
+#define PTE_RW	    (1ull << 1)
+#define PTE_USER    (1ull << 2)
+#define PTE_PS	    (1ull << 7)
 
-#define GDT_CODE64 0x00af9b000000ffffull
-#define GDT_DATA 0x00cf93000000ffffull
+#define GDT_CODE64	0x00af9b000000ffffull
+#define GDT_DATA	0x00cf93000000ffffull
 #define GDT_USER_CODE64 0x00affb000000ffffull
-#define GDT_USER_DATA 0x00cff3000000ffffull
+#define GDT_USER_DATA	0x00cff3000000ffffull
 
 int write_boot_gdt(struct vmm_vm *vm, uint64_t gdt)
 {
-	const uint64_t entries[] = { 0, GDT_CODE64, GDT_DATA, GDT_USER_CODE64, GDT_USER_DATA };
+	const uint64_t entries[] = {0, GDT_CODE64, GDT_DATA, GDT_USER_CODE64, GDT_USER_DATA};
 
 	return vmm_guest_write(vm, gdt, entries, sizeof(entries));
 }
@@ -45,15 +45,15 @@ int write_boot_gdt(struct vmm_vm *vm, uint64_t gdt)
 int write_identity_page_tables(struct vmm_vm *vm, uint64_t pml4_gpa)
 {
 	uint64_t pdpt_gpa = pml4_gpa + 0x1000, pd_gpa = pml4_gpa + 0x2000;
-	uint64_t pml4[512] = { 0 }, pdpt[512] = { 0 }, pd[512];
+	uint64_t pml4[512] = {0}, pdpt[512] = {0}, pd[512];
 	int err;
 
 	pml4[0] = pdpt_gpa | PTE_PRESENT | PTE_RW | PTE_USER;
 	for (int i = 0; i < 4; i++) {
 		pdpt[i] = (pd_gpa + i * 0x1000ull) | PTE_PRESENT | PTE_RW | PTE_USER;
 		for (int j = 0; j < 512; j++)
-			pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) + (PTE_PRESENT | PTE_RW |
-									  PTE_USER | PTE_PS);
+			pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) +
+				(PTE_PRESENT | PTE_RW | PTE_USER | PTE_PS);
 		err = vmm_guest_write(vm, pd_gpa + i * 0x1000ull, pd, sizeof(pd));
 		if (err)
 			return err;
@@ -66,10 +66,22 @@ int write_identity_page_tables(struct vmm_vm *vm, uint64_t pml4_gpa)
 
 int setup_long_mode(struct vmm_vcpu *vcpu, uint64_t gdt, uint64_t cr3)
 {
-	struct kvm_segment code = { .base = 0, .limit = 0xffffffff, .selector = 0x8,
-				    .type = 11, .present = 1, .s = 1, .l = 1, .g = 1 };
-	struct kvm_segment data = { .base = 0, .limit = 0xffffffff, .selector = 0x10,
-				    .type = 3, .present = 1, .s = 1, .db = 1, .g = 1 };
+	struct kvm_segment code = {.base = 0,
+				   .limit = 0xffffffff,
+				   .selector = 0x8,
+				   .type = 11,
+				   .present = 1,
+				   .s = 1,
+				   .l = 1,
+				   .g = 1};
+	struct kvm_segment data = {.base = 0,
+				   .limit = 0xffffffff,
+				   .selector = 0x10,
+				   .type = 3,
+				   .present = 1,
+				   .s = 1,
+				   .db = 1,
+				   .g = 1};
 	struct kvm_sregs sregs;
 	int err;
 
@@ -131,12 +143,12 @@ out:
 int payload_load(struct vmm_vm *vm, const char *path, const char *cmdline)
 {
 	struct payload_boot_info info = {
-		.magic = PAYLOAD_BOOT_MAGIC,
-		.version = PAYLOAD_BOOT_VERSION,
-		.ncpus = vm->ncpus,
-		.mem_bytes = vm->mem_bytes,
-		.lowmem_end = vm->slots[0].size,
-		.cmdline_gpa = PAYLOAD_CMDLINE_GPA,
+	    .magic = PAYLOAD_BOOT_MAGIC,
+	    .version = PAYLOAD_BOOT_VERSION,
+	    .ncpus = vm->ncpus,
+	    .mem_bytes = vm->mem_bytes,
+	    .lowmem_end = vm->slots[0].size,
+	    .cmdline_gpa = PAYLOAD_CMDLINE_GPA,
 	};
 	size_t cmdline_len = cmdline ? strlen(cmdline) : 0;
 	uint8_t *image = NULL;
@@ -186,14 +198,14 @@ int payload_load(struct vmm_vm *vm, const char *path, const char *cmdline)
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct vmm_vcpu *vcpu = &vm->vcpus[i];
 		struct kvm_regs regs = {
-			.rip = PAYLOAD_LOAD_GPA,
-			.rsp = PAYLOAD_STACK_TOP(i),
-			.rdi = PAYLOAD_BOOT_INFO_GPA,
-			.rsi = i,
-			.rflags = 0x2,
+		    .rip = PAYLOAD_LOAD_GPA,
+		    .rsp = PAYLOAD_STACK_TOP(i),
+		    .rdi = PAYLOAD_BOOT_INFO_GPA,
+		    .rsi = i,
+		    .rflags = 0x2,
 		};
 		/* Every vCPU starts at once: no INIT/SIPI dance for a payload. */
-		struct kvm_mp_state runnable = { .mp_state = KVM_MP_STATE_RUNNABLE };
+		struct kvm_mp_state runnable = {.mp_state = KVM_MP_STATE_RUNNABLE};
 
 		err = setup_long_mode(vcpu, PAYLOAD_GDT_GPA, PAYLOAD_PML4_GPA);
 		if (!err)

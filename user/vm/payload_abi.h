@@ -34,21 +34,21 @@
  *	0x10000	stacks, PAYLOAD_STACK_SIZE each, downwards from 0x90000
  *	0x100000 the payload binary (at most PAYLOAD_MAX_SIZE bytes)
  */
-#define PAYLOAD_GDT_GPA 0x1000
-#define PAYLOAD_PML4_GPA 0x2000
-#define PAYLOAD_PDPT_GPA 0x3000
-#define PAYLOAD_PD_GPA 0x4000
-#define PAYLOAD_BOOT_INFO_GPA 0x8000
-#define PAYLOAD_CMDLINE_GPA 0x8100
-#define PAYLOAD_CMDLINE_MAX 3840
-#define PAYLOAD_STACK_SIZE 0x4000
-#define PAYLOAD_STACK_TOP(cpu) (0x90000 - (cpu) * PAYLOAD_STACK_SIZE)
-#define PAYLOAD_MAX_CPUS 32
-#define PAYLOAD_LOAD_GPA 0x100000
-#define PAYLOAD_MAX_SIZE 0x100000
-#define PAYLOAD_MIN_MEM (16u << 20)
+#define PAYLOAD_GDT_GPA	       0x1000
+#define PAYLOAD_PML4_GPA       0x2000
+#define PAYLOAD_PDPT_GPA       0x3000
+#define PAYLOAD_PD_GPA	       0x4000
+#define PAYLOAD_BOOT_INFO_GPA  0x8000
+#define PAYLOAD_CMDLINE_GPA    0x8100
+#define PAYLOAD_CMDLINE_MAX    3840
+#define PAYLOAD_STACK_SIZE     0x4000
+#define PAYLOAD_STACK_TOP(cpu) (0x90000 - (cpu)*PAYLOAD_STACK_SIZE)
+#define PAYLOAD_MAX_CPUS       32
+#define PAYLOAD_LOAD_GPA       0x100000
+#define PAYLOAD_MAX_SIZE       0x100000
+#define PAYLOAD_MIN_MEM	       (16u << 20)
 
-#define PAYLOAD_BOOT_MAGIC 0x544f4f42474d564bull /* "KVMGBOOT" */
+#define PAYLOAD_BOOT_MAGIC   0x544f4f42474d564bull /* "KVMGBOOT" */
 #define PAYLOAD_BOOT_VERSION 1
 
 struct payload_boot_info {
@@ -73,6 +73,6 @@ struct payload_boot_info {
  *		N ends the VM; kvmmig-vm exits with status N & 0xff.
  */
 #define PAYLOAD_PORT_CONSOLE 0xe9
-#define PAYLOAD_PORT_EXIT 0xf4
+#define PAYLOAD_PORT_EXIT    0xf4
 
 #endif /* KVMMIG_PAYLOAD_ABI_H */

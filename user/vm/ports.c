@@ -8,11 +8,11 @@
 #include "vm/kvmmig-vm.h"
 #include "vm/payload_abi.h"
 
-#define I8042_DATA_PORT 0x60
+#define I8042_DATA_PORT	   0x60
 #define I8042_COMMAND_PORT 0x64
-#define I8042_CMD_RESET 0xfe
-#define CMOS_INDEX_PORT 0x70
-#define CMOS_DATA_PORT 0x71
+#define I8042_CMD_RESET	   0xfe
+#define CMOS_INDEX_PORT	   0x70
+#define CMOS_DATA_PORT	   0x71
 
 static pthread_mutex_t console_line_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -196,14 +196,14 @@ static int debugcon_load(void *opaque, const void *data, size_t size, bool apply
 }
 
 static const struct vmm_device_ops debugcon_ops = {
-	.name = "debugcon",
-	.save = debugcon_save,
-	.load = debugcon_load,
+    .name = "debugcon",
+    .save = debugcon_save,
+    .load = debugcon_load,
 };
 
 const struct vmm_exit_ops vm_exit_ops = {
-	.pio = vm_pio,
-	.pio_string = vm_pio_string,
+    .pio = vm_pio,
+    .pio_string = vm_pio_string,
 };
 
 int devices_init(struct vmm_vm *vm)

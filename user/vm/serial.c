@@ -6,8 +6,8 @@
 
 #include "vm/kvmmig-vm.h"
 
-#define UART_RX 0  /* in: receive buffer */
-#define UART_TX 0  /* out: transmit holding */
+#define UART_RX	 0 /* in: receive buffer */
+#define UART_TX	 0 /* out: transmit holding */
 #define UART_IER 1
 #define UART_IIR 2 /* in */
 #define UART_FCR 2 /* out */
@@ -17,29 +17,29 @@
 #define UART_MSR 6
 #define UART_SCR 7
 
-#define UART_IER_RDI 0x01
-#define UART_IER_THRI 0x02
-#define UART_IIR_NO_INT 0x01
-#define UART_IIR_THRI 0x02
-#define UART_IIR_RDI 0x04
+#define UART_IER_RDI	      0x01
+#define UART_IER_THRI	      0x02
+#define UART_IIR_NO_INT	      0x01
+#define UART_IIR_THRI	      0x02
+#define UART_IIR_RDI	      0x04
 #define UART_IIR_FIFO_ENABLED 0xc0
-#define UART_FCR_ENABLE_FIFO 0x01
-#define UART_FCR_CLEAR_RCVR 0x02
-#define UART_LCR_DLAB 0x80
-#define UART_MCR_DTR 0x01
-#define UART_MCR_RTS 0x02
-#define UART_MCR_OUT1 0x04
-#define UART_MCR_OUT2 0x08
-#define UART_MCR_LOOP 0x10
-#define UART_LSR_DR 0x01
-#define UART_LSR_THRE 0x20
-#define UART_LSR_TEMT 0x40
-#define UART_MSR_CTS 0x10
-#define UART_MSR_DSR 0x20
-#define UART_MSR_RI 0x40
-#define UART_MSR_DCD 0x80
+#define UART_FCR_ENABLE_FIFO  0x01
+#define UART_FCR_CLEAR_RCVR   0x02
+#define UART_LCR_DLAB	      0x80
+#define UART_MCR_DTR	      0x01
+#define UART_MCR_RTS	      0x02
+#define UART_MCR_OUT1	      0x04
+#define UART_MCR_OUT2	      0x08
+#define UART_MCR_LOOP	      0x10
+#define UART_LSR_DR	      0x01
+#define UART_LSR_THRE	      0x20
+#define UART_LSR_TEMT	      0x40
+#define UART_MSR_CTS	      0x10
+#define UART_MSR_DSR	      0x20
+#define UART_MSR_RI	      0x40
+#define UART_MSR_DCD	      0x80
 
-#define RX_FIFO_SIZE 64
+#define RX_FIFO_SIZE	     64
 #define SERIAL_STATE_VERSION 1
 
 /* The saved state is this struct, byte for byte: every field is a byte. */
@@ -63,7 +63,7 @@ static struct {
 	pthread_mutex_t lock;
 	struct vmm_vm *vm;
 	struct serial_regs r;
-} uart = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} uart = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static uint8_t iir_locked(void)
 {
@@ -80,7 +80,7 @@ static uint8_t iir_locked(void)
 
 static void set_irq_line(uint8_t level)
 {
-	struct kvm_irq_level irq = { .irq = SERIAL_IRQ, .level = level };
+	struct kvm_irq_level irq = {.irq = SERIAL_IRQ, .level = level};
 
 	if (ioctl(uart.vm->vm_fd, KVM_IRQ_LINE, &irq) < 0)
 		vmm_log("unable to set serial IRQ %d to %u: %s", SERIAL_IRQ, level,
@@ -255,9 +255,9 @@ static int serial_load(void *opaque, const void *data, size_t len, bool apply)
 }
 
 static const struct vmm_device_ops serial_ops = {
-	.name = "serial0",
-	.save = serial_save,
-	.load = serial_load,
+    .name = "serial0",
+    .save = serial_save,
+    .load = serial_load,
 };
 
 int serial_init(struct vmm_vm *vm)

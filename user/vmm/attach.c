@@ -30,7 +30,7 @@ bool vmm_name_is_valid(const char *name)
 
 int vmm_attach(struct vmm_vm *vm)
 {
-	struct kvmmig_attach attach = { .vm_fd = vm->vm_fd, .flags = 0 };
+	struct kvmmig_attach attach = {.vm_fd = vm->vm_fd, .flags = 0};
 	int fd, err;
 
 	fd = open(KVMMIG_DEVICE_PATH, O_RDWR | O_CLOEXEC);
@@ -48,8 +48,9 @@ int vmm_attach(struct vmm_vm *vm)
 	if (ioctl(fd, KVMMIG_ATTACH, &attach) < 0) {
 		err = -errno;
 		if (err == -EEXIST)
-			vmm_log("unable to attach VM '%s' to kvmmig: the name is taken by another VM",
-				vm->name);
+			vmm_log(
+			    "unable to attach VM '%s' to kvmmig: the name is taken by another VM",
+			    vm->name);
 		else
 			vmm_log("unable to attach VM '%s' to kvmmig: %s", vm->name, strerror(-err));
 		close(fd);

@@ -63,7 +63,8 @@ static int reply_ok(struct client *c, const void *payload, size_t len)
 	return err;
 }
 
-static int reply_error(struct client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int reply_error(struct client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int reply_error(struct client *c, const char *fmt, ...)
 {
 	char line[KVMMIG_CTL_LINE_MAX];
@@ -228,21 +229,23 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 			return reply_error(c, "save-memory needs a paused VM: pause first");
 		ret = vmm_memory_save(vm, arg);
 		if (ret)
-			return reply_error(c, "unable to save memory to %s: %s", arg, strerror(-ret));
+			return reply_error(c, "unable to save memory to %s: %s", arg,
+					   strerror(-ret));
 		return reply_ok(c, NULL, 0);
 	}
 	if (!strcmp(cmd, "quit")) {
 		*quit = true;
 		return reply_ok(c, NULL, 0);
 	}
-	return reply_error(c, "unknown command '%s' (status, pause, resume, save-state, "
-			      "restore-state, save-memory, quit)",
+	return reply_error(c,
+			   "unknown command '%s' (status, pause, resume, save-state, "
+			   "restore-state, save-memory, quit)",
 			   cmd);
 }
 
 static void serve_client(struct vmm_control *ctl, int fd)
 {
-	struct timeval timeout = { .tv_sec = CLIENT_TIMEOUT_SECONDS };
+	struct timeval timeout = {.tv_sec = CLIENT_TIMEOUT_SECONDS};
 	struct client *c = calloc(1, sizeof(*c));
 	char *line = malloc(KVMMIG_CTL_LINE_MAX);
 	bool quit = false;
@@ -276,8 +279,8 @@ static void *control_thread(void *arg)
 {
 	struct vmm_control *ctl = arg;
 	struct pollfd fds[2] = {
-		{ .fd = ctl->listen_fd, .events = POLLIN },
-		{ .fd = ctl->stop_fd, .events = POLLIN },
+	    {.fd = ctl->listen_fd, .events = POLLIN},
+	    {.fd = ctl->stop_fd, .events = POLLIN},
 	};
 
 	pthread_setname_np(pthread_self(), "control");
@@ -318,7 +321,7 @@ static bool socket_is_live(const struct sockaddr_un *addr)
 int vmm_control_open(struct vmm_control **out, struct vmm_vm *vm, const char *path,
 		     const char *guest_kind)
 {
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct vmm_control *ctl;
 	char dir[sizeof(addr.sun_path)];
 	int err;

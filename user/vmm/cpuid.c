@@ -10,32 +10,33 @@
 
 #define MAX_CPUID_ENTRIES 256
 
-/* Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX FXSR SSE SSE2 */
+/* Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX
+ * FXSR SSE SSE2 */
 static const uint32_t baseline_1_edx = BIT(0) | BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5) |
 				       BIT(6) | BIT(7) | BIT(8) | BIT(9) | BIT(11) | BIT(12) |
 				       BIT(13) | BIT(14) | BIT(15) | BIT(16) | BIT(17) | BIT(19) |
 				       BIT(23) | BIT(24) | BIT(25) | BIT(26);
 /* Leaf 1 ECX: SSE3 SSSE3 CX16 SSE4.1 SSE4.2 x2APIC POPCNT TSC-deadline HYPERVISOR */
-static const uint32_t baseline_1_ecx = BIT(0) | BIT(9) | BIT(13) | BIT(19) | BIT(20) | BIT(21) |
-				       BIT(23) | BIT(24) | BIT(31);
+static const uint32_t baseline_1_ecx =
+    BIT(0) | BIT(9) | BIT(13) | BIT(19) | BIT(20) | BIT(21) | BIT(23) | BIT(24) | BIT(31);
 /* Leaf 0x80000001 EDX: SYSCALL NX LM; ECX: LAHF/SAHF */
 static const uint32_t baseline_ext1_edx = BIT(11) | BIT(20) | BIT(29);
 static const uint32_t baseline_ext1_ecx = BIT(0);
 /* Leaf 0x40000001 EAX: CLOCKSOURCE NOP_IO_DELAY CLOCKSOURCE2 PV_EOI CLOCKSOURCE_STABLE_BIT */
 static const uint32_t baseline_kvm_eax = BIT(0) | BIT(1) | BIT(3) | BIT(6) | BIT(24);
 
-#define CPUID_1_ECX_VMX BIT(5)
+#define CPUID_1_ECX_VMX	       BIT(5)
 #define CPUID_1_ECX_HYPERVISOR BIT(31)
-#define CPUID_1_EDX_HTT BIT(28)
-#define CPUID_EXT1_ECX_SVM BIT(2)
+#define CPUID_1_EDX_HTT	       BIT(28)
+#define CPUID_EXT1_ECX_SVM     BIT(2)
 
 static struct kvm_cpuid2 *supported;
 
 int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out)
 {
 	if (!supported) {
-		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + MAX_CPUID_ENTRIES *
-								 sizeof(c->entries[0]));
+		struct kvm_cpuid2 *c =
+		    calloc(1, sizeof(*c) + MAX_CPUID_ENTRIES * sizeof(c->entries[0]));
 
 		if (!c)
 			return -ENOMEM;

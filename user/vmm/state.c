@@ -1,4 +1,4 @@
-/* state.c: the complete state of a paused VM as a versioned, length-checked blob; save and restore. */
+/* state.c: a paused VM's complete state as a versioned, length-checked blob: save, restore. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,14 +8,13 @@
 
 #include "vmm/state.h"
 
-#define ALIGN8(x) (((x) + 7) & ~(size_t)7)
+#define ALIGN8(x)	   (((x) + 7) & ~(size_t)7)
 #define MAX_TYPES_PER_VCPU 16
 
 _Static_assert(sizeof(struct kvmmig_state_header) == KVMMIG_STATE_HEADER_SIZE, "header layout");
 _Static_assert(sizeof(struct kvmmig_state_record) == KVMMIG_STATE_RECORD_HEAD_SIZE,
 	       "record layout");
-_Static_assert(sizeof(struct kvmmig_state_vm_info) == 16 + 24 * VMM_MAX_MEMSLOTS,
-	       "vm info layout");
+_Static_assert(sizeof(struct kvmmig_state_vm_info) == 16 + 24 * VMM_MAX_MEMSLOTS, "vm info layout");
 
 /* CRC-32 (IEEE 802.3, reflected, as zlib's crc32()): detects a damaged blob before parsing. */
 uint32_t vmm_crc32(uint32_t crc, const void *data, size_t len)
@@ -75,7 +74,7 @@ static void *writer_reserve(struct blob_writer *w, size_t len)
 static void put_record(struct blob_writer *w, uint32_t type, uint32_t index, const void *data,
 		       uint32_t size)
 {
-	struct kvmmig_state_record head = { .type = type, .index = index, .size = size };
+	struct kvmmig_state_record head = {.type = type, .index = index, .size = size};
 	uint8_t *p = writer_reserve(w, sizeof(head) + ALIGN8(size));
 
 	if (!p)
@@ -151,13 +150,13 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 	uint32_t tsc_khz;
 	int r, i = vcpu->index;
 
-#define GET(req, arg)                                                                   \
-	do {                                                                            \
-		if (ioctl(vcpu->fd, req, arg) < 0) {                                    \
-			r = -errno;                                                     \
-			vmm_log("unable to save vCPU %d: %s: %s", i, #req, strerror(-r)); \
-			return r;                                                       \
-		}                                                                       \
+#define GET(req, arg)                                                                              \
+	do {                                                                                       \
+		if (ioctl(vcpu->fd, req, arg) < 0) {                                               \
+			r = -errno;                                                                \
+			vmm_log("unable to save vCPU %d: %s: %s", i, #req, strerror(-r));          \
+			return r;                                                                  \
+		}                                                                                  \
 	} while (0)
 
 	r = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
@@ -244,12 +243,11 @@ static bool all_parked(struct vmm_vm *vm)
 
 int vmm_state_save(struct vmm_vm *vm, uint8_t **blob, size_t *size)
 {
-	struct blob_writer w = { 0 };
-	struct kvmmig_state_vm_info info = { .ncpus = vm->ncpus,
-					     .nslots = vm->nslots,
-					     .cpu_model = vm->cpu_model };
-	struct kvmmig_state_header header = { .version = KVMMIG_STATE_VERSION,
-					      .header_size = KVMMIG_STATE_HEADER_SIZE };
+	struct blob_writer w = {0};
+	struct kvmmig_state_vm_info info = {
+	    .ncpus = vm->ncpus, .nslots = vm->nslots, .cpu_model = vm->cpu_model};
+	struct kvmmig_state_header header = {.version = KVMMIG_STATE_VERSION,
+					     .header_size = KVMMIG_STATE_HEADER_SIZE};
 	struct kvm_pit_state2 pit;
 	struct kvm_clock_data clock;
 	int err;
@@ -272,7 +270,7 @@ int vmm_state_save(struct vmm_vm *vm, uint8_t **blob, size_t *size)
 	}
 
 	for (uint32_t chip = 0; chip < 3; chip++) {
-		struct kvm_irqchip irqchip = { .chip_id = chip };
+		struct kvm_irqchip irqchip = {.chip_id = chip};
 
 		if (ioctl(vm->vm_fd, KVM_GET_IRQCHIP, &irqchip) < 0) {
 			err = -errno;
@@ -364,7 +362,7 @@ struct parsed_state {
 };
 
 static int reject(char *err, size_t err_size, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static int reject(char *err, size_t err_size, const char *fmt, ...)
 {
 	va_list ap;
@@ -384,8 +382,9 @@ int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t 
 	uint32_t n = 0;
 
 	if (size < KVMMIG_STATE_HEADER_SIZE)
-		return reject(err, err_size, "truncated state blob: %zu bytes, the header alone is %d",
-			      size, KVMMIG_STATE_HEADER_SIZE);
+		return reject(err, err_size,
+			      "truncated state blob: %zu bytes, the header alone is %d", size,
+			      KVMMIG_STATE_HEADER_SIZE);
 	memcpy(&h, blob, sizeof(h));
 	if (memcmp(h.magic, KVMMIG_STATE_MAGIC, sizeof(h.magic)))
 		return reject(err, err_size, "not a kvmmig state blob (bad magic)");
@@ -402,8 +401,8 @@ int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t 
 			      (unsigned long long)h.total_size, size);
 	if (h.total_size < size)
 		return reject(err, err_size,
-			      "malformed state blob: %zu bytes, the header says %llu",
-			      size, (unsigned long long)h.total_size);
+			      "malformed state blob: %zu bytes, the header says %llu", size,
+			      (unsigned long long)h.total_size);
 	if (vmm_crc32(0, blob + off, size - off) != h.crc32)
 		return reject(err, err_size, "corrupt state blob: CRC mismatch");
 
@@ -423,7 +422,8 @@ int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t 
 				      n, r.type, off, r.size);
 		if (r.reserved)
 			return reject(err, err_size,
-				      "malformed state blob: record %u has nonzero reserved field", n);
+				      "malformed state blob: record %u has nonzero reserved field",
+				      n);
 		for (size_t i = r.size; i < padded; i++)
 			if (blob[off + sizeof(r) + i])
 				return reject(err, err_size,
@@ -433,7 +433,8 @@ int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t 
 		n++;
 		if (r.type == KVMMIG_STATE_END) {
 			if (r.size || r.index)
-				return reject(err, err_size, "malformed state blob: bad END record");
+				return reject(err, err_size,
+					      "malformed state blob: bad END record");
 			if (off != size)
 				return reject(err, err_size,
 					      "malformed state blob: data after the END record");
@@ -442,9 +443,8 @@ int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t 
 		}
 	}
 	if (n != h.record_count)
-		return reject(err, err_size,
-			      "malformed state blob: %u records, the header says %u", n,
-			      h.record_count);
+		return reject(err, err_size, "malformed state blob: %u records, the header says %u",
+			      n, h.record_count);
 	return 0;
 }
 
@@ -480,22 +480,22 @@ static int vcpu_slot_of(uint32_t type)
 }
 
 static const char *vcpu_slot_name[V_COUNT] = {
-	[V_REGS] = "REGS",	 [V_SREGS] = "SREGS",	    [V_FPU] = "FPU",
-	[V_XSAVE] = "XSAVE",	 [V_XCRS] = "XCRS",	    [V_MSRS] = "MSRS",
-	[V_LAPIC] = "LAPIC",	 [V_EVENTS] = "EVENTS",	    [V_MP_STATE] = "MP_STATE",
-	[V_DEBUGREGS] = "DEBUGREGS", [V_CPUID] = "CPUID", [V_TSC_KHZ] = "TSC_KHZ",
+    [V_REGS] = "REGS",		 [V_SREGS] = "SREGS",	[V_FPU] = "FPU",
+    [V_XSAVE] = "XSAVE",	 [V_XCRS] = "XCRS",	[V_MSRS] = "MSRS",
+    [V_LAPIC] = "LAPIC",	 [V_EVENTS] = "EVENTS", [V_MP_STATE] = "MP_STATE",
+    [V_DEBUGREGS] = "DEBUGREGS", [V_CPUID] = "CPUID",	[V_TSC_KHZ] = "TSC_KHZ",
 };
 
 static const size_t vcpu_slot_fixed_size[V_COUNT] = {
-	[V_REGS] = sizeof(struct kvm_regs),
-	[V_SREGS] = sizeof(struct kvm_sregs),
-	[V_FPU] = sizeof(struct kvm_fpu),
-	[V_XCRS] = sizeof(struct kvm_xcrs),
-	[V_LAPIC] = sizeof(struct kvm_lapic_state),
-	[V_EVENTS] = sizeof(struct kvm_vcpu_events),
-	[V_MP_STATE] = sizeof(struct kvm_mp_state),
-	[V_DEBUGREGS] = sizeof(struct kvm_debugregs),
-	[V_TSC_KHZ] = sizeof(uint32_t),
+    [V_REGS] = sizeof(struct kvm_regs),
+    [V_SREGS] = sizeof(struct kvm_sregs),
+    [V_FPU] = sizeof(struct kvm_fpu),
+    [V_XCRS] = sizeof(struct kvm_xcrs),
+    [V_LAPIC] = sizeof(struct kvm_lapic_state),
+    [V_EVENTS] = sizeof(struct kvm_vcpu_events),
+    [V_MP_STATE] = sizeof(struct kvm_mp_state),
+    [V_DEBUGREGS] = sizeof(struct kvm_debugregs),
+    [V_TSC_KHZ] = sizeof(uint32_t),
 };
 
 static int check_vcpu_record(struct vmm_vm *vm, int slot, uint32_t index, const struct rec *r,
@@ -529,8 +529,8 @@ static int check_vcpu_record(struct vmm_vm *vm, int slot, uint32_t index, const 
 		uint32_t n;
 
 		if (r->size < sizeof(struct kvm_cpuid2))
-			return reject(err, err_size, "malformed state blob: vCPU %u CPUID too short",
-				      index);
+			return reject(err, err_size,
+				      "malformed state blob: vCPU %u CPUID too short", index);
 		memcpy(&n, r->data, sizeof(n));
 		if (n == 0 || n > KVMMIG_STATE_MAX_CPUID ||
 		    r->size != sizeof(struct kvm_cpuid2) + n * sizeof(struct kvm_cpuid_entry2))
@@ -565,8 +565,9 @@ static int check_vm_info(struct vmm_vm *vm, const struct rec *r, char *err, size
 	struct kvmmig_state_vm_info info;
 
 	if (r->size != sizeof(info))
-		return reject(err, err_size, "malformed state blob: VM_INFO is %u bytes, expected %zu",
-			      r->size, sizeof(info));
+		return reject(err, err_size,
+			      "malformed state blob: VM_INFO is %u bytes, expected %zu", r->size,
+			      sizeof(info));
 	memcpy(&info, r->data, sizeof(info));
 	if (info.ncpus != (uint32_t)vm->ncpus)
 		return reject(err, err_size, "state blob is for %u vCPUs, this VM has %d",
@@ -579,7 +580,8 @@ static int check_vm_info(struct vmm_vm *vm, const struct rec *r, char *err, size
 			      vm->nslots);
 	for (int i = 0; i < vm->nslots; i++)
 		if (info.slots[i].slot != vm->slots[i].slot ||
-		    info.slots[i].gpa != vm->slots[i].gpa || info.slots[i].size != vm->slots[i].size)
+		    info.slots[i].gpa != vm->slots[i].gpa ||
+		    info.slots[i].size != vm->slots[i].size)
 			return reject(err, err_size,
 				      "state blob memslot %d (gpa 0x%llx size 0x%llx) differs from "
 				      "this VM's (gpa 0x%llx size 0x%llx)",
@@ -592,7 +594,7 @@ static int check_vm_info(struct vmm_vm *vm, const struct rec *r, char *err, size
 
 static int find_device(struct vmm_vm *vm, const struct rec *r)
 {
-	char name[17] = { 0 };
+	char name[17] = {0};
 
 	memcpy(name, r->data, 16);
 	if (strnlen(name, 16) == 16)
@@ -603,8 +605,8 @@ static int find_device(struct vmm_vm *vm, const struct rec *r)
 	return -1;
 }
 
-static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size,
-		       struct parsed_state *p, char *err, size_t err_size)
+static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, struct parsed_state *p,
+		       char *err, size_t err_size)
 {
 	size_t off = KVMMIG_STATE_HEADER_SIZE;
 	uint32_t n = 0;
@@ -630,9 +632,10 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size,
 		v = vcpu_slot_of(h.type);
 		if (v >= 0) {
 			if (h.index >= (uint32_t)vm->ncpus)
-				return reject(err, err_size,
-					      "malformed state blob: record for vCPU %u, the VM has %d",
-					      h.index, vm->ncpus);
+				return reject(
+				    err, err_size,
+				    "malformed state blob: record for vCPU %u, the VM has %d",
+				    h.index, vm->ncpus);
 			ret = check_vcpu_record(vm, v, h.index, &r, err, err_size);
 			if (ret)
 				return ret;
@@ -641,7 +644,9 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size,
 			switch (h.type) {
 			case KVMMIG_STATE_VM_INFO:
 				if (h.index)
-					return reject(err, err_size, "malformed state blob: VM_INFO index %u", h.index);
+					return reject(err, err_size,
+						      "malformed state blob: VM_INFO index %u",
+						      h.index);
 				ret = check_vm_info(vm, &r, err, err_size);
 				if (ret)
 					return ret;
@@ -649,15 +654,17 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size,
 				break;
 			case KVMMIG_STATE_VM_IRQCHIP:
 				if (h.index > 2 || r.size != sizeof(struct kvm_irqchip))
-					return reject(err, err_size,
-						      "malformed state blob: IRQCHIP %u of %u bytes",
-						      h.index, r.size);
+					return reject(
+					    err, err_size,
+					    "malformed state blob: IRQCHIP %u of %u bytes", h.index,
+					    r.size);
 				slot = &p->irqchip[h.index];
 				break;
 			case KVMMIG_STATE_VM_PIT:
 				if (h.index || r.size != sizeof(struct kvm_pit_state2))
 					return reject(err, err_size,
-						      "malformed state blob: PIT of %u bytes", r.size);
+						      "malformed state blob: PIT of %u bytes",
+						      r.size);
 				slot = &p->pit;
 				break;
 			case KVMMIG_STATE_VM_CLOCK:
@@ -672,10 +679,11 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size,
 
 				if (r.size < sizeof(struct kvmmig_state_device_head) ||
 				    r.size > sizeof(struct kvmmig_state_device_head) +
-						     KVMMIG_STATE_MAX_DEVICE)
-					return reject(err, err_size,
-						      "malformed state blob: DEVICE record of %u bytes",
-						      r.size);
+						 KVMMIG_STATE_MAX_DEVICE)
+					return reject(
+					    err, err_size,
+					    "malformed state blob: DEVICE record of %u bytes",
+					    r.size);
 				d = find_device(vm, &r);
 				if (d < 0)
 					return reject(err, err_size,
@@ -689,13 +697,15 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size,
 				continue;
 			default:
 				return reject(err, err_size,
-					      "malformed state blob: unknown record type 0x%x", h.type);
+					      "malformed state blob: unknown record type 0x%x",
+					      h.type);
 			}
 		}
 		if (slot->data)
-			return reject(err, err_size,
-				      "malformed state blob: record type 0x%x index %u appears twice",
-				      h.type, h.index);
+			return reject(
+			    err, err_size,
+			    "malformed state blob: record type 0x%x index %u appears twice", h.type,
+			    h.index);
 		*slot = r;
 	}
 
@@ -710,9 +720,9 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size,
 					      vcpu_slot_name[s], i);
 		}
 		if (!v[V_FPU].data == !v[V_XSAVE].data)
-			return reject(err, err_size,
-				      "state blob must have exactly one of XSAVE and FPU for vCPU %d",
-				      i);
+			return reject(
+			    err, err_size,
+			    "state blob must have exactly one of XSAVE and FPU for vCPU %d", i);
 	}
 	for (int c = 0; c < 3; c++)
 		if (!p->irqchip[c].data)
@@ -768,14 +778,14 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 	uint32_t tsc_khz;
 	int ret, i = vcpu->index;
 
-#define SET(req, slot)                                                                        \
-	do {                                                                                  \
-		ret = set_from(vcpu->fd, req, &v[slot]);                                      \
-		if (ret) {                                                                    \
-			reject(err, err_size, "unable to restore vCPU %d: %s: %s", i, #req,   \
-			       strerror(-ret));                                               \
-			return ret;                                                           \
-		}                                                                             \
+#define SET(req, slot)                                                                             \
+	do {                                                                                       \
+		ret = set_from(vcpu->fd, req, &v[slot]);                                           \
+		if (ret) {                                                                         \
+			reject(err, err_size, "unable to restore vCPU %d: %s: %s", i, #req,        \
+			       strerror(-ret));                                                    \
+			return ret;                                                                \
+		}                                                                                  \
 	} while (0)
 
 	memcpy(&tsc_khz, v[V_TSC_KHZ].data, sizeof(tsc_khz));
@@ -848,7 +858,8 @@ int vmm_state_restore(struct vmm_vm *vm, const uint8_t *blob, size_t size, char 
 	int ret;
 
 	pthread_mutex_lock(&vm->lock);
-	ret = vm->state == VMM_VM_INCOMING && vm->nparked == vm->ncpus ? 0 : -EBUSY;
+	/* An incoming VM's vCPU threads never enter KVM_RUN before resume: parked or not yet. */
+	ret = vm->state == VMM_VM_INCOMING ? 0 : -EBUSY;
 	pthread_mutex_unlock(&vm->lock);
 	for (int i = 0; !ret && i < vm->ncpus; i++)
 		if (vm->vcpus[i].has_run)
@@ -874,7 +885,8 @@ int vmm_state_restore(struct vmm_vm *vm, const uint8_t *blob, size_t size, char 
 	for (int c = 0; c < 3; c++) {
 		ret = set_from(vm->vm_fd, KVM_SET_IRQCHIP, &p->irqchip[c]);
 		if (ret) {
-			reject(err, err_size, "unable to restore irqchip %d: %s", c, strerror(-ret));
+			reject(err, err_size, "unable to restore irqchip %d: %s", c,
+			       strerror(-ret));
 			goto out;
 		}
 	}

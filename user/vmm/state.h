@@ -1,4 +1,4 @@
-/* state.h: the complete state of a paused VM as a versioned, length-checked blob; save and restore. */
+/* state.h: a paused VM's complete state as a versioned, length-checked blob: save, restore. */
 #ifndef KVMMIG_VMM_STATE_H
 #define KVMMIG_VMM_STATE_H
 
@@ -69,9 +69,9 @@
  * VM stays incoming and cannot be resumed: never half-applied and running.
  */
 
-#define KVMMIG_STATE_MAGIC "KVMMIGVS"
-#define KVMMIG_STATE_VERSION 1
-#define KVMMIG_STATE_HEADER_SIZE 32
+#define KVMMIG_STATE_MAGIC	      "KVMMIGVS"
+#define KVMMIG_STATE_VERSION	      1
+#define KVMMIG_STATE_HEADER_SIZE      32
 #define KVMMIG_STATE_RECORD_HEAD_SIZE 16
 
 enum kvmmig_state_type {
@@ -129,9 +129,9 @@ struct kvmmig_state_device_head {
 };
 
 /* Bounds on variable records: far above what KVM has, low enough to refuse garbage. */
-#define KVMMIG_STATE_MAX_MSRS 1024
-#define KVMMIG_STATE_MAX_CPUID 256
-#define KVMMIG_STATE_MAX_XSAVE (1 << 20)
+#define KVMMIG_STATE_MAX_MSRS	1024
+#define KVMMIG_STATE_MAX_CPUID	256
+#define KVMMIG_STATE_MAX_XSAVE	(1 << 20)
 #define KVMMIG_STATE_MAX_DEVICE 4096
 
 /* Saves a paused VM: *@blob is malloc'ed, *@size its length. -errno on failure. */

@@ -29,7 +29,7 @@ static void vcpu_kick_handler(int sig)
 
 static void install_kick_handler(void)
 {
-	struct sigaction sa = { .sa_handler = vcpu_kick_handler, .sa_flags = SA_RESTART };
+	struct sigaction sa = {.sa_handler = vcpu_kick_handler, .sa_flags = SA_RESTART};
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(VCPU_KICK_SIGNAL, &sa, NULL);
@@ -168,9 +168,9 @@ static void handle_exit(struct vmm_vcpu *vcpu)
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
 		dump_registers(vcpu);
-		vmm_vm_request_stop(vm, 1, "vCPU %d: VM entry failed, hardware reason 0x%llx",
-				    vcpu->index,
-				    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		vmm_vm_request_stop(
+		    vm, 1, "vCPU %d: VM entry failed, hardware reason 0x%llx", vcpu->index,
+		    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		break;
 	case KVM_EXIT_INTERNAL_ERROR:
 		dump_registers(vcpu);
@@ -212,7 +212,8 @@ static void *vcpu_thread(void *arg)
 			handle_exit(vcpu);
 		}
 		if (__atomic_load_n(&vm->stop_requested, __ATOMIC_SEQ_CST)) {
-			/* This vCPU ends the VM: it must not run on while the main loop stops the rest. */
+			/* This vCPU ends the VM: it must not run on while the main loop stops the
+			 * rest. */
 			__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);
 			kick_all(vm);
 		}

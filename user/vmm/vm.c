@@ -57,7 +57,7 @@ static int check_extension(int fd, long cap)
 
 static int fetch_msr_list(struct vmm_vm *vm)
 {
-	struct kvm_msr_list probe = { .nmsrs = 0 };
+	struct kvm_msr_list probe = {.nmsrs = 0};
 	struct kvm_msr_list *list;
 
 	/* E2BIG tells how many there are. */
@@ -94,22 +94,22 @@ static int create_memory(struct vmm_vm *vm, uint64_t mem_bytes)
 	vm->mem_bytes = mem_bytes;
 	madvise(vm->mem, mem_bytes, MADV_DONTDUMP);
 
-	vm->slots[0] = (struct vmm_memslot){ .slot = 0, .gpa = 0, .size = low, .file_offset = 0 };
+	vm->slots[0] = (struct vmm_memslot){.slot = 0, .gpa = 0, .size = low, .file_offset = 0};
 	vm->nslots = 1;
 	if (mem_bytes > low) {
-		vm->slots[1] = (struct vmm_memslot){ .slot = 1,
-						     .gpa = VMM_HIGHMEM_START,
-						     .size = mem_bytes - low,
-						     .file_offset = low };
+		vm->slots[1] = (struct vmm_memslot){.slot = 1,
+						    .gpa = VMM_HIGHMEM_START,
+						    .size = mem_bytes - low,
+						    .file_offset = low};
 		vm->nslots = 2;
 	}
 	for (int i = 0; i < vm->nslots; i++) {
 		struct vmm_memslot *s = &vm->slots[i];
 		struct kvm_userspace_memory_region region = {
-			.slot = s->slot,
-			.guest_phys_addr = s->gpa,
-			.memory_size = s->size,
-			.userspace_addr = (uintptr_t)(vm->mem + s->file_offset),
+		    .slot = s->slot,
+		    .guest_phys_addr = s->gpa,
+		    .memory_size = s->size,
+		    .userspace_addr = (uintptr_t)(vm->mem + s->file_offset),
 		};
 
 		s->hva = vm->mem + s->file_offset;
@@ -159,14 +159,14 @@ static int create_vcpu(struct vmm_vm *vm, int index)
 
 static int enable_vm_cap(struct vmm_vm *vm, uint32_t cap, uint64_t arg)
 {
-	struct kvm_enable_cap enable = { .cap = cap, .args = { arg } };
+	struct kvm_enable_cap enable = {.cap = cap, .args = {arg}};
 
 	return vmm_ioctl(vm->vm_fd, KVM_ENABLE_CAP, &enable);
 }
 
 int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config)
 {
-	struct kvm_pit_config pit = { .flags = 0 };
+	struct kvm_pit_config pit = {.flags = 0};
 	struct vmm_vm *vm;
 	int err, api;
 
@@ -226,9 +226,8 @@ int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config)
 	/* Capabilities the state blob is sized from, checked on the VM as KVM advises. */
 	vm->xsave_size = check_extension(vm->vm_fd, KVM_CAP_XSAVE2);
 	if (vm->xsave_size < (int)sizeof(struct kvm_xsave))
-		vm->xsave_size = check_extension(vm->vm_fd, KVM_CAP_XSAVE) ?
-					 (int)sizeof(struct kvm_xsave) :
-					 0;
+		vm->xsave_size =
+		    check_extension(vm->vm_fd, KVM_CAP_XSAVE) ? (int)sizeof(struct kvm_xsave) : 0;
 	vm->has_xcrs = check_extension(vm->vm_fd, KVM_CAP_XCRS);
 	vm->has_tsc_control = check_extension(vm->vm_fd, KVM_CAP_TSC_CONTROL) ||
 			      check_extension(vm->vm_fd, KVM_CAP_GET_TSC_KHZ);
@@ -332,7 +331,7 @@ void vmm_guest_mem_written(struct vmm_vm *vm, uint64_t gpa, uint64_t len)
 	/* kvmmig.ko takes one memslot per report. */
 	for (int i = 0; i < vm->nslots; i++) {
 		const struct vmm_memslot *s = &vm->slots[i];
-		struct kvmmig_mark_dirty mark = { 0 };
+		struct kvmmig_mark_dirty mark = {0};
 		uint64_t from = start > s->gpa ? start : s->gpa;
 		uint64_t to = end < s->gpa + s->size ? end : s->gpa + s->size;
 
@@ -342,10 +341,11 @@ void vmm_guest_mem_written(struct vmm_vm *vm, uint64_t gpa, uint64_t len)
 		mark.size = to - from;
 		if (ioctl(vm->kvmmig_fd, KVMMIG_MARK_DIRTY, &mark) < 0 && !warned) {
 			warned = true;
-			vmm_log("unable to report guest memory the VMM wrote (gpa 0x%llx, %llu bytes) "
-				"to kvmmig: %s",
-				(unsigned long long)mark.gpa, (unsigned long long)mark.size,
-				strerror(errno));
+			vmm_log(
+			    "unable to report guest memory the VMM wrote (gpa 0x%llx, %llu bytes) "
+			    "to kvmmig: %s",
+			    (unsigned long long)mark.gpa, (unsigned long long)mark.size,
+			    strerror(errno));
 		}
 	}
 }
@@ -490,8 +490,7 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 	fprintf(f, "mem %llu\n", (unsigned long long)vm->mem_bytes);
 	for (int i = 0; i < vm->nslots; i++)
 		fprintf(f, "memslot %u gpa 0x%llx size 0x%llx offset 0x%llx\n", vm->slots[i].slot,
-			(unsigned long long)vm->slots[i].gpa,
-			(unsigned long long)vm->slots[i].size,
+			(unsigned long long)vm->slots[i].gpa, (unsigned long long)vm->slots[i].size,
 			(unsigned long long)vm->slots[i].file_offset);
 	fprintf(f, "kvmmig %s\n", vm->kvmmig_fd >= 0 ? "attached" : "absent");
 	fprintf(f, "guest %s\n", guest_kind ? guest_kind : "none");

@@ -11,9 +11,9 @@
 
 #include <linux/kvmmig.h>
 
-#define VMM_MAX_VCPUS 64
+#define VMM_MAX_VCPUS	 64
 #define VMM_MAX_MEMSLOTS 2
-#define VMM_MAX_DEVICES 8
+#define VMM_MAX_DEVICES	 8
 
 /*
  * Guest physical memory layout, fixed so that it never changes while a VM
@@ -25,10 +25,10 @@
  * Both slots live in one memfd (slot 1 at file offset 3 GiB), mapped
  * MAP_SHARED: the module reads and fills these pages from its own context.
  */
-#define VMM_LOWMEM_END 0xc0000000ull
+#define VMM_LOWMEM_END	  0xc0000000ull
 #define VMM_HIGHMEM_START 0x100000000ull
 /* Intel's KVM_SET_TSS_ADDR needs three pages in the hole; the identity map one more. */
-#define VMM_TSS_ADDR 0xfffbd000ull
+#define VMM_TSS_ADDR	      0xfffbd000ull
 #define VMM_IDENTITY_MAP_ADDR 0xfffbc000ull
 
 enum vmm_cpu_model {
@@ -169,7 +169,7 @@ int vmm_vm_resume(struct vmm_vm *vm);
 void vmm_vcpus_kick_and_join(struct vmm_vm *vm);
 /* Any thread: ends the VM with exit @status; the first request wins. */
 void vmm_vm_request_stop(struct vmm_vm *vm, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 enum vmm_vm_state vmm_vm_get_state(struct vmm_vm *vm);
 const char *vmm_vm_state_name(enum vmm_vm_state state);
 

@@ -1,4 +1,4 @@
-/* memcounter.c: the Linux test guest's workload: writes memory, prints a running counter and checksum. */
+/* memcounter.c: the Linux test guest's workload: writes memory, prints counter and checksum. */
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -67,7 +67,8 @@ int main(int argc, char **argv)
 		if (sum == expected)
 			printf("memcounter: counter %" PRIu64 " checksum %" PRIu64 " ok\n", k, sum);
 		else
-			printf("memcounter: counter %" PRIu64 " checksum %" PRIu64 " MISMATCH want %" PRIu64 "\n",
+			printf("memcounter: counter %" PRIu64 " checksum %" PRIu64
+			       " MISMATCH want %" PRIu64 "\n",
 			       k, sum, expected);
 		next = now_ms() + interval;
 		if (steps && k >= steps)
