@@ -61,6 +61,8 @@ start dst dirtier dst --mem "$MEM" --idle
 wait_for 10 grep -q attached "$tmp/src.out" && wait_for 10 grep -q attached "$tmp/dst.out" ||
 	{ fail "test VMs attach" "$(cat "$tmp"/*.out)"; exit 1; }
 
+start mon kvmmig-ctl debug monitor
+wait_for 10 grep -q monitoring "$tmp/mon.out"
 start recv kvmmig-ctl debug dest dst $PORT
 wait_for 10 grep -q listening "$tmp/recv.out"
 start send kvmmig-ctl debug source src 127.0.0.1:$PORT
@@ -154,7 +156,17 @@ if dmesg | grep -qE "kvmmig: src: (manual dirty-log protection could not be rest
 else pass "stop restores dirty logging and manual-protect mode"; fi
 expect_output "dst is idle after its stream ended" "^dst .* idle$" kvmmig-ctl list
 
-eval "exec ${send_fd}>&- ${src_fd}>&- ${dst_fd}>&- ${recv_fd}>&-"
+# Multicast: one event per source round and per destination ROUND_END,
+# and state changes (source, receiving, source-done, idle).
+sleep 1
+src_ev=$(grep -c "^event round vm=src " "$tmp/mon.out")
+dst_ev=$(grep -c "^event round vm=dst " "$tmp/mon.out")
+st_ev=$(grep -c "^event vm vm=src event=3 " "$tmp/mon.out")
+if [ "$src_ev" -eq 5 ] && [ "$dst_ev" -eq 5 ] && [ "$st_ev" -ge 3 ]; then
+	pass "events: a round event per round on both sides, state changes ($src_ev+$dst_ev rounds, $st_ev src states)"
+else fail "events: a round event per round on both sides, state changes" "src $src_ev, dst $dst_ev round events, $st_ev src state events"; fi
+
+eval "exec ${send_fd}>&- ${src_fd}>&- ${dst_fd}>&- ${recv_fd}>&- ${mon_fd}>&-"
 wait 2>/dev/null
 pids=()
 expect "module unloads after a migration" rmmod kvmmig

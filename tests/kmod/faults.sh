@@ -98,7 +98,29 @@ echo stop >&"$tool_fd"
 wait_for 20 grep -q stopped "$tmp/tool.out"
 eval "exec ${tool_fd}>&- ${recv_fd}>&-"
 
-# 4. The source VMM is killed while a round blocks on a stalled peer.
+# 4. The VMM changes its memslots during a migration: the next round ends
+#    it cleanly (ESTALE), and stop still restores everything.
+bg recv kvmmig-ctl debug dest dst $PORT
+wait_for 10 grep -q listening "$tmp/recv.out"
+bg tool kvmmig-ctl debug source src 127.0.0.1:$PORT
+wait_for 20 grep -q started "$tmp/tool.out"
+echo "round full" >&"$tool_fd"
+wait_for 60 grep -q "^round" "$tmp/tool.out"
+echo addslot >&"$src_fd"
+wait_for 10 grep -q "^ok" "$tmp/src.out"
+echo round >&"$tool_fd"
+if wait_for 60 grep -q "^error" "$tmp/tool.out"; then
+	expect_output "a memslot change ends the migration cleanly" "^error Stale file handle: the VM's memslots changed" \
+		grep "^error" "$tmp/tool.out"
+else fail "a memslot change ends the migration cleanly" "$(cat "$tmp/tool.out")"; fi
+echo stop >&"$tool_fd"
+wait_for 20 grep -q stopped "$tmp/tool.out"
+if wait_for 20 settled src; then pass "stop after a memslot change releases everything"
+else fail "stop after a memslot change releases everything" "$(kvmmig-ctl list) workers=$(workers)"; fi
+eval "exec ${tool_fd}>&- ${recv_fd}>&-"
+kill -9 "$recv_pid" 2>/dev/null
+
+# 5. The source VMM is killed while a round blocks on a stalled peer.
 tests/kmod/streamtool.py stall $PORT >"$tmp/stall.out" 2>&1 &
 stall_pid=$!
 pids+=($!)

@@ -19,6 +19,7 @@
  *                     check, batched sendmsg of the same wire format) for
  *                     ROUNDS rounds MS apart; one "ubench ..." line each
  *   passes            "passes=N"
+ *   addslot           add a 1 MiB memslot 1 at 256 MiB (a layout change)
  *   quit
  * --fill writes a pattern into the lower half of memory first (so round 0
  * sees a long run of data pages as well as zero pages).
@@ -390,6 +391,20 @@ int main(int argc, char **argv)
 				pthread_cond_wait(&cond, &lock);
 			pthread_mutex_unlock(&lock);
 			printf("paused passes=%lu\n", (unsigned long)passes);
+		} else if (!strncmp(line, "addslot", 7)) {
+			void *extra = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			struct kvm_userspace_memory_region r1 = {
+			    .slot = 1,
+			    .guest_phys_addr = 256 << 20,
+			    .memory_size = 1 << 20,
+			    .userspace_addr = (unsigned long)extra,
+			};
+
+			if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r1) < 0)
+				printf("error %s\n", strerror(errno));
+			else
+				printf("ok\n");
 		} else if (!strncmp(line, "passes", 6)) {
 			printf("passes=%lu\n", (unsigned long)passes);
 		} else if (sscanf(line, "hash %199s", arg) == 1) {

@@ -11,6 +11,8 @@
  *   debug dest VM PORT          listen on PORT, accept one connection,
  *                               DEST_START + DEST_RECEIVE, print the
  *                               totals, then the line that follows END.
+ *   debug monitor               print the "events" multicast group, one
+ *                               line per event, until killed.
  */
 #include <inttypes.h>
 #include <netdb.h>
@@ -25,6 +27,7 @@
 
 #include "ctl/commands.h"
 #include "ctl/genl.h"
+#include <netlink/genl/ctrl.h>
 
 static int print_stats(struct nlattr **attrs, void *arg)
 {
@@ -199,12 +202,63 @@ static int debug_dest(const char *vm, const char *port)
 	return 0;
 }
 
+static int print_event(struct nl_msg *msg, void *arg)
+{
+	struct genlmsghdr *g = nlmsg_data(nlmsg_hdr(msg));
+	struct nlattr *attrs[KVMMIG_A_MAX + 1];
+	struct nlattr *vm[KVMMIG_VM_A_MAX + 1];
+
+	(void)arg;
+	if (genlmsg_parse(nlmsg_hdr(msg), 0, attrs, KVMMIG_A_MAX, NULL) < 0)
+		return NL_SKIP;
+	if (g->cmd == KVMMIG_CMD_ROUND_EVENT && attrs[KVMMIG_A_VM_NAME]) {
+		char prefix[64];
+
+		snprintf(prefix, sizeof(prefix), "event round vm=%s",
+			 nla_get_string(attrs[KVMMIG_A_VM_NAME]));
+		print_stats(attrs, prefix);
+	} else if (g->cmd == KVMMIG_CMD_VM_EVENT && attrs[KVMMIG_A_VM] && attrs[KVMMIG_A_EVENT] &&
+		   nla_parse_nested(vm, KVMMIG_VM_A_MAX, attrs[KVMMIG_A_VM], NULL) == 0 &&
+		   vm[KVMMIG_VM_A_NAME] && vm[KVMMIG_VM_A_STATE]) {
+		printf("event vm vm=%s event=%u state=%u\n", nla_get_string(vm[KVMMIG_VM_A_NAME]),
+		       nla_get_u32(attrs[KVMMIG_A_EVENT]), nla_get_u32(vm[KVMMIG_VM_A_STATE]));
+		fflush(stdout);
+	}
+	return NL_OK;
+}
+
+static int debug_monitor(void)
+{
+	struct kvmmig_nl nl;
+	int grp;
+
+	if (kvmmig_nl_open(&nl))
+		return 1;
+	grp = genl_ctrl_resolve_grp(nl.sk, KVMMIG_GENL_NAME, KVMMIG_MCGRP_EVENTS);
+	if (grp < 0 || nl_socket_add_membership(nl.sk, grp) < 0) {
+		fprintf(stderr, "kvmmig-ctl: unable to join the events group\n");
+		return 1;
+	}
+	nl_socket_disable_seq_check(nl.sk);
+	nl_socket_modify_cb(nl.sk, NL_CB_VALID, NL_CB_CUSTOM, print_event, NULL);
+	printf("monitoring\n");
+	fflush(stdout);
+	while (nl_recvmsgs_default(nl.sk) >= 0 || errno == EINTR || errno == ENOBUFS)
+		;
+	kvmmig_nl_close(&nl);
+	return 1;
+}
+
 int debug_main(int argc, char **argv)
 {
+	if (argc == 2 && !strcmp(argv[1], "monitor"))
+		return debug_monitor();
 	if (argc == 4 && !strcmp(argv[1], "source"))
 		return debug_source(argv[2], argv[3]);
 	if (argc == 4 && !strcmp(argv[1], "dest"))
 		return debug_dest(argv[2], argv[3]);
-	fprintf(stderr, "Usage: kvmmig-ctl debug source VM HOST:PORT | debug dest VM PORT\n");
+	fprintf(
+	    stderr,
+	    "Usage: kvmmig-ctl debug source VM HOST:PORT | debug dest VM PORT | debug monitor\n");
 	return 1;
 }
