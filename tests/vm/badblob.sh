@@ -108,6 +108,12 @@ cp "$good" "$vm_tmp/bad"
 "$vmctl_bin" --poke "$vm_tmp/bad" $((dev + 16 + 16)) 0x0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
 rejects "invalid serial state" "invalid state of device 'serial0'"
 
+# A guest using a feature this host's KVM cannot provide (leaf 1 ECX bit 16, reserved
+# everywhere) must not land here.
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --cpuid-or "$vm_tmp/bad" 1 0x1 ecx 0x10000
+rejects "a guest CPUID with a feature this host lacks" "CPUID leaf 0x1.0 ECX has features 0x10000"
+
 end=$(record_offset 0xffff 0)
 head -c "$end" "$good" >"$vm_tmp/bad"
 "$vmctl_bin" --poke "$vm_tmp/bad" 16 "$end" && "$vmctl_bin" --fix-crc "$vm_tmp/bad"

@@ -20,6 +20,9 @@
  *   vmctl --records BLOB          one line per record: offset type index size
  *   vmctl --fix-crc BLOB          recomputes the header's CRC in place
  *   vmctl --poke BLOB OFFSET U32  writes a little-endian u32 at OFFSET
+ *   vmctl --cpuid-or BLOB VCPU FUNCTION REG BITS
+ *                                 ORs BITS into register REG (eax..edx) of
+ *                                 CPUID leaf FUNCTION.0 of vCPU VCPU, fixes CRC
  *   vmctl --check-dirtymem IMAGE  checks a memory image of a paused dirtymem
  *                                 guest from outside (tests/guests/dirtymem.h):
  *                                 prints "cpu<c> iter <k>" lines, then
@@ -236,6 +239,35 @@ int main(int argc, char **argv)
 		if (off + 4 > len)
 			return 2;
 		memcpy(b + off, &v, 4);
+		store_blob(argv[2], b, len);
+		return 0;
+	}
+	if (argc >= 7 && !strcmp(argv[1], "--cpuid-or")) {
+		uint32_t vcpu = strtoul(argv[3], NULL, 0), function = strtoul(argv[4], NULL, 0);
+		uint32_t bits = strtoul(argv[6], NULL, 0), crc;
+		int reg = argv[5][1] - 'a'; /* eax ebx ecx edx */
+
+		b = load_blob(argv[2], &len);
+		for (size_t off = KVMMIG_STATE_HEADER_SIZE; off + 16 <= len;) {
+			struct kvmmig_state_record r;
+
+			memcpy(&r, b + off, sizeof(r));
+			if (r.type == KVMMIG_STATE_VCPU_CPUID && r.index == vcpu) {
+				struct kvm_cpuid_entry2 *e = (void *)(b + off + 16 + 8);
+				uint32_t n;
+
+				memcpy(&n, b + off + 16, 4);
+				for (uint32_t i = 0; i < n; i++, e++) {
+					uint32_t *regs = &e->eax;
+
+					if (e->function == function && e->index == 0)
+						regs[reg] |= bits;
+				}
+			}
+			off += 16 + ((r.size + 7) & ~7u);
+		}
+		crc = vmm_crc32(0, b + KVMMIG_STATE_HEADER_SIZE, len - KVMMIG_STATE_HEADER_SIZE);
+		memcpy(b + 24, &crc, 4);
 		store_blob(argv[2], b, len);
 		return 0;
 	}

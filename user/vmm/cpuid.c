@@ -1,5 +1,6 @@
 /* cpuid.c: the CPUID a guest sees: the host's (what KVM supports) or a conservative baseline. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -257,6 +258,70 @@ int vmm_cpuid_build(int kvm_fd, enum vmm_cpu_model model, int index, int ncpus,
 			e->eax = 0x80000008;
 	}
 	*out = c;
+	return 0;
+}
+
+/* Feature registers a guest may only use if this host's KVM supports each bit. */
+static const struct {
+	uint32_t function, index;
+	int reg;	    /* 0 eax, 1 ebx, 2 ecx, 3 edx */
+	uint32_t vmm_owned; /* bits the VMM sets or the guest toggles itself */
+} feature_regs[] = {
+    {0x1, 0, 2, CPUID_1_ECX_HYPERVISOR | BIT(27) /* OSXSAVE */},
+    {0x1, 0, 3, CPUID_1_EDX_HTT},
+    {0x7, 0, 1, 0},
+    {0x7, 0, 2, BIT(4) /* OSPKE */},
+    {0x7, 0, 3, 0},
+    {0xd, 0, 0, 0},
+    {0x80000001, 0, 2, 0},
+    {0x80000001, 0, 3, 0},
+    {0x40000001, 0, 0, 0},
+};
+
+static uint32_t reg_of(const struct kvm_cpuid_entry2 *e, int reg)
+{
+	return reg == 0 ? e->eax : reg == 1 ? e->ebx : reg == 2 ? e->ecx : e->edx;
+}
+
+int vmm_cpuid_check_supported(int kvm_fd, const struct kvm_cpuid2 *own,
+			      const struct kvm_cpuid2 *cpuid, char *err, size_t err_size)
+{
+	static const char reg_names[4][4] = {"EAX", "EBX", "ECX", "EDX"};
+	const struct kvm_cpuid2 *sup;
+	int ret = vmm_cpuid_supported(kvm_fd, &sup);
+
+	if (ret)
+		return ret;
+	for (size_t f = 0; f < sizeof(feature_regs) / sizeof(feature_regs[0]); f++) {
+		const struct kvm_cpuid_entry2 *want = NULL, *have = NULL, *mine = NULL;
+		uint32_t missing;
+
+		for (uint32_t i = 0; i < cpuid->nent; i++)
+			if (cpuid->entries[i].function == feature_regs[f].function &&
+			    cpuid->entries[i].index == feature_regs[f].index)
+				want = &cpuid->entries[i];
+		for (uint32_t i = 0; i < sup->nent; i++)
+			if (sup->entries[i].function == feature_regs[f].function &&
+			    sup->entries[i].index == feature_regs[f].index)
+				have = &sup->entries[i];
+		for (uint32_t i = 0; own && i < own->nent; i++)
+			if (own->entries[i].function == feature_regs[f].function &&
+			    own->entries[i].index == feature_regs[f].index)
+				mine = &own->entries[i];
+		if (!want)
+			continue;
+		missing = reg_of(want, feature_regs[f].reg) & ~feature_regs[f].vmm_owned &
+			  ~(have ? reg_of(have, feature_regs[f].reg) : 0) &
+			  ~(mine ? reg_of(mine, feature_regs[f].reg) : 0);
+		if (missing) {
+			snprintf(err, err_size,
+				 "guest CPUID leaf %#x.%u %s has features %#x that this host's KVM "
+				 "cannot provide",
+				 feature_regs[f].function, feature_regs[f].index,
+				 reg_names[feature_regs[f].reg], missing);
+			return -EOPNOTSUPP;
+		}
+	}
 	return 0;
 }
 

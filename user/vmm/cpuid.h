@@ -38,6 +38,16 @@ int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out);
 /* Builds the CPUID of vCPU @index; the caller frees *@out. */
 int vmm_cpuid_build(int kvm_fd, enum vmm_cpu_model model, int index, int ncpus,
 		    struct kvm_cpuid2 **out);
+/*
+ * Whether every feature bit of @cpuid (leaves 1, 7, 0xd, 0x80000001 and
+ * KVM's 0x40000001) is one this host provides: in KVM's supported CPUID or
+ * in @own, the CPUID KVM reports for a vCPU this host set up with the same
+ * model (some KVMs, PVM among them, report more than "supported"). A guest
+ * must not move to a host that lacks a feature it may be using.
+ * -EOPNOTSUPP with @err naming the leaf, register and bits otherwise.
+ */
+int vmm_cpuid_check_supported(int kvm_fd, const struct kvm_cpuid2 *own,
+			      const struct kvm_cpuid2 *cpuid, char *err, size_t err_size);
 const char *vmm_cpu_model_name(enum vmm_cpu_model model);
 int vmm_cpu_model_parse(const char *name, enum vmm_cpu_model *out);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+#include "vmm/cpuid.h"
 #include "vmm/state.h"
 
 #define ALIGN8(x)	   (((x) + 7) & ~(size_t)7)
@@ -605,6 +606,8 @@ static int find_device(struct vmm_vm *vm, const struct rec *r)
 	return -1;
 }
 
+static void *copy_aligned(const struct rec *r);
+
 static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, struct parsed_state *p,
 		       char *err, size_t err_size)
 {
@@ -723,6 +726,23 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 			return reject(
 			    err, err_size,
 			    "state blob must have exactly one of XSAVE and FPU for vCPU %d", i);
+	}
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct kvm_cpuid2 *cpuid = copy_aligned(&p->vcpu[i][V_CPUID]);
+		struct kvm_cpuid2 *own =
+		    calloc(1, sizeof(*own) + KVMMIG_STATE_MAX_CPUID * sizeof(own->entries[0]));
+		int ret = -ENOMEM;
+
+		if (cpuid && own) {
+			own->nent = KVMMIG_STATE_MAX_CPUID;
+			if (ioctl(vm->vcpus[i].fd, KVM_GET_CPUID2, own) < 0)
+				own->nent = 0;
+			ret = vmm_cpuid_check_supported(vm->kvm_fd, own, cpuid, err, err_size);
+		}
+		free(cpuid);
+		free(own);
+		if (ret)
+			return ret;
 	}
 	for (int c = 0; c < 3; c++)
 		if (!p->irqchip[c].data)

@@ -30,7 +30,8 @@
  * CRC, every record inside the blob, known type, index in range, the exact
  * size of a fixed-size payload or a consistent count in a variable one,
  * zero padding and reserved fields, no record twice, every required record
- * present, the VM shape (vCPU count, memslots) equal to the VM's, END last.
+ * present, the VM shape (vCPU count, memslots) equal to the VM's, END last,
+ * every CPUID feature bit supported by this host's KVM (vmm/cpuid.h).
  *
  * Per vCPU (index = vCPU index), all required except XCRS (present when
  * the source had KVM_CAP_XCRS) and exactly one of XSAVE / FPU:
