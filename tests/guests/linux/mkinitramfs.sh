@@ -5,7 +5,8 @@ set -eu
 out=$1
 here=$(cd "$(dirname "$0")" && pwd)
 busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || {
+# Static: no program interpreter (readelf comes with binutils, "file" may be missing).
+[ -n "$busybox" ] && ! readelf -l "$busybox" 2>/dev/null | grep -q 'program interpreter' || {
 	echo "mkinitramfs: need a static busybox (apt-get install busybox-static)" >&2
 	exit 1
 }
