@@ -101,6 +101,24 @@ for cpus in 1 2; do
 done
 TEST_SUFFIX=
 
+# A restored VM saves and restores again like any other: a second hop continues the guest.
+vm_start hop1 --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/src2.mem"
+vm_ctl hop1 restore-state <"$vm_tmp/src2.state" >/dev/null && vm_ctl hop1 resume >/dev/null
+wait_iter hop1 1 "$(image_iter "$vm_tmp/src2.mem" 1)" 10
+vm_ctl hop1 pause >/dev/null && vm_ctl hop1 save-state >"$vm_tmp/hop1.state" &&
+	vm_ctl hop1 save-memory "$vm_tmp/hop1.mem" >/dev/null && vm_ctl hop1 quit >/dev/null
+vm_start hop2 --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/hop1.mem"
+vm_ctl hop2 restore-state <"$vm_tmp/hop1.state" >/dev/null && vm_ctl hop2 resume >/dev/null
+h0=$(image_iter "$vm_tmp/hop1.mem" 0) h1=$(image_iter "$vm_tmp/hop1.mem" 1)
+if [ -n "$h0" ] && [ "$h0" -gt "$(image_iter "$vm_tmp/src2.mem" 0)" ] && wait_iter hop2 0 "$h0" 10 &&
+	wait_iter hop2 1 "$h1" 10 && ! vm_out hop2 | grep -q FAIL; then
+	pass "a restored VM saves and restores again: the guest goes on clean after two hops"
+else
+	fail "a restored VM saves and restores again: the guest goes on clean after two hops" \
+		"hop1 saved at $h0/$h1: $(vm_out hop2 | tail -n 2 | tr '\n' ' ')"
+fi
+vm_ctl hop2 quit >/dev/null
+
 # The oracle must be able to fail: flip one word of a written test page in the image. Pick
 # a page half the buffer away from where cpu0 writes next (rate 64 of 4096 pages), so that
 # the guest verifies (every 4 iterations) long before it would overwrite the damage.
