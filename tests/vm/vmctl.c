@@ -23,6 +23,9 @@
  *   vmctl --cpuid-or BLOB VCPU FUNCTION REG BITS
  *                                 ORs BITS into register REG (eax..edx) of
  *                                 CPUID leaf FUNCTION.0 of vCPU VCPU, fixes CRC
+ *   vmctl --cpuid-get BLOB VCPU FUNCTION REG
+ *                                 prints register REG of leaf FUNCTION.0 in hex,
+ *                                 "none" when the leaf is absent
  *   vmctl --check-dirtymem IMAGE  checks a memory image of a paused dirtymem
  *                                 guest from outside (tests/guests/dirtymem.h):
  *                                 prints "cpu<c> iter <k>" lines, then
@@ -240,6 +243,31 @@ int main(int argc, char **argv)
 			return 2;
 		memcpy(b + off, &v, 4);
 		store_blob(argv[2], b, len);
+		return 0;
+	}
+	if (argc >= 6 && !strcmp(argv[1], "--cpuid-get")) {
+		uint32_t vcpu = strtoul(argv[3], NULL, 0), function = strtoul(argv[4], NULL, 0);
+		int reg = argv[5][1] - 'a';
+
+		b = load_blob(argv[2], &len);
+		for (size_t off = KVMMIG_STATE_HEADER_SIZE; off + 16 <= len;) {
+			struct kvmmig_state_record r;
+
+			memcpy(&r, b + off, sizeof(r));
+			if (r.type == KVMMIG_STATE_VCPU_CPUID && r.index == vcpu) {
+				struct kvm_cpuid_entry2 *e = (void *)(b + off + 16 + 8);
+				uint32_t n;
+
+				memcpy(&n, b + off + 16, 4);
+				for (uint32_t i = 0; i < n; i++, e++)
+					if (e->function == function && e->index == 0) {
+						printf("%#x\n", (&e->eax)[reg]);
+						return 0;
+					}
+			}
+			off += 16 + ((r.size + 7) & ~7u);
+		}
+		printf("none\n");
 		return 0;
 	}
 	if (argc >= 7 && !strcmp(argv[1], "--cpuid-or")) {
