@@ -62,6 +62,7 @@ wait_for 10 grep -q attached "$tmp/src.out" && wait_for 10 grep -q attached "$tm
 	{ fail "test VMs attach" "$(cat "$tmp"/*.out)"; exit 1; }
 
 start mon kvmmig-ctl debug monitor
+mon_pid=${pids[-1]}
 wait_for 10 grep -q monitoring "$tmp/mon.out"
 start recv kvmmig-ctl debug dest dst $PORT
 wait_for 10 grep -q listening "$tmp/recv.out"
@@ -166,6 +167,8 @@ if [ "$src_ev" -eq 5 ] && [ "$dst_ev" -eq 5 ] && [ "$st_ev" -ge 3 ]; then
 	pass "events: a round event per round on both sides, state changes ($src_ev+$dst_ev rounds, $st_ev src states)"
 else fail "events: a round event per round on both sides, state changes" "src $src_ev, dst $dst_ev round events, $st_ev src state events"; fi
 
+# Everything else exits when its stdin closes; the monitor never does.
+kill "$mon_pid" 2>/dev/null
 eval "exec ${send_fd}>&- ${src_fd}>&- ${dst_fd}>&- ${recv_fd}>&- ${mon_fd}>&-"
 wait 2>/dev/null
 pids=()
