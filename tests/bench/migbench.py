@@ -1,0 +1,463 @@
+#!/usr/bin/python3
+"""migbench.py: runs inside a test host (tests/bench/run starts it).
+
+kvmmig against QEMU's own migration, the same Linux guest (Debian's bzImage,
+the bench initramfs running tests/bench/guest/ratedirty at a fixed page rate)
+in the same test host, loopback TCP:
+
+  kvmmig        kvmmig-vm -> kvmmig-vm --incoming, kvmmig-ctl migrate --json
+  qemu          qemu-system-x86_64 -enable-kvm -> -incoming defer, QMP,
+                max-bandwidth lifted, one channel
+  qemu-multifd  the same with the multifd capability, N channels
+
+One guest per VMM boots once; for each rate the guest is told its new rate on
+its console, runs WARM seconds, and migrates to a fresh destination, which is
+the source of the next migration (ping-pong). Per migration it prints one JSON
+line: total time, downtime (the tool's and the guest's: the longest silence
+of its console lines, timestamped here), bytes, rounds, CPU seconds of the
+source side (kvmmig: the session kthread, kvmmig-ctl, the source kvmmig-vm's
+non-vCPU threads; QEMU: the source process's non-vCPU threads), and the
+vCPU threads' CPU for reference.
+
+  migbench.py --kernel BZ --initrd CPIO --mem MIB --wss MIB --rates R,R,..
+              --max-downtime MS --warm S --methods kvmmig,qemu,qemu-multifd
+              [--channels N] [--out DIR]
+"""
+import argparse, json, os, socket, subprocess, sys, threading, time
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+REPORT_MS = 50
+
+
+def log(*a):
+    print("migbench:", *a, file=sys.stderr, flush=True)
+
+
+def now():
+    return time.monotonic_ns()
+
+
+class Console:
+    """Reads a VMM's console (its stdout), timestamps each line."""
+
+    def __init__(self, proc, path):
+        self.proc, self.lines, self.f = proc, [], open(path, "w")
+        self.cv = threading.Condition()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        for raw in iter(self.proc.stdout.readline, b""):
+            t = now()
+            line = raw.decode(errors="replace").rstrip("\r\n")
+            self.f.write("%d %s\n" % (t, line))
+            self.f.flush()
+            with self.cv:
+                self.lines.append((t, line))
+                self.cv.notify_all()
+
+    def wait(self, pred, timeout):
+        end = time.monotonic() + timeout
+        with self.cv:
+            while True:
+                for t, l in self.lines:
+                    if pred(l):
+                        return t, l
+                left = end - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None and not self.lines:
+                    return None
+                self.cv.wait(min(left, 0.5))
+
+    def rd(self):
+        """(time, seq, written) of every 'rd' line."""
+        out = []
+        with self.cv:
+            for t, l in self.lines:
+                p = l.split()
+                if len(p) == 3 and p[0].endswith("rd") and p[1].isdigit() and p[2].isdigit():
+                    out.append((t, int(p[1]), int(p[2])))
+        return out
+
+    def send(self, text):
+        self.proc.stdin.write(text.encode())
+        self.proc.stdin.flush()
+
+
+def thread_times(pid):
+    """{tid: (comm, cpu seconds)} of every thread of pid."""
+    out = {}
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                s = f.read()
+        except OSError:
+            continue
+        comm = s[s.index("(") + 1:s.rindex(")")]
+        f = s[s.rindex(")") + 2:].split()
+        out[int(tid)] = (comm, (int(f[11]) + int(f[12])) / CLK_TCK)
+    return out
+
+
+def proc_time(pid):
+    """utime+stime of the whole process, exited threads included."""
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    f = s[s.rindex(")") + 2:].split()
+    return (int(f[11]) + int(f[12])) / CLK_TCK
+
+
+def find_kthread(comm):
+    for p in os.listdir("/proc"):
+        if p.isdigit():
+            try:
+                with open("/proc/%s/comm" % p) as f:
+                    if f.read().strip() == comm:
+                        return int(p)
+            except OSError:
+                pass
+    return None
+
+
+def guest_gap(src, dst, t0):
+    """Longest silence (ms) between console 'rd' lines from t0 on, across the
+    source's last line and the destination's first."""
+    s = [t for t, _, _ in src.rd() if t >= t0]
+    d = [t for t, _, _ in dst.rd()]
+    if not d:
+        return None
+    ts = sorted(set(s + d))
+    best = 0
+    for a, b in zip(ts, ts[1:]):
+        best = max(best, b - a)
+    return best / 1e6
+
+
+def achieved_rate(con, secs):
+    rd = con.rd()
+    if len(rd) < 2:
+        return None
+    last = rd[-1]
+    first = next((r for r in rd if r[0] >= last[0] - secs * 1e9), rd[0])
+    if last[0] == first[0]:
+        return None
+    return (last[2] - first[2]) / ((last[0] - first[0]) / 1e9)
+
+
+# --- kvmmig -------------------------------------------------------------------
+
+class Kvmmig:
+    name = "kvmmig"
+
+    def __init__(self, a):
+        self.a, self.n, self.port = a, 0, 7440
+        self.cur = self.start_vm(incoming=False)
+
+    def vmname(self):
+        return "b%d" % self.n
+
+    def start_vm(self, incoming):
+        a, name = self.a, self.vmname()
+        cmd = ["kvmmig-vm", "--name", name, "--mem", "%dM" % a.mem, "--cpus", str(a.cpus),
+               "--console", "stdio"]
+        if incoming:
+            cmd += ["--incoming"]
+        else:
+            cmd += ["--kernel", a.kernel, "--initrd", a.initrd, "--append", a.append]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=open("%s/%s.err" % (a.out, name), "w"))
+        p.vmname = name
+        p.con = Console(p, "%s/%s.console" % (a.out, name))
+        sock = "%s/%s.sock" % (os.environ["KVMMIG_RUN_DIR"], name)
+        end = time.time() + 120
+        while not os.path.exists(sock) and time.time() < end and p.poll() is None:
+            time.sleep(0.1)
+        return p
+
+    def migrate(self, rate):
+        a, src = self.a, self.cur
+        self.n += 1
+        dst = self.start_vm(incoming=True)
+        self.port += 1
+        inc = subprocess.Popen(["kvmmig-ctl", "incoming", dst.vmname, "--listen",
+                                "127.0.0.1:%d" % self.port, "--timeout", "300"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        l = inc.stdout.readline()  # "waiting ..."
+        if b"waiting" not in l:
+            log("incoming did not start:", l)
+        vm_before = thread_times(src.pid)
+        vm_proc_before = proc_time(src.pid)
+        t0 = now()
+        ctl = subprocess.Popen(["kvmmig-ctl", "migrate", src.vmname, "127.0.0.1:%d" % self.port,
+                                "--json", "--max-downtime", str(a.max_downtime),
+                                "--timeout", str(a.timeout)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Poll the kthread and the source VMM until the tool is done.
+        kcomm = ("kvmmig-" + src.vmname)[:15]
+        kpid, kfirst, klast = None, None, None
+        vm_last = dict(vm_before)
+        while True:
+            wpid, status, ru = os.wait4(ctl.pid, os.WNOHANG)
+            if wpid:
+                break
+            if kpid is None:
+                kpid = find_kthread(kcomm)
+            if kpid is not None:
+                tt = thread_times(kpid)
+                if kpid in tt:
+                    if kfirst is None:
+                        kfirst = tt[kpid][1]
+                    klast = tt[kpid][1]
+            tt = thread_times(src.pid)
+            if tt:
+                vm_last.update(tt)
+            time.sleep(0.02)
+        rc = os.waitstatus_to_exitcode(status)
+        out, err = ctl.stdout.read(), ctl.stderr.read()
+        ctl.returncode = rc
+        t1 = now()
+        ctl_cpu = ru.ru_utime + ru.ru_stime
+        # The source VMM exits after the handoff: its whole CPU from wait4.
+        vm_total = None
+        if rc == 0:
+            try:
+                _, vst, vru = os.wait4(src.pid, 0)
+                vm_total = vru.ru_utime + vru.ru_stime
+            except ChildProcessError:
+                pass
+        else:
+            inc.kill()
+        inc.wait()
+        rounds, done = [], None
+        for l in out.decode().splitlines():
+            try:
+                j = json.loads(l)
+            except ValueError:
+                continue
+            if j.get("event") == "round":
+                rounds.append(j)
+            elif j.get("event") == "done":
+                done = j
+        vcpu = sum(c - vm_before.get(t, ("", 0))[1] for t, (n, c) in vm_last.items()
+                   if n.startswith("vcpu"))
+        # Total VMM CPU since it started, minus what it had before, minus vCPUs.
+        vm_other = (vm_total - vm_proc_before - vcpu) if vm_total is not None else None
+        kth = klast if klast is not None else 0.0  # the kthread starts with the migration
+        r = {"method": self.name, "rate_pages_s": rate, "ok": ctl.returncode == 0 and done is not None,
+             "error": err.decode().strip()[-300:] if ctl.returncode else ""}
+        if done:
+            dst.con.wait(lambda l: l.startswith("rd "), 30)
+            time.sleep(3 * REPORT_MS / 1000)
+            r.update({
+                "total_ms": done["total_ns"] / 1e6, "downtime_ms": done["downtime_ns"] / 1e6,
+                "bytes": done["bytes"], "rounds": done["rounds"],
+                "guest_gap_ms": guest_gap(src.con, dst.con, t0 - 2 * 10**9),
+                "cpu_s": {"kthread": kth, "ctl": ctl_cpu, "vmm_non_vcpu": vm_other},
+                "vcpu_cpu_s": vcpu,
+                "round0_bytes": rounds[0]["bytes"] if rounds else None,
+                "round0_wall_ns": rounds[0]["wall_ns"] if rounds else None,
+                "harvest_ns": [x["harvest_ns"] for x in rounds],
+                "wall_ms": (t1 - t0) / 1e6,
+            })
+            r["cpu_s_total"] = sum(v for v in r["cpu_s"].values() if v is not None)
+            self.cur = dst
+        else:
+            log("kvmmig migration failed:", err.decode().strip())
+            r["total_ms"] = (t1 - t0) / 1e6
+            r["bytes"] = sum(x["bytes"] for x in rounds)
+            r["rounds"] = len(rounds)
+            dst.kill()
+            dst.wait()
+        return r
+
+    def close(self):
+        for p in (self.cur,):
+            p.kill()
+
+
+# --- QEMU ---------------------------------------------------------------------
+
+class QMP:
+    def __init__(self, path, timeout=60):
+        end = time.time() + timeout
+        while True:
+            try:
+                self.s = socket.socket(socket.AF_UNIX)
+                self.s.connect(path)
+                break
+            except OSError:
+                if time.time() > end:
+                    raise
+                time.sleep(0.2)
+        self.f = self.s.makefile("rwb")
+        self._read()  # greeting
+        self.cmd("qmp_capabilities")
+
+    def _read(self):
+        while True:
+            j = json.loads(self.f.readline())
+            if "event" not in j:
+                return j
+
+    def cmd(self, name, **args):
+        m = {"execute": name}
+        if args:
+            m["arguments"] = args
+        self.f.write(json.dumps(m).encode() + b"\n")
+        self.f.flush()
+        r = self._read()
+        if "error" in r:
+            raise RuntimeError("%s: %s" % (name, r["error"]))
+        return r["return"]
+
+
+class Qemu:
+    def __init__(self, a, multifd):
+        self.a, self.multifd, self.n, self.port = a, multifd, 0, 7460 + 20 * multifd
+        self.name = "qemu-multifd" if multifd else "qemu"
+        self.cur = self.start_vm(incoming=False)
+
+    def start_vm(self, incoming):
+        a = self.a
+        tag = "%s%d" % ("qm" if self.multifd else "q", self.n)
+        qmp = "/tmp/%s.qmp" % tag
+        if os.path.exists(qmp):
+            os.unlink(qmp)
+        cmd = ["qemu-system-x86_64", "-enable-kvm", "-M", "q35", "-cpu", "host",
+               "-m", str(a.mem), "-smp", str(a.cpus), "-nodefaults", "-no-user-config",
+               "-display", "none", "-vga", "none", "-serial", "stdio", "-no-reboot",
+               "-kernel", a.kernel, "-initrd", a.initrd, "-append", a.append,
+               "-qmp", "unix:%s,server=on,wait=off" % qmp, "-name", "%s,debug-threads=on" % tag]
+        if incoming:
+            cmd += ["-incoming", "defer"]
+        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=open("%s/%s.err" % (a.out, tag), "w"))
+        p.con = Console(p, "%s/%s.console" % (a.out, tag))
+        p.qmp = QMP(qmp)
+        return p
+
+    def setup(self, q):
+        a = self.a
+        if self.multifd:
+            q.cmd("migrate-set-capabilities",
+                  capabilities=[{"capability": "multifd", "state": True}])
+            q.cmd("migrate-set-parameters", **{"multifd-channels": a.channels})
+        q.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 50,
+                                           "downtime-limit": a.max_downtime})
+
+    def migrate(self, rate):
+        a, src = self.a, self.cur
+        self.n += 1
+        dst = self.start_vm(incoming=True)
+        self.port += 1
+        self.setup(dst.qmp)
+        dst.qmp.cmd("migrate-incoming", uri="tcp:127.0.0.1:%d" % self.port)
+        self.setup(src.qmp)
+        tt0 = thread_times(src.pid)
+        p0 = proc_time(src.pid)
+        t0 = now()
+        src.qmp.cmd("migrate", uri="tcp:127.0.0.1:%d" % self.port)
+        info = {}
+        while True:
+            info = src.qmp.cmd("query-migrate")
+            if info.get("status") in ("completed", "failed", "cancelled"):
+                break
+            if now() - t0 > a.timeout * 1e9:
+                src.qmp.cmd("migrate_cancel")
+                info["error-desc"] = "no convergence in %d s (cancelled)" % a.timeout
+                info["status"] = "timeout"
+                time.sleep(1)
+                break
+            time.sleep(0.05)
+        t1 = now()
+        tt1 = thread_times(src.pid)
+        p1 = proc_time(src.pid)
+        vcpu = sum(c - tt0.get(t, ("", 0))[1] for t, (n, c) in tt1.items() if "/KVM" in n)
+        r = {"method": self.name, "rate_pages_s": rate, "ok": info.get("status") == "completed",
+             "error": info.get("error-desc", "")}
+        if r["ok"]:
+            dst.con.wait(lambda l: False, 0)
+            end = time.time() + 30
+            while not [x for x in dst.con.rd()] and time.time() < end:
+                time.sleep(0.1)
+            time.sleep(3 * REPORT_MS / 1000)
+            ram = info.get("ram", {})
+            r.update({
+                "total_ms": info.get("total-time"), "downtime_ms": info.get("downtime"),
+                "setup_ms": info.get("setup-time"),
+                "bytes": ram.get("transferred"), "rounds": ram.get("dirty-sync-count"),
+                "guest_gap_ms": guest_gap(src.con, dst.con, t0 - 2 * 10**9),
+                "cpu_s": {"qemu_non_vcpu": (p1 - p0) - vcpu},
+                "vcpu_cpu_s": vcpu, "ram_mbps": ram.get("mbps"),
+                "wall_ms": (t1 - t0) / 1e6,
+                "threads": sorted({n for n, _ in tt1.values()}),
+            })
+            r["cpu_s_total"] = r["cpu_s"]["qemu_non_vcpu"]
+            try:
+                src.qmp.cmd("quit")
+            except Exception:
+                pass
+            src.wait(10)
+            self.cur = dst
+        else:
+            log("qemu migration failed:", info)
+            r["total_ms"] = (t1 - t0) / 1e6
+            r["bytes"] = info.get("ram", {}).get("transferred")
+            r["rounds"] = info.get("ram", {}).get("dirty-sync-count")
+            dst.kill()
+            dst.wait()
+        return r
+
+    def close(self):
+        self.cur.kill()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--mem", type=int, default=512)
+    ap.add_argument("--wss", type=int, default=256)
+    ap.add_argument("--cpus", type=int, default=1)
+    ap.add_argument("--rates", default="0,2560,12800")
+    ap.add_argument("--max-downtime", type=int, default=300)
+    ap.add_argument("--warm", type=float, default=3)
+    ap.add_argument("--methods", default="kvmmig,qemu,qemu-multifd")
+    ap.add_argument("--channels", type=int, default=2)
+    ap.add_argument("--out", default="/tmp/migbench")
+    ap.add_argument("--timeout", type=int, default=60)
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    rates = [int(x) for x in a.rates.split(",")]
+    a.append = ("console=ttyS0 quiet loglevel=1 panic=-1 bench.mib=%d bench.rate=%d "
+                "bench.report_ms=%d" % (a.wss, rates[0], REPORT_MS))
+    for m in a.methods.split(","):
+        t = time.time()
+        try:
+            v = Kvmmig(a) if m == "kvmmig" else Qemu(a, m == "qemu-multifd")
+        except Exception as e:
+            print(json.dumps({"method": m, "ok": False, "error": "start: %s" % e}), flush=True)
+            continue
+        if not v.cur.con.wait(lambda l: l.startswith("rd "), 300):
+            print(json.dumps({"method": m, "ok": False, "error": "guest did not start"}), flush=True)
+            v.close()
+            continue
+        log("%s: guest up in %.1f s" % (m, time.time() - t))
+        for rate in rates:
+            v.cur.con.send("rate %d\n" % rate)
+            time.sleep(a.warm)
+            ach = achieved_rate(v.cur.con, a.warm - 1)
+            try:
+                r = v.migrate(rate)
+            except Exception as e:
+                r = {"method": m, "rate_pages_s": rate, "ok": False, "error": repr(e)}
+            r["achieved_pages_s"] = ach
+            r["mem_mib"], r["wss_mib"], r["max_downtime_ms"] = a.mem, a.wss, a.max_downtime
+            print(json.dumps(r), flush=True)
+        v.close()
+
+
+if __name__ == "__main__":
+    main()
