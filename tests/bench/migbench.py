@@ -362,7 +362,10 @@ class Qemu:
         info = {}
         while True:
             info = src.qmp.cmd("query-migrate")
-            if info.get("status") in ("completed", "failed", "cancelled"):
+            # A former destination reports its incoming migration as
+            # "completed" (no total-time) until the new one shows up.
+            if info.get("status") in ("completed", "failed", "cancelled") and (
+                    info.get("status") != "completed" or "total-time" in info):
                 break
             if now() - t0 > a.timeout * 1e9:
                 src.qmp.cmd("migrate_cancel")
