@@ -362,10 +362,11 @@ class Qemu:
         info = {}
         while True:
             info = src.qmp.cmd("query-migrate")
-            # A former destination reports its incoming migration as
-            # "completed" (no total-time) until the new one shows up.
+            # QEMU sets "completed" before it computes total-time and
+            # downtime (they read 0 for a moment), and a former destination
+            # reports its incoming migration as completed (no total-time).
             if info.get("status") in ("completed", "failed", "cancelled") and (
-                    info.get("status") != "completed" or "total-time" in info):
+                    info.get("status") != "completed" or info.get("total-time")):
                 break
             if now() - t0 > a.timeout * 1e9:
                 src.qmp.cmd("migrate_cancel")
