@@ -101,10 +101,52 @@ fi
 wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 	pass "a refusing destination stops its empty VMM" || fail "a refusing destination stops its empty VMM" "still running"
 
+# --- status, resume, cancel.
+vmm_request() { # NAME COMMAND: one raw request on the VMM's control socket
+	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); print(s.recv(4096).decode().strip())' \
+		"$KVMMIG_RUN_DIR/$1.sock" "$2"
+}
+expect_output "status shows the VMM's view" '^vmr: running, 1 vCPUs, 64 MiB$' kvmmig-ctl status vmr
+expect_output "status shows the module's view" '^kvmmig: idle$' kvmmig-ctl status vmr
+vmm_request vmr pause >/dev/null
+n0=$(reports "$tmp/vmr.src.log")
+sleep 1
+n1=$(reports "$tmp/vmr.src.log")
+expect_output "status shows a paused guest" '^vmr: paused' kvmmig-ctl status vmr
+expect_output "resume runs a paused guest" '^vmr runs$' kvmmig-ctl resume vmr
+if [ "$n1" -le $((n0 + 1)) ] && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -gt $n1 ]"; then
+	pass "the guest stood still while paused and goes on after resume"
+else
+	fail "the guest stood still while paused and goes on after resume" "reports $n0 -> $n1 while paused, now $(reports "$tmp/vmr.src.log")"
+fi
+
+start_dest vmrin 1
+kvmmig-ctl migrate vmr "127.0.0.1:$port" --bandwidth 1 >"$tmp/cancel.out" 2>&1 &
+mig=$!
+wait_for 20 grep -q 'kvmmig: source' <(kvmmig-ctl status vmr) ||
+	wait_for 20 sh -c "kvmmig-ctl status vmr | grep -q 'kvmmig: source'"
+expect_output "cancel ends a running migration" '^cancelled the migration of vmr$' kvmmig-ctl cancel vmr
+wait $mig
+rc=$?
+if [ $rc -ne 0 ] && grep -q 'guest is running on the source' "$tmp/cancel.out"; then
+	pass "a cancelled migration says the guest runs at the source"
+else
+	fail "a cancelled migration says the guest runs at the source" "exit $rc: $(tail -n 1 "$tmp/cancel.out")"
+fi
+n0=$(reports "$tmp/vmr.src.log")
+if alive "$tmp/vmr.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -gt $n0 ]"; then
+	pass "after cancel the guest keeps running at the source"
+else
+	fail "after cancel the guest keeps running at the source" "source stopped"
+fi
+wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
+	pass "after cancel the destination stops its VMM" ||
+	fail "after cancel the destination stops its VMM" "still running; incoming said: $(tail -n 2 "$tmp/vmrin.in.out" | tr '\n' ' ') ps: $(ps -o pid,stat,args | grep '[k]vmmig' | tr '\n' ';')"
+
 # --- The destination VMM dies mid-migration.
 start_dest vmrin 1
 ( sleep 1; kill -9 "$(cat "$tmp/vmrin.dst.pid")" ) &
-out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" 2>&1)
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" --bandwidth 5 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q 'guest is running on the source'; then
 	pass "destination VMM killed mid-migration: the tool says the guest runs at the source"
 else

@@ -6,6 +6,9 @@ int version_main(int argc, char **argv);
 int list_main(int argc, char **argv);
 int migrate_main(int argc, char **argv);
 int incoming_main(int argc, char **argv);
+int status_main(int argc, char **argv);
+int cancel_main(int argc, char **argv);
+int resume_main(int argc, char **argv);
 int debug_main(int argc, char **argv);
 
 #endif /* KVMMIG_CTL_COMMANDS_H */

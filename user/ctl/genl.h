@@ -27,6 +27,9 @@ struct nl_msg *kvmmig_nl_msg(struct kvmmig_nl *nl, int cmd, int flags);
 int kvmmig_nl_call(struct kvmmig_nl *nl, struct nl_msg *msg,
 		   int (*on_reply)(struct nlattr **attrs, void *arg), void *arg);
 
+/* The name of an &enum kvmmig_vm_state, as list and status show it. */
+const char *vm_state_name(uint32_t state);
+
 /* Prints "kvmmig-ctl: <what>: <reason>" for an error from kvmmig_nl_call. */
 void kvmmig_nl_perror(const struct kvmmig_nl *nl, const char *what, int err);
 

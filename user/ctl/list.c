@@ -5,7 +5,7 @@
 #include "ctl/commands.h"
 #include "ctl/genl.h"
 
-static const char *state_name(uint32_t state)
+const char *vm_state_name(uint32_t state)
 {
 	switch (state) {
 	case KVMMIG_VM_IDLE:
@@ -40,7 +40,7 @@ static int print_vm(struct nlattr **attrs, void *arg)
 	       vm[KVMMIG_VM_A_PID] ? nla_get_u32(vm[KVMMIG_VM_A_PID]) : 0,
 	       vm[KVMMIG_VM_A_MEM_BYTES] ? nla_get_u64(vm[KVMMIG_VM_A_MEM_BYTES]) >> 20 : 0,
 	       vm[KVMMIG_VM_A_MEMSLOTS] ? nla_get_u32(vm[KVMMIG_VM_A_MEMSLOTS]) : 0,
-	       state_name(vm[KVMMIG_VM_A_STATE] ? nla_get_u32(vm[KVMMIG_VM_A_STATE]) : ~0u));
+	       vm_state_name(vm[KVMMIG_VM_A_STATE] ? nla_get_u32(vm[KVMMIG_VM_A_STATE]) : ~0u));
 	return 0;
 }
 

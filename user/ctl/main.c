@@ -11,6 +11,9 @@ static const struct {
 } subcommands[] = {
     {"migrate", migrate_main, "Live-migrate a VM to a destination host"},
     {"incoming", incoming_main, "Receive a VM migrated from another host"},
+    {"status", status_main, "Show what the VMM and the module say about a VM"},
+    {"cancel", cancel_main, "Cancel a VM's migration; the guest goes on at the source"},
+    {"resume", resume_main, "Resume a paused guest"},
     {"list", list_main, "List the VMs attached to kvmmig"},
     {"version", version_main, "Print the tool's and the kernel module's versions"},
     {"debug", debug_main, "Drive the module's data path by hand (tests only)"},

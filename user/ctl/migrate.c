@@ -49,13 +49,22 @@ static int fail(struct migration *m, const char *what)
 {
 	const char *where = "running on the source";
 
+	/* The module lets go of the socket first; it shuts it down on abort. */
+	if (m->session)
+		session_source_stop(&m->nl, m->name);
 	if (m->sock >= 0) {
+		struct linger reset = {.l_onoff = 1, .l_linger = 0};
+
+		/*
+		 * Tell the destination why, then reset the connection rather
+		 * than drain what is queued (a paced link may hold seconds of
+		 * pages): the destination learns at once and stops its VMM.
+		 */
 		wire_send_text(m->sock, WIRE_ABORT, what);
+		setsockopt(m->sock, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
 		close(m->sock);
 		m->sock = -1;
 	}
-	if (m->session)
-		session_source_stop(&m->nl, m->name);
 	if (m->we_paused) {
 		if (vmm_simple(&m->vmm, "resume")) {
 			where = "PAUSED on the source (resume failed: run `kvmmig-ctl resume`)";

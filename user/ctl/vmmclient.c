@@ -12,28 +12,42 @@
 #include "ctl/vmmclient.h"
 #include "ctlproto/ctlproto.h"
 
-int vmm_connect(struct vmm_conn *c, const char *name)
+static int open_socket(struct vmm_conn *c)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 
-	memset(c, 0, sizeof(*c));
-	if (kvmmig_ctl_socket_path(addr.sun_path, sizeof(addr.sun_path), name)) {
-		fprintf(stderr, "kvmmig-ctl: VM name too long: %s\n", name);
-		return -ENAMETOOLONG;
-	}
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", c->path);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		int err = errno;
 
-		fprintf(stderr,
-			"kvmmig-ctl: unable to reach the VMM of '%s' at %s: %s (is kvmmig-vm "
-			"--name %s running?)\n",
-			name, addr.sun_path, strerror(err), name);
 		if (c->fd >= 0)
 			close(c->fd);
 		c->fd = -1;
 		return -err;
 	}
+	return 0;
+}
+
+int vmm_connect(struct vmm_conn *c, const char *name)
+{
+	int ret;
+
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+	if (kvmmig_ctl_socket_path(c->path, sizeof(c->path), name)) {
+		fprintf(stderr, "kvmmig-ctl: VM name too long: %s\n", name);
+		return -ENAMETOOLONG;
+	}
+	ret = open_socket(c);
+	if (ret) {
+		fprintf(stderr,
+			"kvmmig-ctl: unable to reach the VMM of '%s' at %s: %s (is kvmmig-vm "
+			"--name %s running?)\n",
+			name, c->path, strerror(-ret), name);
+		return ret;
+	}
+	vmm_close(c);
 	return 0;
 }
 
@@ -65,17 +79,15 @@ static int read_line(int fd, char *buf, size_t len)
 	return -EPROTO;
 }
 
-int vmm_request(struct vmm_conn *c, const char *line, const void *out, size_t out_len, char **in,
-		size_t *in_len)
+/* One request and its answer on the open connection c->fd. */
+static int request_on_socket(struct vmm_conn *c, const char *line, const void *out, size_t out_len,
+			     char **in, size_t *in_len)
 {
 	char answer[KVMMIG_CTL_LINE_MAX];
 	unsigned long long len;
 	char *payload, *end;
 	int ret;
 
-	c->error[0] = '\0';
-	if (in)
-		*in = NULL;
 	ret = write_full(c->fd, line, strlen(line));
 	if (!ret)
 		ret = write_full(c->fd, "\n", 1);
@@ -112,6 +124,22 @@ int vmm_request(struct vmm_conn *c, const char *line, const void *out, size_t ou
 		free(payload);
 	}
 	return 0;
+}
+
+int vmm_request(struct vmm_conn *c, const char *line, const void *out, size_t out_len, char **in,
+		size_t *in_len)
+{
+	int ret;
+
+	c->error[0] = '\0';
+	if (in)
+		*in = NULL;
+	ret = open_socket(c);
+	if (ret)
+		return ret;
+	ret = request_on_socket(c, line, out, out_len, in, in_len);
+	vmm_close(c);
+	return ret;
 }
 
 int vmm_simple(struct vmm_conn *c, const char *cmd)

@@ -21,12 +21,18 @@ struct vmm_status {
 	int attached; /* kvmmig attached */
 };
 
+/*
+ * A VMM serves one control client at a time and drops idle ones, so each
+ * request gets a connection of its own: a migration never holds the VMM
+ * for minutes, and `status` works while one runs.
+ */
 struct vmm_conn {
-	int fd;
+	int fd;		 /* only during a request */
+	char path[108];	 /* the control socket */
 	char error[256]; /* the VMM's "error ..." message, if any */
 };
 
-/* Connects to VM @name's control socket; prints a one-line reason on failure. */
+/* Checks that VM @name's control socket answers; prints a one-line reason if not. */
 int vmm_connect(struct vmm_conn *c, const char *name);
 void vmm_close(struct vmm_conn *c);
 
