@@ -128,10 +128,12 @@ static void handle_mmio(struct vmm_vcpu *vcpu)
 			  run->mmio.len);
 }
 
+/* What a failed entry needs for a diagnosis: the state KVM handed the hardware. */
 static void dump_registers(struct vmm_vcpu *vcpu)
 {
 	struct kvm_regs regs;
 	struct kvm_sregs sregs;
+	struct kvm_vcpu_events ev;
 
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
 		return;
@@ -139,6 +141,17 @@ static void dump_registers(struct vmm_vcpu *vcpu)
 		"efer 0x%llx",
 		vcpu->index, regs.rip, regs.rsp, regs.rflags, sregs.cr0, sregs.cr3, sregs.cr4,
 		sregs.efer);
+	vmm_log("vCPU %d: cs 0x%x type %u dpl %u l %u db %u; ss 0x%x type %u dpl %u db %u; "
+		"tr 0x%x type %u",
+		vcpu->index, sregs.cs.selector, sregs.cs.type, sregs.cs.dpl, sregs.cs.l,
+		sregs.cs.db, sregs.ss.selector, sregs.ss.type, sregs.ss.dpl, sregs.ss.db,
+		sregs.tr.selector, sregs.tr.type);
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) == 0)
+		vmm_log("vCPU %d: exception injected %u pending %u nr %u; interrupt injected %u "
+			"nr %u shadow %u; nmi injected %u pending %u masked %u",
+			vcpu->index, ev.exception.injected, ev.exception.pending, ev.exception.nr,
+			ev.interrupt.injected, ev.interrupt.nr, ev.interrupt.shadow,
+			ev.nmi.injected, ev.nmi.pending, ev.nmi.masked);
 }
 
 static void handle_exit(struct vmm_vcpu *vcpu)
