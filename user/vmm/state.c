@@ -792,6 +792,52 @@ static int set_from(int fd, unsigned long req, const struct rec *r)
 	return ret < 0 ? ret : 0;
 }
 
+/* Whether the guest's CPUID promises an invariant TSC (leaf 0x80000007, EDX bit 8). */
+static bool guest_promised_invtsc(const struct rec *cpuid_rec)
+{
+	struct kvm_cpuid2 *cpuid = copy_aligned(cpuid_rec);
+	bool invtsc = false;
+	uint32_t n;
+
+	if (!cpuid)
+		return true; /* cannot tell: keep the strict answer */
+	for (n = 0; n < cpuid->nent; n++)
+		if (cpuid->entries[n].function == 0x80000007)
+			invtsc = cpuid->entries[n].edx & (1u << 8);
+	free(cpuid);
+	return invtsc;
+}
+
+/*
+ * KVM_SET_MSRS stops at the first MSR it refuses. Kernels differ in the
+ * MSRs they emulate (6.1 lists Intel PMU counters on AMD hosts, 6.12 does
+ * not), so an MSR this host's KVM refuses is dropped if the guest's value
+ * is 0, its reset value: nothing is lost. Any other refusal stands.
+ * Returns 0, -errno, or 1 with *refused set to the MSR that stands.
+ * Consumes @msrs (its entries are shifted as they are set).
+ */
+static int set_msrs_dropping_absent_zeros(int fd, struct kvm_msrs *msrs, uint32_t *refused)
+{
+	for (;;) {
+		int r = ioctl(fd, KVM_SET_MSRS, msrs);
+
+		if (r < 0)
+			return -errno;
+		if ((uint32_t)r == msrs->nmsrs)
+			return 0;
+		if (msrs->entries[r].data != 0) {
+			*refused = msrs->entries[r].index;
+			return 1;
+		}
+		vmm_log("MSR 0x%x is not emulated by this host's KVM and the guest's value is 0: "
+			"dropped",
+			msrs->entries[r].index);
+		msrs->nmsrs -= r + 1;
+		memmove(msrs->entries, msrs->entries + r + 1,
+			msrs->nmsrs * sizeof(msrs->entries[0]));
+	}
+}
+
 static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t err_size)
 {
 	struct vmm_vm *vm = vcpu->vm;
@@ -813,11 +859,25 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 		int cur = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
 
 		if (cur != (int)tsc_khz &&
-		    ioctl(vcpu->fd, KVM_SET_TSC_KHZ, (unsigned long)tsc_khz) < 0) {
-			ret = -errno;
+		    ioctl(vcpu->fd, KVM_SET_TSC_KHZ, (unsigned long)tsc_khz) < 0 &&
+		    !guest_promised_invtsc(&v[V_CPUID])) {
+			/*
+			 * As QEMU does: a guest not promised an invariant TSC
+			 * runs on at this host's rate (kvmclock tells it the new
+			 * rate; the TSC value itself is restored, so it never
+			 * runs backwards). Hosts of one model differ by a few
+			 * hundred ppm, beyond KVM's tolerance without scaling.
+			 */
+			if (i == 0)
+				vmm_log("guest TSC ran at %u kHz, this host's runs at %d kHz and KVM "
+					"cannot scale it: the guest continues at this host's rate",
+					tsc_khz, cur);
+		} else if (cur != (int)tsc_khz && ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0) != (int)tsc_khz) {
+			ret = -EINVAL;
 			reject(err, err_size,
 			       "unable to restore vCPU %d: guest TSC runs at %u kHz, this host at "
-			       "%d kHz and KVM cannot scale it: %s",
+			       "%d kHz, KVM cannot scale it and the guest was promised an "
+			       "invariant TSC: %s",
 			       i, tsc_khz, cur, strerror(-ret));
 			return ret;
 		}
@@ -827,15 +887,16 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 	SET(KVM_SET_LAPIC, V_LAPIC);
 	{
 		struct kvm_msrs *msrs = copy_aligned(&v[V_MSRS]);
+		uint32_t refused = 0;
 		int r;
 
 		if (!msrs)
 			return -ENOMEM;
-		r = ioctl(vcpu->fd, KVM_SET_MSRS, msrs);
-		if (r < 0 || (uint32_t)r != msrs->nmsrs) {
-			ret = r < 0 ? -errno : -EINVAL;
+		r = set_msrs_dropping_absent_zeros(vcpu->fd, msrs, &refused);
+		if (r) {
+			ret = r < 0 ? r : -EINVAL;
 			reject(err, err_size, "unable to restore vCPU %d: KVM refused MSR 0x%x", i,
-			       r >= 0 ? msrs->entries[r].index : 0);
+			       r > 0 ? refused : 0);
 			free(msrs);
 			return ret;
 		}
