@@ -52,7 +52,7 @@ for cpus in 1 2; do
 	start_source $src $cpus "rate=16 report_ms=100"
 	start_dest $dst $cpus
 	before=$(last_iter "$tmp/$src.src.log")
-	if kvmmig-ctl migrate $src "127.0.0.1:$port" >"$tmp/$src.mig.out" 2>&1; then
+	if kvmmig-ctl migrate $src "127.0.0.1:$port" --verify >"$tmp/$src.mig.out" 2>&1; then
 		pass "migrate $cpus-vCPU guest: tool reports success"
 	else
 		fail "migrate $cpus-vCPU guest: tool reports success" "$(tail -n 2 "$tmp/$src.mig.out" | tr '\n' ' ')"
@@ -76,8 +76,10 @@ for cpus in 1 2; do
 	else
 		pass "guest's own memory verification passes after migration ($cpus vCPU): $(grep -o 'verifies [0-9]*' "$tmp/$dst.dst.log" | tail -n1)"
 	fi
+	expect_output "--verify: the destination's memory digest matches the source's ($cpus vCPU)" \
+		'^memory verified: digest [0-9a-f]{16} matches' cat "$tmp/$dst.in.out"
 	expect_output "summary reports downtime, bytes and rounds ($cpus vCPU)" \
-		'^migrated .* downtime [0-9]+ ms, [0-9.]+ MB in [0-9]+ rounds$' cat "$tmp/$src.mig.out"
+		'^migrated .* downtime [0-9]+ ms, [0-9.]+ MB in [0-9]+ rounds, memory verified$' cat "$tmp/$src.mig.out"
 	expect_output "only the destination VM is attached afterwards ($cpus vCPU)" "^$dst " kvmmig-ctl list
 	kill "$(cat "$tmp/$dst.dst.pid")" 2>/dev/null
 	wait 2>/dev/null

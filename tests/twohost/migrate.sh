@@ -64,7 +64,7 @@ for hop in $(seq 1 $hops); do
 		signal "checked.$hop"
 	else
 		await "ready.$hop"
-		out=$(kvmmig-ctl migrate vm0 "$peer" 2>&1)
+		out=$(kvmmig-ctl migrate vm0 "$peer" --verify 2>&1)
 		rc=$?
 		src_vmm_gone=1
 		wait_for 10 sh -c '! pgrep -x kvmmig-vm >/dev/null' || src_vmm_gone=0

@@ -142,7 +142,31 @@ int incoming_main(int argc, char **argv)
 	printf("received %" PRIu64 " pages (%" PRIu64 " zero), %.1f MB\n", st.pages_sent,
 	       st.pages_zero, st.bytes / 1e6);
 
-	if (wire_recv(sock, &type, &payload, &len) || type != WIRE_STATE) {
+	if (wire_recv(sock, &type, &payload, &len) == 0 && type == WIRE_DIGEST) {
+		char *ours = NULL;
+
+		/* --verify: our copy must equal the source's at its pause. */
+		ret = vmm_request(&vmm, "digest", NULL, 0, &ours, NULL);
+		if (ret || strcmp(ours, payload)) {
+			snprintf(why, sizeof(why),
+				 ret ? "--verify: the VMM could not digest guest memory"
+				     : "--verify: guest memory differs after the transfer (source "
+				       "%.16s, destination %.16s)",
+				 payload, ours ? ours : "");
+			free(ours);
+			free(payload);
+			return fail(&vmm, sock, name, why);
+		}
+		printf("memory verified: digest %s matches the source's\n", ours);
+		free(ours);
+		free(payload);
+		payload = NULL;
+		if (wire_recv(sock, &type, &payload, &len))
+			type = 0;
+	} else if (payload == NULL) {
+		type = 0;
+	}
+	if (type != WIRE_STATE) {
 		snprintf(why, sizeof(why), "no guest state from the source: %s",
 			 payload && type == WIRE_ABORT ? payload : "connection lost");
 		free(payload);

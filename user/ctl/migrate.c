@@ -109,7 +109,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kvmmig-ctl migrate NAME HOST[:PORT] [--max-downtime MS] [--max-rounds "
 		   "N] [--timeout SEC]\n"
-		   "       [--bandwidth MB/s] [--json]\n"
+		   "       [--bandwidth MB/s] [--verify] [--json]\n"
 		   "  the default port is " KVMMIG_DEFAULT_PORT
 		   "; the destination runs `kvmmig-ctl incoming NAME`\n");
 }
@@ -122,6 +122,7 @@ int migrate_main(int argc, char **argv)
 	    {"timeout", required_argument, NULL, 't'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"bandwidth", required_argument, NULL, 'b'},
+	    {"verify", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -135,7 +136,7 @@ int migrate_main(int argc, char **argv)
 	char hello[4096], *payload = NULL, why[512];
 	size_t blob_len;
 	enum wire_type type;
-	int c, ret;
+	int c, ret, verify = 0;
 
 	policy_default_limits(&limits);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -151,6 +152,9 @@ int migrate_main(int argc, char **argv)
 			break;
 		case 'j':
 			m.json = 1;
+			break;
+		case 'v':
+			verify = 1;
 			break;
 		case 'b':
 			bandwidth = strtoull(optarg, NULL, 0) * 1000000ull;
@@ -281,6 +285,16 @@ int migrate_main(int argc, char **argv)
 	session_source_stop(&m.nl, m.name);
 	m.session = 0;
 
+	if (verify) {
+		/* The memory as it is now, paused: the destination must match it. */
+		ret = vmm_request(&m.vmm, "digest", NULL, 0, &payload, NULL);
+		if (ret)
+			return fail(&m, "the VMM could not digest guest memory (--verify)");
+		ret = wire_send_text(m.sock, WIRE_DIGEST, payload);
+		free(payload);
+		if (ret)
+			return fail(&m, "the connection broke off sending the digest");
+	}
 	ret = vmm_request(&m.vmm, "save-state", NULL, 0, &payload, &blob_len);
 	if (ret)
 		return fail(&m, "the VMM could not save the guest's state");
@@ -290,6 +304,7 @@ int migrate_main(int argc, char **argv)
 	if (ret || wire_recv(m.sock, &type, &payload, NULL))
 		return fail(&m, "the connection broke off during the state transfer");
 	if (type != WIRE_RESTORED) {
+		/* The destination's reason, e.g. a --verify mismatch. */
 		snprintf(why, sizeof(why), "the destination could not restore the state: %s",
 			 type == WIRE_ABORT ? payload : wire_type_name(type));
 		free(payload);
@@ -324,8 +339,9 @@ int migrate_main(int argc, char **argv)
 		       ",\"bytes\":%" PRIu64 ",\"rounds\":%u}\n",
 		       t, downtime_ns, m.bytes, ps.rounds + 1);
 	else
-		printf("migrated %s in %.2f s: downtime %" PRIu64 " ms, %.1f MB in %u rounds\n",
-		       m.name, t / 1e9, downtime_ns / 1000000, m.bytes / 1e6, ps.rounds + 1);
+		printf("migrated %s in %.2f s: downtime %" PRIu64 " ms, %.1f MB in %u rounds%s\n",
+		       m.name, t / 1e9, downtime_ns / 1000000, m.bytes / 1e6, ps.rounds + 1,
+		       verify ? ", memory verified" : "");
 	kvmmig_nl_close(&m.nl);
 	vmm_close(&m.vmm);
 	return 0;

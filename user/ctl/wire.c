@@ -44,7 +44,7 @@ int wire_recv(int fd, enum wire_type *type, char **payload, size_t *len)
 		return ret;
 	t = le32toh(h.type);
 	n = le32toh(h.len);
-	if (memcmp(h.magic, "KMTL", 4) || t < WIRE_HELLO || t > WIRE_ABORT || n > WIRE_MAX_PAYLOAD)
+	if (memcmp(h.magic, "KMTL", 4) || t < WIRE_HELLO || t > WIRE_LAST || n > WIRE_MAX_PAYLOAD)
 		return -EPROTO;
 	p = malloc(n + 1);
 	if (!p)
@@ -67,8 +67,8 @@ const char *wire_type_name(enum wire_type t)
 	static const char *const names[] = {
 	    [WIRE_HELLO] = "HELLO",	[WIRE_ACCEPT] = "ACCEPT",     [WIRE_REFUSE] = "REFUSE",
 	    [WIRE_STATE] = "STATE",	[WIRE_RESTORED] = "RESTORED", [WIRE_GO] = "GO",
-	    [WIRE_RUNNING] = "RUNNING", [WIRE_ABORT] = "ABORT",
+	    [WIRE_RUNNING] = "RUNNING", [WIRE_ABORT] = "ABORT",	      [WIRE_DIGEST] = "DIGEST",
 	};
 
-	return t >= WIRE_HELLO && t <= WIRE_ABORT ? names[t] : "unknown";
+	return t >= WIRE_HELLO && t <= WIRE_LAST ? names[t] : "unknown";
 }

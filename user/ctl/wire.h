@@ -6,6 +6,7 @@
  *   HELLO (shape)          ---->
  *                          <----   ACCEPT | REFUSE (reason)
  *   [module page stream: HELLO record ... rounds ... END record]
+ *   [DIGEST (memory)       ---->]  with --verify: checked before STATE
  *   STATE (VMM state blob) ---->
  *                          <----   RESTORED | ABORT (reason)
  *   GO                     ---->
@@ -33,6 +34,8 @@ enum wire_type {
 	WIRE_GO,
 	WIRE_RUNNING,
 	WIRE_ABORT,
+	WIRE_DIGEST, /* 16 hex digits: the source's guest memory at pause */
+	WIRE_LAST = WIRE_DIGEST,
 };
 
 /* Largest payload accepted: the state blob bound of the VMM protocol. */

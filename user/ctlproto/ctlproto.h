@@ -32,6 +32,9 @@
  *			paused only. Writes guest memory to <path> (created,
  *			0600) as a raw image: the memslots in slot order, each
  *			slot's bytes at its "memslot ... offset" in the file.
+ *	digest		paused or incoming only. Payload: 16 hex digits, a 64-bit
+ *			digest of guest memory (user/vmm/digest.h), to prove two
+ *			copies equal.
  *	quit		answers, then the VMM stops its vCPUs and exits with
  *			status 0.
  *

@@ -12,6 +12,7 @@
 
 #include "ctlproto/ctlproto.h"
 #include "vmm/control.h"
+#include "vmm/digest.h"
 #include "vmm/state.h"
 
 /* A client that stops mid-request is dropped after this long: the VMM never waits on it forever. */
@@ -233,13 +234,22 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 					   strerror(-ret));
 		return reply_ok(c, NULL, 0);
 	}
+	if (!strcmp(cmd, "digest")) {
+		char hex[24];
+
+		if (!vm_is_paused(vm))
+			return reply_error(c, "digest needs a paused or incoming VM: pause first");
+		snprintf(hex, sizeof(hex), "%016llx",
+			 (unsigned long long)vmm_memory_digest(vm));
+		return reply_ok(c, hex, strlen(hex));
+	}
 	if (!strcmp(cmd, "quit")) {
 		*quit = true;
 		return reply_ok(c, NULL, 0);
 	}
 	return reply_error(c,
 			   "unknown command '%s' (status, pause, resume, save-state, "
-			   "restore-state, save-memory, quit)",
+			   "restore-state, save-memory, digest, quit)",
 			   cmd);
 }
 
