@@ -103,6 +103,25 @@ fi
 wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 	pass "a refusing destination stops its empty VMM" || fail "a refusing destination stops its empty VMM" "still running"
 
+# --- The destination refuses, naming why, before any page moves.
+start_dest vmrin 1
+expect_output "destination refuses another protocol version" \
+	'^REFUSE protocol version 2, this kvmmig-ctl speaks 1' \
+	tests/kmod/fakesource.py 127.0.0.1 $port 'protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n'
+start_dest vmrin 1
+expect_output "destination refuses a CPUID its host cannot give, naming leaf and bits" \
+	'^REFUSE this host cannot give the guest its CPU: guest CPUID leaf 0x7.0 (EBX|ECX|EDX) has features 0x[0-9a-f]+ that this host' \
+	tests/kmod/fakesource.py 127.0.0.1 $port \
+	'protocol 1\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\ncpuid 0x7 0 0x0 0xffffffff 0xffffffff 0xffffffff\n'
+start_dest vmrin 1 32M
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q 'memory layout differs.*start kvmmig-vm --incoming --mem 64M.*guest is running on the source'; then
+	pass "destination refuses a guest of another memory size, saying what to start"
+else
+	fail "destination refuses a guest of another memory size, saying what to start" "$(echo "$out" | tail -n 1)"
+fi
+wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")"
+
 # --- status, resume, cancel.
 vmm_request() { # NAME COMMAND: one raw request on the VMM's control socket
 	python3 -c 'import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall((sys.argv[2]+"\n").encode()); print(s.recv(4096).decode().strip())' \

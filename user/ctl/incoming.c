@@ -126,6 +126,22 @@ int incoming_main(int argc, char **argv)
 		close(sock);
 		return fail(&vmm, -1, name, why);
 	}
+	/* Refuse a guest whose CPUID this host cannot give, before any page moves. */
+	{
+		char *cpuid = strstr(payload, "\ncpuid ");
+
+		cpuid = cpuid ? cpuid + 1 : "";
+		snprintf(line, sizeof(line), "check-cpuid %zu", strlen(cpuid));
+		ret = vmm_request(&vmm, line, cpuid, strlen(cpuid), NULL, NULL);
+		if (ret) {
+			snprintf(why, sizeof(why), "this host cannot give the guest its CPU: %s",
+				 vmm.error[0] ? vmm.error : strerror(-ret));
+			free(payload);
+			wire_send_text(sock, WIRE_REFUSE, why);
+			close(sock);
+			return fail(&vmm, -1, name, why);
+		}
+	}
 	free(payload);
 	if (wire_send(sock, WIRE_ACCEPT, NULL, 0))
 		return fail(&vmm, sock, name, "the connection broke off during the handshake");

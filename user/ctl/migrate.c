@@ -133,7 +133,7 @@ int migrate_main(int argc, char **argv)
 	struct round_stats st;
 	enum policy_decision d;
 	uint64_t timeout_ns = 0, pause_ns, downtime_ns, t, bandwidth = 0;
-	char hello[4096], *payload = NULL, why[512];
+	char hello[32768], *payload = NULL, why[512];
 	size_t blob_len;
 	enum wire_type type;
 	int c, ret, verify = 0;

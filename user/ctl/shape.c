@@ -17,6 +17,8 @@ int shape_describe(const struct vmm_status *st, char *buf, size_t len)
 	for (i = 0; i < st->nslots && n < len; i++)
 		n += snprintf(buf + n, len - n, "memslot %u 0x%" PRIx64 " 0x%" PRIx64 "\n",
 			      st->slots[i].slot, st->slots[i].gpa, st->slots[i].size);
+	if (n < len)
+		n += snprintf(buf + n, len - n, "%s", st->cpuid);
 	return n < len ? 0 : -1;
 }
 

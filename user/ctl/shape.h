@@ -6,7 +6,7 @@
 
 #include "ctl/vmmclient.h"
 
-/* Writes HELLO's text for the VM described by @st. */
+/* Writes HELLO's text for the VM described by @st (its CPUID lines included). */
 int shape_describe(const struct vmm_status *st, char *buf, size_t len);
 
 /*

@@ -167,6 +167,11 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 			continue;
 		if (!strcmp(line, "kvmmig attached"))
 			st->attached = 1;
+		if (!strncmp(line, "cpuid ", 6)) {
+			size_t used = strlen(st->cpuid);
+
+			snprintf(st->cpuid + used, sizeof(st->cpuid) - used, "%s\n", line);
+		}
 		if (sscanf(line, "memslot %u gpa %" SCNx64 " size %" SCNx64, &s.slot, &s.gpa,
 			   &s.size) == 3 &&
 		    st->nslots < VMM_MAX_SLOTS)

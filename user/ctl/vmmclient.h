@@ -18,7 +18,8 @@ struct vmm_status {
 	uint64_t mem;
 	unsigned int nslots;
 	struct vmm_memslot slots[VMM_MAX_SLOTS];
-	int attached; /* kvmmig attached */
+	int attached;	   /* kvmmig attached */
+	char cpuid[16384]; /* vCPU 0's "cpuid ..." lines, as the VMM prints them */
 };
 
 /*

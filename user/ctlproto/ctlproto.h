@@ -28,6 +28,10 @@
  *			incoming mode only (before the first resume). The request
  *			line is followed by exactly <length> bytes of state blob.
  *			The blob is checked whole before anything is applied.
+ *	check-cpuid <length>
+ *			followed by <length> bytes of "cpuid ..." lines as status
+ *			prints them: "ok" if this host can give a guest that
+ *			CPUID, else an error naming the leaf, register and bits.
  *	save-memory <path>
  *			paused only. Writes guest memory to <path> (created,
  *			0600) as a raw image: the memslots in slot order, each
@@ -48,6 +52,7 @@
  *	memslot <slot> gpa 0x<hex> size 0x<hex> offset 0x<hex>	(one per slot)
  *	kvmmig attached|absent
  *	guest payload|linux|none
+ *	cpuid <function> <index> <eax> <ebx> <ecx> <edx>	(vCPU 0, one per entry)
  * Unknown keys may be added later: readers must skip them.
  */
 

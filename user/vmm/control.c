@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -12,6 +13,7 @@
 
 #include "ctlproto/ctlproto.h"
 #include "vmm/control.h"
+#include "vmm/cpuid.h"
 #include "vmm/digest.h"
 #include "vmm/state.h"
 
@@ -177,6 +179,55 @@ static int cmd_restore_state(struct vmm_control *ctl, struct client *c, const ch
 	return reply_ok(c, NULL, 0);
 }
 
+/*
+ * check-cpuid <length>, then <length> bytes of "cpuid F I EAX EBX ECX EDX"
+ * lines (as status prints them): can this host give a guest that CPUID?
+ * The handshake of a migration asks before any memory moves.
+ */
+static int cmd_check_cpuid(struct vmm_control *ctl, struct client *c, const char *arg)
+{
+	struct kvm_cpuid2 *cpuid, *own;
+	char err[512] = "", *text, *line, *save, *end;
+	unsigned long long len;
+	int ret;
+
+	errno = 0;
+	len = arg ? strtoull(arg, &end, 10) : 0;
+	if (!arg || errno || *end || len > KVMMIG_CTL_MAX_PAYLOAD)
+		return reply_error(c, "check-cpuid needs the length of its CPUID lines");
+	text = malloc(len + 1);
+	cpuid = calloc(1, sizeof(*cpuid) + KVMMIG_STATE_MAX_CPUID * sizeof(cpuid->entries[0]));
+	own = calloc(1, sizeof(*own) + KVMMIG_STATE_MAX_CPUID * sizeof(own->entries[0]));
+	if (!text || !cpuid || !own) {
+		free(text), free(cpuid), free(own);
+		return reply_error(c, "check-cpuid: out of memory");
+	}
+	ret = read_payload(c, (uint8_t *)text, len);
+	if (ret) {
+		free(text), free(cpuid), free(own);
+		return ret;
+	}
+	text[len] = '\0';
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct kvm_cpuid_entry2 e = {0};
+
+		if (sscanf(line, "cpuid %x %u %x %x %x %x", &e.function, &e.index, &e.eax, &e.ebx,
+			   &e.ecx, &e.edx) != 6)
+			continue;
+		if (cpuid->nent == KVMMIG_STATE_MAX_CPUID)
+			break;
+		cpuid->entries[cpuid->nent++] = e;
+	}
+	own->nent = KVMMIG_STATE_MAX_CPUID;
+	if (ctl->vm->ncpus < 1 || ioctl(ctl->vm->vcpus[0].fd, KVM_GET_CPUID2, own) < 0)
+		own->nent = 0;
+	ret = vmm_cpuid_check_supported(ctl->vm->kvm_fd, own, cpuid, err, sizeof(err));
+	free(text), free(cpuid), free(own);
+	if (ret)
+		return reply_error(c, "%s", err[0] ? err : strerror(-ret));
+	return reply_ok(c, NULL, 0);
+}
+
 static int handle_request(struct vmm_control *ctl, struct client *c, char *line, bool *quit)
 {
 	struct vmm_vm *vm = ctl->vm;
@@ -223,6 +274,8 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 	}
 	if (!strcmp(cmd, "restore-state"))
 		return cmd_restore_state(ctl, c, arg);
+	if (!strcmp(cmd, "check-cpuid"))
+		return cmd_check_cpuid(ctl, c, arg);
 	if (!strcmp(cmd, "save-memory")) {
 		if (!arg || !*arg)
 			return reply_error(c, "save-memory needs a path");
@@ -249,7 +302,7 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 	}
 	return reply_error(c,
 			   "unknown command '%s' (status, pause, resume, save-state, "
-			   "restore-state, save-memory, digest, quit)",
+			   "restore-state, check-cpuid, save-memory, digest, quit)",
 			   cmd);
 }
 

@@ -13,6 +13,7 @@
 
 #include "vmm/attach.h"
 #include "vmm/cpuid.h"
+#include "vmm/state.h"
 #include "vmm/vmm.h"
 
 bool vmm_verbose;
@@ -493,6 +494,22 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 			(unsigned long long)vm->slots[i].gpa, (unsigned long long)vm->slots[i].size,
 			(unsigned long long)vm->slots[i].file_offset);
 	fprintf(f, "kvmmig %s\n", vm->kvmmig_fd >= 0 ? "attached" : "absent");
+	/* vCPU 0's CPUID, so a destination can refuse a guest it cannot host. */
+	{
+		struct kvm_cpuid2 *cpuid =
+		    calloc(1, sizeof(*cpuid) + KVMMIG_STATE_MAX_CPUID * sizeof(cpuid->entries[0]));
+
+		if (cpuid) {
+			cpuid->nent = KVMMIG_STATE_MAX_CPUID;
+			if (vm->ncpus > 0 && ioctl(vm->vcpus[0].fd, KVM_GET_CPUID2, cpuid) == 0)
+				for (uint32_t i = 0; i < cpuid->nent; i++)
+					fprintf(f, "cpuid 0x%x %u 0x%x 0x%x 0x%x 0x%x\n",
+						cpuid->entries[i].function, cpuid->entries[i].index,
+						cpuid->entries[i].eax, cpuid->entries[i].ebx,
+						cpuid->entries[i].ecx, cpuid->entries[i].edx);
+			free(cpuid);
+		}
+	}
 	fprintf(f, "guest %s\n", guest_kind ? guest_kind : "none");
 	if (fclose(f)) {
 		free(text);
