@@ -164,6 +164,70 @@ wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 	pass "after cancel the destination stops its VMM" ||
 	fail "after cancel the destination stops its VMM" "still running; incoming said: $(tail -n 2 "$tmp/vmrin.in.out" | tr '\n' ' ') ps: $(ps -o pid,stat,args | grep '[k]vmmig' | tr '\n' ';')"
 
+# --- The connection breaks at each phase (a fake destination cuts it on
+# cue): the source must end running, and say so. After GO without RUNNING
+# the outcome is unknown: the source must stay paused until told.
+fport=7499
+for cut in round0 round1 round2 state; do
+	tests/kmod/fakedest.py $fport $cut >"$tmp/fake.$cut" 2>&1 &
+	fake=$!
+	wait_for 10 grep -q waiting "$tmp/fake.$cut"
+	out=$(kvmmig-ctl migrate vmr "127.0.0.1:$fport" --max-downtime 100000 2>&1)
+	rc=$?
+	wait $fake
+	n0=$(reports "$tmp/vmr.src.log")
+	if grep -q '^cut at' "$tmp/fake.$cut" && [ $rc -eq 1 ] &&
+		echo "$out" | grep -q 'failed: .*the guest is running on the source' &&
+		wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -gt $n0 ]"; then
+		pass "connection cut ($(sed -n 's/^cut at //p' "$tmp/fake.$cut")): the guest runs on at the source, the tool says so"
+	else
+		fail "connection cut ($cut): the guest runs on at the source, the tool says so" \
+			"fake: $(tail -n 1 "$tmp/fake.$cut"); exit $rc: $(echo "$out" | tail -n 1)"
+	fi
+done
+expect_output "the source VM is idle after the cuts" "^vmr .* idle$" kvmmig-ctl list
+
+tests/kmod/fakedest.py $fport nogo >"$tmp/fake.nogo" 2>&1 &
+fake=$!
+wait_for 10 grep -q waiting "$tmp/fake.nogo"
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$fport" --max-downtime 100000 2>&1)
+rc=$?
+wait $fake
+n0=$(reports "$tmp/vmr.src.log")
+sleep 1
+n1=$(reports "$tmp/vmr.src.log")
+if [ $rc -eq 2 ] && echo "$out" | grep -q 'source stays PAUSED.*kvmmig-ctl resume vmr' && [ "$n1" -le $((n0 + 1)) ]; then
+	pass "GO sent but never confirmed: the source stays paused and says what to check"
+else
+	fail "GO sent but never confirmed: the source stays paused and says what to check" \
+		"exit $rc, reports $n0 -> $n1: $(echo "$out" | tail -n 1)"
+fi
+expect_output "and kvmmig-ctl resume brings it back" '^vmr runs$' kvmmig-ctl resume vmr
+if wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -gt $n1 ]" &&
+	! grep -q 'failures [1-9]\|FAIL' "$tmp/vmr.src.log"; then
+	pass "the resumed guest runs on with its memory checks passing"
+else
+	fail "the resumed guest runs on with its memory checks passing" "$(tail -n 1 "$tmp/vmr.src.log")"
+fi
+
+# --- The source tool is killed mid-migration: the module ends the session
+# with the tool, the guest (never paused) runs on, the VM is idle again.
+start_dest vmrin 1
+kvmmig-ctl migrate vmr "127.0.0.1:$port" --bandwidth 2 >"$tmp/killed.out" 2>&1 &
+mig=$!
+wait_for 20 sh -c "kvmmig-ctl status vmr | grep -q 'kvmmig: source'"
+kill -9 $mig
+wait $mig 2>/dev/null
+n0=$(reports "$tmp/vmr.src.log")
+if wait_for 10 sh -c "kvmmig-ctl list | grep -q '^vmr .* idle$'" &&
+	wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -gt $n0 ]"; then
+	pass "source tool killed mid-migration: the session ends, the guest runs on at the source"
+else
+	fail "source tool killed mid-migration: the session ends, the guest runs on at the source" "$(kvmmig-ctl list | tr '\n' ' ')"
+fi
+wait_for 15 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
+	pass "and the destination stops its VMM" || fail "and the destination stops its VMM" "still running"
+
 # --- The destination VMM dies mid-migration.
 start_dest vmrin 1
 ( sleep 1; kill -9 "$(cat "$tmp/vmrin.dst.pid")" ) &

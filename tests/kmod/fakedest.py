@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""fakedest.py: a migration destination that breaks the connection on cue.
+
+  fakedest.py PORT CUT
+
+Listens on 127.0.0.1:PORT, accepts one source, answers HELLO with ACCEPT,
+then reads the module's page stream record by record (include/uapi/linux/
+kvmmig.h: 24-byte little-endian headers {u16 type, u16 flags, u32 len,
+u64 gpa, u32 npages, u32 round}) and resets the connection at CUT:
+
+  round0   after 50 records of round 0
+  round1   at the first record of round 1
+  round2   at the first record of round 2 (with --max-downtime large, the
+           source's final round, sent with the guest paused)
+  state    after 100 bytes of the STATE message
+  nogo     answers STATE with RESTORED, reads GO, and closes without RUNNING
+
+Prints "cut at <where>" when it cut, so a test knows the point was reached."""
+import socket
+import struct
+import sys
+
+REC_HELLO, REC_PAGES, REC_ZERO, REC_ROUND_END, REC_END = 1, 2, 3, 4, 5
+W_HELLO, W_ACCEPT, W_STATE, W_RESTORED, W_GO, W_DIGEST = 1, 2, 4, 5, 6, 9
+
+port, cut = int(sys.argv[1]), sys.argv[2]
+ls = socket.socket()
+ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+ls.bind(("127.0.0.1", port))
+ls.listen(1)
+print("waiting", flush=True)
+s, _ = ls.accept()
+s.settimeout(120)
+
+
+def read(n):
+    buf = b""
+    while len(buf) < n:
+        chunk = s.recv(n - len(buf))
+        if not chunk:
+            raise SystemExit("the source closed the connection first")
+        buf += chunk
+    return buf
+
+
+def reset(where):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    print("cut at " + where, flush=True)
+    sys.exit(0)
+
+
+def wire_recv():
+    magic, typ, length = struct.unpack("<4sII", read(12))
+    return typ, length
+
+
+def wire_send(typ, payload=b""):
+    s.sendall(b"KMTL" + struct.pack("<II", typ, len(payload)) + payload)
+
+
+typ, length = wire_recv()
+read(length)
+wire_send(W_ACCEPT)
+
+records = 0
+while True:
+    rtype, flags, length, gpa, npages, rnd = struct.unpack("<HHIQII", read(24))
+    if rtype != REC_HELLO:
+        if cut == "round0" and rnd == 0 and records >= 50:
+            reset("round 0")
+        if cut == "round1" and rnd == 1:
+            reset("round 1")
+        if cut == "round2" and rnd == 2:
+            reset("round 2")
+    read(length)
+    records += 1
+    if rtype == REC_END:
+        break
+
+typ, length = wire_recv()
+if typ == W_DIGEST:
+    read(length)
+    typ, length = wire_recv()
+if cut == "state":
+    read(min(100, length))
+    reset("state transfer")
+read(length)
+wire_send(W_RESTORED)
+typ, length = wire_recv()
+read(length)
+if cut == "nogo" and typ == W_GO:
+    s.close()
+    print("cut at go", flush=True)
+    sys.exit(0)
+print("no cut: got to the end", flush=True)
