@@ -46,41 +46,44 @@ start_dest() { # NAME CPUS [MEM]
 }
 alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
 
-# --- A successful migration: 1 and 2 vCPUs.
-for cpus in 1 2; do
-	src=vm$cpus dst=vm${cpus}in
-	start_source $src $cpus "rate=16 report_ms=100"
+# --- A successful migration: 1 and 2 vCPUs, the guest dirtying 16 and 256
+# pages per iteration.
+for cfg in "1 16" "2 16" "1 256"; do
+	set -- $cfg
+	cpus=$1 rate=$2
+	src=vm$cpus$rate dst=vm$cpus${rate}in
+	start_source $src $cpus "rate=$rate report_ms=100"
 	start_dest $dst $cpus
 	before=$(last_iter "$tmp/$src.src.log")
 	if kvmmig-ctl migrate $src "127.0.0.1:$port" --verify >"$tmp/$src.mig.out" 2>&1; then
-		pass "migrate $cpus-vCPU guest: tool reports success"
+		pass "migrate $cpus-vCPU guest at rate $rate: tool reports success"
 	else
-		fail "migrate $cpus-vCPU guest: tool reports success" "$(tail -n 2 "$tmp/$src.mig.out" | tr '\n' ' ')"
+		fail "migrate $cpus-vCPU guest at rate $rate: tool reports success" "$(tail -n 2 "$tmp/$src.mig.out" | tr '\n' ' ')"
 	fi
 	wait_for 10 sh -c "! kill -0 $(cat "$tmp/$src.src.pid")" &&
-		pass "source VMM exits after the handoff ($cpus vCPU)" ||
-		fail "source VMM exits after the handoff ($cpus vCPU)" "still running"
+		pass "source VMM exits after the handoff ($cpus vCPU, rate $rate)" ||
+		fail "source VMM exits after the handoff ($cpus vCPU, rate $rate)" "still running"
 	src_last=$(last_iter "$tmp/$src.src.log")
 	# The guest goes on at the destination: later reports, more iterations.
 	n0=$(reports "$tmp/$dst.dst.log")
 	if wait_for 30 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/$dst.dst.log) -ge $((n0 + 3)) ]" &&
 		[ "$(last_iter "$tmp/$dst.dst.log")" -gt "${src_last:-0}" ]; then
-		pass "guest continues at the destination: iteration $(last_iter "$tmp/$dst.dst.log") > $src_last ($cpus vCPU)"
+		pass "guest continues at the destination: iteration $(last_iter "$tmp/$dst.dst.log") > $src_last ($cpus vCPU, rate $rate)"
 	else
-		fail "guest continues at the destination ($cpus vCPU)" \
+		fail "guest continues at the destination ($cpus vCPU, rate $rate)" \
 			"source last iter ${src_last:-none} (before ${before:-none}), destination: $(tail -n 2 "$tmp/$dst.dst.log" | tr '\n' ' ')"
 	fi
 	if grep -q 'failures [1-9]\|FAIL' "$tmp/$dst.dst.log" "$tmp/$src.src.log"; then
-		fail "guest's own memory verification passes after migration ($cpus vCPU)" \
+		fail "guest's own memory verification passes after migration ($cpus vCPU, rate $rate)" \
 			"$(grep -h 'FAIL\|failures [1-9]' "$tmp/$dst.dst.log" | head -n 2 | tr '\n' ' ')"
 	else
-		pass "guest's own memory verification passes after migration ($cpus vCPU): $(grep -o 'verifies [0-9]*' "$tmp/$dst.dst.log" | tail -n1)"
+		pass "guest's own memory verification passes after migration ($cpus vCPU, rate $rate): $(grep -o 'verifies [0-9]*' "$tmp/$dst.dst.log" | tail -n1)"
 	fi
-	expect_output "--verify: the destination's memory digest matches the source's ($cpus vCPU)" \
+	expect_output "--verify: the destination's memory digest matches the source's ($cpus vCPU, rate $rate)" \
 		'^memory verified: digest [0-9a-f]{16} matches' cat "$tmp/$dst.in.out"
-	expect_output "summary reports downtime, bytes and rounds ($cpus vCPU)" \
+	expect_output "summary reports downtime, bytes and rounds ($cpus vCPU, rate $rate)" \
 		'^migrated .* downtime [0-9]+ ms, [0-9.]+ MB in [0-9]+ rounds, memory verified$' cat "$tmp/$src.mig.out"
-	expect_output "only the destination VM is attached afterwards ($cpus vCPU)" "^$dst " kvmmig-ctl list
+	expect_output "only the destination VM is attached afterwards ($cpus vCPU, rate $rate)" "^$dst " kvmmig-ctl list
 	kill "$(cat "$tmp/$dst.dst.pid")" 2>/dev/null
 	wait 2>/dev/null
 done

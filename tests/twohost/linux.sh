@@ -42,7 +42,7 @@ if [ "$role" = a ]; then
 	say "host a: guest console says: $(grep memcounter "$log" | tail -n 1)"
 	await ready
 	say "host a: \$ kvmmig-ctl migrate lx $peer"
-	out=$(kvmmig-ctl migrate lx "$peer" 2>&1)
+	out=$(kvmmig-ctl migrate lx "$peer" --verify 2>&1)
 	rc=$?
 	say "$out"
 	last=$(counters "$log" | tail -n 1)
