@@ -154,6 +154,39 @@ static void dump_registers(struct vmm_vcpu *vcpu)
 			ev.nmi.injected, ev.nmi.pending, ev.nmi.masked);
 }
 
+/*
+ * A failed VM entry with an injected "exception" whose vector is 32 or more
+ * is an external interrupt that was mislabeled on its way through an
+ * emulated SVM: QEMU's TCG records every non-software event interrupted by
+ * a #VMEXIT as an exception, and KVM then re-injects e.g. Linux's timer
+ * interrupt (vector 236) as an exception, which VMRUN rejects. Exceptions
+ * have vectors below 32 on x86, so nothing else can be meant: re-queue it
+ * as the interrupt it is. Bounded, so a real fault still stops the VM.
+ * Returns true if the vCPU may run again.
+ */
+static bool repair_mislabeled_interrupt(struct vmm_vcpu *vcpu)
+{
+	struct kvm_vcpu_events ev;
+	static __thread unsigned int repairs;
+
+	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || !ev.exception.injected ||
+	    ev.exception.nr < 32 || ev.interrupt.injected || ++repairs > 1000)
+		return false;
+	ev.interrupt.injected = 1;
+	ev.interrupt.nr = ev.exception.nr;
+	ev.interrupt.soft = 0;
+	ev.exception.injected = 0;
+	ev.exception.pending = 0;
+	ev.exception.has_error_code = 0;
+	if (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		return false;
+	if (repairs == 1)
+		vmm_log("vCPU %d: interrupt %u came back from the (emulated) CPU labeled as an "
+			"exception; re-injected as an interrupt",
+			vcpu->index, ev.interrupt.nr);
+	return true;
+}
+
 static void handle_exit(struct vmm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -180,6 +213,8 @@ static void handle_exit(struct vmm_vcpu *vcpu)
 				    run->system_event.type);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
+		if (repair_mislabeled_interrupt(vcpu))
+			break;
 		dump_registers(vcpu);
 		vmm_vm_request_stop(
 		    vm, 1, "vCPU %d: VM entry failed, hardware reason 0x%llx", vcpu->index,
