@@ -34,6 +34,7 @@ struct migration {
 	int we_paused; /* we paused the guest: resume it on failure */
 	int json;
 	uint64_t start_ns, bytes;
+	uint64_t guest_pages; /* for the percent column */
 };
 
 static uint64_t now_ns(void)
@@ -94,9 +95,11 @@ static void show_round(const struct migration *m, const struct round_stats *st, 
 		       policy_decision_name(d));
 	} else {
 		printf("round %2u: %8" PRIu64 " dirty %8" PRIu64 " sent %8" PRIu64
-		       " zero  %7.1f MB at %6.1f MB/s  dirty rate %6.1f MB/s",
-		       st->round, st->pages_dirty, st->pages_sent, st->pages_zero, st->bytes / 1e6,
-		       mbps, ps->dirty_rate / 1e6);
+		       " zero (%5.1f%% of memory)  %7.1f MB at %6.1f MB/s  dirty rate %6.1f MB/s",
+		       st->round, st->pages_dirty, st->pages_sent, st->pages_zero,
+		       m->guest_pages ? 100.0 * (st->pages_sent + st->pages_zero) / m->guest_pages
+				      : 0,
+		       st->bytes / 1e6, mbps, ps->dirty_rate / 1e6);
 		if (ps->expected_downtime_ns != UINT64_MAX)
 			printf("  expected downtime %" PRIu64 " ms",
 			       ps->expected_downtime_ns / 1000000);
@@ -195,6 +198,7 @@ int migrate_main(int argc, char **argv)
 	}
 	if (kvmmig_nl_open(&m.nl))
 		return 1;
+	m.guest_pages = vst.mem / sysconf(_SC_PAGESIZE);
 
 	m.sock = tcp_connect(argv[optind + 1]);
 	if (m.sock < 0)
