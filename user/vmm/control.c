@@ -218,9 +218,13 @@ static int cmd_check_cpuid(struct vmm_control *ctl, struct client *c, const char
 			break;
 		cpuid->entries[cpuid->nent++] = e;
 	}
-	own->nent = KVMMIG_STATE_MAX_CPUID;
-	if (ctl->vm->ncpus < 1 || ioctl(ctl->vm->vcpus[0].fd, KVM_GET_CPUID2, own) < 0)
-		own->nent = 0;
+	/* The CPUID this VMM gave vCPU 0 (no vCPU ioctl: it would wait for KVM_RUN). */
+	own->nent = 0;
+	if (ctl->vm->cpuid0 && ctl->vm->cpuid0->nent <= KVMMIG_STATE_MAX_CPUID) {
+		own->nent = ctl->vm->cpuid0->nent;
+		memcpy(own->entries, ctl->vm->cpuid0->entries,
+		       own->nent * sizeof(own->entries[0]));
+	}
 	ret = vmm_cpuid_check_supported(ctl->vm->kvm_fd, own, cpuid, err, sizeof(err));
 	free(text), free(cpuid), free(own);
 	if (ret)

@@ -883,6 +883,14 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 		}
 	}
 	SET(KVM_SET_CPUID2, V_CPUID);
+	if (i == 0) {
+		struct kvm_cpuid2 *cpuid0 = copy_aligned(&v[V_CPUID]);
+
+		if (cpuid0) {
+			free(vm->cpuid0);
+			vm->cpuid0 = cpuid0;
+		}
+	}
 	SET(KVM_SET_SREGS, V_SREGS);
 	SET(KVM_SET_LAPIC, V_LAPIC);
 	{

@@ -150,7 +150,12 @@ static int create_vcpu(struct vmm_vm *vm, int index)
 		return err;
 	}
 	err = vmm_ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
-	free(cpuid);
+	if (!err && index == 0) {
+		free(vm->cpuid0);
+		vm->cpuid0 = cpuid;
+	} else {
+		free(cpuid);
+	}
 	if (err) {
 		vmm_log("unable to set the CPUID of vCPU %d: %s", index, strerror(-err));
 		return err;
@@ -307,6 +312,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	if (vm->stop_fd >= 0)
 		close(vm->stop_fd);
 	free(vm->msr_list);
+	free(vm->cpuid0);
 	free(vm);
 }
 
@@ -495,21 +501,11 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 			(unsigned long long)vm->slots[i].file_offset);
 	fprintf(f, "kvmmig %s\n", vm->kvmmig_fd >= 0 ? "attached" : "absent");
 	/* vCPU 0's CPUID, so a destination can refuse a guest it cannot host. */
-	{
-		struct kvm_cpuid2 *cpuid =
-		    calloc(1, sizeof(*cpuid) + KVMMIG_STATE_MAX_CPUID * sizeof(cpuid->entries[0]));
-
-		if (cpuid) {
-			cpuid->nent = KVMMIG_STATE_MAX_CPUID;
-			if (vm->ncpus > 0 && ioctl(vm->vcpus[0].fd, KVM_GET_CPUID2, cpuid) == 0)
-				for (uint32_t i = 0; i < cpuid->nent; i++)
-					fprintf(f, "cpuid 0x%x %u 0x%x 0x%x 0x%x 0x%x\n",
-						cpuid->entries[i].function, cpuid->entries[i].index,
-						cpuid->entries[i].eax, cpuid->entries[i].ebx,
-						cpuid->entries[i].ecx, cpuid->entries[i].edx);
-			free(cpuid);
-		}
-	}
+	for (uint32_t i = 0; vm->cpuid0 && i < vm->cpuid0->nent; i++)
+		fprintf(f, "cpuid 0x%x %u 0x%x 0x%x 0x%x 0x%x\n", vm->cpuid0->entries[i].function,
+			vm->cpuid0->entries[i].index, vm->cpuid0->entries[i].eax,
+			vm->cpuid0->entries[i].ebx, vm->cpuid0->entries[i].ecx,
+			vm->cpuid0->entries[i].edx);
 	fprintf(f, "guest %s\n", guest_kind ? guest_kind : "none");
 	if (fclose(f)) {
 		free(text);

@@ -110,6 +110,12 @@ struct vmm_vm {
 	int mem_fd;
 	uint8_t *mem;
 	uint64_t mem_bytes;
+	/*
+	 * vCPU 0's CPUID as last set (at creation or restore): status reports
+	 * it without a vCPU ioctl, which would wait for that vCPU to leave
+	 * KVM_RUN. Guarded by being written only while vCPUs are stopped.
+	 */
+	struct kvm_cpuid2 *cpuid0;
 	int nslots;
 	struct vmm_memslot slots[VMM_MAX_MEMSLOTS];
 	int ncpus;
