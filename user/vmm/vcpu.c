@@ -82,11 +82,17 @@ static void complete_pending_exit(struct vmm_vcpu *vcpu)
 	vcpu->exit_pending = false;
 }
 
+static bool repair_mislabeled_interrupt(struct vmm_vcpu *vcpu);
+/* Failed entries this vCPU thread repaired since its last other exit. */
+static __thread unsigned int repaired_entries;
+
 static void park(struct vmm_vcpu *vcpu)
 {
 	struct vmm_vm *vm = vcpu->vm;
 
 	complete_pending_exit(vcpu);
+	if (vcpu->has_run)
+		repair_mislabeled_interrupt(vcpu);
 	pthread_mutex_lock(&vm->lock);
 	vm->nparked++;
 	pthread_cond_broadcast(&vm->parked_cond);
@@ -161,16 +167,20 @@ static void dump_registers(struct vmm_vcpu *vcpu)
  * a #VMEXIT as an exception, and KVM then re-injects e.g. Linux's timer
  * interrupt (vector 236) as an exception, which VMRUN rejects. Exceptions
  * have vectors below 32 on x86, so nothing else can be meant: re-queue it
- * as the interrupt it is. Bounded, so a real fault still stops the VM.
- * Returns true if the vCPU may run again.
+ * as the interrupt it is. The delivery can be cut again (each cut maps
+ * one more page: IDT, GDT/TSS, stack), but 16 failed entries in a row with
+ * no other exit are a real fault and stop the VM. A vCPU about to park is repaired too:
+ * KVM_SET_VCPU_EVENTS refuses an exception vector above 31, so a saved
+ * state carrying one could never be restored.
+ * Returns true if it re-queued the event.
  */
 static bool repair_mislabeled_interrupt(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vcpu_events ev;
-	static __thread unsigned int repairs;
+	static __thread unsigned long repairs;
 
 	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || !ev.exception.injected ||
-	    ev.exception.nr < 32 || ev.interrupt.injected || ++repairs > 1000)
+	    ev.exception.nr < 32 || ev.interrupt.injected)
 		return false;
 	ev.interrupt.injected = 1;
 	ev.interrupt.nr = ev.exception.nr;
@@ -178,12 +188,15 @@ static bool repair_mislabeled_interrupt(struct vmm_vcpu *vcpu)
 	ev.exception.injected = 0;
 	ev.exception.pending = 0;
 	ev.exception.has_error_code = 0;
-	if (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+	if (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0) {
+		vmm_log("vCPU %d: unable to re-queue interrupt %u: KVM_SET_VCPU_EVENTS: %s",
+			vcpu->index, ev.interrupt.nr, strerror(errno));
 		return false;
-	if (repairs == 1)
+	}
+	if (++repairs <= 10 || repairs % 1000 == 0)
 		vmm_log("vCPU %d: interrupt %u came back from the (emulated) CPU labeled as an "
-			"exception; re-injected as an interrupt",
-			vcpu->index, ev.interrupt.nr);
+			"exception; re-injected as an interrupt (%lu so far on this vCPU)",
+			vcpu->index, ev.interrupt.nr, repairs);
 	return true;
 }
 
@@ -192,6 +205,8 @@ static void handle_exit(struct vmm_vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	struct vmm_vm *vm = vcpu->vm;
 
+	if (run->exit_reason != KVM_EXIT_FAIL_ENTRY)
+		repaired_entries = 0;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(vcpu);
@@ -213,8 +228,10 @@ static void handle_exit(struct vmm_vcpu *vcpu)
 				    run->system_event.type);
 		break;
 	case KVM_EXIT_FAIL_ENTRY:
-		if (repair_mislabeled_interrupt(vcpu))
+		if (repaired_entries < 16 && repair_mislabeled_interrupt(vcpu)) {
+			repaired_entries++;
 			break;
+		}
 		dump_registers(vcpu);
 		vmm_vm_request_stop(
 		    vm, 1, "vCPU %d: VM entry failed, hardware reason 0x%llx", vcpu->index,

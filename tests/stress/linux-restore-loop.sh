@@ -1,0 +1,126 @@
+#!/bin/bash
+# linux-restore-loop.sh: the reproducer of issue 3. A 2-vCPU Linux guest (Debian's bzImage, the
+# test initramfs's memcounter) is saved and restored into a fresh kvmmig-vm again and again, each
+# restored VMM the source of the next cycle. Every cycle checks that the console counter goes on
+# past the last value before the save, with checksums ok, and counts how often the VMM repaired an
+# interrupt that the test host's emulated SVM handed back labeled as an exception (user/vmm/vcpu.c)
+# and how often a vCPU failed VM entry for good.
+#
+#   tests/stress/linux-restore-loop.sh [--kernel 6.1|6.12] [--cycles N] [--seconds S] [--load N]
+#
+# --load N runs N busy loops in the test host beside the guest (more preemption of the vCPU
+# threads, so more exits in the middle of an interrupt delivery). It stops after N cycles or once
+# S seconds went by, whichever comes first. Slow (10-30 s a cycle): not in tests/run.
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+
+kver=6.1 cycles=1000 seconds=1200 load=0 cpus=2 mem=160M
+args=("$@")
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--kernel) kver=$2; shift 2 ;;
+	--cycles) cycles=$2; shift 2 ;;
+	--seconds) seconds=$2; shift 2 ;;
+	--load) load=$2; shift 2 ;;
+	--cpus) cpus=$2; shift 2 ;;
+	--mem) mem=$2; shift 2 ;;
+	*) echo "usage: $0 [--kernel K] [--cycles N] [--seconds S] [--load N] [--cpus N] [--mem M]" >&2
+		exit 2 ;;
+	esac
+done
+
+if [ -z "${KVMMIG_TESTHOST:-}" ]; then
+	. tests/vm/vmlib.sh
+	vm_build
+	tests/testhost --kernel "$kver" --no-module --timeout $((seconds + 420)) -- \
+		tests/stress/linux-restore-loop.sh "${args[@]}"
+	status=$?
+	[ $status -lt 124 ] || fail "restore loop test host run" "tests/testhost exited $status"
+	exit $status
+fi
+
+. tests/vm/vmlib.sh
+vm_build
+TEST_SUFFIX=" [$(uname -r)]"
+kernel=$repo/build/testhost/$(uname -r)/boot/vmlinuz-$(uname -r)
+initrd=$build/guests/linux-initramfs.cpio.gz
+append="console=ttyS0 reboot=k panic=-1"
+
+start() {
+	local name=$1
+	shift
+	"$vm_bin" -v --name "$name" --console "file:$vm_tmp/$name.out" "$@" 2>"$vm_tmp/$name.err" &
+	vm_pids+=($!)
+	eval "vm_pid_$name=$!"
+	wait_for 120 test -S "$KVMMIG_RUN_DIR/$name.sock"
+}
+counters() { sed -n 's/^memcounter: counter \([0-9]*\) checksum [0-9]* ok\r\?$/\1/p' "$vm_tmp/$1.out"; }
+count_counters() { [ "$(counters "$1" | wc -l)" -ge "$2" ]; }
+alive() { kill -0 "$(vm_pid "$1")" 2>/dev/null; }
+# A counter line after a restore, or the VMM gone (a failed entry ends it).
+progress_or_death() { count_counters "$1" "$2" || ! alive "$1"; }
+
+load_pids=()
+for ((i = 0; i < load; i++)); do
+	sh -c 'while :; do :; done' &
+	load_pids+=($!)
+done
+trap 'kill ${load_pids[*]} 2>/dev/null; vm_cleanup' EXIT
+
+start g0 --cpus "$cpus" --mem "$mem" --kernel "$kernel" --initrd "$initrd" --append "$append"
+if ! wait_for 300 count_counters g0 3; then
+	fail "the $cpus-vCPU Linux guest boots" "$(tail -n 3 "$vm_tmp/g0.out" "$vm_tmp/g0.err" | tr '\n' ' ')"
+	exit 1
+fi
+
+t0=$(date +%s) n=0 ok=0 repaired=0 failed_entries=0 bad=''
+cur=g0
+while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
+	n=$((n + 1))
+	next=g$n
+	if ! { vm_ctl $cur pause && vm_ctl $cur save-state >"$vm_tmp/s.state" &&
+		vm_ctl $cur save-memory "$vm_tmp/s.mem" && vm_ctl $cur quit; } >/dev/null 2>"$vm_tmp/ctl.err"; then
+		bad="cycle $n: save failed: $(tail -n 2 "$vm_tmp/ctl.err" "$vm_tmp/$cur.err" | tr '\n' ' ')"
+		break
+	fi
+	vm_wait_exit $cur 20
+	before=$(counters $cur | tail -n 1)
+	start $next --cpus "$cpus" --mem "$mem" --incoming --mem-file "$vm_tmp/s.mem"
+	if ! vm_ctl $next restore-state <"$vm_tmp/s.state" >/dev/null 2>"$vm_tmp/ctl.err" ||
+		! vm_ctl $next resume >/dev/null 2>>"$vm_tmp/ctl.err"; then
+		bad="cycle $n: restore failed: $(tail -n 2 "$vm_tmp/ctl.err" "$vm_tmp/$next.err" | tr '\n' ' ')"
+		break
+	fi
+	wait_for 90 progress_or_death $next 2
+	r=$(grep -c "labeled as an exception" "$vm_tmp/$next.err")
+	f=$(grep -c "VM entry failed" "$vm_tmp/$next.err")
+	repaired=$((repaired + r)) failed_entries=$((failed_entries + f))
+	first=$(counters $next | head -n 1)
+	[ "$r" -gt 0 ] && echo "info: cycle $n: $(grep -h 'labeled as an exception' "$vm_tmp/$next.err" | head -n 3 | tr '\n' ' ')"
+	if [ "$f" -gt 0 ] || ! alive $next; then
+		bad="cycle $n: the restored VMM died: $(grep -h -A4 'VM entry failed\|vCPU' "$vm_tmp/$next.err" | tail -n 8 | tr '\n' ' ')"
+		cp "$vm_tmp/$next.err" "/tmp/restore-loop-fail-$n.err" 2>/dev/null
+		break
+	fi
+	if [ -z "$first" ] || [ "$first" -le "${before:-0}" ] || grep -q MISMATCH "$vm_tmp/$next.out"; then
+		bad="cycle $n: counter before $before, after '${first}': $(tail -n 2 "$vm_tmp/$next.out" | tr '\n' ' ')"
+		break
+	fi
+	ok=$((ok + 1))
+	echo "info: cycle $n ok ($(($(date +%s) - t0)) s): counter $before -> $first; repairs so far $repaired"
+	rm -f "$vm_tmp/$cur.out"
+	cur=$next
+done
+
+summary="$ok of $n cycles on $cpus vCPUs ($(($(date +%s) - t0)) s, load $load): $repaired repaired mislabeled interrupts, $failed_entries failed entries"
+echo "info: $summary"
+if [ -n "$bad" ]; then
+	fail "the Linux guest survives repeated save/restore" "$bad; $summary"
+else
+	pass "the Linux guest survives repeated save/restore: $summary"
+fi
+if grep -qE "BUG:|Oops|Kernel panic|soft lockup|self-detected stall|hung_task" "$vm_tmp/$cur.out"; then
+	fail "the guest kernel logs no oops, lockup or stall" \
+		"$(grep -m1 -E 'BUG:|Oops|Kernel panic|soft lockup|self-detected stall|hung_task' "$vm_tmp/$cur.out")"
+fi
+finish
