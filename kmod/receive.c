@@ -78,9 +78,13 @@ static int recv_exact(struct kvmmig_session *s, struct msghdr *msg,
 			return ret;
 		}
 		if (ret < 0) {
-			s->why = ret == -EFAULT ?
-				"guest memory vanished while receiving" :
-				"the connection failed while receiving";
+			if (ret == -EFAULT)
+				s->why = "guest memory vanished while receiving";
+			else if (ret == -EBADMSG || ret == -EMSGSIZE)
+				/* kernel TLS: a record failed its authentication tag */
+				s->why = "a TLS record failed authentication: the stream was altered in flight";
+			else
+				s->why = "the connection failed while receiving";
 			return ret;
 		}
 		if (ret == 0) {

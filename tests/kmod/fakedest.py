@@ -3,7 +3,9 @@
 
   fakedest.py PORT CUT
 
-Listens on 127.0.0.1:PORT, accepts one source, answers HELLO with ACCEPT,
+Listens on 127.0.0.1:PORT, accepts one source (kvmmig-ctl migrate
+--insecure: answers its AUTH_HELLO with an insecure AUTH_REPLY, user/ctl/
+secure.h), answers HELLO with ACCEPT,
 then reads the module's page stream record by record (include/uapi/linux/
 kvmmig.h: 24-byte little-endian headers {u16 type, u16 flags, u32 len,
 u64 gpa, u32 npages, u32 round}) and resets the connection at CUT:
@@ -22,6 +24,7 @@ import sys
 
 REC_HELLO, REC_PAGES, REC_ZERO, REC_ROUND_END, REC_END = 1, 2, 3, 4, 5
 W_HELLO, W_ACCEPT, W_STATE, W_RESTORED, W_GO, W_DIGEST = 1, 2, 4, 5, 6, 9
+W_AUTH_REPLY = 11
 
 port, cut = int(sys.argv[1]), sys.argv[2]
 ls = socket.socket()
@@ -59,6 +62,9 @@ def wire_send(typ, payload=b""):
     s.sendall(b"KMTL" + struct.pack("<II", typ, len(payload)) + payload)
 
 
+typ, length = wire_recv()
+read(length)
+wire_send(W_AUTH_REPLY, bytes([1, 0, 0, 0]) + bytes(96))  # version 1, mode 0: insecure
 typ, length = wire_recv()
 read(length)
 wire_send(W_ACCEPT)

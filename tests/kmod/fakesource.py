@@ -3,7 +3,8 @@
 
   fakesource.py HOST PORT HELLO_TEXT
 
-Connects to `kvmmig-ctl incoming`, sends one HELLO (the tool's framing:
+Connects to `kvmmig-ctl incoming --insecure`, runs the insecure handshake
+(user/ctl/secure.h: AUTH_HELLO mode 0, AUTH_REPLY), sends one HELLO (the tool's framing:
 b"KMTL", le32 type, le32 length, payload) and prints the answer as
 "<TYPE> <payload>". The text may use \\n escapes."""
 import socket
@@ -11,23 +12,36 @@ import struct
 import sys
 
 TYPES = {1: "HELLO", 2: "ACCEPT", 3: "REFUSE", 4: "STATE", 5: "RESTORED", 6: "GO",
-         7: "RUNNING", 8: "ABORT", 9: "DIGEST"}
+         7: "RUNNING", 8: "ABORT", 9: "DIGEST", 10: "AUTH_HELLO", 11: "AUTH_REPLY"}
 
 host, port, text = sys.argv[1], int(sys.argv[2]), sys.argv[3].encode().decode("unicode_escape")
 s = socket.create_connection((host, port), timeout=30)
+
+
+def recv_msg():
+    hdr = b""
+    while len(hdr) < 12:
+        chunk = s.recv(12 - len(hdr))
+        if not chunk:
+            print("CLOSED")
+            sys.exit(0)
+        hdr += chunk
+    typ, length = struct.unpack("<II", hdr[4:])
+    body = b""
+    while len(body) < length:
+        chunk = s.recv(length - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return typ, body
+
+
+# AUTH_HELLO: version 1, mode 0 (insecure), nonce and share unused.
+s.sendall(b"KMTL" + struct.pack("<II", 10, 68) + bytes([1, 0, 0, 0]) + bytes(64))
+typ, body = recv_msg()
+if typ != 11:
+    print(TYPES.get(typ, str(typ)), body.decode(errors="replace"))
+    sys.exit(0)
 s.sendall(b"KMTL" + struct.pack("<II", 1, len(text)) + text.encode())
-hdr = b""
-while len(hdr) < 12:
-    chunk = s.recv(12 - len(hdr))
-    if not chunk:
-        print("CLOSED")
-        sys.exit(0)
-    hdr += chunk
-magic, typ, length = hdr[:4], *struct.unpack("<II", hdr[4:])
-body = b""
-while len(body) < length:
-    chunk = s.recv(length - len(body))
-    if not chunk:
-        break
-    body += chunk
+typ, body = recv_msg()
 print(TYPES.get(typ, str(typ)), body.decode(errors="replace"))

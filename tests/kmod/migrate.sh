@@ -8,43 +8,9 @@
 # running at the source and say why in one line.
 set -u
 cd "$(dirname "$0")/../.."
-. tests/lib.sh
-TEST_SUFFIX=" [$(uname -r)]"
-export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
-tmp=$(mktemp -d)
-mkdir -p "$KVMMIG_RUN_DIR"
-cleanup() {
-	pkill -9 -f 'kvmmig-ctl (migrate|incoming)' 2>/dev/null
-	pkill -9 kvmmig-vm 2>/dev/null
-	wait 2>/dev/null
-	rm -rf "$tmp" "$KVMMIG_RUN_DIR"
-}
-trap cleanup EXIT
-insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
-
-guest=build/guests/dirtymem.bin
-port=7437
-
-# last_iter LOG: the highest iteration the guest reported in LOG.
-last_iter() { grep -o 'iter [0-9]*' "$1" 2>/dev/null | awk '{print $2}' | sort -n | tail -n1; }
-reports() { grep -c ' iter [0-9]* verifies ' "$1" 2>/dev/null; }
-
-start_source() { # NAME CPUS APPEND
-	kvmmig-vm --name "$1" --cpus "$2" --mem "${4:-64M}" --payload "$guest" --append "$3" \
-		--console "file:$tmp/$1.src.log" 2>"$tmp/$1.src.err" &
-	echo $! >"$tmp/$1.src.pid"
-	wait_for 20 grep -q ' iter ' "$tmp/$1.src.log"
-}
-start_dest() { # NAME CPUS [MEM]
-	kvmmig-vm --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" \
-		--console "file:$tmp/$1.dst.log" 2>"$tmp/$1.dst.err" &
-	echo $! >"$tmp/$1.dst.pid"
-	wait_for 20 test -S "$KVMMIG_RUN_DIR/$1.sock"
-	kvmmig-ctl incoming "$1" --listen "127.0.0.1:$port" --timeout 120 >"$tmp/$1.in.out" 2>&1 &
-	echo $! >"$tmp/$1.in.pid"
-	wait_for 10 grep -q waiting "$tmp/$1.in.out"
-}
-alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
+. tests/kmod/miglib.sh
+# The fake peers below speak only the --insecure handshake (they test the
+# protocol above it, not the crypto: tests/kmod/secure.sh does that).
 
 # --- A successful migration: 1 and 2 vCPUs, the guest dirtying 16 and 256
 # pages per iteration.
@@ -55,7 +21,7 @@ for cfg in "1 16" "2 16" "1 256"; do
 	start_source $src $cpus "rate=$rate report_ms=100"
 	start_dest $dst $cpus
 	before=$(last_iter "$tmp/$src.src.log")
-	if kvmmig-ctl migrate $src "127.0.0.1:$port" --verify >"$tmp/$src.mig.out" 2>&1; then
+	if kvmmig-ctl migrate $src "127.0.0.1:$port" "${auth[@]}" --verify >"$tmp/$src.mig.out" 2>&1; then
 		pass "migrate $cpus-vCPU guest at rate $rate: tool reports success"
 	else
 		fail "migrate $cpus-vCPU guest at rate $rate: tool reports success" "$(tail -n 2 "$tmp/$src.mig.out" | tr '\n' ' ')"
@@ -91,7 +57,7 @@ done
 # --- The destination refuses a guest of another shape: nothing moves.
 start_source vmr 1 "rate=16 report_ms=100"
 start_dest vmrin 2
-out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" 2>&1)
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q 'refused: the guest has 1 vCPUs, the destination VM 2.*guest is running on the source'; then
 	pass "destination refuses a guest with another vCPU count, naming it"
 else
@@ -107,17 +73,19 @@ wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 	pass "a refusing destination stops its empty VMM" || fail "a refusing destination stops its empty VMM" "still running"
 
 # --- The destination refuses, naming why, before any page moves.
+auth=(--insecure)
 start_dest vmrin 1
 expect_output "destination refuses another protocol version" \
-	'^REFUSE protocol version 2, this kvmmig-ctl speaks 1' \
-	tests/kmod/fakesource.py 127.0.0.1 $port 'protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n'
+	'^REFUSE protocol version 3, this kvmmig-ctl speaks 2' \
+	tests/kmod/fakesource.py 127.0.0.1 $port 'protocol 3\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n'
 start_dest vmrin 1
 expect_output "destination refuses a CPUID its host cannot give, naming leaf and bits" \
 	'^REFUSE this host cannot give the guest its CPU: guest CPUID leaf 0x7.0 (EBX|ECX|EDX) has features 0x[0-9a-f]+ that this host' \
 	tests/kmod/fakesource.py 127.0.0.1 $port \
-	'protocol 1\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\ncpuid 0x7 0 0x0 0xffffffff 0xffffffff 0xffffffff\n'
+	'protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\ncpuid 0x7 0 0x0 0xffffffff 0xffffffff 0xffffffff\n'
+auth=(--key "$key")
 start_dest vmrin 1 32M
-out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" 2>&1)
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q 'memory layout differs.*start kvmmig-vm --incoming --mem 64M.*guest is running on the source'; then
 	pass "destination refuses a guest of another memory size, saying what to start"
 else
@@ -145,7 +113,7 @@ else
 fi
 
 start_dest vmrin 1
-kvmmig-ctl migrate vmr "127.0.0.1:$port" --bandwidth 1 >"$tmp/cancel.out" 2>&1 &
+kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" --bandwidth 1 >"$tmp/cancel.out" 2>&1 &
 mig=$!
 wait_for 20 grep -q 'kvmmig: source' <(kvmmig-ctl status vmr) ||
 	wait_for 20 sh -c "kvmmig-ctl status vmr | grep -q 'kvmmig: source'"
@@ -175,7 +143,7 @@ for cut in round0 round1 round2 state; do
 	tests/kmod/fakedest.py $fport $cut >"$tmp/fake.$cut" 2>&1 &
 	fake=$!
 	wait_for 10 grep -q waiting "$tmp/fake.$cut"
-	out=$(kvmmig-ctl migrate vmr "127.0.0.1:$fport" --max-downtime 100000 2>&1)
+	out=$(kvmmig-ctl migrate vmr "127.0.0.1:$fport" --insecure --max-downtime 100000 2>&1)
 	rc=$?
 	wait $fake
 	n0=$(reports "$tmp/vmr.src.log")
@@ -193,7 +161,7 @@ expect_output "the source VM is idle after the cuts" "^vmr .* idle$" kvmmig-ctl 
 tests/kmod/fakedest.py $fport nogo >"$tmp/fake.nogo" 2>&1 &
 fake=$!
 wait_for 10 grep -q waiting "$tmp/fake.nogo"
-out=$(kvmmig-ctl migrate vmr "127.0.0.1:$fport" --max-downtime 100000 2>&1)
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$fport" --insecure --max-downtime 100000 2>&1)
 rc=$?
 wait $fake
 n0=$(reports "$tmp/vmr.src.log")
@@ -216,7 +184,7 @@ fi
 # --- The source tool is killed mid-migration: the module ends the session
 # with the tool, the guest (never paused) runs on, the VM is idle again.
 start_dest vmrin 1
-kvmmig-ctl migrate vmr "127.0.0.1:$port" --bandwidth 2 >"$tmp/killed.out" 2>&1 &
+kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" --bandwidth 2 >"$tmp/killed.out" 2>&1 &
 mig=$!
 wait_for 20 sh -c "kvmmig-ctl status vmr | grep -q 'kvmmig: source'"
 kill -9 $mig
@@ -234,7 +202,7 @@ wait_for 15 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 # --- The destination VMM dies mid-migration.
 start_dest vmrin 1
 ( sleep 1; kill -9 "$(cat "$tmp/vmrin.dst.pid")" ) &
-out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" --bandwidth 5 2>&1)
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" --bandwidth 5 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q 'guest is running on the source'; then
 	pass "destination VMM killed mid-migration: the tool says the guest runs at the source"
 else
@@ -252,7 +220,7 @@ fi
 # loopback link, so the link is capped (--bandwidth) well below the guest.
 start_source vmf 1 "pages=1024 rate=1024 report_ms=100" 24M
 start_dest vmfin 1 24M
-out=$(kvmmig-ctl migrate vmf "127.0.0.1:$port" --bandwidth 2 --max-downtime 50 2>&1)
+out=$(kvmmig-ctl migrate vmf "127.0.0.1:$port" "${auth[@]}" --bandwidth 2 --max-downtime 50 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q 'dirties memory at .* faster than the link.*guest is running on the source'; then
 	pass "a guest outrunning the link ends the migration with the rates named"
 else

@@ -10,5 +10,6 @@ int status_main(int argc, char **argv);
 int cancel_main(int argc, char **argv);
 int resume_main(int argc, char **argv);
 int debug_main(int argc, char **argv);
+int keygen_main(int argc, char **argv);
 
 #endif /* KVMMIG_CTL_COMMANDS_H */

@@ -7,16 +7,20 @@
  * destination VMM exit: the guest never runs here unless the source stopped.
  */
 #include <getopt.h>
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl/commands.h"
 #include "ctl/netio.h"
+#include "ctl/secure.h"
 #include "ctl/session.h"
 #include "ctl/shape.h"
 #include "ctl/vmmclient.h"
@@ -37,10 +41,61 @@ static int fail(struct vmm_conn *vmm, int sock, const char *name, const char *wh
 	return 1;
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits for a source that passes the secure handshake. Anyone may connect:
+ * one that fails is logged and dropped, and we go on waiting (nothing was
+ * written, and a stray connection must not end the destination). Returns
+ * the socket, or -1 when @timeout_s (0: none) ran out.
+ */
+static int accept_source(int lfd, const struct migration_key *key, int timeout_s)
+{
+	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
+	struct sockaddr_storage ss;
+	char why[512], peer[INET6_ADDRSTRLEN + 8];
+
+	for (;;) {
+		struct pollfd p = {.fd = lfd, .events = POLLIN};
+		int wait_ms = -1, sock;
+		socklen_t sl = sizeof(ss);
+
+		if (timeout_s) {
+			uint64_t now = now_ms();
+
+			if (now >= deadline)
+				return -1;
+			wait_ms = deadline - now;
+		}
+		if (poll(&p, 1, wait_ms) != 1)
+			return -1;
+		sock = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
+		if (sock < 0)
+			continue;
+		if (!secure_dest(sock, key, why, sizeof(why)))
+			return sock;
+		if (getnameinfo((struct sockaddr *)&ss, sl, peer, sizeof(peer), NULL, 0,
+				NI_NUMERICHOST))
+			snprintf(peer, sizeof(peer), "?");
+		fprintf(stderr, "kvmmig-ctl: refused a connection from %s: %s; still waiting\n",
+			peer, why);
+		close(sock);
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kvmmig-ctl incoming NAME [--listen [ADDR]:PORT] [--timeout SEC]\n"
-		   "  listens on port " KVMMIG_DEFAULT_PORT " of every address by default\n");
+		   "       [--key FILE | --insecure]\n"
+		   "  listens on port " KVMMIG_DEFAULT_PORT " of every address by default;\n"
+		   "  accepts only a source holding the same key (default " KVMMIG_DEFAULT_KEY
+		   ", - reads it from stdin)\n");
 }
 
 int incoming_main(int argc, char **argv)
@@ -48,10 +103,14 @@ int incoming_main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, 'l'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"insecure", no_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *listen_on = ":" KVMMIG_DEFAULT_PORT, *name;
+	const char *listen_on = ":" KVMMIG_DEFAULT_PORT, *name, *keypath = KVMMIG_DEFAULT_KEY;
+	struct migration_key keybuf;
+	const struct migration_key *key;
 	struct vmm_conn vmm;
 	struct kvmmig_nl nl;
 	struct vmm_status vst;
@@ -59,8 +118,7 @@ int incoming_main(int argc, char **argv)
 	enum wire_type type;
 	char *payload = NULL, why[512], line[64];
 	size_t len;
-	int c, lfd, sock, ret, timeout_s = 0;
-	struct pollfd p;
+	int c, lfd, sock, ret, timeout_s = 0, insecure = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -69,6 +127,12 @@ int incoming_main(int argc, char **argv)
 			break;
 		case 't':
 			timeout_s = atoi(optarg);
+			break;
+		case 'k':
+			keypath = optarg;
+			break;
+		case 'i':
+			insecure = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -83,6 +147,8 @@ int incoming_main(int argc, char **argv)
 		return 1;
 	}
 	name = argv[optind];
+	if (secure_key_option(keypath, insecure, &keybuf, &key))
+		return 1;
 
 	if (vmm_connect(&vmm, name))
 		return 1;
@@ -106,15 +172,10 @@ int incoming_main(int argc, char **argv)
 		return fail(&vmm, -1, name, "cannot listen");
 	printf("waiting for %s on %s\n", name, listen_on);
 	fflush(stdout);
-	p = (struct pollfd){.fd = lfd, .events = POLLIN};
-	if (poll(&p, 1, timeout_s ? timeout_s * 1000 : -1) != 1) {
-		close(lfd);
-		return fail(&vmm, -1, name, "no source connected in time (--timeout)");
-	}
-	sock = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	sock = accept_source(lfd, key, timeout_s);
 	close(lfd);
 	if (sock < 0)
-		return fail(&vmm, -1, name, "accepting the connection failed");
+		return fail(&vmm, -1, name, "no source connected and authenticated in time (--timeout)");
 
 	if (wire_recv(sock, &type, &payload, NULL) || type != WIRE_HELLO) {
 		free(payload);

@@ -15,6 +15,7 @@ static const struct {
     {"cancel", cancel_main, "Cancel a VM's migration; the guest goes on at the source"},
     {"resume", resume_main, "Resume a paused guest"},
     {"list", list_main, "List the VMs attached to kvmmig"},
+    {"keygen", keygen_main, "Write a new migration key (both hosts need the same)"},
     {"version", version_main, "Print the tool's and the kernel module's versions"},
     {"debug", debug_main, "Drive the module's data path by hand (tests only)"},
 };

@@ -20,6 +20,7 @@
 #include "ctl/commands.h"
 #include "ctl/netio.h"
 #include "ctl/policy.h"
+#include "ctl/secure.h"
 #include "ctl/session.h"
 #include "ctl/shape.h"
 #include "ctl/vmmclient.h"
@@ -112,9 +113,12 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kvmmig-ctl migrate NAME HOST[:PORT] [--max-downtime MS] [--max-rounds "
 		   "N] [--timeout SEC]\n"
-		   "       [--bandwidth MB/s] [--verify] [--json]\n"
+		   "       [--bandwidth MB/s] [--verify] [--json] [--key FILE | --insecure]\n"
 		   "  the default port is " KVMMIG_DEFAULT_PORT
-		   "; the destination runs `kvmmig-ctl incoming NAME`\n");
+		   "; the destination runs `kvmmig-ctl incoming NAME`\n"
+		   "  both sides prove they hold the same key (default " KVMMIG_DEFAULT_KEY
+		   ")\n"
+		   "  and the stream runs over kernel TLS; --insecure (both sides) is plain TCP\n");
 }
 
 int migrate_main(int argc, char **argv)
@@ -126,6 +130,8 @@ int migrate_main(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"bandwidth", required_argument, NULL, 'b'},
 	    {"verify", no_argument, NULL, 'v'},
+	    {"key", required_argument, NULL, 'k'},
+	    {"insecure", no_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -134,12 +140,15 @@ int migrate_main(int argc, char **argv)
 	struct policy_state ps = {0};
 	struct vmm_status vst;
 	struct round_stats st;
+	struct migration_key keybuf;
+	const struct migration_key *key;
+	const char *keypath = KVMMIG_DEFAULT_KEY;
 	enum policy_decision d;
 	uint64_t timeout_ns = 0, pause_ns, downtime_ns, t, bandwidth = 0;
 	char hello[32768], *payload = NULL, why[512];
 	size_t blob_len;
 	enum wire_type type;
-	int c, ret, verify = 0;
+	int c, ret, verify = 0, insecure = 0;
 
 	policy_default_limits(&limits);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -162,6 +171,12 @@ int migrate_main(int argc, char **argv)
 		case 'b':
 			bandwidth = strtoull(optarg, NULL, 0) * 1000000ull;
 			break;
+		case 'k':
+			keypath = optarg;
+			break;
+		case 'i':
+			insecure = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -175,6 +190,8 @@ int migrate_main(int argc, char **argv)
 		return 1;
 	}
 	m.name = argv[optind];
+	if (secure_key_option(keypath, insecure, &keybuf, &key))
+		return 1;
 
 	if (vmm_connect(&m.vmm, m.name))
 		return 1;
@@ -210,6 +227,8 @@ int migrate_main(int argc, char **argv)
 	if (bandwidth &&
 	    setsockopt(m.sock, SOL_SOCKET, SO_MAX_PACING_RATE, &bandwidth, sizeof(bandwidth)))
 		return fail(&m, "the kernel refused the bandwidth cap (SO_MAX_PACING_RATE)");
+	if (secure_source(m.sock, key, why, sizeof(why)))
+		return fail(&m, why);
 	if (shape_describe(&vst, hello, sizeof(hello)) ||
 	    wire_send_text(m.sock, WIRE_HELLO, hello) || wire_recv(m.sock, &type, &payload, NULL))
 		return fail(&m, "the handshake with the destination broke off");

@@ -33,6 +33,11 @@ int wire_send_text(int fd, enum wire_type type, const char *text)
 
 int wire_recv(int fd, enum wire_type *type, char **payload, size_t *len)
 {
+	return wire_recv_max(fd, type, payload, len, WIRE_MAX_PAYLOAD);
+}
+
+int wire_recv_max(int fd, enum wire_type *type, char **payload, size_t *len, size_t max)
+{
 	struct wire_hdr h;
 	uint32_t t, n;
 	char *p;
@@ -44,7 +49,7 @@ int wire_recv(int fd, enum wire_type *type, char **payload, size_t *len)
 		return ret;
 	t = le32toh(h.type);
 	n = le32toh(h.len);
-	if (memcmp(h.magic, "KMTL", 4) || t < WIRE_HELLO || t > WIRE_LAST || n > WIRE_MAX_PAYLOAD)
+	if (memcmp(h.magic, "KMTL", 4) || t < WIRE_HELLO || t > WIRE_LAST || n > max)
 		return -EPROTO;
 	p = malloc(n + 1);
 	if (!p)
@@ -68,6 +73,8 @@ const char *wire_type_name(enum wire_type t)
 	    [WIRE_HELLO] = "HELLO",	[WIRE_ACCEPT] = "ACCEPT",     [WIRE_REFUSE] = "REFUSE",
 	    [WIRE_STATE] = "STATE",	[WIRE_RESTORED] = "RESTORED", [WIRE_GO] = "GO",
 	    [WIRE_RUNNING] = "RUNNING", [WIRE_ABORT] = "ABORT",	      [WIRE_DIGEST] = "DIGEST",
+	    [WIRE_AUTH_HELLO] = "AUTH_HELLO", [WIRE_AUTH_REPLY] = "AUTH_REPLY",
+	    [WIRE_AUTH_PROOF] = "AUTH_PROOF", [WIRE_AUTH_OK] = "AUTH_OK",
 	};
 
 	return t >= WIRE_HELLO && t <= WIRE_LAST ? names[t] : "unknown";

@@ -3,6 +3,11 @@
  * module's page stream:
  *
  *   source                         destination
+ *   AUTH_HELLO             ---->           (secure.h: the key exchange,
+ *                          <----   AUTH_REPLY | REFUSE    in the clear)
+ *   AUTH_PROOF             ---->
+ *                          <----   AUTH_OK | REFUSE
+ *   [from here on kernel TLS, unless both sides run --insecure]
  *   HELLO (shape)          ---->
  *                          <----   ACCEPT | REFUSE (reason)
  *   [module page stream: HELLO record ... rounds ... END record]
@@ -23,7 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_PROTOCOL 1
+#define WIRE_PROTOCOL 2
 
 enum wire_type {
 	WIRE_HELLO = 1,
@@ -35,7 +40,11 @@ enum wire_type {
 	WIRE_RUNNING,
 	WIRE_ABORT,
 	WIRE_DIGEST, /* 16 hex digits: the source's guest memory at pause */
-	WIRE_LAST = WIRE_DIGEST,
+	WIRE_AUTH_HELLO,
+	WIRE_AUTH_REPLY,
+	WIRE_AUTH_PROOF,
+	WIRE_AUTH_OK,
+	WIRE_LAST = WIRE_AUTH_OK,
 };
 
 /* Largest payload accepted: the state blob bound of the VMM protocol. */
@@ -49,6 +58,9 @@ int wire_send_text(int fd, enum wire_type type, const char *text);
  * -EPROTO on a bad magic, unknown type or oversized length.
  */
 int wire_recv(int fd, enum wire_type *type, char **payload, size_t *len);
+
+/* The same with a smaller bound, for messages from a peer not yet authenticated. */
+int wire_recv_max(int fd, enum wire_type *type, char **payload, size_t *len, size_t max);
 
 const char *wire_type_name(enum wire_type t);
 

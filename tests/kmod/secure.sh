@@ -1,0 +1,167 @@
+#!/bin/bash
+# secure.sh: runs inside a test host: the secure channel (user/ctl/secure.h).
+# A destination takes guest memory only from a source that holds its key,
+# and the stream runs over kernel TLS. Wrong key, no key, a source or
+# destination in the clear, bytes flipped in flight by a relay: each ends
+# with a clear error, the guest running at the source, and the destination
+# either still waiting untouched (handshake failures) or stopped (a stream
+# altered after the handshake). The kernel log is checked by the test host.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/kmod/miglib.sh
+
+rport=7450 # the relay's port: source -> relay -> destination
+other=$tmp/other.key
+kvmmig-ctl keygen "$other" >/dev/null
+
+# migrate_via_relay NAME RELAY_ARGS... : migrates NAME through tests/kmod/relay.py;
+# the tool's output in $tmp/relay.mig, its exit in $mig_rc, the relay's in $tmp/relay.out.
+migrate_via_relay() {
+	local name=$1
+	shift
+	tests/kmod/relay.py $rport $port "$@" >"$tmp/relay.out" 2>&1 &
+	wait_for 10 grep -q waiting "$tmp/relay.out"
+	kvmmig-ctl migrate "$name" "127.0.0.1:$rport" "${mig_args[@]}" >"$tmp/relay.mig" 2>&1
+	mig_rc=$?
+	wait_for 10 sh -c '! pgrep -f tests/kmod/relay.py'
+}
+tls_records() { cat /proc/net/tls_stat 2>/dev/null | awk '$1 == "TlsTxSw" || $1 == "TlsRxSw" {n += $2} END {print n + 0}'; }
+
+start_source sa 1 "rate=16 report_ms=100"
+
+# --- Keys that cannot be used stop the tool before it connects.
+chmod 644 "$other"
+expect_output "a key file readable by others is refused, saying how to fix it" \
+	"readable by others \(mode 644\): chmod 600 $other" kvmmig-ctl migrate sa 127.0.0.1:$port --key "$other"
+chmod 600 "$other"
+expect_output "a missing key file is named with how to make one" \
+	"no migration key at $tmp/none: create one with .kvmmig-ctl keygen" \
+	kvmmig-ctl migrate sa 127.0.0.1:$port --key "$tmp/none"
+expect_output "keygen never replaces a key" "never replaces a key" kvmmig-ctl keygen "$key"
+
+# --- A destination holding another key: refused in the handshake, nothing moves.
+start_dest sain 1
+out=$(kvmmig-ctl migrate sa 127.0.0.1:$port --key "$other" 2>&1)
+if [ $? -eq 1 ] && echo "$out" | grep -q 'does not hold this migration key.*the guest is running on the source'; then
+	pass "wrong key: the source refuses the destination and says the guest runs at the source"
+else
+	fail "wrong key: the source refuses the destination and says the guest runs at the source" "$(echo "$out" | tail -n 1)"
+fi
+runs_on "$tmp/sa.src.log" "$tmp/sa.src.pid" && pass "wrong key: the guest runs on at the source" ||
+	fail "wrong key: the guest runs on at the source" "$(tail -n 1 "$tmp/sa.src.log")"
+if wait_for 10 grep -q 'refused a connection from 127.0.0.1: .*still waiting' "$tmp/sain.in.out" &&
+	alive "$tmp/sain.in.pid" && alive "$tmp/sain.dst.pid"; then
+	pass "wrong key: the destination logs the refusal and goes on waiting"
+else
+	fail "wrong key: the destination logs the refusal and goes on waiting" "$(tail -n 2 "$tmp/sain.in.out" | tr '\n' ' ')"
+fi
+
+# --- A source without a key (--insecure) at a destination that has one.
+out=$(kvmmig-ctl migrate sa 127.0.0.1:$port --insecure 2>&1)
+if [ $? -eq 1 ] && echo "$out" | grep -q 'warning: --insecure' &&
+	echo "$out" | grep -q 'refused: the source did not authenticate.*the guest is running on the source'; then
+	pass "no key: an unauthenticated source is refused by the destination, naming why"
+else
+	fail "no key: an unauthenticated source is refused by the destination, naming why" "$(echo "$out" | tail -n 1)"
+fi
+alive "$tmp/sain.in.pid" && pass "no key: the destination still waits" ||
+	fail "no key: the destination still waits" "$(tail -n 1 "$tmp/sain.in.out")"
+
+# --- The right key, through a recording relay: the same destination takes the
+# guest, and nothing on the wire after the handshake is plaintext.
+before=$(tls_records)
+n0=$(last_iter "$tmp/sa.src.log")
+mig_args=("${auth[@]}" --verify)
+migrate_via_relay sa --record "$tmp/tls.rec"
+if [ $mig_rc -eq 0 ] && grep -q 'memory verified' "$tmp/sain.in.out"; then
+	pass "the right key: the waiting destination takes the guest over TLS, --verify matching"
+else
+	fail "the right key: the waiting destination takes the guest over TLS, --verify matching" \
+		"exit $mig_rc: $(tail -n 1 "$tmp/relay.mig"); incoming: $(tail -n 1 "$tmp/sain.in.out")"
+fi
+if runs_on "$tmp/sain.dst.log" "$tmp/sain.dst.pid" && [ "$(last_iter "$tmp/sain.dst.log")" -gt "${n0:-0}" ]; then
+	pass "over TLS the guest continues at the destination, its memory checks passing"
+else
+	fail "over TLS the guest continues at the destination, its memory checks passing" "$(tail -n 2 "$tmp/sain.dst.log" | tr '\n' ' ')"
+fi
+after=$(tls_records)
+[ "$after" -gt "$before" ] && pass "kernel TLS carried the stream (/proc/net/tls_stat: $before -> $after sw contexts)" ||
+	fail "kernel TLS carried the stream" "/proc/net/tls_stat did not count a software TLS context ($before -> $after)"
+if [ -s "$tmp/tls.rec" ] && ! grep -q 'page-size 4096' "$tmp/tls.rec" && ! grep -qa 'KVMMIG' "$tmp/tls.rec" &&
+	[ "$(grep -ao KMTL "$tmp/tls.rec" | wc -l)" -eq 2 ]; then
+	pass "on the wire only the two handshake messages are in the clear ($(stat -c %s "$tmp/tls.rec") bytes recorded)"
+else
+	fail "on the wire only the two handshake messages are in the clear" \
+		"$(grep -ao KMTL "$tmp/tls.rec" | wc -l) KMTL headers, shape text: $(grep -c 'page-size' "$tmp/tls.rec"), stream magic: $(grep -ac KVMMIG "$tmp/tls.rec")"
+fi
+kill "$(cat "$tmp/sain.dst.pid")" 2>/dev/null
+
+# --- Both sides --insecure: allowed, warned, and in the clear (the recording
+# sees the shape and the page stream: the control for the check above).
+start_source sb 1 "rate=16 report_ms=100"
+auth=(--insecure)
+start_dest sbin 1
+mig_args=(--insecure)
+migrate_via_relay sb --record "$tmp/clear.rec"
+if [ $mig_rc -eq 0 ] && grep -q 'warning: --insecure: guest memory crosses the network in the clear' "$tmp/relay.mig" "$tmp/sbin.in.out" &&
+	[ "$(grep -c 'warning: --insecure' "$tmp/relay.mig" "$tmp/sbin.in.out" | grep -c ':1$')" -eq 2 ]; then
+	pass "both sides --insecure: the migration runs, each side warns"
+else
+	fail "both sides --insecure: the migration runs, each side warns" "exit $mig_rc: $(tail -n 1 "$tmp/relay.mig")"
+fi
+grep -q 'page-size 4096' "$tmp/clear.rec" && grep -qa 'KVMMIG' "$tmp/clear.rec" &&
+	pass "--insecure sends the shape and the page stream in the clear (the recording sees them)" ||
+	fail "--insecure sends the shape and the page stream in the clear (the recording sees them)" "not found in the recording"
+runs_on "$tmp/sbin.dst.log" "$tmp/sbin.dst.pid" && pass "--insecure: the guest continues at the destination" ||
+	fail "--insecure: the guest continues at the destination" "$(tail -n 1 "$tmp/sbin.dst.log")"
+
+# --- A keyed source never sends to a destination in the clear.
+start_dest sbin2 1
+out=$(kvmmig-ctl migrate sa 127.0.0.1:$port --key "$key" 2>&1)
+if [ $? -eq 1 ] && echo "$out" | grep -q 'destination runs --insecure; refusing to send guest memory in the clear.*guest is running on the source'; then
+	pass "a source with a key refuses a destination in the clear"
+else
+	fail "a source with a key refuses a destination in the clear" "$(echo "$out" | tail -n 1)"
+fi
+kill "$(cat "$tmp/sbin2.in.pid")" "$(cat "$tmp/sbin2.dst.pid")" 2>/dev/null
+auth=(--key "$key")
+mig_args=("${auth[@]}")
+
+# --- A byte flipped in the handshake: the proofs fail, nothing moves.
+start_source sc 1 "rate=16 report_ms=100"
+start_dest scin 1
+migrate_via_relay sc --flip 20
+if grep -q '^flipped at 20' "$tmp/relay.out" && [ $mig_rc -eq 1 ] &&
+	grep -q 'failed: .*the guest is running on the source' "$tmp/relay.mig"; then
+	pass "a byte flipped in the handshake: the migration fails cleanly ($(sed -n 's/.*failed: \(.*\); the guest.*/\1/p' "$tmp/relay.mig"))"
+else
+	fail "a byte flipped in the handshake: the migration fails cleanly" "exit $mig_rc: $(tail -n 1 "$tmp/relay.mig")"
+fi
+runs_on "$tmp/sc.src.log" "$tmp/sc.src.pid" && alive "$tmp/scin.in.pid" &&
+	pass "a byte flipped in the handshake: the guest runs at the source, the destination waits on" ||
+	fail "a byte flipped in the handshake: the guest runs at the source, the destination waits on" \
+		"incoming: $(tail -n 1 "$tmp/scin.in.out")"
+
+# --- A byte flipped in the page stream (3 MB in, inside round 0): the
+# destination's kernel TLS rejects the record, the destination stops, the
+# source resumes.
+migrate_via_relay sc --flip 3000000
+if grep -q '^flipped at' "$tmp/relay.out" && [ $mig_rc -eq 1 ] &&
+	grep -q 'failed: .*the guest is running on the source' "$tmp/relay.mig"; then
+	pass "a byte flipped in the page stream: the source fails cleanly and says the guest runs there"
+else
+	fail "a byte flipped in the page stream: the source fails cleanly and says the guest runs there" \
+		"relay: $(tail -n 1 "$tmp/relay.out"); exit $mig_rc: $(tail -n 1 "$tmp/relay.mig")"
+fi
+if wait_for 15 sh -c "! kill -0 $(cat "$tmp/scin.dst.pid")" &&
+	grep -q 'TLS record failed authentication: the stream was altered in flight' "$tmp/scin.in.out"; then
+	pass "a byte flipped in the page stream: the destination names the tampering and stops its VMM"
+else
+	fail "a byte flipped in the page stream: the destination names the tampering and stops its VMM" \
+		"incoming: $(tail -n 1 "$tmp/scin.in.out")"
+fi
+runs_on "$tmp/sc.src.log" "$tmp/sc.src.pid" && pass "a byte flipped in the page stream: the guest runs on at the source" ||
+	fail "a byte flipped in the page stream: the guest runs on at the source" "$(tail -n 1 "$tmp/sc.src.log")"
+expect_output "the source VM is idle again" "^sc .* idle$" kvmmig-ctl list
+
+finish
