@@ -59,6 +59,15 @@ count_counters() { [ "$(counters "$1" | wc -l)" -ge "$2" ]; }
 alive() { kill -0 "$(vm_pid "$1")" 2>/dev/null; }
 # A counter line after a restore, or the VMM gone (a failed entry ends it).
 progress_or_death() { count_counters "$1" "$2" || ! alive "$1"; }
+# keep NAME: the console and the VMM's log of a failed cycle go to the scratch dir (kept by
+# tests/testhost when the run fails), with the cycle before's.
+keep() {
+	[ -n "${KVMMIG_SCRATCH:-}" ] || return
+	cp "$vm_tmp/$1.out" "$KVMMIG_SCRATCH/$1.console" 2>/dev/null
+	cp "$vm_tmp/$1.err" "$KVMMIG_SCRATCH/$1.err" 2>/dev/null
+	cp "$vm_tmp/$cur.err" "$KVMMIG_SCRATCH/$cur.err" 2>/dev/null
+	echo "info: console and VMM log kept in $KVMMIG_SCRATCH"
+}
 
 load_pids=()
 for ((i = 0; i < load; i++)); do
@@ -96,13 +105,18 @@ while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	f=$(grep -c "VM entry failed" "$vm_tmp/$next.err")
 	repaired=$((repaired + r)) failed_entries=$((failed_entries + f))
 	first=$(counters $next | head -n 1)
-	[ "$r" -gt 0 ] && echo "info: cycle $n: $(grep -h 'labeled as an exception' "$vm_tmp/$next.err" | head -n 3 | tr '\n' ' ')"
+	if [ "$r" -gt 0 ]; then
+		echo "info: cycle $n: $(grep -h 'labeled as an exception' "$vm_tmp/$next.err" | head -n 3 | tr '\n' ' ')"
+		wait_for 20 progress_or_death $next 6
+		keep $next
+	fi
 	if [ "$f" -gt 0 ] || ! alive $next; then
 		bad="cycle $n: the restored VMM died: $(grep -h -A4 'VM entry failed\|vCPU' "$vm_tmp/$next.err" | tail -n 8 | tr '\n' ' ')"
-		cp "$vm_tmp/$next.err" "/tmp/restore-loop-fail-$n.err" 2>/dev/null
+		keep $next
 		break
 	fi
 	if [ -z "$first" ] || [ "$first" -le "${before:-0}" ] || grep -q MISMATCH "$vm_tmp/$next.out"; then
+		keep $next
 		bad="cycle $n: counter before $before, after '${first}': $(tail -n 2 "$vm_tmp/$next.out" | tr '\n' ' ')"
 		break
 	fi

@@ -182,6 +182,8 @@ static bool repair_mislabeled_interrupt(struct vmm_vcpu *vcpu)
 	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || !ev.exception.injected ||
 	    ev.exception.nr < 32 || ev.interrupt.injected)
 		return false;
+	if (repairs < 3)
+		dump_registers(vcpu);
 	ev.interrupt.injected = 1;
 	ev.interrupt.nr = ev.exception.nr;
 	ev.interrupt.soft = 0;
