@@ -2,11 +2,14 @@
 # linux.sh: runs on two test hosts (tests/testhost --hosts A,B). A Linux
 # guest (Debian's stock bzImage, the project's initramfs whose memcounter
 # writes memory and prints a running counter with a checksum) boots in
-# kvmmig-vm on host a and live-migrates to host b over the network. Host b
-# checks the guest itself: the console counter goes on past the last value
-# host a saw, checksums stay "ok", and the guest answers on its console.
+# kvmmig-vm on host a, live-migrates to host b over the network, then back
+# to host a. Each destination checks the guest itself: the console counter
+# goes on past the last value the source saw, checksums stay "ok". Both
+# migrations run with --verify, authenticated with a key that host a makes
+# (kvmmig-ctl keygen) in the shared scratch dir, over kernel TLS.
 #
 #   host a 10.250.0.1: kvmmig-vm lx ---- kvmmig-ctl migrate ----> host b 10.250.0.2
+#   host a 10.250.0.1 <---- kvmmig-ctl migrate ---- kvmmig-vm lx: host b
 #
 # With DEMO=1 it also shows the guest's console and the migration progress.
 set -u
@@ -26,6 +29,64 @@ signal() { echo "${2:-}" >"$S/$1.tmp" && mv "$S/$1.tmp" "$S/$1"; }
 await() { wait_for "${2:-300}" test -e "$S/$1" || { fail "waiting for the peer ($1)" "timed out"; exit 1; }; }
 counters() { sed -n 's/^memcounter: counter \([0-9]*\) checksum [0-9]* ok\r\?$/\1/p' "$1"; }
 say() { [ "${DEMO:-0}" = 1 ] && echo "$@"; return 0; }
+# running LOG N: the guest printed at least N counter lines with checksum ok into LOG.
+running() { [ "$(counters "$1" | wc -l)" -ge "$2" ]; }
+# continues LOG LAST WHERE: the guest's counter in LOG goes on past LAST, checksums ok.
+continues() {
+	local log=$1 last=$2 where=$3 in_rc=$4 first now
+	if [ "$in_rc" -eq 0 ] && wait_for 60 running "$log" 3; then
+		first=$(counters "$log" | head -n 1)
+		now=$(counters "$log" | tail -n 1)
+		if [ "$first" -gt "$last" ] && [ "$now" -gt "$first" ] && ! grep -q 'MISMATCH\|FAIL' "$log"; then
+			pass "the guest's counter goes on at $where ($(uname -r)): $last before, then $first .. $now here, checksums ok"
+		else
+			fail "the guest's counter goes on at $where" "last before $last, here $first .. $now: $(tail -n 2 "$log" | tr '\n' ' ')"
+		fi
+	else
+		fail "the guest's counter goes on at $where" "incoming exit $in_rc: $(tail -n 1 /tmp/in.out); $(tail -n 2 "$log" | tr '\n' ' ')"
+	fi
+}
+# receive LOG TAG ABORT: an incoming VMM and `kvmmig-ctl incoming`; signals TAG once it
+# listens, stops waiting if the peer signals ABORT. Sets in_rc.
+receive() {
+	rm -f "$KVMMIG_RUN_DIR/lx.sock"
+	kvmmig-vm --incoming --name lx --cpus 1 --mem $mem --console "file:$1" 2>"/tmp/lx.$2.err" &
+	wait_for 60 test -S "$KVMMIG_RUN_DIR/lx.sock"
+	kvmmig-ctl incoming lx --listen "$self:7437" --timeout 400 "${sec[@]}" >/tmp/in.out 2>&1 &
+	in_pid=$!
+	wait_for 20 grep -q waiting /tmp/in.out
+	signal "$2"
+	while kill -0 $in_pid 2>/dev/null && [ ! -e "$S/$3" ]; do sleep 0.5; done
+	[ -e "$S/$3" ] && exit 1
+	wait $in_pid
+	in_rc=$?
+}
+# send LOG TAG WHERE: migrates the guest to the peer, signals TAG with the last counter seen here.
+send() {
+	local out rc last
+	# memcounter rewrites its 16 MiB again and again, as fast as the emulated CPU lets it, and
+	# the emulated link carries 2-10 MB/s (less on a busy machine): the last copy may need
+	# seconds, not 300 ms.
+	say "$role: \$ kvmmig-ctl migrate lx $peer --verify --max-downtime 20000 ${sec[*]}"
+	out=$(kvmmig-ctl migrate lx "$peer" --verify --max-downtime 20000 "${sec[@]}" 2>&1)
+	rc=$?
+	say "$out"
+	last=$(counters "$1" | tail -n 1)
+	if [ $rc -eq 0 ] && wait_for 10 sh -c '! pgrep -x kvmmig-vm >/dev/null'; then
+		pass "the Linux guest migrates $3 with --verify and the source VMM exits: $(echo "$out" | tail -n 1)"
+	else
+		fail "the Linux guest migrates $3 with --verify and the source VMM exits" "exit $rc: $(echo "$out" | tail -n 2 | tr '\n' ' ')"
+	fi
+	signal "$2" "${last:-0}"
+}
+
+# Migrations are authenticated, over kernel TLS: host a makes the key, both use it.
+key=$S/migration.key
+sec=(--key "$key")
+if [ "$role" = a ]; then
+	kvmmig-ctl keygen "$key" >/dev/null && signal key || fail "kvmmig-ctl keygen" "no key in $key"
+fi
+await key
 
 if [ "$role" = a ]; then
 	kernel=$PWD/build/testhost/$(uname -r)/boot/vmlinuz-$(uname -r)
@@ -41,42 +102,27 @@ if [ "$role" = a ]; then
 	fi
 	say "host a: guest console says: $(grep memcounter "$log" | tail -n 1)"
 	await ready
-	say "host a: \$ kvmmig-ctl migrate lx $peer"
-	out=$(kvmmig-ctl migrate lx "$peer" --verify 2>&1)
-	rc=$?
-	say "$out"
-	last=$(counters "$log" | tail -n 1)
-	if [ $rc -eq 0 ] && wait_for 10 sh -c '! pgrep -x kvmmig-vm >/dev/null'; then
-		pass "the Linux guest migrates a -> b and the source VMM exits: $(echo "$out" | tail -n 1)"
-	else
-		fail "the Linux guest migrates a -> b and the source VMM exits" "exit $rc: $(echo "$out" | tail -n 1)"
-	fi
-	signal migrated "${last:-0}"
+	send "$log" migrated "a -> b"
 	await checked
+	# Back: b -> a, into a fresh VMM here.
+	log2=/tmp/lx.back.console
+	receive "$log2" ready.back failed.b
+	await migrated.back
+	continues "$log2" "$(cat "$S/migrated.back")" "host a again" $in_rc
+	say "host a ($(uname -r)): guest console says: $(grep memcounter "$log2" | tail -n 1)"
+	signal checked.back
 else
-	kvmmig-vm --incoming --name lx --cpus 1 --mem $mem --console "file:$log" 2>/tmp/lx.err &
-	wait_for 60 test -S "$KVMMIG_RUN_DIR/lx.sock"
-	kvmmig-ctl incoming lx --listen "$self:7437" --timeout 400 >/tmp/in.out 2>&1 &
-	in_pid=$!
-	wait_for 10 grep -q waiting /tmp/in.out
-	signal ready
-	wait $in_pid
-	in_rc=$?
-	[ -e "$S/failed" ] && exit 1
+	receive "$log" ready failed
 	await migrated
-	last=$(cat "$S/migrated")
-	if [ $in_rc -eq 0 ] && wait_for 60 sh -c "[ \$(sed -n 's/^memcounter: counter \([0-9]*\) .* ok.*/\1/p' $log | wc -l) -ge 3 ]"; then
-		first=$(counters "$log" | head -n 1)
-		now=$(counters "$log" | tail -n 1)
-		if [ "$first" -gt "$last" ] && [ "$now" -gt "$first" ] && ! grep -q 'MISMATCH\|FAIL' "$log"; then
-			pass "the guest's counter goes on at host b ($(uname -r)): $last on a, then $first .. $now here, checksums ok"
-		else
-			fail "the guest's counter goes on at host b" "last on a $last, here $first .. $now: $(tail -n 2 "$log" | tr '\n' ' ')"
-		fi
-	else
-		fail "the guest's counter goes on at host b" "incoming exit $in_rc: $(tail -n 1 /tmp/in.out); $(tail -n 2 "$log" | tr '\n' ' ')"
-	fi
+	continues "$log" "$(cat "$S/migrated")" "host b" $in_rc
 	say "host b ($(uname -r)): guest console says: $(grep memcounter "$log" | tail -n 1)"
 	signal checked
+	if ! pgrep -x kvmmig-vm >/dev/null; then
+		fail "the guest runs at host b before migrating back" "no kvmmig-vm: $(tail -n 2 /tmp/lx.ready.err | tr '\n' ' ')"
+		signal failed.b; exit 1
+	fi
+	await ready.back
+	send "$log" migrated.back "back b -> a"
+	await checked.back
 fi
 finish
