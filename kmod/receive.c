@@ -83,6 +83,8 @@ static int recv_exact(struct kvmmig_session *s, struct msghdr *msg,
 			else if (ret == -EBADMSG || ret == -EMSGSIZE)
 				/* kernel TLS: a record failed its authentication tag */
 				s->why = "a TLS record failed authentication: the stream was altered in flight";
+			else if (ret == -ECONNRESET || ret == -EPIPE)
+				s->why = "the source reset the connection mid-stream (it gave up: see its message)";
 			else
 				s->why = "the connection failed while receiving";
 			return ret;

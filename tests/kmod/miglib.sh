@@ -18,6 +18,10 @@ insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
 guest=build/guests/dirtymem.bin
 port=7437
+# A guest that dirties 16 pages every 100 ms (at most 160 pages/s) of a 16 MiB
+# working set: it converges over kernel TLS, which the emulated test host
+# runs at a few MB/s (AES-GCM in TCG), with room to spare.
+light="pages=4096 rate=16 delay_us=100000 report_ms=100"
 # Authentication is on by default: both sides hold the same key, and the
 # stream runs over kernel TLS. start_dest and the migrations pass "${auth[@]}".
 key=$tmp/migration.key

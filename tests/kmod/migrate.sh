@@ -12,13 +12,13 @@ cd "$(dirname "$0")/../.."
 # The fake peers below speak only the --insecure handshake (they test the
 # protocol above it, not the crypto: tests/kmod/secure.sh does that).
 
-# --- A successful migration: 1 and 2 vCPUs, the guest dirtying 16 and 256
-# pages per iteration.
-for cfg in "1 16" "2 16" "1 256"; do
+# --- A successful migration: 1 and 2 vCPUs, the guest dirtying 16 pages
+# every 100 ms and 256 pages every second (bursts): at most 160 and 256 pages/s.
+for cfg in "1 16 100000" "2 16 100000" "1 256 1000000"; do
 	set -- $cfg
 	cpus=$1 rate=$2
 	src=vm$cpus$rate dst=vm$cpus${rate}in
-	start_source $src $cpus "rate=$rate report_ms=100"
+	start_source $src $cpus "pages=4096 rate=$rate delay_us=$3 report_ms=100"
 	start_dest $dst $cpus
 	before=$(last_iter "$tmp/$src.src.log")
 	if kvmmig-ctl migrate $src "127.0.0.1:$port" "${auth[@]}" --verify >"$tmp/$src.mig.out" 2>&1; then
@@ -55,7 +55,7 @@ for cfg in "1 16" "2 16" "1 256"; do
 done
 
 # --- The destination refuses a guest of another shape: nothing moves.
-start_source vmr 1 "rate=16 report_ms=100"
+start_source vmr 1 "$light"
 start_dest vmrin 2
 out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q 'refused: the guest has 1 vCPUs, the destination VM 2.*guest is running on the source'; then

@@ -27,7 +27,7 @@ migrate_via_relay() {
 }
 tls_records() { cat /proc/net/tls_stat 2>/dev/null | awk '$1 == "TlsTxSw" || $1 == "TlsRxSw" {n += $2} END {print n + 0}'; }
 
-start_source sa 1 "rate=16 report_ms=100"
+start_source sa 1 "$light"
 
 # --- Keys that cannot be used stop the tool before it connects.
 chmod 644 "$other"
@@ -98,7 +98,7 @@ kill "$(cat "$tmp/sain.dst.pid")" 2>/dev/null
 
 # --- Both sides --insecure: allowed, warned, and in the clear (the recording
 # sees the shape and the page stream: the control for the check above).
-start_source sb 1 "rate=16 report_ms=100"
+start_source sb 1 "$light"
 auth=(--insecure)
 start_dest sbin 1
 mig_args=(--insecure)
@@ -128,7 +128,7 @@ auth=(--key "$key")
 mig_args=("${auth[@]}")
 
 # --- A byte flipped in the handshake: the proofs fail, nothing moves.
-start_source sc 1 "rate=16 report_ms=100"
+start_source sc 1 "$light"
 start_dest scin 1
 migrate_via_relay sc --flip 20
 if grep -q '^flipped at 20' "$tmp/relay.out" && [ $mig_rc -eq 1 ] &&

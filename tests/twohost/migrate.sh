@@ -7,7 +7,7 @@
 # A payload guest that checks its own memory migrates back and forth ten
 # times (a->b, b->a, ...); after every hop the new host's copy must go on
 # counting with its memory checks passing, and the old host's VMM must be
-# gone. Then two guests migrate a->b at the same time. The hosts take turns
+# gone. Then two guests migrate a->b at the same time. All over kernel TLS. The hosts take turns
 # through files in the shared scratch directory.
 set -u
 cd "$(dirname "$0")/../.."
@@ -30,9 +30,18 @@ last_iter() { grep -o 'iter [0-9]*' "$1" 2>/dev/null | awk '{print $2}' | sort -
 reports() { grep -c ' iter [0-9]* verifies ' "$1" 2>/dev/null; }
 kernel() { uname -r | cut -d- -f1 | cut -d+ -f1; }
 
+# Every migration authenticates and runs over kernel TLS with one key, made
+# by host a in the shared scratch directory.
+key=$S/migration.key
+if [ "$role" = a ]; then
+	kvmmig-ctl keygen "$key" >/dev/null && signal key
+else
+	await key
+fi
+
 # Host a starts the guest.
 if [ "$role" = a ]; then
-	kvmmig-vm --name vm0 --mem 64M --payload "$guest" --append "rate=16 report_ms=100" \
+	kvmmig-vm --name vm0 --mem 64M --payload "$guest" --append "pages=4096 rate=16 delay_us=100000 report_ms=100" \
 		--console "file:$log" 2>/tmp/vm0.err &
 	wait_for 30 grep -q ' iter ' "$log" || fail "guest starts on host a" "$(cat /tmp/vm0.err)"
 fi
@@ -45,7 +54,7 @@ for hop in $(seq 1 $hops); do
 		kvmmig-vm --incoming --name vm0 --mem 64M --console "file:$log" 2>/tmp/vm0.err &
 		dst_vmm=$!
 		wait_for 20 test -S "$KVMMIG_RUN_DIR/vm0.sock"
-		kvmmig-ctl incoming vm0 --listen "$self:7437" --timeout 180 >/tmp/in.out 2>&1 &
+		kvmmig-ctl incoming vm0 --listen "$self:7437" --timeout 180 --key "$key" >/tmp/in.out 2>&1 &
 		in_pid=$!
 		wait_for 10 grep -q waiting /tmp/in.out
 		signal "ready.$hop"
@@ -64,7 +73,7 @@ for hop in $(seq 1 $hops); do
 		signal "checked.$hop"
 	else
 		await "ready.$hop"
-		out=$(kvmmig-ctl migrate vm0 "$peer" --verify 2>&1)
+		out=$(kvmmig-ctl migrate vm0 "$peer" --key "$key" --verify 2>&1)
 		rc=$?
 		src_vmm_gone=1
 		wait_for 10 sh -c '! pgrep -x kvmmig-vm >/dev/null' || src_vmm_gone=0
@@ -85,14 +94,14 @@ done
 if [ "$role" = a ]; then
 	pkill kvmmig-vm; wait 2>/dev/null
 	for n in 1 2; do
-		kvmmig-vm --name "g$n" --mem 32M --payload "$guest" --append "pages=2048 rate=8 report_ms=100" \
+		kvmmig-vm --name "g$n" --mem 32M --payload "$guest" --append "pages=2048 rate=8 delay_us=100000 report_ms=100" \
 			--console "file:/tmp/g$n.log" 2>"/tmp/g$n.err" &
 	done
 	wait_for 30 sh -c 'grep -q " iter " /tmp/g1.log && grep -q " iter " /tmp/g2.log'
 	await ready.pair
-	kvmmig-ctl migrate g1 "$peer:7441" >/tmp/g1.mig 2>&1 &
+	kvmmig-ctl migrate g1 "$peer:7441" --key "$key" >/tmp/g1.mig 2>&1 &
 	m1=$!
-	kvmmig-ctl migrate g2 "$peer:7442" >/tmp/g2.mig 2>&1 &
+	kvmmig-ctl migrate g2 "$peer:7442" --key "$key" >/tmp/g2.mig 2>&1 &
 	m2=$!
 	wait $m1; r1=$?
 	wait $m2; r2=$?
@@ -105,7 +114,7 @@ else
 	for n in 1 2; do
 		kvmmig-vm --incoming --name "g$n" --mem 32M --console "file:/tmp/g$n.log" 2>"/tmp/g$n.err" &
 		wait_for 20 test -S "$KVMMIG_RUN_DIR/g$n.sock"
-		kvmmig-ctl incoming "g$n" --listen "$self:744$n" --timeout 180 >"/tmp/g$n.in" 2>&1 &
+		kvmmig-ctl incoming "g$n" --listen "$self:744$n" --timeout 180 --key "$key" >"/tmp/g$n.in" 2>&1 &
 	done
 	wait_for 10 sh -c 'grep -q waiting /tmp/g1.in && grep -q waiting /tmp/g2.in'
 	signal ready.pair

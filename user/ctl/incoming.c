@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,6 +150,8 @@ int incoming_main(int argc, char **argv)
 	name = argv[optind];
 	if (secure_key_option(keypath, insecure, &keybuf, &key))
 		return 1;
+	/* Started over SSH, stdout may go away: a failed write must not kill us mid-handoff. */
+	signal(SIGPIPE, SIG_IGN);
 
 	if (vmm_connect(&vmm, name))
 		return 1;
@@ -170,7 +173,18 @@ int incoming_main(int argc, char **argv)
 	lfd = tcp_listen(listen_on);
 	if (lfd < 0)
 		return fail(&vmm, -1, name, "cannot listen");
-	printf("waiting for %s on %s\n", name, listen_on);
+	/* With port 0 the kernel picked one: `migrate ssh://` reads it here. */
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		char host[INET6_ADDRSTRLEN] = "", port[8] = "?";
+
+		if (!getsockname(lfd, (struct sockaddr *)&ss, &sl))
+			getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port,
+				    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV);
+		printf("waiting for %s on %s:%s\n", name,
+		       strcmp(host, "0.0.0.0") && strcmp(host, "::") ? host : "*", port);
+	}
 	fflush(stdout);
 	sock = accept_source(lfd, key, timeout_s);
 	close(lfd);

@@ -23,6 +23,7 @@
 #include "ctl/secure.h"
 #include "ctl/session.h"
 #include "ctl/shape.h"
+#include "ctl/sshdest.h"
 #include "ctl/vmmclient.h"
 #include "ctl/wire.h"
 
@@ -34,6 +35,7 @@ struct migration {
 	int session;   /* a source session runs in the module */
 	int we_paused; /* we paused the guest: resume it on failure */
 	int json;
+	struct ssh_dest ssh; /* the destination started over SSH, if any */
 	uint64_t start_ns, bytes;
 	uint64_t guest_pages; /* for the percent column */
 };
@@ -58,11 +60,14 @@ static int fail(struct migration *m, const char *what)
 		struct linger reset = {.l_onoff = 1, .l_linger = 0};
 
 		/*
-		 * Tell the destination why, then reset the connection rather
-		 * than drain what is queued (a paced link may hold seconds of
-		 * pages): the destination learns at once and stops its VMM.
+		 * Tell the destination why (not in the middle of the page
+		 * stream, where it would read as a broken record), then reset
+		 * the connection rather than drain what is queued (a paced
+		 * link may hold seconds of pages): the destination learns at
+		 * once and stops its VMM.
 		 */
-		wire_send_text(m->sock, WIRE_ABORT, what);
+		if (!m->session)
+			wire_send_text(m->sock, WIRE_ABORT, what);
 		setsockopt(m->sock, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
 		close(m->sock);
 		m->sock = -1;
@@ -72,6 +77,8 @@ static int fail(struct migration *m, const char *what)
 			where = "PAUSED on the source (resume failed: run `kvmmig-ctl resume`)";
 		}
 	}
+	if (m->ssh.pid)
+		ssh_dest_finish(&m->ssh, 15);
 	if (m->json)
 		printf("{\"event\":\"failed\",\"reason\":\"%s\"}\n", what);
 	fprintf(stderr, "kvmmig-ctl: migration of %s failed: %s; the guest is %s\n", m->name, what,
@@ -114,11 +121,15 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: kvmmig-ctl migrate NAME HOST[:PORT] [--max-downtime MS] [--max-rounds "
 		   "N] [--timeout SEC]\n"
 		   "       [--bandwidth MB/s] [--verify] [--json] [--key FILE | --insecure]\n"
+		   "       kvmmig-ctl migrate NAME ssh://[USER@]HOST[:PORT] [--ssh CMD] "
+		   "[--remote-ctl PATH] [options]\n"
 		   "  the default port is " KVMMIG_DEFAULT_PORT
 		   "; the destination runs `kvmmig-ctl incoming NAME`\n"
 		   "  both sides prove they hold the same key (default " KVMMIG_DEFAULT_KEY
 		   ")\n"
-		   "  and the stream runs over kernel TLS; --insecure (both sides) is plain TCP\n");
+		   "  and the stream runs over kernel TLS; --insecure (both sides) is plain TCP\n"
+		   "  ssh:// starts the destination's `kvmmig-ctl incoming` over SSH with a fresh "
+		   "key\n");
 }
 
 int migrate_main(int argc, char **argv)
@@ -132,6 +143,8 @@ int migrate_main(int argc, char **argv)
 	    {"verify", no_argument, NULL, 'v'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"insecure", no_argument, NULL, 'i'},
+	    {"ssh", required_argument, NULL, 's'},
+	    {"remote-ctl", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -142,7 +155,7 @@ int migrate_main(int argc, char **argv)
 	struct round_stats st;
 	struct migration_key keybuf;
 	const struct migration_key *key;
-	const char *keypath = KVMMIG_DEFAULT_KEY;
+	const char *keypath = KVMMIG_DEFAULT_KEY, *dest, *ssh = "ssh", *remote_ctl = "kvmmig-ctl";
 	enum policy_decision d;
 	uint64_t timeout_ns = 0, pause_ns, downtime_ns, t, bandwidth = 0;
 	char hello[32768], *payload = NULL, why[512];
@@ -177,6 +190,12 @@ int migrate_main(int argc, char **argv)
 		case 'i':
 			insecure = 1;
 			break;
+		case 's':
+			ssh = optarg;
+			break;
+		case 'R':
+			remote_ctl = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -190,8 +209,19 @@ int migrate_main(int argc, char **argv)
 		return 1;
 	}
 	m.name = argv[optind];
-	if (secure_key_option(keypath, insecure, &keybuf, &key))
+	dest = argv[optind + 1];
+	if (is_ssh_url(dest)) {
+		/* A fresh key per migration, agreed over SSH. */
+		if (insecure || key_random(&keybuf)) {
+			fprintf(stderr, "kvmmig-ctl: %s\n",
+				insecure ? "ssh:// always authenticates: drop --insecure"
+					 : "the kernel gave no random bytes for the key");
+			return 1;
+		}
+		key = &keybuf;
+	} else if (secure_key_option(keypath, insecure, &keybuf, &key)) {
 		return 1;
+	}
 
 	if (vmm_connect(&m.vmm, m.name))
 		return 1;
@@ -217,7 +247,12 @@ int migrate_main(int argc, char **argv)
 		return 1;
 	m.guest_pages = vst.mem / sysconf(_SC_PAGESIZE);
 
-	m.sock = tcp_connect(argv[optind + 1]);
+	if (is_ssh_url(dest)) {
+		if (ssh_dest_start(&m.ssh, dest, m.name, ssh, remote_ctl, key, why, sizeof(why)))
+			return fail(&m, why);
+		dest = m.ssh.data;
+	}
+	m.sock = tcp_connect(dest);
 	if (m.sock < 0)
 		return fail(&m, "no connection to the destination");
 	/*
@@ -343,6 +378,8 @@ int migrate_main(int argc, char **argv)
 	if (wire_send(m.sock, WIRE_GO, NULL, 0))
 		return fail(&m, "the connection broke off before the destination was told to run");
 	if (wire_recv(m.sock, &type, &payload, NULL) || type != WIRE_RUNNING) {
+		if (m.ssh.pid)
+			ssh_dest_finish(&m.ssh, 15); /* what the destination said helps decide */
 		fprintf(stderr,
 			"kvmmig-ctl: migration of %s: the destination did not confirm it runs the "
 			"guest; the source stays PAUSED: check the destination, and only if the "
@@ -355,6 +392,8 @@ int migrate_main(int argc, char **argv)
 	downtime_ns = now_ns() - pause_ns;
 	vmm_simple(&m.vmm, "quit");
 	close(m.sock);
+	if (m.ssh.pid)
+		ssh_dest_finish(&m.ssh, 15);
 
 	t = now_ns() - m.start_ns;
 	if (m.json)
