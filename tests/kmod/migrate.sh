@@ -18,7 +18,7 @@ for cfg in "1 16 100000" "2 16 100000" "1 256 1000000"; do
 	set -- $cfg
 	cpus=$1 rate=$2
 	src=vm$cpus$rate dst=vm$cpus${rate}in
-	start_source $src $cpus "pages=4096 rate=$rate delay_us=$3 report_ms=100"
+	start_source $src $cpus "pages=4096 rate=$rate delay_us=$3 verify_every=2 report_ms=100"
 	start_dest $dst $cpus
 	before=$(last_iter "$tmp/$src.src.log")
 	if kvmmig-ctl migrate $src "127.0.0.1:$port" "${auth[@]}" --verify >"$tmp/$src.mig.out" 2>&1; then

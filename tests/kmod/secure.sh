@@ -67,6 +67,14 @@ fi
 alive "$tmp/sain.in.pid" && pass "no key: the destination still waits" ||
 	fail "no key: the destination still waits" "$(tail -n 1 "$tmp/sain.in.out")"
 
+# --- Garbage from a stray connection: refused, logged, still waiting.
+python3 -c 'import os, socket, sys; s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.sendall(os.urandom(4096)); s.close()' $port
+if wait_for 10 sh -c "[ \$(grep -c 'refused a connection' $tmp/sain.in.out) -ge 3 ]" && alive "$tmp/sain.in.pid"; then
+	pass "random bytes from a stray connection: refused, logged, the destination still waits"
+else
+	fail "random bytes from a stray connection: refused, logged, the destination still waits" "$(tail -n 1 "$tmp/sain.in.out")"
+fi
+
 # --- The right key, through a recording relay: the same destination takes the
 # guest, and nothing on the wire after the handshake is plaintext.
 before=$(tls_records)
@@ -116,8 +124,9 @@ runs_on "$tmp/sbin.dst.log" "$tmp/sbin.dst.pid" && pass "--insecure: the guest c
 	fail "--insecure: the guest continues at the destination" "$(tail -n 1 "$tmp/sbin.dst.log")"
 
 # --- A keyed source never sends to a destination in the clear.
+start_source sc 1 "$light"
 start_dest sbin2 1
-out=$(kvmmig-ctl migrate sa 127.0.0.1:$port --key "$key" 2>&1)
+out=$(kvmmig-ctl migrate sc 127.0.0.1:$port --key "$key" 2>&1)
 if [ $? -eq 1 ] && echo "$out" | grep -q 'destination runs --insecure; refusing to send guest memory in the clear.*guest is running on the source'; then
 	pass "a source with a key refuses a destination in the clear"
 else
@@ -128,7 +137,6 @@ auth=(--key "$key")
 mig_args=("${auth[@]}")
 
 # --- A byte flipped in the handshake: the proofs fail, nothing moves.
-start_source sc 1 "$light"
 start_dest scin 1
 migrate_via_relay sc --flip 20
 if grep -q '^flipped at 20' "$tmp/relay.out" && [ $mig_rc -eq 1 ] &&
