@@ -1,95 +1,133 @@
 #!/bin/bash
 # tests/bench/harvest.sh: runs inside a test host (tests/bench/run starts it).
-# Harvest cost per round, in-kernel against userspace, for one dirtier VM
-# (tests/tools/dirtier: a vCPU rewriting every STRIDE-th page, so about
-# 1/STRIDE of memory is dirty each round) per size:
+# Harvest cost per round, in-kernel against userspace, for one dirtier VM per
+# size (tests/tools/dirtier: a vCPU rewriting every STRIDE-th page, pass
+# after pass):
 #   module:    kvmmig-ctl debug source (KVM_GET_DIRTY_LOG + chunked
 #              KVM_CLEAR_DIRTY_LOG from the session's kthread), harvest_ns;
-#   userspace: the dirtier's own `ubench` (the same ioctls from userspace,
-#              the same chunking), harvest_ns.
-# Both stream their pages to a draining sink (tests/kmod/streamtool.py).
+#   userspace: the dirtier's own `hbench` (the same ioctls from the VMM
+#              process, the same chunking), harvest_ns.
+# Both stream their pages to a draining sink (tests/bench/sink.py).
+#
+# Every round is "run the vCPU MS ms, pause it at the end of a pass, harvest
+# + send": the round holds exactly the pages of whole passes, 1/STRIDE of
+# memory, whatever the vCPU's speed (in a nested TCG guest a pass over 10 %
+# of 2 GiB takes seconds: with a fixed interval the "10 %" rounds held
+# anything between 0 and 10 %). One VM, one round 0 (full) per size and
+# method; the stride changes between rounds.
 #
 #   harvest.sh "MEM_MIB..." "STRIDE..." ROUNDS MS
-# Prints one key=value line per incremental round: "harvest mem=... stride=...
-# method=module|user round=... dirty=... harvest_ns=... send_ns=...".
+# Prints one key=value line per round: "harvest mem=... stride=...
+# method=module|user round=... dirty=... harvest_ns=... send_ns=..."
+# (stride=0: round 0, every page), "harvest-time mem=... seconds=..." per size.
 set -u
 cd "$(dirname "$0")/../.."
 PATH=$PWD/build:$PWD/build/tests:$PATH
 SIZES=${1:-256}
 STRIDES=${2:-1000 100 10}
-ROUNDS=${3:-4}
-MS=${4:-500}
+ROUNDS=${3:-3}
+MS=${4:-100}
+STEP_TIMEOUT=${HARVEST_STEP_TIMEOUT:-300}
 PORT=7421
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
-wait_line() { # FILE REGEX SECONDS
-	local end=$(($(date +%s) + $3))
-	until grep -Eq "$2" "$1" 2>/dev/null; do [ "$(date +%s)" -lt $end ] || return 1; sleep 0.1; done
-}
-lines_gt() { [ "$(wc -l <"$1")" -gt "$2" ]; }
 grep -q '^kvmmig ' /proc/modules || insmod "$KVMMIG_KO"
 
+# A step that does not finish in time is reported with where everything is
+# waiting (kernel stacks), never waited for forever.
+stuck() { # WHAT
+	echo "harvest: stuck: $1 after ${STEP_TIMEOUT} s"
+	local p t
+	for p in $(pgrep -f 'dirtier|kvmmig-ctl|sink.py') $(pgrep '^kvmmig-'); do
+		for t in /proc/$p/task/*; do
+			echo "  $p/${t##*/} $(cat "$t/comm") state=$(awk '{print $3}' "$t/stat") $(tr '\n' ' ' <"$t/stack" 2>/dev/null)"
+		done
+	done
+}
+# cmd FD FILE REGEX TEXT: write TEXT to FD, wait for a new line of FILE
+# matching REGEX (or starting with "error"); the line in $reply.
+cmd() {
+	local fd=$1 file=$2 re=$3 n end t0=$EPOCHREALTIME
+	n=$(wc -l <"$file")
+	echo "$4" >&"$fd"
+	end=$(($(date +%s) + STEP_TIMEOUT))
+	while :; do
+		reply=$(tail -n +"$((n + 1))" "$file" | grep -E -m1 "$re|^error" || true)
+		[ -z "$reply" ] || break
+		[ "$(date +%s)" -lt $end ] || { stuck "'$4'"; return 1; }
+		sleep 0.02
+	done
+	echo "${4%% *} $t0 $EPOCHREALTIME" >>"$tmp/steps"
+	case "$reply" in error*) echo "harvest: '$4': $reply"; return 1 ;; esac
+}
+wait_line() { # FILE REGEX SECONDS
+	local end=$(($(date +%s) + $3))
+	until grep -Eq "$2" "$1" 2>/dev/null; do [ "$(date +%s)" -lt $end ] || return 1; sleep 0.05; done
+}
 sink() {
-	tests/kmod/streamtool.py sink $PORT 1099511627776 >"$tmp/sink.out" 2>&1 &
+	tests/bench/sink.py $PORT >"$tmp/sink.out" 2>&1 &
 	sink_pid=$!
 	pids+=($sink_pid)
-	wait_line "$tmp/sink.out" listening 20
+	wait_line "$tmp/sink.out" listening 30
 }
 
-one() { # MEM STRIDE
-	local mem=$1 stride=$2 n r
-	rm -f "$tmp"/*.in "$tmp"/*.out
+one() { # MEM
+	local mem=$1 s r
+	rm -f "$tmp"/*.in "$tmp"/*.out "$tmp/steps"
 	mkfifo "$tmp/src.in" "$tmp/tool.in"
-	dirtier bsrc --mem "$mem" --stride "$stride" <"$tmp/src.in" >"$tmp/src.out" 2>&1 &
+	dirtier bsrc --mem "$mem" --stride "${STRIDES%% *}" <"$tmp/src.in" >"$tmp/src.out" 2>&1 &
 	local dpid=$!
 	pids+=($dpid)
 	exec {src_fd}>"$tmp/src.in"
 	wait_line "$tmp/src.out" attached 30 || { echo "harvest: dirtier failed: $(cat "$tmp/src.out")"; return 1; }
-	echo run >&"$src_fd"
-	wait_line "$tmp/src.out" running 10
+	cmd $src_fd "$tmp/src.out" '^running' run || return 1
+	cmd $src_fd "$tmp/src.out" '^paused' pause || return 1
 
-	# The module: round 0 (full), then ROUNDS incremental rounds MS apart.
+	# The module: round 0 (every page), then per stride ROUNDS rounds.
 	sink
 	kvmmig-ctl debug source bsrc 127.0.0.1:$PORT <"$tmp/tool.in" >"$tmp/tool.out" 2>&1 &
 	local tpid=$!
 	pids+=($tpid)
 	exec {tool_fd}>"$tmp/tool.in"
-	wait_line "$tmp/tool.out" started 30 || { echo "harvest: debug source failed: $(cat "$tmp/tool.out")"; return 1; }
-	for r in $(seq 0 "$ROUNDS"); do
-		[ "$r" = 0 ] || sleep "$(echo "scale=3; $MS / 1000" | bc)"
-		n=$(wc -l <"$tmp/tool.out")
-		if [ "$r" = 0 ]; then echo "round full" >&"$tool_fd"; else echo round >&"$tool_fd"; fi
-		until lines_gt "$tmp/tool.out" "$n"; do sleep 0.05; done
-		tail -n 1 "$tmp/tool.out" | grep -q '^round' || { echo "harvest: module round failed: $(tail -n 1 "$tmp/tool.out")"; return 1; }
-		[ "$r" = 0 ] || echo "harvest mem=$mem stride=$stride method=module $(tail -n 1 "$tmp/tool.out" | sed 's/^round //')"
+	wait_line "$tmp/tool.out" 'started|^error' 30 && grep -q started "$tmp/tool.out" ||
+		{ echo "harvest: debug source failed: $(cat "$tmp/tool.out")"; return 1; }
+	cmd $tool_fd "$tmp/tool.out" '^round' "round full" || return 1
+	echo "harvest mem=$mem stride=0 method=module ${reply#round }"
+	for s in $STRIDES; do
+		cmd $src_fd "$tmp/src.out" '^stride' "stride $s" || return 1
+		for r in $(seq "$ROUNDS"); do
+			cmd $src_fd "$tmp/src.out" '^running' run || return 1
+			sleep "$(echo "scale=3; $MS / 1000" | bc)"
+			cmd $src_fd "$tmp/src.out" '^paused' pause || return 1
+			cmd $tool_fd "$tmp/tool.out" '^round' round || return 1
+			echo "harvest mem=$mem stride=$s method=module ${reply#round }"
+		done
 	done
-	echo stop >&"$tool_fd"
-	wait_line "$tmp/tool.out" stopped 60
+	cmd $tool_fd "$tmp/tool.out" '^stopped' stop || return 1
 	exec {tool_fd}>&-
 	wait "$tpid" 2>/dev/null
-	kill "$sink_pid" 2>/dev/null
+	kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null
 
-	# Userspace: same VM, same rounds (its round 0 sends every page).
+	# Userspace: same VM, same rounds (its round 0 sends every page again).
 	sink
-	n=$(wc -l <"$tmp/src.out")
-	echo "ubench 127.0.0.1 $PORT $((ROUNDS + 1)) $MS" >&"$src_fd"
-	wait_line "$tmp/src.out" "ubench done|^error" 900 || { echo "harvest: ubench timed out"; return 1; }
-	grep '^error' "$tmp/src.out" && return 1
-	grep '^ubench round' "$tmp/src.out" | grep -v 'round=0 ' |
-		sed "s/^ubench /harvest mem=$mem stride=$stride method=user /"
+	cmd $src_fd "$tmp/src.out" '^hbench done' \
+		"hbench 127.0.0.1 $PORT $ROUNDS $MS $(echo $STRIDES | tr ' ' ,)" || return 1
+	grep '^ubench stride=' "$tmp/src.out" |
+		sed -E "s/^ubench stride=([0-9]+) /harvest mem=$mem stride=\1 method=user /"
 	echo quit >&"$src_fd"
 	exec {src_fd}>&-
 	wait "$dpid" 2>/dev/null
-	kill "$sink_pid" 2>/dev/null
+	kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null
 	return 0
 }
 
 for mem in $SIZES; do
-	for stride in $STRIDES; do
-		t0=$(date +%s)
-		one "$mem" "$stride" || echo "harvest mem=$mem stride=$stride failed"
-		echo "harvest-time mem=$mem stride=$stride seconds=$(($(date +%s) - t0))" >&2
-	done
+	t0=$(date +%s)
+	one "$mem" || echo "harvest mem=$mem failed"
+	echo "harvest-time mem=$mem seconds=$(($(date +%s) - t0)) $(awk '{s[$1] += $3 - $2} END {for (k in s) printf "%s=%.1f ", k, s[k]}' "$tmp/steps" 2>/dev/null)"
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	pids=()
 done

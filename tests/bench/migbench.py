@@ -6,6 +6,10 @@ the bench initramfs running tests/bench/guest/ratedirty at a fixed page rate)
 in the same test host, loopback TCP:
 
   kvmmig        kvmmig-vm -> kvmmig-vm --incoming, kvmmig-ctl migrate --json
+                (--insecure: plain TCP, when the tool has authentication)
+  kvmmig-tls    the same with --key FILE on both sides: authenticated,
+                kernel TLS 1.3 (AES-256-GCM); with kvmmig, the same guest
+                migrates once each way per rate (one boot)
   qemu          qemu-system-x86_64 -enable-kvm -> -incoming defer, QMP,
                 max-bandwidth lifted, one channel
   qemu-multifd  the same with the multifd capability, N channels
@@ -21,9 +25,14 @@ vCPU threads' CPU for reference.
 
   migbench.py --kernel BZ --initrd CPIO --mem MIB --wss MIB --rates R,R,..
               --max-downtime MS --warm S --methods kvmmig,qemu,qemu-multifd
-              [--channels N] [--out DIR]
+              [--channels N] [--out DIR] [--profile SECONDS]
+
+--profile: after the measured runs, one more kvmmig migration (plain TCP, the
+highest rate) under `perf record -e cpu-clock -a -g` (the emulated CPU has no
+PMU), its top symbols (whole system, and the kvmmig kthread alone) in
+OUT/profile.txt; not part of the measured numbers.
 """
-import argparse, json, os, socket, subprocess, sys, threading, time
+import argparse, json, os, signal, socket, subprocess, sys, threading, time
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPORT_MS = 50
@@ -148,12 +157,30 @@ def achieved_rate(con, secs):
 
 # --- kvmmig -------------------------------------------------------------------
 
+def tool_has_auth():
+    """kvmmig-ctl with authentication (issue 8) wants --key or --insecure."""
+    h = subprocess.run(["kvmmig-ctl", "migrate", "--help"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT).stdout.decode()
+    return "--insecure" in h
+
+
 class Kvmmig:
     name = "kvmmig"
 
     def __init__(self, a):
         self.a, self.n, self.port = a, 0, 7440
+        self.auth = tool_has_auth()
+        self.tls = False
+        self.key = os.path.join(a.out, "migration.key")
+        if self.auth and not os.path.exists(self.key):
+            subprocess.run(["kvmmig-ctl", "keygen", self.key], check=True,
+                           stdout=subprocess.DEVNULL)
         self.cur = self.start_vm(incoming=False)
+
+    def auth_args(self):
+        if not self.auth:
+            return []
+        return ["--key", self.key] if self.tls else ["--insecure"]
 
     def vmname(self):
         return "b%d" % self.n
@@ -176,23 +203,29 @@ class Kvmmig:
             time.sleep(0.1)
         return p
 
-    def migrate(self, rate):
+    def migrate(self, rate, profile=None):
         a, src = self.a, self.cur
         self.n += 1
         dst = self.start_vm(incoming=True)
         self.port += 1
         inc = subprocess.Popen(["kvmmig-ctl", "incoming", dst.vmname, "--listen",
-                                "127.0.0.1:%d" % self.port, "--timeout", "300"],
+                                "127.0.0.1:%d" % self.port, "--timeout", "300"] + self.auth_args(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         l = inc.stdout.readline()  # "waiting ..."
         if b"waiting" not in l:
             log("incoming did not start:", l)
         vm_before = thread_times(src.pid)
         vm_proc_before = proc_time(src.pid)
+        perf = None
+        if profile:
+            perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "-a", "-g",
+                                     "-o", profile + ".data"],
+                                    stdout=subprocess.DEVNULL, stderr=open(profile + ".err", "w"))
+            time.sleep(1)
         t0 = now()
         ctl = subprocess.Popen(["kvmmig-ctl", "migrate", src.vmname, "127.0.0.1:%d" % self.port,
                                 "--json", "--max-downtime", str(a.max_downtime),
-                                "--timeout", str(a.timeout)],
+                                "--timeout", str(a.timeout)] + self.auth_args(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # Poll the kthread and the source VMM until the tool is done.
         kcomm = ("kvmmig-" + src.vmname)[:15]
@@ -215,6 +248,9 @@ class Kvmmig:
                 vm_last.update(tt)
             time.sleep(0.02)
         rc = os.waitstatus_to_exitcode(status)
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
         out, err = ctl.stdout.read(), ctl.stderr.read()
         ctl.returncode = rc
         t1 = now()
@@ -245,7 +281,8 @@ class Kvmmig:
         # Total VMM CPU since it started, minus what it had before, minus vCPUs.
         vm_other = (vm_total - vm_proc_before - vcpu) if vm_total is not None else None
         kth = klast if klast is not None else 0.0  # the kthread starts with the migration
-        r = {"method": self.name, "rate_pages_s": rate, "ok": ctl.returncode == 0 and done is not None,
+        r = {"method": "kvmmig-tls" if self.tls else "kvmmig", "rate_pages_s": rate,
+             "ok": ctl.returncode == 0 and done is not None,
              "error": err.decode().strip()[-300:] if ctl.returncode else ""}
         if done:
             dst.con.wait(lambda l: l.startswith("rd "), 30)
@@ -347,7 +384,7 @@ class Qemu:
         q.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 50,
                                            "downtime-limit": a.max_downtime})
 
-    def migrate(self, rate):
+    def migrate(self, rate, profile=None):
         a, src = self.a, self.cur
         self.n += 1
         dst = self.start_vm(incoming=True)
@@ -432,36 +469,89 @@ def main():
     ap.add_argument("--channels", type=int, default=2)
     ap.add_argument("--out", default="/tmp/migbench")
     ap.add_argument("--timeout", type=int, default=60)
+    ap.add_argument("--profile", action="store_true")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rates = [int(x) for x in a.rates.split(",")]
     a.append = ("console=ttyS0 quiet loglevel=1 panic=-1 bench.mib=%d bench.rate=%d "
                 "bench.report_ms=%d" % (a.wss, rates[0], REPORT_MS))
-    for m in a.methods.split(","):
+    methods = a.methods.split(",")
+    groups = []
+    for m in methods:
+        if m == "kvmmig-tls" and "kvmmig" in methods:
+            continue  # migrates the kvmmig guest, alternating with plain TCP
+        groups.append([m, "kvmmig-tls"] if m == "kvmmig" and "kvmmig-tls" in methods else [m])
+    for g in groups:
+        m = g[0]
         t = time.time()
         try:
-            v = Kvmmig(a) if m == "kvmmig" else Qemu(a, m == "qemu-multifd")
+            v = Kvmmig(a) if m.startswith("kvmmig") else Qemu(a, m == "qemu-multifd")
         except Exception as e:
             print(json.dumps({"method": m, "ok": False, "error": "start: %s" % e}), flush=True)
             continue
+        if isinstance(v, Kvmmig) and not v.auth and "kvmmig-tls" in g:
+            log("kvmmig-ctl has no --key: no kvmmig-tls runs")
+            g = [x for x in g if x != "kvmmig-tls"]
+            if not g:
+                v.close()
+                continue
         if not v.cur.con.wait(lambda l: l.startswith("rd "), 300):
             print(json.dumps({"method": m, "ok": False, "error": "guest did not start"}), flush=True)
             v.close()
             continue
         log("%s: guest up in %.1f s" % (m, time.time() - t))
         for rate in rates:
-            v.cur.con.send("rate %d\n" % rate)
-            time.sleep(a.warm)
-            ach = achieved_rate(v.cur.con, a.warm - 1)
-            try:
-                r = v.migrate(rate)
-            except Exception as e:
-                r = {"method": m, "rate_pages_s": rate, "ok": False, "error": repr(e)}
-            r["achieved_pages_s"] = ach
-            r["mem_mib"], r["wss_mib"], r["max_downtime_ms"] = a.mem, a.wss, a.max_downtime
-            print(json.dumps(r), flush=True)
+            for variant in g:
+                if isinstance(v, Kvmmig):
+                    v.tls = variant == "kvmmig-tls"
+                v.cur.con.send("rate %d\n" % rate)
+                time.sleep(a.warm)
+                ach = achieved_rate(v.cur.con, a.warm - 1)
+                try:
+                    r = v.migrate(rate)
+                except Exception as e:
+                    r = {"method": variant, "rate_pages_s": rate, "ok": False, "error": repr(e)}
+                r["achieved_pages_s"] = ach
+                r["mem_mib"], r["wss_mib"], r["max_downtime_ms"] = a.mem, a.wss, a.max_downtime
+                print(json.dumps(r), flush=True)
+        if isinstance(v, Kvmmig) and a.profile:
+            profile(v, a, rates[-1])
         v.close()
 
+
+def profile(v, a, rate):
+    """One more kvmmig migration under perf; top symbols to OUT/profile.txt."""
+    base = os.path.join(a.out, "profile")
+    v.tls = False
+    v.cur.con.send("rate %d\n" % rate)
+    time.sleep(a.warm)
+    kcomm = ("kvmmig-" + v.cur.vmname)[:15]
+    try:
+        r = v.migrate(rate, profile=base)
+    except Exception as e:
+        log("profile run failed:", repr(e))
+        return
+    out = ["profiled migration (not part of the measurements): kvmmig, plain TCP, rate %d pages/s: "
+           "ok=%s total %.2f s, %d bytes; perf record -e cpu-clock -F 499 -a -g" %
+           (rate, r.get("ok"), (r.get("total_ms") or 0) / 1e3, r.get("bytes") or 0)]
+    views = [("whole test host, by command", ["--sort", "comm"]),
+             ("whole test host, by symbol", ["--sort", "comm,sym"]),
+             ("the session kthread %s (the module's harvest + send path), by symbol" % kcomm,
+              ["--comms", kcomm, "--sort", "sym"]),
+             ("the session kthread %s, callers of its top symbols" % kcomm,
+              ["--comms", kcomm, "--sort", "sym", "-g", "caller,0.5,callee,function,percent",
+               "--percent-limit", "3"])]
+    for title, args in views:
+        cmd = ["perf", "report", "-i", base + ".data", "--stdio", "--no-children"]
+        if "-g" not in args:
+            cmd += ["-g", "none", "--percent-limit", "0.7"]
+        p = subprocess.run(cmd + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        body = [l for l in p.stdout.decode(errors="replace").splitlines()
+                if l.strip() and not l.startswith("#")]
+        out += ["", "== " + title] + body[:60]
+    with open(base + ".txt", "w") as f:
+        f.write("\n".join(out) + "\n")
+    log("profile: %s.txt" % base)
 
 if __name__ == "__main__":
     main()

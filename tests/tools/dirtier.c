@@ -19,6 +19,13 @@
  *                     check, batched sendmsg of the same wire format) for
  *                     ROUNDS rounds MS apart; one "ubench ..." line each
  *   passes            "passes=N"
+ *   stride PAGES      change the guest's stride between two passes
+ *   hbench HOST PORT ROUNDS MS STRIDE[,STRIDE...]
+ *                     the harvest sweep's userspace side: like ubench, but
+ *                     round 0 with the vCPU paused, then for each stride
+ *                     ROUNDS rounds of "run MS ms, pause at the end of a
+ *                     pass, harvest + send" (exactly 1/STRIDE of memory
+ *                     dirty per round); "ubench stride=S round=..." lines
  *   addslot           add a 1 MiB memslot 1 at 256 MiB (a layout change)
  *   quit
  * --fill writes a pattern into the lower half of memory first (so round 0
@@ -191,123 +198,212 @@ static struct kvmmig_wire_rec mkrec(int type, uint64_t gpa, uint32_t npages, uin
 	return r;
 }
 
-/* The userspace baseline of the benchmark (x86 is little-endian). */
-static void ubench(int vm, const char *host, const char *port, int rounds, int ms)
+static void vcpu_set_running(int on)
 {
-	static const uint8_t zero[PAGE];
-	size_t npages = mem_size / PAGE, chunk = 32768;
-	uint64_t *bits = calloc((npages + 63) / 64, 8);
-	struct kvmmig_wire_rec *hdrs = calloc(npages + 4, sizeof(*hdrs));
-	struct iovec *iov = calloc(2 * npages + 8, sizeof(*iov));
+	pthread_mutex_lock(&lock);
+	want_run = on;
+	pthread_cond_broadcast(&cond);
+	while (running != on)
+		pthread_cond_wait(&cond, &lock);
+	pthread_mutex_unlock(&lock);
+}
+
+/* The guest's stride (the immediate of its "add ebx, stride"), changed
+ * between passes: the vCPU is paused at a pass boundary meanwhile. */
+static void set_stride(uint32_t pages)
+{
+	int was = running;
+	uint32_t bytes = pages * PAGE;
+
+	if (was)
+		vcpu_set_running(0);
+	memcpy(mem + 19, &bytes, 4);
+	if (was)
+		vcpu_set_running(1);
+}
+
+/* The userspace baseline of the benchmark (x86 is little-endian). */
+struct ub {
+	int vm, fd;
+	size_t npages, chunk;
+	uint64_t *bits;
+	struct kvmmig_wire_rec *hdrs;
+	struct iovec *iov;
+	struct kvm_userspace_memory_region region;
+};
+
+static int ub_open(struct ub *u, int vm, const char *host, const char *port)
+{
 	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
 	struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2};
-	struct kvm_userspace_memory_region region = {
+	struct kvmmig_wire_hello hello = {KVMMIG_WIRE_MAGIC, KVMMIG_WIRE_VERSION, PAGE};
+	int one = 1;
+
+	memset(u, 0, sizeof(*u));
+	u->vm = vm;
+	u->npages = mem_size / PAGE;
+	u->chunk = 32768;
+	u->bits = calloc((u->npages + 63) / 64, 8);
+	u->hdrs = calloc(u->npages + 4, sizeof(*u->hdrs));
+	u->iov = calloc(2 * u->npages + 8, sizeof(*u->iov));
+	u->region = (struct kvm_userspace_memory_region){
 	    .slot = 0,
 	    .memory_size = mem_size,
 	    .userspace_addr = (unsigned long)mem,
 	};
-	struct kvmmig_wire_hello hello = {KVMMIG_WIRE_MAGIC, KVMMIG_WIRE_VERSION, PAGE};
-	int fd, one = 1, r;
-
 	if (getaddrinfo(host, port, &hints, &ai) ||
-	    (fd = socket(ai->ai_family, SOCK_STREAM, 0)) < 0 ||
-	    connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+	    (u->fd = socket(ai->ai_family, SOCK_STREAM, 0)) < 0 ||
+	    connect(u->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
 		printf("error connect\n");
-		return;
+		return -1;
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	freeaddrinfo(ai);
+	setsockopt(u->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	cap.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET;
-	region.flags = KVM_MEM_LOG_DIRTY_PAGES;
+	u->region.flags = KVM_MEM_LOG_DIRTY_PAGES;
 	if (ioctl(vm, KVM_ENABLE_CAP, &cap) < 0 ||
-	    ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+	    ioctl(vm, KVM_SET_USER_MEMORY_REGION, &u->region) < 0) {
 		printf("error enabling dirty logging: %s\n", strerror(errno));
-		return;
+		return -1;
 	}
-	hdrs[0] = mkrec(KVMMIG_REC_HELLO, 0, 0, sizeof(hello), 0);
-	iov[0] = (struct iovec){&hdrs[0], sizeof(hdrs[0])};
-	iov[1] = (struct iovec){&hello, sizeof(hello)};
-	send_all(fd, iov, 2);
-	for (r = 0; r < rounds; r++) {
-		uint64_t harvest = 0, send = 0, bytes = 0, dirty = 0, sent = 0, zeros = 0, t, cpu0;
-		struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bits};
+	u->hdrs[0] = mkrec(KVMMIG_REC_HELLO, 0, 0, sizeof(hello), 0);
+	u->iov[0] = (struct iovec){&u->hdrs[0], sizeof(u->hdrs[0])};
+	u->iov[1] = (struct iovec){&hello, sizeof(hello)};
+	return send_all(u->fd, u->iov, 2);
+}
 
-		usleep(ms * 1000);
-		cpu0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+/* One round: harvest (all pages when r == 0), send; one "ubench" line with
+ * TAG after "ubench". */
+static int ub_round(struct ub *u, int r, const char *tag)
+{
+	static const uint8_t zero[PAGE];
+	uint64_t harvest = 0, send = 0, bytes = 0, dirty = 0, sent = 0, zeros = 0, t, cpu0;
+	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = u->bits};
+	size_t npages = u->npages, chunk = u->chunk;
+	uint64_t *bits = u->bits;
+	struct kvmmig_wire_rec *hdrs = u->hdrs;
+	struct iovec *iov = u->iov;
+
+	cpu0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+	t = now_ns(CLOCK_MONOTONIC);
+	if (ioctl(u->vm, KVM_GET_DIRTY_LOG, &log) < 0) {
+		printf("error KVM_GET_DIRTY_LOG: %s\n", strerror(errno));
+		return -1;
+	}
+	harvest += now_ns(CLOCK_MONOTONIC) - t;
+	for (size_t first = 0; first < npages; first += chunk) {
+		size_t n = npages - first < chunk ? npages - first : chunk, p, nh = 0, ni = 0;
+		struct kvm_clear_dirty_log clr = {
+		    .slot = 0,
+		    .num_pages = n,
+		    .first_page = first,
+		    .dirty_bitmap = bits + first / 64,
+		};
+
 		t = now_ns(CLOCK_MONOTONIC);
-		if (ioctl(vm, KVM_GET_DIRTY_LOG, &log) < 0) {
-			printf("error KVM_GET_DIRTY_LOG: %s\n", strerror(errno));
-			return;
+		if (ioctl(u->vm, KVM_CLEAR_DIRTY_LOG, &clr) < 0) {
+			printf("error KVM_CLEAR_DIRTY_LOG: %s\n", strerror(errno));
+			return -1;
 		}
 		harvest += now_ns(CLOCK_MONOTONIC) - t;
-		for (size_t first = 0; first < npages; first += chunk) {
-			size_t n = npages - first < chunk ? npages - first : chunk, p, nh = 0,
-			       ni = 0;
-			struct kvm_clear_dirty_log clr = {
-			    .slot = 0,
-			    .num_pages = n,
-			    .first_page = first,
-			    .dirty_bitmap = bits + first / 64,
-			};
+		t = now_ns(CLOCK_MONOTONIC);
+		for (p = first; p < first + n;) {
+			size_t q = p, k;
+			int is_zero;
 
-			t = now_ns(CLOCK_MONOTONIC);
-			if (ioctl(vm, KVM_CLEAR_DIRTY_LOG, &clr) < 0) {
-				printf("error KVM_CLEAR_DIRTY_LOG: %s\n", strerror(errno));
-				return;
+			if (r && !(bits[p / 64] >> (p % 64) & 1)) {
+				p++;
+				continue;
 			}
-			harvest += now_ns(CLOCK_MONOTONIC) - t;
-			t = now_ns(CLOCK_MONOTONIC);
-			for (p = first; p < first + n;) {
-				size_t q = p, k;
-				int is_zero;
-
-				if (r && !(bits[p / 64] >> (p % 64) & 1)) {
-					p++;
-					continue;
-				}
+			dirty++;
+			is_zero = !memcmp(mem + p * PAGE, zero, PAGE);
+			/* A run: same kind, dirty, at most 64 pages (as the module). */
+			for (q = p + 1; q < first + n && q - p < 64 &&
+					(!r || (bits[q / 64] >> (q % 64) & 1)) &&
+					(!memcmp(mem + q * PAGE, zero, PAGE)) == is_zero;
+			     q++)
 				dirty++;
-				is_zero = !memcmp(mem + p * PAGE, zero, PAGE);
-				/* A run: same kind, dirty, at most 64 pages (as the module). */
-				for (q = p + 1; q < first + n && q - p < 64 &&
-						(!r || (bits[q / 64] >> (q % 64) & 1)) &&
-						(!memcmp(mem + q * PAGE, zero, PAGE)) == is_zero;
-				     q++)
-					dirty++;
-				k = q - p;
-				hdrs[nh] = mkrec(is_zero ? KVMMIG_REC_ZERO : KVMMIG_REC_PAGES,
-						 p * PAGE, k, is_zero ? 0 : k * PAGE, 0);
-				iov[ni++] = (struct iovec){&hdrs[nh++], sizeof(hdrs[0])};
-				bytes += sizeof(hdrs[0]);
-				if (is_zero) {
-					zeros += k;
-				} else {
-					iov[ni++] = (struct iovec){mem + p * PAGE, k * PAGE};
-					bytes += k * PAGE;
-					sent += k;
-				}
-				p = q;
+			k = q - p;
+			hdrs[nh] = mkrec(is_zero ? KVMMIG_REC_ZERO : KVMMIG_REC_PAGES, p * PAGE, k,
+					 is_zero ? 0 : k * PAGE, 0);
+			iov[ni++] = (struct iovec){&hdrs[nh++], sizeof(hdrs[0])};
+			bytes += sizeof(hdrs[0]);
+			if (is_zero) {
+				zeros += k;
+			} else {
+				iov[ni++] = (struct iovec){mem + p * PAGE, k * PAGE};
+				bytes += k * PAGE;
+				sent += k;
 			}
-			if (send_all(fd, iov, ni) < 0) {
-				printf("error send: %s\n", strerror(errno));
-				return;
-			}
-			send += now_ns(CLOCK_MONOTONIC) - t;
+			p = q;
 		}
-		hdrs[0] = mkrec(KVMMIG_REC_ROUND_END, 0, 0, 0, r);
-		iov[0] = (struct iovec){&hdrs[0], sizeof(hdrs[0])};
-		send_all(fd, iov, 1);
-		printf("ubench round=%d dirty=%" PRIu64 " sent=%" PRIu64 " zero=%" PRIu64
-		       " bytes=%" PRIu64 " harvest_ns=%" PRIu64 " send_ns=%" PRIu64
-		       " cpu_ns=%" PRIu64 "\n",
-		       r, dirty, sent, zeros, bytes, harvest, send,
-		       now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
+		if (send_all(u->fd, iov, ni) < 0) {
+			printf("error send: %s\n", strerror(errno));
+			return -1;
+		}
+		send += now_ns(CLOCK_MONOTONIC) - t;
 	}
-	region.flags = 0;
-	ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region);
-	close(fd);
-	freeaddrinfo(ai);
-	free(bits);
-	free(hdrs);
-	free(iov);
+	hdrs[0] = mkrec(KVMMIG_REC_ROUND_END, 0, 0, 0, r);
+	iov[0] = (struct iovec){&hdrs[0], sizeof(hdrs[0])};
+	send_all(u->fd, iov, 1);
+	printf("ubench %sround=%d dirty=%" PRIu64 " sent=%" PRIu64 " zero=%" PRIu64
+	       " bytes=%" PRIu64 " harvest_ns=%" PRIu64 " send_ns=%" PRIu64 " cpu_ns=%" PRIu64 "\n",
+	       tag, r, dirty, sent, zeros, bytes, harvest, send,
+	       now_ns(CLOCK_THREAD_CPUTIME_ID) - cpu0);
+	return 0;
+}
+
+static void ub_close(struct ub *u)
+{
+	u->region.flags = 0;
+	ioctl(u->vm, KVM_SET_USER_MEMORY_REGION, &u->region);
+	if (u->fd > 0)
+		close(u->fd);
+	free(u->bits);
+	free(u->hdrs);
+	free(u->iov);
+}
+
+static void ubench(int vm, const char *host, const char *port, int rounds, int ms)
+{
+	struct ub u;
+
+	if (!ub_open(&u, vm, host, port))
+		for (int r = 0; r < rounds; r++) {
+			usleep(ms * 1000);
+			if (ub_round(&u, r, ""))
+				break;
+		}
+	ub_close(&u);
+}
+
+/* The harvest sweep's userspace side: round 0 with the vCPU paused, then per
+ * stride in STRIDES (comma-separated) ROUNDS rounds, each one "run, MS ms,
+ * pause at a pass boundary, harvest + send": every round harvests exactly
+ * the pages of whole passes, 1/stride of memory. */
+static void hbench(int vm, const char *host, const char *port, int rounds, int ms,
+		   char *strides)
+{
+	struct ub u;
+	char tag[64], *s, *save = NULL;
+	int r = 0;
+
+	vcpu_set_running(0);
+	if (ub_open(&u, vm, host, port) || ub_round(&u, r++, "stride=0 "))
+		goto out;
+	for (s = strtok_r(strides, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
+		set_stride(strtoul(s, NULL, 0));
+		snprintf(tag, sizeof(tag), "stride=%s ", s);
+		for (int i = 0; i < rounds; i++) {
+			vcpu_set_running(1);
+			usleep(ms * 1000);
+			vcpu_set_running(0);
+			if (ub_round(&u, r++, tag))
+				goto out;
+		}
+	}
+out:
+	ub_close(&u);
 }
 
 int main(int argc, char **argv)
@@ -377,20 +473,14 @@ int main(int argc, char **argv)
 		uint64_t a, b;
 
 		if (!strncmp(line, "run", 3) && !idle) {
-			pthread_mutex_lock(&lock);
-			want_run = 1;
-			pthread_cond_broadcast(&cond);
-			while (!running)
-				pthread_cond_wait(&cond, &lock);
-			pthread_mutex_unlock(&lock);
+			vcpu_set_running(1);
 			printf("running\n");
 		} else if (!strncmp(line, "pause", 5) && !idle) {
-			pthread_mutex_lock(&lock);
-			want_run = 0;
-			while (running)
-				pthread_cond_wait(&cond, &lock);
-			pthread_mutex_unlock(&lock);
+			vcpu_set_running(0);
 			printf("paused passes=%lu\n", (unsigned long)passes);
+		} else if (sscanf(line, "stride %" SCNi64, &a) == 1 && !idle) {
+			set_stride(a);
+			printf("stride %" PRIu64 "\n", a);
 		} else if (!strncmp(line, "addslot", 7)) {
 			void *extra = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
 					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -435,6 +525,10 @@ int main(int argc, char **argv)
 				printf("error %s\n", errno == EINVAL ? "EINVAL" : strerror(errno));
 			else
 				printf("ok\n");
+		} else if (sscanf(line, "hbench %49s %49s %d %d %99s", arg, arg + 50, &i, &fill,
+				  arg + 100) == 5 && !idle) {
+			hbench(vm, arg, arg + 50, i, fill, arg + 100);
+			printf("hbench done\n");
 		} else if (sscanf(line, "ubench %99s %99s %d %d", arg, arg + 100, &i, &fill) == 4) {
 			ubench(vm, arg, arg + 100, i, fill);
 			printf("ubench done\n");
