@@ -160,83 +160,55 @@ static void dump_registers(struct vmm_vcpu *vcpu)
 			ev.nmi.injected, ev.nmi.pending, ev.nmi.masked);
 }
 
-/* Where the guest's IDT sends @vector (a 64-bit gate), or 0 if that cannot be read. */
-static uint64_t idt_handler(struct vmm_vcpu *vcpu, const struct kvm_sregs *sregs, unsigned int vector)
-{
-	struct kvm_translation tr = {.linear_address = sregs->idt.base + vector * 16};
-	uint64_t gate[2];
-	const void *hva;
-
-	if (!(sregs->efer & (1 << 10)) || vector * 16 + 15 > sregs->idt.limit ||
-	    ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid ||
-	    (tr.physical_address & 0xfff) > 0x1000 - 16)
-		return 0;
-	hva = vmm_gpa_to_hva(vcpu->vm, tr.physical_address, 16);
-	if (!hva)
-		return 0;
-	memcpy(gate, hva, sizeof(gate));
-	return (gate[0] & 0xffff) | ((gate[0] >> 48) << 16) | ((gate[1] & 0xffffffff) << 32);
-}
-
 /*
  * A failed VM entry with an injected "exception" whose vector is 32 or more
- * is an external interrupt that came back mislabeled from an emulated SVM:
- * QEMU's TCG records every non-software event that a #VMEXIT cuts as an
- * exception, and KVM then re-injects e.g. Linux's timer interrupt (vector
- * 236) as an exception, which VMRUN rejects. Exceptions have vectors below
- * 32 on x86, so nothing else can be meant. Two cases:
- *  - the guest sits on the first instruction of that vector's handler with
- *    interrupts off: the interrupt was delivered already, and what the exit
- *    cut was a second delivery of it (QEMU 7.2 may deliver an interrupt it
- *    injected at VMRUN once more, as an exception): drop the duplicate, as
- *    re-injecting it would run the handler on a half-entered context;
- *  - otherwise its delivery was cut: re-queue it as the interrupt it is.
- * The delivery can be cut again (each cut maps one more page: IDT, GDT/TSS,
- * stack), but 16 failed entries in a row with no other exit are a real
- * fault and stop the VM. A vCPU about to park is repaired too:
- * KVM_SET_VCPU_EVENTS refuses an exception vector above 31, so a saved state
- * carrying one could never be restored.
- * Returns true if it repaired the vCPU's events.
+ * comes from the emulated SVM of a QEMU TCG test host, and it is a
+ * duplicate. QEMU 7.2 delivers an interrupt that KVM injects at VMRUN, but
+ * leaves its vector as the CPU's pending exception_index; when the vCPU
+ * thread is next kicked out of its loop before any other event, QEMU
+ * delivers that vector a second time as an exception, wherever the guest is,
+ * even with interrupts off. When a #VMEXIT cuts that second delivery (a
+ * nested page fault, common right after a restore: the nested page tables
+ * start empty), EXITINTINFO reports an exception with vector e.g. 236 (Linux's
+ * timer), KVM queues it for re-injection, and VMRUN refuses an exception
+ * vector above 31. Seen (tests/stress/linux-restore-loop.sh): rip in
+ * Linux's syscall return path, user rsp, IF clear: a point no interrupt can
+ * be delivered at. The interrupt itself was delivered already (an interrupt
+ * KVM injects is reported back as an interrupt, never as an exception), so
+ * the right repair is to drop the duplicate: re-injecting it as an interrupt
+ * there ran the handler on the user stack and the guest rebooted.
+ * The events are repaired when a vCPU parks too: KVM_SET_VCPU_EVENTS refuses
+ * an exception vector above 31, so a saved state with one could never be
+ * restored. Returns true if it dropped a duplicate.
  */
 static bool repair_mislabeled_interrupt(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vcpu_events ev;
-	struct kvm_regs regs;
-	struct kvm_sregs sregs;
+	struct kvm_regs regs = {0};
 	static __thread unsigned long repairs;
 	unsigned int vector;
-	uint64_t handler = 0;
-	bool duplicate;
 
 	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || !ev.exception.injected ||
-	    ev.exception.nr < 32 || ev.interrupt.injected)
+	    ev.exception.nr < 32)
 		return false;
 	vector = ev.exception.nr;
-	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) == 0 && ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) == 0)
-		handler = idt_handler(vcpu, &sregs, vector);
-	duplicate = handler && regs.rip == handler && !(regs.rflags & (1 << 9));
 	if (repairs < 3)
 		dump_registers(vcpu);
+	ioctl(vcpu->fd, KVM_GET_REGS, &regs);
 	ev.exception.injected = 0;
 	ev.exception.pending = 0;
 	ev.exception.has_error_code = 0;
-	if (!duplicate) {
-		ev.interrupt.injected = 1;
-		ev.interrupt.nr = vector;
-		ev.interrupt.soft = 0;
-	}
 	if (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0) {
-		vmm_log("vCPU %d: unable to repair interrupt %u: KVM_SET_VCPU_EVENTS: %s",
+		vmm_log("vCPU %d: unable to drop exception %u: KVM_SET_VCPU_EVENTS: %s",
 			vcpu->index, vector, strerror(errno));
 		return false;
 	}
 	if (++repairs <= 10 || repairs % 1000 == 0)
 		vmm_log("vCPU %d: interrupt %u came back from the (emulated) CPU labeled as an "
-			"exception; %s (handler 0x%llx; %lu so far on this vCPU)",
-			vcpu->index, vector,
-			duplicate ? "the guest is at its handler already: dropped the duplicate"
-				  : "re-injected as an interrupt",
-			(unsigned long long)handler, repairs);
+			"exception: a second delivery of an interrupt already delivered, dropped "
+			"(rip 0x%llx, interrupts %s; %lu so far on this vCPU)",
+			vcpu->index, vector, (unsigned long long)regs.rip,
+			regs.rflags & (1 << 9) ? "on" : "off", repairs);
 	return true;
 }
 
