@@ -57,6 +57,20 @@ start() {
 counters() { sed -n 's/^memcounter: counter \([0-9]*\) checksum [0-9]* ok\r\?$/\1/p' "$vm_tmp/$1.out"; }
 count_counters() { [ "$(counters "$1" | wc -l)" -ge "$2" ]; }
 alive() { kill -0 "$(vm_pid "$1")" 2>/dev/null; }
+# ctl NAME REQUEST...: a control request that gives up after 60 s, then shows where the VMM's
+# threads are.
+ctl() {
+	local name=$1 pid t
+	shift
+	timeout 60 "$vmctl_bin" "$KVMMIG_RUN_DIR/$name.sock" "$@" && return 0
+	[ $? = 124 ] || return 1
+	pid=$(vm_pid "$name")
+	echo "info: $name: '$*' got no answer in 60 s; its threads:" >&2
+	for t in /proc/$pid/task/*; do
+		echo "info:   $(cat "$t/comm") $(cat "$t/wchan" 2>/dev/null) $(tr '\n' ' ' <"$t/stack" 2>/dev/null | cut -c1-300)" >&2
+	done
+	return 1
+}
 # A counter line after a restore, or the VMM gone (a failed entry ends it).
 progress_or_death() { count_counters "$1" "$2" || ! alive "$1"; }
 # keep NAME: the console and the VMM's log of a failed cycle go to the scratch dir (kept by
@@ -87,17 +101,19 @@ cur=g0
 while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	n=$((n + 1))
 	next=g$n
-	if ! { vm_ctl $cur pause && vm_ctl $cur save-state >"$vm_tmp/s.state" &&
-		vm_ctl $cur save-memory "$vm_tmp/s.mem" && vm_ctl $cur quit; } >/dev/null 2>"$vm_tmp/ctl.err"; then
-		bad="cycle $n: save failed: $(tail -n 2 "$vm_tmp/ctl.err" "$vm_tmp/$cur.err" | tr '\n' ' ')"
+	if ! { ctl $cur pause && ctl $cur save-state >"$vm_tmp/s.state" &&
+		ctl $cur save-memory "$vm_tmp/s.mem" && ctl $cur quit; } >/dev/null 2>"$vm_tmp/ctl.err"; then
+		bad="cycle $n: save failed: $(tail -n 30 "$vm_tmp/ctl.err" "$vm_tmp/$cur.err" | tr '\n' ' ')"
+		keep $cur
 		break
 	fi
 	vm_wait_exit $cur 20
 	before=$(counters $cur | tail -n 1)
 	start $next --cpus "$cpus" --mem "$mem" --incoming --mem-file "$vm_tmp/s.mem"
-	if ! vm_ctl $next restore-state <"$vm_tmp/s.state" >/dev/null 2>"$vm_tmp/ctl.err" ||
-		! vm_ctl $next resume >/dev/null 2>>"$vm_tmp/ctl.err"; then
-		bad="cycle $n: restore failed: $(tail -n 2 "$vm_tmp/ctl.err" "$vm_tmp/$next.err" | tr '\n' ' ')"
+	if ! ctl $next restore-state <"$vm_tmp/s.state" >/dev/null 2>"$vm_tmp/ctl.err" ||
+		! ctl $next resume >/dev/null 2>>"$vm_tmp/ctl.err"; then
+		bad="cycle $n: restore failed: $(tail -n 30 "$vm_tmp/ctl.err" "$vm_tmp/$next.err" | tr '\n' ' ')"
+		keep $next
 		break
 	fi
 	wait_for 90 progress_or_death $next 2
