@@ -169,6 +169,7 @@ class Kvmmig:
 
     def __init__(self, a):
         self.a, self.n, self.port = a, 0, 7440
+        self.src_kpid = self.dst_kpid = None
         self.auth = tool_has_auth()
         self.tls = False
         self.key = os.path.join(a.out, "migration.key")
@@ -211,17 +212,31 @@ class Kvmmig:
         inc = subprocess.Popen(["kvmmig-ctl", "incoming", dst.vmname, "--listen",
                                 "127.0.0.1:%d" % self.port, "--timeout", "300"] + self.auth_args(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        l = inc.stdout.readline()  # "waiting ..."
+        for _ in range(5):  # "waiting ..." (after a warning with --insecure)
+            l = inc.stdout.readline()
+            if b"waiting" in l or not l:
+                break
         if b"waiting" not in l:
             log("incoming did not start:", l)
         vm_before = thread_times(src.pid)
         vm_proc_before = proc_time(src.pid)
         perf = None
         if profile:
+            # perf -a takes seconds to set up in an emulated host: its workload
+            # (started once sampling is on) says when, and ends it on request.
+            for f in (profile + ".ready", profile + ".stop"):
+                if os.path.exists(f):
+                    os.unlink(f)
+            with open("/proc/sys/kernel/perf_cpu_time_max_percent", "w") as f:
+                f.write("0")  # no throttling of the slow emulated sampling
             perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "-a", "-g",
-                                     "-o", profile + ".data"],
+                                     "-o", profile + ".data", "--", "sh", "-c",
+                                     "touch %s.ready; until [ -e %s.stop ]; do sleep 0.05; done"
+                                     % (profile, profile)],
                                     stdout=subprocess.DEVNULL, stderr=open(profile + ".err", "w"))
-            time.sleep(1)
+            end = time.time() + 120
+            while not os.path.exists(profile + ".ready") and time.time() < end and perf.poll() is None:
+                time.sleep(0.1)
         t0 = now()
         ctl = subprocess.Popen(["kvmmig-ctl", "migrate", src.vmname, "127.0.0.1:%d" % self.port,
                                 "--json", "--max-downtime", str(a.max_downtime),
@@ -229,7 +244,9 @@ class Kvmmig:
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # Poll the kthread and the source VMM until the tool is done.
         kcomm = ("kvmmig-" + src.vmname)[:15]
+        dcomm = ("kvmmig-" + dst.vmname)[:15]
         kpid, kfirst, klast = None, None, None
+        self.dst_kpid = None
         vm_last = dict(vm_before)
         while True:
             wpid, status, ru = os.wait4(ctl.pid, os.WNOHANG)
@@ -237,6 +254,8 @@ class Kvmmig:
                 break
             if kpid is None:
                 kpid = find_kthread(kcomm)
+            if self.dst_kpid is None:
+                self.dst_kpid = find_kthread(dcomm)
             if kpid is not None:
                 tt = thread_times(kpid)
                 if kpid in tt:
@@ -248,9 +267,13 @@ class Kvmmig:
                 vm_last.update(tt)
             time.sleep(0.02)
         rc = os.waitstatus_to_exitcode(status)
+        self.src_kpid = kpid
         if perf:
-            perf.send_signal(signal.SIGINT)
-            perf.wait()
+            open(profile + ".stop", "w").close()
+            try:
+                perf.wait(120)
+            except subprocess.TimeoutExpired:
+                perf.kill()
         out, err = ctl.stdout.read(), ctl.stderr.read()
         ctl.returncode = rc
         t1 = now()
@@ -521,11 +544,10 @@ def main():
 
 def profile(v, a, rate):
     """One more kvmmig migration under perf; top symbols to OUT/profile.txt."""
-    base = os.path.join(a.out, "profile")
+    base = "/tmp/kvmmig-bench-profile"  # perf cannot write its data to 9p
     v.tls = False
     v.cur.con.send("rate %d\n" % rate)
     time.sleep(a.warm)
-    kcomm = ("kvmmig-" + v.cur.vmname)[:15]
     try:
         r = v.migrate(rate, profile=base)
     except Exception as e:
@@ -533,14 +555,18 @@ def profile(v, a, rate):
         return
     out = ["profiled migration (not part of the measurements): kvmmig, plain TCP, rate %d pages/s: "
            "ok=%s total %.2f s, %d bytes; perf record -e cpu-clock -F 499 -a -g" %
-           (rate, r.get("ok"), (r.get("total_ms") or 0) / 1e3, r.get("bytes") or 0)]
+           (rate, r.get("ok"), (r.get("total_ms") or 0) / 1e3, r.get("bytes") or 0),
+           "(kthreads show as 'kthreadd' by command: perf saw them fork, not their names)"]
     views = [("whole test host, by command", ["--sort", "comm"]),
-             ("whole test host, by symbol", ["--sort", "comm,sym"]),
-             ("the session kthread %s (the module's harvest + send path), by symbol" % kcomm,
-              ["--comms", kcomm, "--sort", "sym"]),
-             ("the session kthread %s, callers of its top symbols" % kcomm,
-              ["--comms", kcomm, "--sort", "sym", "-g", "caller,0.5,callee,function,percent",
-               "--percent-limit", "3"])]
+             ("whole test host, by symbol", ["--sort", "comm,sym"])]
+    for what, tid in (("source", v.src_kpid), ("destination", v.dst_kpid)):
+        if tid:
+            views += [("the %s session kthread (the module's %s path), by symbol" %
+                       (what, "harvest + send" if what == "source" else "receive"),
+                       ["--tid", str(tid), "--sort", "sym"]),
+                      ("the %s session kthread, call chains of its top symbols" % what,
+                       ["--tid", str(tid), "--sort", "sym", "-g", "caller,0.5,callee,function,percent",
+                        "--percent-limit", "4"])]
     for title, args in views:
         cmd = ["perf", "report", "-i", base + ".data", "--stdio", "--no-children"]
         if "-g" not in args:
@@ -549,9 +575,9 @@ def profile(v, a, rate):
         body = [l for l in p.stdout.decode(errors="replace").splitlines()
                 if l.strip() and not l.startswith("#")]
         out += ["", "== " + title] + body[:60]
-    with open(base + ".txt", "w") as f:
+    with open(os.path.join(a.out, "profile.txt"), "w") as f:
         f.write("\n".join(out) + "\n")
-    log("profile: %s.txt" % base)
+    log("profile: %s/profile.txt" % a.out)
 
 if __name__ == "__main__":
     main()

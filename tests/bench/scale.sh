@@ -16,28 +16,34 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"' EXIT
 grep -q '^kvmmig ' /proc/modules || insmod "$KVMMIG_KO"
 wait_for() { local end=$(($(date +%s) + $1)); shift; until "$@"; do [ "$(date +%s)" -lt $end ] || return 1; sleep 0.1; done; }
+# kvmmig-ctl with authentication (issue 8) wants --key or --insecure: the
+# scale runs are plain TCP, as the link they are compared with.
+auth=()
+kvmmig-ctl migrate --help 2>&1 | grep -q -- --insecure && auth=(--insecure)
 port=7480
 for mem in $SIZES; do
 	port=$((port + 1))
+	ipids=()
 	kvmmig-vm --name s$mem --mem ${mem}M --payload build/guests/dirtymem.bin \
 		--append "pages=16384 rate=16 delay_us=2000 report_ms=250 gap_ms=40" --console "file:$tmp/s$mem.log" &
-	pids+=($!)
+	ipids+=($!)
 	kvmmig-vm --incoming --name d$mem --mem ${mem}M --console "file:$tmp/d$mem.log" &
-	dpid=$!
-	pids+=($dpid)
+	ipids+=($!)
 	wait_for 30 grep -q ' iter ' "$tmp/s$mem.log" && wait_for 60 test -S "$KVMMIG_RUN_DIR/d$mem.sock" ||
-		{ echo "scale mem=$mem failed to start"; continue; }
-	kvmmig-ctl incoming d$mem --listen 127.0.0.1:$port --timeout 300 >"$tmp/in$mem" 2>&1 &
-	pids+=($!)
+		{ echo "scale mem=$mem failed to start"; kill -9 "${ipids[@]}"; wait; continue; }
+	kvmmig-ctl incoming d$mem --listen 127.0.0.1:$port --timeout 300 "${auth[@]}" >"$tmp/in$mem" 2>&1 &
+	ipids+=($!)
+	pids+=("${ipids[@]}")
 	wait_for 10 grep -q waiting "$tmp/in$mem"
 	sleep 2
-	out=$(kvmmig-ctl migrate s$mem 127.0.0.1:$port --json --max-downtime "$MAXDT" --timeout 300 2>&1)
+	out=$(kvmmig-ctl migrate s$mem 127.0.0.1:$port --json --max-downtime "$MAXDT" --timeout 300 "${auth[@]}" 2>&1)
 	done=$(echo "$out" | grep '"event":"done"')
 	r0=$(echo "$out" | grep '"round":0,' | head -n1)
 	sleep 1
 	gap=$(grep -o 'gap_ms [0-9]*' "$tmp/d$mem.log" | awk '{print $2}' | sort -n | tail -n1)
 	echo "scale mem=$mem gap_ms=${gap:-0} done=${done:-none} round0=${r0:-none}"
 	[ -n "$done" ] || echo "scale mem=$mem error: $(echo "$out" | tail -n 1)"
-	kill "$dpid" 2>/dev/null
-	wait "$dpid" 2>/dev/null
+	kill "${ipids[@]}" 2>/dev/null
+	wait 2>/dev/null
+	pids=()
 done
