@@ -51,6 +51,12 @@ $(BUILD)/tests/%: tests/tools/%.c include/uapi/linux/kvmmig.h
 check test: user module-all guests test-tools
 	tests/run
 
+# Benchmarks, as root (about 20 minutes): build/bench/report.md with plots; a
+# full run also updates docs/PERFORMANCE.md. Timings are never asserted.
+.PHONY: bench
+bench:
+	tests/bench/run
+
 clean:
 	rm -rf $(BUILD)
 

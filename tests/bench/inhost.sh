@@ -16,6 +16,7 @@ step "migrations: kvmmig vs QEMU, Linux guest ${GUEST_MEM} MiB, rates $RATES pag
 python3 tests/bench/migbench.py --kernel "$kernel" --initrd build/bench/guest-initramfs.cpio.gz \
 	--mem "$GUEST_MEM" --wss "$WSS" --rates "$RATES" --max-downtime "$MAX_DOWNTIME" \
 	--warm "$WARM" --methods "$METHODS" --channels "$CHANNELS" --timeout "$MIG_TIMEOUT" \
+	$([ "${PROFILE:-0}" = 1 ] && echo --profile) \
 	--out "$S/mig" | tee "$S/mig.jsonl"
 step "harvest: module vs userspace, sizes $HARVEST_SIZES MiB, strides $STRIDES"
 tests/bench/harvest.sh "$HARVEST_SIZES" "$STRIDES" "$HARVEST_ROUNDS" "$HARVEST_MS" | tee "$S/harvest.txt"

@@ -1,10 +1,15 @@
 #!/usr/bin/python3
-"""report.py RAW OUT: tables from tests/bench/inhost.sh's raw data
-(RAW/link.txt, mig.jsonl, harvest.txt, scale.txt, params) into
-OUT/results.txt, OUT/results.json and OUT/scale.png (matplotlib)."""
-import json, os, re, statistics, sys
+"""report.py RAW OUT [--publish DOCDIR]: the benchmark report from
+tests/bench/inhost.sh's raw data (RAW/params, meta, load.txt, link.txt,
+mig.jsonl, harvest.txt, scale.txt, mig/profile.txt) into OUT/report.md,
+OUT/results.json and the plots OUT/migrations.png, OUT/scale.png (matplotlib).
+With --publish, also DOCDIR/PERFORMANCE.md and DOCDIR/performance/*.png.
+Every figure is stated against the goals of issue 7."""
+import json, os, re, shutil, statistics, sys
 
 raw, out = sys.argv[1], sys.argv[2]
+publish = sys.argv[4] if len(sys.argv) > 4 and sys.argv[3] == "--publish" else None
+GiB = 1 << 30
 
 
 def read(name):
@@ -19,135 +24,103 @@ def kv(line):
     return {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
 
 
-params = dict(l.split("=", 1) for l in read("params").splitlines() if "=" in l)
-params = {k: v.strip('"') for k, v in params.items()}
-GiB = 1 << 30
-lines = []
+def keyvals(text):
+    d = {}
+    for l in text.splitlines():
+        if "=" in l:
+            k, v = l.split("=", 1)
+            d[k.strip()] = v.strip().strip('"')
+    return d
+
+
+params, meta = keyvals(read("params")), keyvals(read("meta"))
+md = []
 
 
 def p(s=""):
-    lines.append(s)
+    md.append(s)
 
 
 def fmt(v, f="%.1f"):
-    return "-" if v is None else f % v
+    return "–" if v is None else f % v
 
 
-# --- link ----------------------------------------------------------------------
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def table(hdr, rows):
+    p("| " + " | ".join(hdr) + " |")
+    p("|" + "|".join("---:" if i else "---" for i in range(len(hdr))) + "|")
+    for r in rows:
+        p("| " + " | ".join(str(x) for x in r) + " |")
+    p()
+
+
+# --- data ------------------------------------------------------------------------
 link = {}
 for l in read("link.txt").splitlines():
     if l.startswith("link "):
         d = kv(l)
         link[int(d["streams"])] = int(d["bits_per_second"]) / 8 / 1e6  # MB/s
+channels = int(params.get("CHANNELS", 2))
 
-# --- migrations ------------------------------------------------------------------
 mig = []
 for l in read("mig.jsonl").splitlines():
     try:
         mig.append(json.loads(l))
     except ValueError:
         pass
+METHODS = ["kvmmig", "kvmmig-tls", "qemu", "qemu-multifd"]
+rates = sorted({r["rate_pages_s"] for r in mig if "rate_pages_s" in r})
 
-p("kvmmig benchmark (tests/bench/run) -- everything inside one QEMU/TCG test host")
-p("(kernel %s, test host %s MiB, 2 vCPUs): absolute numbers are meaningless, compare"
-  % (params.get("KERNEL"), params.get("TESTHOST_MEM")))
-p("side by side only. Not part of the pass/fail suite.")
-p()
-p("1. Live migration, kvmmig vs QEMU: the same Linux guest (Debian bzImage + bench")
-p("   initramfs, %s MiB RAM, 1 vCPU, ratedirty writing a %s MiB working set at a fixed"
-  % (params.get("GUEST_MEM"), params.get("WSS")))
-p("   page rate), loopback TCP, max downtime %s ms, QEMU max-bandwidth lifted, multifd"
-  % params.get("MAX_DOWNTIME"))
-p("   with %s channels. guest gap = longest silence of the guest's console lines (one"
-  % params.get("CHANNELS"))
-p("   every 50 ms) across the switchover, timestamped outside. src CPU = kvmmig: session")
-p("   kthread + kvmmig-ctl + source kvmmig-vm minus its vCPU threads; QEMU: source process")
-p("   minus its vCPU threads. CPU s/GiB = src CPU / bytes sent.")
-p()
-hdr = "%-7s %-8s %-13s %7s %8s %8s %8s %7s %8s %8s %6s" % (
-    "rate", "achieved", "method", "total s", "down ms", "gap ms", "MB sent", "rounds",
-    "srcCPU s", "CPU s/GiB", "ok")
-p(hdr)
-p("-" * len(hdr))
-for r in sorted(mig, key=lambda r: (r.get("rate_pages_s", 0), r.get("method", ""))):
-    cpu = r.get("cpu_s_total")
-    b = r.get("bytes")
-    p("%-7s %-8s %-13s %7s %8s %8s %8s %7s %8s %8s %6s" % (
-        r.get("rate_pages_s", "-"), fmt(r.get("achieved_pages_s"), "%.0f"), r.get("method"),
-        fmt(r.get("total_ms") and r["total_ms"] / 1e3, "%.2f"), fmt(r.get("downtime_ms"), "%.0f"),
-        fmt(r.get("guest_gap_ms"), "%.0f"), fmt(b and b / 1e6, "%.1f"), r.get("rounds", "-"),
-        fmt(cpu, "%.2f"), fmt(cpu / (b / GiB) if cpu is not None and b else None, "%.2f"),
-        "yes" if r.get("ok") else "NO"))
-    if not r.get("ok"):
-        p("        (%s)" % (r.get("error") or "")[:150])
-p("   (rate and achieved: pages/s the guest was told / wrote before the migration)")
-p()
 
-# --- link ----------------------------------------------------------------------
-p("2. The link: iperf3 over the same loopback, and migration throughput as % of it")
-p()
-p("   iperf3 1 stream: %s MB/s; %s streams: %s MB/s" % (
-    fmt(link.get(1)), params.get("CHANNELS"), fmt(link.get(int(params.get("CHANNELS", 2))))))
-p()
-hdr = "%-7s %-13s %14s %9s %14s %9s" % ("rate", "method", "bulk MB/s", "% link", "avg MB/s", "% link")
-p(hdr)
-p("-" * len(hdr))
-thr = []
-for r in sorted(mig, key=lambda r: (r.get("rate_pages_s", 0), r.get("method", ""))):
-    if not r.get("ok"):
-        continue
-    streams = int(params.get("CHANNELS", 2)) if r["method"] == "qemu-multifd" else 1
-    lk = link.get(streams)
-    if r["method"] == "kvmmig" and r.get("round0_wall_ns"):
-        bulk = r["round0_bytes"] / (r["round0_wall_ns"] / 1e9) / 1e6
-    else:
-        bulk = r.get("ram_mbps") and r["ram_mbps"] / 8  # QEMU: last measured Mbit/s
-    avg = r["bytes"] / (r["total_ms"] / 1e3) / 1e6 if r.get("total_ms") else None
-    thr.append({"rate": r["rate_pages_s"], "method": r["method"], "bulk_MBps": bulk,
-                "avg_MBps": avg, "link_MBps": lk})
-    p("%-7s %-13s %14s %9s %14s %9s" % (
-        r["rate_pages_s"], r["method"], fmt(bulk), fmt(bulk and lk and 100 * bulk / lk, "%.0f%%"),
-        fmt(avg), fmt(avg and lk and 100 * avg / lk, "%.0f%%")))
-p("   bulk: kvmmig = round 0 bytes / round 0 time; QEMU = its own 'mbps' (last interval).")
-p("   avg = bytes sent / total time. % link against iperf3 with as many streams.")
-p()
+def get(method, rate):
+    return next((r for r in mig if r.get("method") == method and r.get("rate_pages_s") == rate), None)
 
-# --- harvest -------------------------------------------------------------------
+
+for r in mig:
+    if r.get("ok"):
+        r["cpu_per_gib"] = r["cpu_s_total"] / (r["bytes"] / GiB) if r.get("bytes") else None
+        r["avg_MBps"] = r["bytes"] / (r["total_ms"] / 1e3) / 1e6 if r.get("total_ms") else None
+        if r["method"].startswith("kvmmig") and r.get("round0_wall_ns"):
+            r["bulk_MBps"] = r["round0_bytes"] / (r["round0_wall_ns"] / 1e9) / 1e6
+        else:
+            r["bulk_MBps"] = r.get("ram_mbps") and r["ram_mbps"] / 8
+
 harv = {}
+htime = {}
 for l in read("harvest.txt").splitlines():
-    if not l.startswith("harvest mem="):
-        continue
     d = kv(l)
-    if "round" not in d or int(d["round"]) < 2:  # round 1 still pays the first write-protect pass
+    if l.startswith("harvest-time "):
+        htime[int(d["mem"])] = int(d["seconds"])
+    if not l.startswith("harvest mem=") or "round" not in d:
         continue
     k = (int(d["mem"]), int(d["stride"]), d["method"])
-    harv.setdefault(k, []).append((int(d["harvest_ns"]), int(d["dirty"])))
-sizes = sorted({k[0] for k in harv})
-strides = sorted({k[1] for k in harv}, reverse=True)
+    harv.setdefault(k, []).append({x: int(d[x]) for x in ("harvest_ns", "send_ns", "dirty")})
+hsizes = sorted({k[0] for k in harv})
+strides = sorted({k[1] for k in harv if k[1]}, reverse=True)
 hres = []
-p("3. Harvest cost per round, in-kernel (kvmmig.ko session kthread) vs userspace")
-p("   (KVM_GET_DIRTY_LOG + chunked KVM_CLEAR_DIRTY_LOG from the VMM process, same VM,")
-p("   same chunking): tests/tools/dirtier, one vCPU rewriting every STRIDE-th page;")
-p("   median over incremental rounds 2..%s, %s ms apart." % (params.get("HARVEST_ROUNDS"), params.get("HARVEST_MS")))
-p()
-hdr = "%8s %7s %9s %12s %12s %8s" % ("mem MiB", "dirty", "pages/rd", "module ms", "user ms", "mod/user")
-p(hdr)
-p("-" * len(hdr))
-for m in sizes:
-    for s in strides:
+for m in hsizes:
+    for s in [0] + strides:
         mod, usr = harv.get((m, s, "module")), harv.get((m, s, "user"))
         if not mod and not usr:
             continue
-        mm = statistics.median(x[0] for x in mod) / 1e6 if mod else None
-        uu = statistics.median(x[0] for x in usr) / 1e6 if usr else None
-        dp = statistics.median(x[1] for x in (mod or usr))
-        hres.append({"mem_mib": m, "dirty_fraction": 1 / s, "dirty_pages": dp,
-                     "module_ms": mm, "user_ms": uu})
-        p("%8d %6.1f%% %9d %12s %12s %8s" % (m, 100 / s, dp, fmt(mm, "%.2f"), fmt(uu, "%.2f"),
-                                             fmt(mm / uu if mm and uu else None, "%.2f")))
-p()
+        hres.append({
+            "mem_mib": m, "stride": s, "dirty_fraction": 1 / s if s else 1.0,
+            "dirty_pages": med(x["dirty"] for x in (mod or usr)),
+            "module_ms": med(x["harvest_ns"] / 1e6 for x in mod or []),
+            "user_ms": med(x["harvest_ns"] / 1e6 for x in usr or []),
+            "module_send_ms": med(x["send_ns"] / 1e6 for x in mod or []),
+            "user_send_ms": med(x["send_ns"] / 1e6 for x in usr or []),
+            "rounds": len(mod or usr)})
 
-# --- scale ---------------------------------------------------------------------
+
+def hget(m, s):
+    return next((x for x in hres if x["mem_mib"] == m and x["stride"] == s), None)
+
+
 scale = []
 for l in read("scale.txt").splitlines():
     m = re.match(r"scale mem=(\d+) gap_ms=(\d+) done=(\{.*?\}) round0=(.*)$", l)
@@ -160,39 +133,282 @@ for l in read("scale.txt").splitlines():
         r0 = {}
     scale.append({"mem_mib": int(m.group(1)), "total_s": d["total_ns"] / 1e9,
                   "downtime_ms": d["downtime_ns"] / 1e6, "bytes": d["bytes"], "rounds": d["rounds"],
-                  "guest_gap_ms": int(m.group(2)), "round0_s": r0.get("wall_ns", 0) / 1e9})
-p("4. Scale: kvmmig total time by guest memory (dirtymem payload guest, 64 MiB working")
-p("   set, loopback) and harvest cost (3.) by guest memory; plot: scale.png")
+                  "guest_gap_ms": int(m.group(2)), "round0_s": r0.get("wall_ns", 0) / 1e9,
+                  "round0_harvest_ms": r0.get("harvest_ns", 0) / 1e6})
+scale_failed = [l for l in read("scale.txt").splitlines() if "error" in l or "failed" in l]
+
+
+# --- goals -----------------------------------------------------------------------
+def ratios(fn, other):
+    """{rate: fn(kvmmig run, other run)} where both completed."""
+    outr = {}
+    for rate in rates:
+        a, b = get("kvmmig", rate), get(other, rate)
+        if a and b and a.get("ok") and b.get("ok"):
+            v = fn(a, b)
+            if v is not None:
+                outr[rate] = v
+    return outr
+
+
+def verdict(rs, ok):
+    if not rs:
+        return "not measured"
+    n = sum(1 for v in rs.values() if ok(v))
+    return "**met**" if n == len(rs) else ("**not met**" if n == 0 else "met at %d of %d rates" % (n, len(rs)))
+
+
+def per_rate(rs, f):
+    return ", ".join("%d: %s" % (k, f % v) for k, v in sorted(rs.items())) or "–"
+
+
+def failures(method):
+    return [r for r in mig if r.get("method") == method and not r.get("ok")]
+
+
+goals = []
+lk1 = link.get(1)
+g1 = {r["rate_pages_s"]: r["bulk_MBps"] / lk1 for r in mig
+      if r.get("method") == "kvmmig" and r.get("ok") and r.get("bulk_MBps") and lk1}
+goals.append(("kvmmig throughput ≥ 90 % of raw TCP (iperf3, 1 stream)",
+              "round-0 send rate / iperf3: median %s (per rate %s); iperf3 %s MB/s" % (
+                  fmt(med(g1.values()), "%.2f"), per_rate(g1, "%.2f"), fmt(lk1)),
+              verdict(g1, lambda v: v >= 0.9)))
+g2a = ratios(lambda a, b: a["avg_MBps"] / b["avg_MBps"] if b.get("avg_MBps") else None, "qemu")
+g2b = ratios(lambda a, b: a["avg_MBps"] / b["avg_MBps"] if b.get("avg_MBps") else None, "qemu-multifd")
+nf_s, nf_m = failures("qemu"), failures("qemu-multifd")
+goals.append(("≥ 2× QEMU single-channel throughput",
+              "bytes/total time, kvmmig ÷ QEMU: median %s (per rate %s)%s" % (
+                  fmt(med(g2a.values()), "%.2f"), per_rate(g2a, "%.2f"),
+                  "; QEMU did not converge at %s pages/s" % ", ".join(str(r["rate_pages_s"]) for r in nf_s)
+                  if nf_s else ""),
+              verdict(g2a, lambda v: v >= 2)))
+goals.append(("≥ QEMU multifd throughput (%d channels)" % channels,
+              "kvmmig ÷ QEMU multifd: median %s (per rate %s)%s" % (
+                  fmt(med(g2b.values()), "%.2f"), per_rate(g2b, "%.2f"),
+                  "; multifd did not converge at %s pages/s" % ", ".join(str(r["rate_pages_s"]) for r in nf_m)
+                  if nf_m else ""),
+              verdict(g2b, lambda v: v >= 1)))
+for other, label in (("qemu", "single-channel"), ("qemu-multifd", "multifd")):
+    g3 = ratios(lambda a, b: a["cpu_per_gib"] / b["cpu_per_gib"] if b.get("cpu_per_gib") else None, other)
+    goals.append(("source CPU per GiB ≤ ⅓ of QEMU %s" % label,
+                  "kvmmig ÷ QEMU: median %s (per rate %s)" % (fmt(med(g3.values()), "%.2f"),
+                                                              per_rate(g3, "%.2f")),
+                  verdict(g3, lambda v: v <= 1 / 3)))
+for other, label in (("qemu", "single-channel"), ("qemu-multifd", "multifd")):
+    g4 = ratios(lambda a, b: a["guest_gap_ms"] / b["guest_gap_ms"]
+                if a.get("guest_gap_ms") and b.get("guest_gap_ms") else None, other)
+    goals.append(("guest-seen downtime ≤ ½ of QEMU %s (max-downtime %s ms)" % (label, params.get("MAX_DOWNTIME")),
+                  "kvmmig ÷ QEMU: median %s (per rate %s)" % (fmt(med(g4.values()), "%.2f"),
+                                                              per_rate(g4, "%.2f")),
+                  verdict(g4, lambda v: v <= 0.5)))
+hr = [x["module_ms"] / x["user_ms"] for x in hres if x["stride"] and x["module_ms"] and x["user_ms"]]
+goals.append(("harvest: in-kernel vs userspace per round",
+              "module ÷ userspace harvest time, median over %d size × fraction settings: %s (range %s–%s)" % (
+                  len(hr), fmt(med(hr), "%.2f"), fmt(min(hr) if hr else None, "%.2f"),
+                  fmt(max(hr) if hr else None, "%.2f")),
+              "reported (no target)"))
+
+# --- report ----------------------------------------------------------------------
+p("# kvmmig performance")
 p()
-hdr = "%8s %8s %9s %8s %8s %7s   %s" % ("mem MiB", "total s", "round0 s", "down ms", "MB sent", "rounds",
-                                      "harvest ms module/user at " + ", ".join("%.1f%%" % (100 / s) for s in strides))
-p(hdr)
-p("-" * len(hdr))
-for m in sorted(set([x["mem_mib"] for x in scale] + sizes)):
+p("Generated by `%s` (tests/bench/run, tests/bench/report.py) on %s, commit %s." % (
+    meta.get("COMMAND", "make bench"), meta.get("DATE", "?"), meta.get("COMMIT", "?")))
+p()
+p("**Machine.** %s; %s cores, %s GiB RAM; %s. Everything below ran inside one *test host*: "
+  "QEMU %s with TCG (software emulation, `-cpu max`, %s vCPUs, %s MiB) booting Debian's %s kernel, "
+  "which runs the guests on nested KVM (`kvm_amd` over the emulated SVM). **Absolute numbers are "
+  "emulated and mean little; the ratios between methods measured side by side in the same test host "
+  "are what matter.**" % (
+      meta.get("CPU", "?"), meta.get("CORES", "?"), meta.get("MEM_GIB", "?"), meta.get("OS", "?"),
+      meta.get("QEMU", "?"), params.get("TESTHOST_CPUS", "2"), params.get("TESTHOST_MEM"),
+      meta.get("TESTHOST_KERNEL", params.get("KERNEL"))))
+p()
+p("**Load.** %s The run took %s s (test host %s s)." % (
+    meta.get("LOAD", "not recorded."), meta.get("TOTAL_S", "?"), meta.get("INHOST_S", "?")))
+p()
+p("## Against the goals")
+p()
+table(["goal", "measured", "verdict"], goals)
+p("Ratios are kvmmig ÷ QEMU at the same dirty rate, same guest, same max-downtime, measured in the "
+  "same test host one after the other; \"per rate\" lists `pages/s: ratio`.")
+p()
+
+# 1. migrations
+p("## 1. Live migration: kvmmig against QEMU")
+p()
+p("The same Linux guest (Debian's bzImage + the bench initramfs, %s MiB RAM, 1 vCPU; "
+  "`ratedirty` writes a %s MiB working set at a fixed page rate) migrated over loopback TCP inside "
+  "the test host, max downtime %s ms everywhere. **kvmmig**: kvmmig-vm → kvmmig-vm --incoming, "
+  "`kvmmig-ctl migrate --insecure` (plain TCP); **kvmmig-tls**: the same with `--key` "
+  "(authenticated, kernel TLS 1.3, AES-256-GCM); **qemu**: qemu-system-x86_64 -enable-kvm, "
+  "max-bandwidth lifted, one channel; **qemu-multifd**: the same with multifd, %d channels. "
+  "Each method's guest boots once and ping-pongs to a fresh destination per migration, after "
+  "%s s at the new rate." % (params.get("GUEST_MEM"), params.get("WSS"), params.get("MAX_DOWNTIME"),
+                             channels, params.get("WARM")))
+p()
+rows = []
+for rate in rates:
+    for m in METHODS:
+        r = get(m, rate)
+        if not r:
+            continue
+        if not r.get("ok"):
+            rows.append([rate, m, "**failed**: " + (r.get("error") or "")[:90].replace("|", "/"),
+                         "", "", "", "", "", "", ""])
+            continue
+        rows.append([rate, m, fmt(r.get("achieved_pages_s"), "%.0f"), fmt(r["total_ms"] / 1e3, "%.2f"),
+                     fmt(r.get("downtime_ms"), "%.0f"), fmt(r.get("guest_gap_ms"), "%.0f"),
+                     fmt(r["bytes"] / 1e6, "%.0f"), r.get("rounds", "–"),
+                     fmt(r.get("cpu_s_total"), "%.2f"), fmt(r.get("cpu_per_gib"), "%.2f")])
+table(["rate pages/s", "method", "achieved", "total s", "downtime ms (tool)", "guest gap ms",
+       "MB sent", "rounds", "source CPU s", "CPU s/GiB"], rows)
+p("*guest gap*: the longest silence of the guest's console (a line every 50 ms, timestamped "
+  "outside) across the switchover: downtime as the guest sees it. *source CPU*: kvmmig = session "
+  "kthread + kvmmig-ctl + source kvmmig-vm minus its vCPU threads; QEMU = the source process minus "
+  "its vCPU threads. *achieved*: pages/s the guest wrote just before the migration.")
+p()
+p("![migrations](migrations.png)")
+p()
+
+# 2. link
+p("## 2. The link: raw TCP and each method's throughput")
+p()
+p("iperf3 over the same loopback in the same test host: 1 stream %s MB/s, %d streams %s MB/s." % (
+    fmt(link.get(1)), channels, fmt(link.get(channels))))
+p()
+rows = []
+for rate in rates:
+    for m in METHODS:
+        r = get(m, rate)
+        if not r or not r.get("ok"):
+            continue
+        lk = link.get(channels if m == "qemu-multifd" else 1)
+        rows.append([rate, m, fmt(r.get("bulk_MBps")),
+                     fmt(r.get("bulk_MBps") and lk and 100 * r["bulk_MBps"] / lk, "%.0f %%"),
+                     fmt(r.get("avg_MBps")), fmt(r.get("avg_MBps") and lk and 100 * r["avg_MBps"] / lk, "%.0f %%")])
+table(["rate pages/s", "method", "bulk MB/s", "% of iperf3", "bytes/total time MB/s", "% of iperf3"], rows)
+p("*bulk*: kvmmig = round 0 bytes ÷ round 0 time (the full copy); QEMU = its own `mbps` "
+  "(last interval). %% of iperf3 against as many streams as the method uses.")
+p()
+
+# 3. harvest
+p("## 3. Harvest cost: in-kernel against userspace")
+p()
+p("tests/tools/dirtier: one vCPU rewrites every STRIDE-th page of its memory, pass after pass. "
+  "Each round runs the vCPU %s ms, pauses it at the end of a pass, then harvests and sends: every "
+  "round holds exactly 1/STRIDE of memory. **module**: `kvmmig-ctl debug source` (KVM_GET_DIRTY_LOG + "
+  "chunked KVM_CLEAR_DIRTY_LOG from the session kthread in the VMM's mm); **userspace**: the same "
+  "ioctls and chunking from the VMM process (`dirtier hbench`). Both stream to a draining sink. "
+  "Median of %s rounds per setting; round 0 = the first, full round (every page)." % (
+      params.get("HARVEST_MS"), params.get("HARVEST_ROUNDS")))
+p()
+rows = []
+for x in hres:
+    rows.append([x["mem_mib"], "%.1f %%" % (100 * x["dirty_fraction"]) if x["stride"] else "round 0 (all)",
+                 fmt(x["dirty_pages"], "%d"), fmt(x["module_ms"], "%.2f"), fmt(x["user_ms"], "%.2f"),
+                 fmt(x["module_ms"] / x["user_ms"] if x["module_ms"] and x["user_ms"] else None, "%.2f"),
+                 fmt(x["module_send_ms"], "%.0f"), fmt(x["user_send_ms"], "%.0f")])
+table(["guest MiB", "dirty", "pages/round", "module harvest ms", "userspace harvest ms", "module ÷ user",
+       "module send ms", "userspace send ms"], rows)
+p("Largest size: %s MiB, the largest power of two whose source and destination both fit in the "
+  "%s MiB test host. Seconds per size (both methods, all fractions): %s." % (
+      max(hsizes) if hsizes else "–", params.get("TESTHOST_MEM"),
+      ", ".join("%d MiB %d s" % kv_ for kv_ in sorted(htime.items())) or "–"))
+p()
+
+# 4. scale
+p("## 4. Scale: total time and harvest cost by guest memory")
+p()
+p("kvmmig migrating the dirtymem payload guest (boots at once; 64 MiB working set rewritten "
+  "continuously) of each size over loopback, plain TCP, max downtime %s ms; harvest cost from 3 "
+  "(median per round, module / userspace)." % params.get("MAX_DOWNTIME"))
+p()
+rows = []
+for m in sorted(set([x["mem_mib"] for x in scale] + hsizes)):
     sc = next((x for x in scale if x["mem_mib"] == m), None)
     hs = []
-    for s in strides:
-        h = next((x for x in hres if x["mem_mib"] == m and abs(x["dirty_fraction"] - 1 / s) < 1e-9), None)
-        hs.append("%s/%s" % (fmt(h and h["module_ms"], "%.1f"), fmt(h and h["user_ms"], "%.1f")))
-    p("%8d %8s %9s %8s %8s %7s   %s" % (
-        m, fmt(sc and sc["total_s"], "%.2f"), fmt(sc and sc["round0_s"], "%.2f"),
-        fmt(sc and sc["downtime_ms"], "%.0f"), fmt(sc and sc["bytes"] / 1e6, "%.1f"),
-        sc["rounds"] if sc else "-", "  ".join(hs)))
+    for s in [0] + strides:
+        h = hget(m, s)
+        hs.append("%s / %s" % (fmt(h and h["module_ms"], "%.1f"), fmt(h and h["user_ms"], "%.1f")))
+    rows.append([m, fmt(sc and sc["total_s"], "%.2f"), fmt(sc and sc["round0_s"], "%.2f"),
+                 fmt(sc and sc["downtime_ms"], "%.0f"), fmt(sc and sc["guest_gap_ms"], "%.0f"),
+                 fmt(sc and sc["bytes"] / 1e6, "%.0f"), sc["rounds"] if sc else "–"] + hs)
+table(["guest MiB", "total s", "round 0 s", "downtime ms", "guest gap ms", "MB sent", "rounds"] +
+      ["harvest ms %s" % ("round 0" if not s else "%.1f %%" % (100 / s)) for s in [0] + strides], rows)
+for l in scale_failed:
+    p("- `%s`" % l)
+if scale_failed:
+    p()
+p("![scale](scale.png)")
 p()
 
-text = "\n".join(lines) + "\n"
+# 5. profile
+prof = read("mig/profile.txt")
+p("## 5. Where kvmmig's time goes: profile of the send path")
+p()
+if prof:
+    p("One more kvmmig migration after the measured ones (highest rate, plain TCP) under "
+      "`perf record -e cpu-clock -a -g` inside the test host (the emulated CPU has no PMU: "
+      "timer sampling). Top entries:")
+    p()
+    p("```")
+    p(prof.rstrip())
+    p("```")
+else:
+    p("No profile in this run.")
+p()
+notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+if os.path.exists(notes):
+    with open(notes) as f:
+        p(f.read().rstrip())
+    p()
+p("## Parameters")
+p()
+p("```")
+p(read("params").rstrip())
+p("```")
+
+text = "\n".join(md) + "\n"
 os.makedirs(out, exist_ok=True)
-with open(os.path.join(out, "results.txt"), "w") as f:
+with open(os.path.join(out, "report.md"), "w") as f:
     f.write(text)
 with open(os.path.join(out, "results.json"), "w") as f:
-    json.dump({"params": params, "link_MBps": link, "migrations": mig, "throughput": thr,
-               "harvest": hres, "scale": scale}, f, indent=1)
-print(text, end="")
+    json.dump({"params": params, "meta": meta, "link_MBps": link, "migrations": mig,
+               "harvest": hres, "scale": scale, "goals": goals}, f, indent=1)
 
+# --- plots -----------------------------------------------------------------------
 try:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    fig, axs = plt.subplots(1, 4, figsize=(16, 3.8))
+    w = 0.8 / len(METHODS)
+    for i, m in enumerate(METHODS):
+        xs = [j + (i - (len(METHODS) - 1) / 2) * w for j in range(len(rates))]
+        for ax, key, scale_ in ((axs[0], "total_ms", 1e-3), (axs[1], "guest_gap_ms", 1),
+                                (axs[2], "cpu_per_gib", 1), (axs[3], "avg_MBps", 1)):
+            ys = []
+            for rate in rates:
+                r = get(m, rate)
+                ys.append(r[key] * scale_ if r and r.get("ok") and r.get(key) else 0)
+            ax.bar(xs, ys, w, label=m)
+    for ax, t in zip(axs, ("total time (s)", "guest-seen downtime (ms)", "source CPU s per GiB",
+                           "bytes / total time (MB/s)")):
+        ax.set_xticks(range(len(rates)))
+        ax.set_xticklabels(["%d" % r for r in rates])
+        ax.set_xlabel("dirty rate (pages/s)")
+        ax.set_title(t, fontsize=10)
+    if link.get(1):
+        axs[3].axhline(link[1], color="k", ls=":", lw=1, label="iperf3 1 stream")
+    axs[3].legend(fontsize=7)
+    fig.suptitle("kvmmig vs QEMU, %s MiB Linux guest, TCG test host (0 = failed / did not converge)"
+                 % params.get("GUEST_MEM"), fontsize=10)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "migrations.png"), dpi=100)
+    plt.close(fig)
+
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
     if scale:
         xs = sorted(scale, key=lambda x: x["mem_mib"])
@@ -203,7 +419,7 @@ try:
     a1.set_title("migration time by guest memory")
     a1.legend()
     for s in strides:
-        pts = sorted((x for x in hres if abs(x["dirty_fraction"] - 1 / s) < 1e-9), key=lambda x: x["mem_mib"])
+        pts = sorted((x for x in hres if x["stride"] == s), key=lambda x: x["mem_mib"])
         if not pts:
             continue
         l, = a2.plot([x["mem_mib"] for x in pts], [x["module_ms"] for x in pts], "o-",
@@ -216,7 +432,20 @@ try:
     a2.set_title("harvest cost by guest memory and dirty fraction")
     a2.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(os.path.join(out, "scale.png"), dpi=110)
-    print("bench: wrote %s/results.txt, results.json, scale.png" % out)
+    fig.savefig(os.path.join(out, "scale.png"), dpi=100)
+    plt.close(fig)
 except ImportError:
-    print("bench: python3-matplotlib missing: no scale.png (scripts/install-deps)")
+    print("bench: python3-matplotlib missing: no plots", file=sys.stderr)
+
+if publish:
+    img = os.path.join(publish, "performance")
+    os.makedirs(img, exist_ok=True)
+    for f in ("migrations.png", "scale.png"):
+        if os.path.exists(os.path.join(out, f)):
+            shutil.copy(os.path.join(out, f), os.path.join(img, f))
+    with open(os.path.join(publish, "PERFORMANCE.md"), "w") as f:
+        f.write(text.replace("](migrations.png)", "](performance/migrations.png)")
+                .replace("](scale.png)", "](performance/scale.png)"))
+print(text, end="")
+print("bench: wrote %s/report.md, results.json, migrations.png, scale.png%s" % (
+    out, " and %s/PERFORMANCE.md" % publish if publish else ""))
