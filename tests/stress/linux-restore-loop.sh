@@ -32,7 +32,11 @@ done
 if [ -z "${KVMMIG_TESTHOST:-}" ]; then
 	. tests/vm/vmlib.sh
 	vm_build
-	tests/testhost --kernel "$kver" --no-module --timeout $((seconds + 420)) -- \
+	# The scratch dir keeps the console and VMM log of a failed or repaired cycle.
+	scratch=$PWD/build/restore-loop/$(date +%Y%m%d-%H%M%S)
+	mkdir -p "$scratch"
+	echo "info: consoles of failed or repaired cycles go to $scratch"
+	tests/testhost --kernel "$kver" --no-module --timeout $((seconds + 420)) --scratch "$scratch" -- \
 		tests/stress/linux-restore-loop.sh "${args[@]}"
 	status=$?
 	[ $status -lt 124 ] || fail "restore loop test host run" "tests/testhost exited $status"
@@ -123,7 +127,7 @@ while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	first=$(counters $next | head -n 1)
 	if [ "$r" -gt 0 ]; then
 		echo "info: cycle $n: $(grep -h 'labeled as an exception' "$vm_tmp/$next.err" | head -n 3 | tr '\n' ' ')"
-		wait_for 20 progress_or_death $next 6
+		wait_for 40 progress_or_death $next 30
 		keep $next
 	fi
 	if [ "$f" -gt 0 ] || ! alive $next; then

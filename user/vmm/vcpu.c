@@ -160,6 +160,44 @@ static void dump_registers(struct vmm_vcpu *vcpu)
 			ev.nmi.injected, ev.nmi.pending, ev.nmi.masked);
 }
 
+/* Copies @len bytes at guest virtual address @gva (within one page) to @buf; false if unmapped. */
+static bool read_guest_virt(struct vmm_vcpu *vcpu, uint64_t gva, void *buf, size_t len)
+{
+	struct kvm_translation tr = {.linear_address = gva};
+	const void *hva;
+
+	if ((gva & 0xfff) + len > 0x1000 || ioctl(vcpu->fd, KVM_TRANSLATE, &tr) < 0 || !tr.valid)
+		return false;
+	hva = vmm_gpa_to_hva(vcpu->vm, tr.physical_address, len);
+	if (!hva)
+		return false;
+	memcpy(buf, hva, len);
+	return true;
+}
+
+/* For a diagnosis: the code at rip, and where the IDT sends @vector (64-bit gates). */
+static void dump_code_and_gate(struct vmm_vcpu *vcpu, unsigned int vector)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	uint8_t code[16];
+	uint64_t gate[2], handler = 0;
+	char hex[3 * sizeof(code) + 1] = "";
+	size_t n;
+
+	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 || ioctl(vcpu->fd, KVM_GET_SREGS, &sregs) < 0)
+		return;
+	n = 0x1000 - (regs.rip & 0xfff) < sizeof(code) ? 0x1000 - (regs.rip & 0xfff) : sizeof(code);
+	if (read_guest_virt(vcpu, regs.rip, code, n))
+		for (size_t i = 0; i < n; i++)
+			snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", code[i]);
+	if (vector * 16 + 15 <= sregs.idt.limit &&
+	    read_guest_virt(vcpu, sregs.idt.base + vector * 16, gate, sizeof(gate)))
+		handler = (gate[0] & 0xffff) | ((gate[0] >> 48) << 16) | ((gate[1] & 0xffffffff) << 32);
+	vmm_log("vCPU %d: code at rip: %s; IDT vector %u -> 0x%llx", vcpu->index,
+		hex[0] ? hex : "(unmapped)", vector, (unsigned long long)handler);
+}
+
 /*
  * A failed VM entry with an injected "exception" whose vector is 32 or more
  * comes from the emulated SVM of a QEMU TCG test host, and it is a
@@ -192,8 +230,10 @@ static bool repair_mislabeled_interrupt(struct vmm_vcpu *vcpu)
 	    ev.exception.nr < 32)
 		return false;
 	vector = ev.exception.nr;
-	if (repairs < 3)
+	if (repairs < 3) {
 		dump_registers(vcpu);
+		dump_code_and_gate(vcpu, vector);
+	}
 	ioctl(vcpu->fd, KVM_GET_REGS, &regs);
 	ev.exception.injected = 0;
 	ev.exception.pending = 0;
