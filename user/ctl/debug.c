@@ -15,9 +15,6 @@
  *                               line per event, until killed.
  */
 #include <inttypes.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +24,7 @@
 
 #include "ctl/commands.h"
 #include "ctl/genl.h"
+#include "ctl/netio.h"
 #include <netlink/genl/ctrl.h>
 
 static int print_stats(struct nlattr **attrs, void *arg)
@@ -70,41 +68,13 @@ static void print_error(const struct kvmmig_nl *nl, int err)
 	fflush(stdout);
 }
 
-static int connect_to(const char *hostport)
-{
-	char host[256], *colon;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai;
-	int fd, one = 1;
-
-	snprintf(host, sizeof(host), "%s", hostport);
-	colon = strrchr(host, ':');
-	if (!colon) {
-		fprintf(stderr, "kvmmig-ctl: expected HOST:PORT, got '%s'\n", hostport);
-		return -1;
-	}
-	*colon = '\0';
-	if (getaddrinfo(host, colon + 1, &hints, &ai)) {
-		fprintf(stderr, "kvmmig-ctl: unable to resolve '%s'\n", hostport);
-		return -1;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
-		fprintf(stderr, "kvmmig-ctl: unable to connect to %s: %m\n", hostport);
-		freeaddrinfo(ai);
-		return -1;
-	}
-	freeaddrinfo(ai);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	return fd;
-}
-
 static int debug_source(const char *vm, const char *hostport)
 {
 	struct kvmmig_nl nl;
 	char line[256];
 	int fd, ret;
 
-	fd = connect_to(hostport);
+	fd = tcp_connect(hostport);
 	if (fd < 0)
 		return 1;
 	if (kvmmig_nl_open(&nl))
@@ -153,18 +123,16 @@ static int debug_source(const char *vm, const char *hostport)
 
 static int debug_dest(const char *vm, const char *port)
 {
-	struct sockaddr_in6 sa = {.sin6_family = AF_INET6, .sin6_port = htons(atoi(port))};
+	char addr[16];
 	struct kvmmig_nl nl;
-	int lfd, fd, one = 1, ret;
+	int lfd, fd, ret;
 	char buf[256];
 	ssize_t n, got = 0;
 
-	lfd = socket(AF_INET6, SOCK_STREAM, 0);
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
-		fprintf(stderr, "kvmmig-ctl: unable to listen on port %s: %m\n", port);
+	snprintf(addr, sizeof(addr), ":%s", port);
+	lfd = tcp_listen(addr);
+	if (lfd < 0)
 		return 1;
-	}
 	printf("listening\n");
 	fflush(stdout);
 	fd = accept(lfd, NULL, NULL);
