@@ -2,9 +2,10 @@
 # linux-restore-loop.sh: the reproducer of issue 3. A 2-vCPU Linux guest (Debian's bzImage, the
 # test initramfs's memcounter) is saved and restored into a fresh kvmmig-vm again and again, each
 # restored VMM the source of the next cycle. Every cycle checks that the console counter goes on
-# past the last value before the save, with checksums ok, and counts how often the VMM repaired an
-# interrupt that the test host's emulated SVM handed back labeled as an exception (user/vmm/vcpu.c)
-# and how often a vCPU failed VM entry for good.
+# past the last value before the save, with checksums ok. It stops at the first failure; the one
+# seen (a few percent of restores on 6.1 test hosts) is a fault of the test host's emulated SVM:
+# vCPU 1 fails VM entry with an interrupt handed back as an exception, the guest's state already
+# broken (see user/vmm/vcpu.c). The VMM logs the registers, the code at rip and the IDT gate.
 #
 #   tests/stress/linux-restore-loop.sh [--kernel 6.1|6.12] [--cycles N] [--seconds S] [--load N]
 #
@@ -32,10 +33,10 @@ done
 if [ -z "${KVMMIG_TESTHOST:-}" ]; then
 	. tests/vm/vmlib.sh
 	vm_build
-	# The scratch dir keeps the console and VMM log of a failed or repaired cycle.
+	# The scratch dir keeps the console and VMM log of a failed cycle.
 	scratch=$PWD/build/restore-loop/$(date +%Y%m%d-%H%M%S)
 	mkdir -p "$scratch"
-	echo "info: consoles of failed or repaired cycles go to $scratch"
+	echo "info: the console of a failed cycle goes to $scratch"
 	tests/testhost --kernel "$kver" --no-module --timeout $((seconds + 420)) --scratch "$scratch" -- \
 		tests/stress/linux-restore-loop.sh "${args[@]}"
 	status=$?
@@ -77,8 +78,8 @@ ctl() {
 }
 # A counter line after a restore, or the VMM gone (a failed entry ends it).
 progress_or_death() { count_counters "$1" "$2" || ! alive "$1"; }
-# keep NAME: the console and the VMM's log of a failed cycle go to the scratch dir (kept by
-# tests/testhost when the run fails), with the cycle before's.
+# keep NAME: the console and the VMM's log of a failed cycle go to the scratch dir, with the VMM
+# log of the cycle before.
 keep() {
 	[ -n "${KVMMIG_SCRATCH:-}" ] || return
 	cp "$vm_tmp/$1.out" "$KVMMIG_SCRATCH/$1.console" 2>/dev/null
@@ -100,7 +101,7 @@ if ! wait_for 300 count_counters g0 3; then
 	exit 1
 fi
 
-t0=$(date +%s) n=0 ok=0 repaired=0 failed_entries=0 bad=''
+t0=$(date +%s) n=0 ok=0 svmfaults=0 failed_entries=0 bad=''
 cur=g0
 while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	n=$((n + 1))
@@ -120,16 +121,11 @@ while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 		keep $next
 		break
 	fi
-	wait_for 90 progress_or_death $next 2
-	r=$(grep -c "labeled as an exception" "$vm_tmp/$next.err")
+	wait_for 90 progress_or_death $next 4
+	r=$(grep -c "handed back interrupt [0-9]* labeled as an exception" "$vm_tmp/$next.err")
 	f=$(grep -c "VM entry failed" "$vm_tmp/$next.err")
-	repaired=$((repaired + r)) failed_entries=$((failed_entries + f))
+	svmfaults=$((svmfaults + r)) failed_entries=$((failed_entries + f))
 	first=$(counters $next | head -n 1)
-	if [ "$r" -gt 0 ]; then
-		echo "info: cycle $n: $(grep -h 'labeled as an exception' "$vm_tmp/$next.err" | head -n 3 | tr '\n' ' ')"
-		wait_for 40 progress_or_death $next 30
-		keep $next
-	fi
 	if [ "$f" -gt 0 ] || ! alive $next; then
 		bad="cycle $n: the restored VMM died: $(grep -h -A4 'VM entry failed\|vCPU' "$vm_tmp/$next.err" | tail -n 8 | tr '\n' ' ')"
 		keep $next
@@ -141,12 +137,12 @@ while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 		break
 	fi
 	ok=$((ok + 1))
-	echo "info: cycle $n ok ($(($(date +%s) - t0)) s): counter $before -> $first; repairs so far $repaired"
+	echo "info: cycle $n ok ($(($(date +%s) - t0)) s): counter $before -> $first"
 	rm -f "$vm_tmp/$cur.out"
 	cur=$next
 done
 
-summary="$ok of $n cycles on $cpus vCPUs ($(($(date +%s) - t0)) s, load $load): $repaired repaired mislabeled interrupts, $failed_entries failed entries"
+summary="$ok of $n cycles on $cpus vCPUs ($(($(date +%s) - t0)) s, load $load): $failed_entries failed entries, $svmfaults of them the emulated-SVM fault"
 echo "info: $summary"
 if [ -n "$bad" ]; then
 	fail "the Linux guest survives repeated save/restore" "$bad; $summary"

@@ -82,17 +82,11 @@ static void complete_pending_exit(struct vmm_vcpu *vcpu)
 	vcpu->exit_pending = false;
 }
 
-static bool repair_mislabeled_interrupt(struct vmm_vcpu *vcpu);
-/* Failed entries this vCPU thread repaired since its last other exit. */
-static __thread unsigned int repaired_entries;
-
 static void park(struct vmm_vcpu *vcpu)
 {
 	struct vmm_vm *vm = vcpu->vm;
 
 	complete_pending_exit(vcpu);
-	if (vcpu->has_run)
-		repair_mislabeled_interrupt(vcpu);
 	pthread_mutex_lock(&vm->lock);
 	vm->nparked++;
 	pthread_cond_broadcast(&vm->parked_cond);
@@ -193,63 +187,37 @@ static void dump_code_and_gate(struct vmm_vcpu *vcpu, unsigned int vector)
 			snprintf(hex + 3 * i, sizeof(hex) - 3 * i, "%02x ", code[i]);
 	if (vector * 16 + 15 <= sregs.idt.limit &&
 	    read_guest_virt(vcpu, sregs.idt.base + vector * 16, gate, sizeof(gate)))
-		handler = (gate[0] & 0xffff) | ((gate[0] >> 48) << 16) | ((gate[1] & 0xffffffff) << 32);
+		handler =
+		    (gate[0] & 0xffff) | ((gate[0] >> 48) << 16) | ((gate[1] & 0xffffffff) << 32);
 	vmm_log("vCPU %d: code at rip: %s; IDT vector %u -> 0x%llx", vcpu->index,
 		hex[0] ? hex : "(unmapped)", vector, (unsigned long long)handler);
 }
 
 /*
  * A failed VM entry with an injected "exception" whose vector is 32 or more
- * comes from the emulated SVM of a QEMU TCG test host, and it is a
- * duplicate. QEMU 7.2 delivers an interrupt that KVM injects at VMRUN, but
- * leaves its vector as the CPU's pending exception_index; when the vCPU
- * thread is next kicked out of its loop before any other event, QEMU
- * delivers that vector a second time as an exception, wherever the guest is,
- * even with interrupts off. When a #VMEXIT cuts that second delivery (a
- * nested page fault, common right after a restore: the nested page tables
- * start empty), EXITINTINFO reports an exception with vector e.g. 236 (Linux's
- * timer), KVM queues it for re-injection, and VMRUN refuses an exception
- * vector above 31. Seen (tests/stress/linux-restore-loop.sh): rip in
- * Linux's syscall return path, user rsp, IF clear: a point no interrupt can
- * be delivered at. The interrupt itself was delivered already (an interrupt
- * KVM injects is reported back as an interrupt, never as an exception), so
- * the right repair is to drop the duplicate: re-injecting it as an interrupt
- * there ran the handler on the user stack and the guest rebooted.
- * The events are repaired when a vCPU parks too: KVM_SET_VCPU_EVENTS refuses
- * an exception vector above 31, so a saved state with one could never be
- * restored. Returns true if it dropped a duplicate.
+ * (no exception has such a vector) is a fault of the emulated SVM of a QEMU
+ * TCG test host, not of this VM. QEMU records an interrupt that a #VMEXIT
+ * cuts as an exception (its handle_even_inj labels every non-software
+ * event so), KVM queues it for re-injection and VMRUN refuses it. In a
+ * 2-vCPU Linux guest restored into a fresh VMM a few percent of restores
+ * hit it (tests/stress/linux-restore-loop.sh: vector 236, Linux's timer),
+ * always on vCPU 1, and each time the guest's state was already broken when
+ * KVM reported it: kernel CS and SS on a user stack, interrupts off, rip in
+ * the middle of an instruction of the syscall return path. No event the VMM
+ * could put in its place saves that guest: re-injecting the interrupt and
+ * dropping it were both tried, and the guest crashed (panic, reboot) every
+ * time. So the VM stops here, saying what happened, rather than run on
+ * into a crash that would look like the guest's own.
+ * Returns the vector, or -1 if the failed entry has another cause.
  */
-static bool repair_mislabeled_interrupt(struct vmm_vcpu *vcpu)
+static int emulated_svm_fault(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vcpu_events ev;
-	struct kvm_regs regs = {0};
-	static __thread unsigned long repairs;
-	unsigned int vector;
 
 	if (ioctl(vcpu->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || !ev.exception.injected ||
 	    ev.exception.nr < 32)
-		return false;
-	vector = ev.exception.nr;
-	if (repairs < 3) {
-		dump_registers(vcpu);
-		dump_code_and_gate(vcpu, vector);
-	}
-	ioctl(vcpu->fd, KVM_GET_REGS, &regs);
-	ev.exception.injected = 0;
-	ev.exception.pending = 0;
-	ev.exception.has_error_code = 0;
-	if (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0) {
-		vmm_log("vCPU %d: unable to drop exception %u: KVM_SET_VCPU_EVENTS: %s",
-			vcpu->index, vector, strerror(errno));
-		return false;
-	}
-	if (++repairs <= 10 || repairs % 1000 == 0)
-		vmm_log("vCPU %d: interrupt %u came back from the (emulated) CPU labeled as an "
-			"exception: a second delivery of an interrupt already delivered, dropped "
-			"(rip 0x%llx, interrupts %s; %lu so far on this vCPU)",
-			vcpu->index, vector, (unsigned long long)regs.rip,
-			regs.rflags & (1 << 9) ? "on" : "off", repairs);
-	return true;
+		return -1;
+	return ev.exception.nr;
 }
 
 static void handle_exit(struct vmm_vcpu *vcpu)
@@ -257,8 +225,6 @@ static void handle_exit(struct vmm_vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	struct vmm_vm *vm = vcpu->vm;
 
-	if (run->exit_reason != KVM_EXIT_FAIL_ENTRY)
-		repaired_entries = 0;
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		handle_io(vcpu);
@@ -279,16 +245,26 @@ static void handle_exit(struct vmm_vcpu *vcpu)
 		vmm_vm_request_stop(vm, 0, "vCPU %d: guest system event %u", vcpu->index,
 				    run->system_event.type);
 		break;
-	case KVM_EXIT_FAIL_ENTRY:
-		if (repaired_entries < 16 && repair_mislabeled_interrupt(vcpu)) {
-			repaired_entries++;
+	case KVM_EXIT_FAIL_ENTRY: {
+		int vector = emulated_svm_fault(vcpu);
+
+		dump_registers(vcpu);
+		if (vector >= 0) {
+			dump_code_and_gate(vcpu, vector);
+			vmm_vm_request_stop(
+			    vm, 1,
+			    "vCPU %d: VM entry failed: the (emulated) CPU handed back "
+			    "interrupt %d labeled as an exception, the guest's state "
+			    "already broken: a fault of QEMU's TCG nested SVM, not of "
+			    "this VM",
+			    vcpu->index, vector);
 			break;
 		}
-		dump_registers(vcpu);
 		vmm_vm_request_stop(
 		    vm, 1, "vCPU %d: VM entry failed, hardware reason 0x%llx", vcpu->index,
 		    (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		break;
+	}
 	case KVM_EXIT_INTERNAL_ERROR:
 		dump_registers(vcpu);
 		vmm_vm_request_stop(vm, 1, "vCPU %d: KVM internal error, suberror %u", vcpu->index,
