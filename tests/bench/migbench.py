@@ -227,12 +227,12 @@ class Kvmmig:
             for f in (profile + ".ready", profile + ".stop"):
                 if os.path.exists(f):
                     os.unlink(f)
+            os.mkfifo(profile + ".stop")
             with open("/proc/sys/kernel/perf_cpu_time_max_percent", "w") as f:
                 f.write("0")  # no throttling of the slow emulated sampling
             perf = subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "-a", "-g",
                                      "-o", profile + ".data", "--", "sh", "-c",
-                                     "touch %s.ready; until [ -e %s.stop ]; do sleep 0.05; done"
-                                     % (profile, profile)],
+                                     "touch %s.ready; read x < %s.stop" % (profile, profile)],
                                     stdout=subprocess.DEVNULL, stderr=open(profile + ".err", "w"))
             end = time.time() + 120
             while not os.path.exists(profile + ".ready") and time.time() < end and perf.poll() is None:
@@ -269,7 +269,7 @@ class Kvmmig:
         rc = os.waitstatus_to_exitcode(status)
         self.src_kpid = kpid
         if perf:
-            open(profile + ".stop", "w").close()
+            open(profile + ".stop", "w").close()  # EOF for the workload's read
             try:
                 perf.wait(120)
             except subprocess.TimeoutExpired:
@@ -559,25 +559,67 @@ def profile(v, a, rate):
            "(kthreads show as 'kthreadd' by command: perf saw them fork, not their names)"]
     views = [("whole test host, by command", ["--sort", "comm"]),
              ("whole test host, by symbol", ["--sort", "comm,sym"])]
-    for what, tid in (("source", v.src_kpid), ("destination", v.dst_kpid)):
-        if tid:
-            views += [("the %s session kthread (the module's %s path), by symbol" %
-                       (what, "harvest + send" if what == "source" else "receive"),
-                       ["--tid", str(tid), "--sort", "sym"]),
-                      ("the %s session kthread, call chains of its top symbols" % what,
-                       ["--tid", str(tid), "--sort", "sym", "-g", "caller,0.5,callee,function,percent",
-                        "--percent-limit", "4"])]
     for title, args in views:
-        cmd = ["perf", "report", "-i", base + ".data", "--stdio", "--no-children"]
-        if "-g" not in args:
-            cmd += ["-g", "none", "--percent-limit", "0.7"]
+        cmd = ["perf", "report", "-i", base + ".data", "--stdio", "--no-children",
+               "-g", "none", "--percent-limit", "0.7"]
         p = subprocess.run(cmd + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         body = [l for l in p.stdout.decode(errors="replace").splitlines()
                 if l.strip() and not l.startswith("#")]
-        out += ["", "== " + title] + body[:60]
+        out += ["", "== " + title] + body[:25]
+    out += chains(base + ".data", {v.src_kpid: "source session kthread (harvest + send)",
+                                   v.dst_kpid: "destination session kthread (receive)"})
     with open(os.path.join(a.out, "profile.txt"), "w") as f:
         f.write("\n".join(out) + "\n")
     log("profile: %s/profile.txt" % a.out)
+
+
+def chains(data, threads):
+    """Per thread of interest: its share of all samples, the functions its
+    samples were in (self) and the functions on their call chains
+    (inclusive), from perf script."""
+    p = subprocess.run(["perf", "script", "-i", data, "-F", "comm,tid,ip,sym"],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    total, per = 0, {}
+    tid, frames = None, []
+
+    def flush():
+        if tid is not None:
+            d = per.setdefault(tid, {"n": 0, "self": {}, "incl": {}})
+            d["n"] += 1
+            if frames:
+                d["self"][frames[0]] = d["self"].get(frames[0], 0) + 1
+            for f in set(frames):
+                d["incl"][f] = d["incl"].get(f, 0) + 1
+
+    for l in p.stdout.decode(errors="replace").splitlines():
+        if not l.strip():
+            flush()
+            tid, frames = None, []
+        elif l[0] in " \t" and tid is not None:
+            t = l.split()
+            if len(t) >= 2:
+                frames.append(t[1].split("+0x")[0])
+        else:
+            flush()
+            total += 1
+            t = [x for x in l.split() if x.isdigit()]
+            tid, frames = (int(t[-1]) if t else -1), []
+    flush()
+    out = []
+    for t, name in threads.items():
+        d = per.get(t)
+        if t is None or not d:
+            out += ["", "== %s: no samples" % name]
+            continue
+        out += ["", "== %s (tid %d): %d of %d samples (%.1f %%)" % (name, t, d["n"], total,
+                                                                   100 * d["n"] / max(total, 1))]
+        out.append("   self (where its samples were):")
+        for f, n in sorted(d["self"].items(), key=lambda x: -x[1])[:15]:
+            out.append("   %6.1f %%  %s" % (100 * n / d["n"], f))
+        out.append("   inclusive (on the call chain of its samples):")
+        for f, n in sorted(d["incl"].items(), key=lambda x: -x[1])[:30]:
+            out.append("   %6.1f %%  %s" % (100 * n / d["n"], f))
+    return out
 
 if __name__ == "__main__":
     main()
