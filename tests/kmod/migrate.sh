@@ -55,7 +55,10 @@ for cfg in "1 16 100000" "2 16 100000" "1 256 1000000"; do
 done
 
 # --- The destination refuses a guest of another shape: nothing moves.
-start_source vmr 1 "$light"
+# vmr never has to converge: it serves refusals, cancel and the cuts. It
+# writes 512 pages every 300 ms over 32 MiB, so that a capped migration of
+# it (--bandwidth 1) is still in round 0 when cancelled or killed.
+start_source vmr 1 "pages=8192 rate=512 delay_us=300000 report_ms=100"
 start_dest vmrin 2
 out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" 2>&1)
 if [ $? -ne 0 ] && echo "$out" | grep -q 'refused: the guest has 1 vCPUs, the destination VM 2.*guest is running on the source'; then
