@@ -26,9 +26,9 @@ save_vm() {
 		fail "pause, save-state, save-memory, quit" "a request failed"
 		return 1
 	}
-	vm_wait_exit "$name" 5
+	vm_wait_exit "$name" 20
 	[ "$vm_status" = 0 ] || {
-		fail "source VMM exits 0 after quit" "it did not"
+		fail "source VMM exits 0 after quit" "status $vm_status (124: still running after 20 s)"
 		return 1
 	}
 	pass "pause, save-state, save-memory, quit"
