@@ -30,6 +30,7 @@ MS=${4:-100}
 STEP_TIMEOUT=${HARVEST_STEP_TIMEOUT:-300}
 PORT=7421
 tmp=$(mktemp -d)
+mkfifo "$tmp/nap"
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$tmp"; }
 trap cleanup EXIT
@@ -46,78 +47,95 @@ stuck() { # WHAT
 		done
 	done
 }
-# cmd FD FILE REGEX TEXT: write TEXT to FD, wait for a new line of FILE
-# matching REGEX (or starting with "error"); the line in $reply.
-cmd() {
-	local fd=$1 file=$2 re=$3 n end t0=$EPOCHREALTIME
-	n=$(wc -l <"$file")
-	echo "$4" >&"$fd"
-	end=$(($(date +%s) + STEP_TIMEOUT))
-	while :; do
-		reply=$(tail -n +"$((n + 1))" "$file" | grep -E -m1 "$re|^error" || true)
-		[ -z "$reply" ] || break
-		[ "$(date +%s)" -lt $end ] || { stuck "'$4'"; return 1; }
-		sleep 0.02
+# The dirtier and the tool answer on fifos read here with bash builtins only:
+# polling their output files with tail/grep cost a second per command in a
+# loaded emulated test host (a fork there takes 10-100 ms).
+# expect RD LOG REGEX WHAT: read lines from fd RD (each appended to LOG) up
+# to one matching REGEX or starting with "error"; that line in $reply.
+expect() {
+	local rd=$1 log=$2 re=$3 end=$((SECONDS + STEP_TIMEOUT)) line
+	reply=
+	while [ $SECONDS -lt $end ]; do
+		if IFS= read -r -t 1 line <&"$rd"; then
+			echo "$line" >>"$log"
+			if [[ $line =~ $re || $line == error* ]]; then
+				reply=$line
+				break
+			fi
+		elif [ $? -le 128 ]; then # EOF, not a timeout
+			echo "harvest: $4: the process ended: $(tail -n 3 "$log" | tr '\n' ' ')"
+			return 1
+		fi
 	done
-	echo "${4%% *} $t0 $EPOCHREALTIME" >>"$tmp/steps"
-	case "$reply" in error*) echo "harvest: '$4': $reply"; return 1 ;; esac
+	[ -n "$reply" ] || { stuck "$4"; return 1; }
+	case "$reply" in error*) echo "harvest: $4: $reply"; return 1 ;; esac
 }
-wait_line() { # FILE REGEX SECONDS
-	local end=$(($(date +%s) + $3))
-	until grep -Eq "$2" "$1" 2>/dev/null; do [ "$(date +%s)" -lt $end ] || return 1; sleep 0.05; done
+# cmd WR RD LOG REGEX TEXT: TEXT to fd WR, then expect; times per command
+# word to $tmp/steps.
+cmd() {
+	local t0=$EPOCHREALTIME
+	echo "$5" >&"$1"
+	expect "$2" "$3" "$4" "'$5'" || return 1
+	echo "${5%% *} $t0 $EPOCHREALTIME" >>"$tmp/steps"
 }
+nap() { read -r -t "$1" <>"$tmp/nap" || :; } # sleep, as a builtin
+printf -v nap_s '%d.%03d' $((MS / 1000)) $((MS % 1000))
+
 sink() {
 	tests/bench/sink.py $PORT >"$tmp/sink.out" 2>&1 &
 	sink_pid=$!
 	pids+=($sink_pid)
-	wait_line "$tmp/sink.out" listening 30
+	local end=$((SECONDS + 30))
+	until grep -q listening "$tmp/sink.out" 2>/dev/null; do
+		[ $SECONDS -lt $end ] || return 1
+		nap 0.05
+	done
 }
 
 one() { # MEM
-	local mem=$1 s r
-	rm -f "$tmp"/*.in "$tmp"/*.out "$tmp/steps"
-	mkfifo "$tmp/src.in" "$tmp/tool.in"
-	dirtier bsrc --mem "$mem" --stride "${STRIDES%% *}" <"$tmp/src.in" >"$tmp/src.out" 2>&1 &
+	local mem=$1 s r src_wr src_rd tool_wr tool_rd
+	rm -f "$tmp"/*.in "$tmp"/*.pipe "$tmp"/*.out "$tmp/steps"
+	mkfifo "$tmp/src.in" "$tmp/src.pipe" "$tmp/tool.in" "$tmp/tool.pipe"
+	dirtier bsrc --mem "$mem" --stride "${STRIDES%% *}" <"$tmp/src.in" >"$tmp/src.pipe" 2>&1 &
 	local dpid=$!
 	pids+=($dpid)
-	exec {src_fd}>"$tmp/src.in"
-	wait_line "$tmp/src.out" attached 30 || { echo "harvest: dirtier failed: $(cat "$tmp/src.out")"; return 1; }
-	cmd $src_fd "$tmp/src.out" '^running' run || return 1
-	cmd $src_fd "$tmp/src.out" '^paused' pause || return 1
+	exec {src_wr}>"$tmp/src.in" {src_rd}<"$tmp/src.pipe"
+	expect $src_rd "$tmp/src.out" '^attached' "dirtier start" || return 1
+	cmd $src_wr $src_rd "$tmp/src.out" '^running' run || return 1
+	cmd $src_wr $src_rd "$tmp/src.out" '^paused' pause || return 1
 
 	# The module: round 0 (every page), then per stride ROUNDS rounds.
-	sink
-	kvmmig-ctl debug source bsrc 127.0.0.1:$PORT <"$tmp/tool.in" >"$tmp/tool.out" 2>&1 &
+	sink || { echo "harvest: the sink did not start"; return 1; }
+	kvmmig-ctl debug source bsrc 127.0.0.1:$PORT <"$tmp/tool.in" >"$tmp/tool.pipe" 2>&1 &
 	local tpid=$!
 	pids+=($tpid)
-	exec {tool_fd}>"$tmp/tool.in"
-	wait_line "$tmp/tool.out" 'started|^error' 30 && grep -q started "$tmp/tool.out" ||
-		{ echo "harvest: debug source failed: $(cat "$tmp/tool.out")"; return 1; }
-	cmd $tool_fd "$tmp/tool.out" '^round' "round full" || return 1
+	exec {tool_wr}>"$tmp/tool.in" {tool_rd}<"$tmp/tool.pipe"
+	expect $tool_rd "$tmp/tool.out" '^started' "debug source" || return 1
+	cmd $tool_wr $tool_rd "$tmp/tool.out" '^round' "round full" || return 1
 	echo "harvest mem=$mem stride=0 method=module ${reply#round }"
 	for s in $STRIDES; do
-		cmd $src_fd "$tmp/src.out" '^stride' "stride $s" || return 1
+		cmd $src_wr $src_rd "$tmp/src.out" '^stride' "stride $s" || return 1
 		for r in $(seq "$ROUNDS"); do
-			cmd $src_fd "$tmp/src.out" '^running' run || return 1
-			sleep "$(echo "scale=3; $MS / 1000" | bc)"
-			cmd $src_fd "$tmp/src.out" '^paused' pause || return 1
-			cmd $tool_fd "$tmp/tool.out" '^round' round || return 1
+			cmd $src_wr $src_rd "$tmp/src.out" '^running' run || return 1
+			nap "$nap_s"
+			cmd $src_wr $src_rd "$tmp/src.out" '^paused' pause || return 1
+			cmd $tool_wr $tool_rd "$tmp/tool.out" '^round' round || return 1
 			echo "harvest mem=$mem stride=$s method=module ${reply#round }"
 		done
 	done
-	cmd $tool_fd "$tmp/tool.out" '^stopped' stop || return 1
-	exec {tool_fd}>&-
+	cmd $tool_wr $tool_rd "$tmp/tool.out" '^stopped' stop || return 1
+	exec {tool_wr}>&- {tool_rd}<&-
 	wait "$tpid" 2>/dev/null
 	kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null
 
 	# Userspace: same VM, same rounds (its round 0 sends every page again).
-	sink
-	cmd $src_fd "$tmp/src.out" '^hbench done' \
+	sink || { echo "harvest: the sink did not start"; return 1; }
+	cmd $src_wr $src_rd "$tmp/src.out" '^hbench done' \
 		"hbench 127.0.0.1 $PORT $ROUNDS $MS $(echo $STRIDES | tr ' ' ,)" || return 1
 	grep '^ubench stride=' "$tmp/src.out" |
 		sed -E "s/^ubench stride=([0-9]+) /harvest mem=$mem stride=\1 method=user /"
-	echo quit >&"$src_fd"
-	exec {src_fd}>&-
+	echo quit >&"$src_wr"
+	exec {src_wr}>&- {src_rd}<&-
 	wait "$dpid" 2>/dev/null
 	kill "$sink_pid" 2>/dev/null; wait "$sink_pid" 2>/dev/null
 	return 0

@@ -157,6 +157,18 @@ def achieved_rate(con, secs):
 
 # --- kvmmig -------------------------------------------------------------------
 
+def link_MBps(secs, streams):
+    """Raw TCP over the loopback right now (iperf3, against the server main()
+    started): the link as it is under the load of the moment."""
+    try:
+        p = subprocess.run(["iperf3", "-c", "127.0.0.1", "-p", "5209", "-t", str(secs),
+                            "-P", str(streams), "-J"], stdout=subprocess.PIPE,
+                           stderr=subprocess.DEVNULL, timeout=secs + 30)
+        return json.loads(p.stdout)["end"]["sum_received"]["bits_per_second"] / 8 / 1e6
+    except Exception:
+        return None
+
+
 def tool_has_auth():
     """kvmmig-ctl with authentication (issue 8) wants --key or --insecure."""
     h = subprocess.run(["kvmmig-ctl", "migrate", "--help"], stdout=subprocess.PIPE,
@@ -493,11 +505,17 @@ def main():
     ap.add_argument("--out", default="/tmp/migbench")
     ap.add_argument("--timeout", type=int, default=60)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--link-secs", type=int, default=3,
+                    help="iperf3 seconds before each migration (0: none)")
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rates = [int(x) for x in a.rates.split(",")]
     a.append = ("console=ttyS0 quiet loglevel=1 panic=-1 bench.mib=%d bench.rate=%d "
                 "bench.report_ms=%d" % (a.wss, rates[0], REPORT_MS))
+    if a.link_secs:
+        iperf = subprocess.Popen(["iperf3", "-s", "-p", "5209"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        time.sleep(1)
     methods = a.methods.split(",")
     groups = []
     for m in methods:
@@ -530,16 +548,21 @@ def main():
                 v.cur.con.send("rate %d\n" % rate)
                 time.sleep(a.warm)
                 ach = achieved_rate(v.cur.con, a.warm - 1)
+                lk = link_MBps(a.link_secs, a.channels if variant == "qemu-multifd" else 1) \
+                    if a.link_secs else None
                 try:
                     r = v.migrate(rate)
                 except Exception as e:
                     r = {"method": variant, "rate_pages_s": rate, "ok": False, "error": repr(e)}
                 r["achieved_pages_s"] = ach
+                r["link_MBps"] = lk
                 r["mem_mib"], r["wss_mib"], r["max_downtime_ms"] = a.mem, a.wss, a.max_downtime
                 print(json.dumps(r), flush=True)
         if isinstance(v, Kvmmig) and a.profile:
             profile(v, a, rates[-1])
         v.close()
+    if a.link_secs:
+        iperf.kill()
 
 
 def profile(v, a, rate):

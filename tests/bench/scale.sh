@@ -29,7 +29,7 @@ for mem in $SIZES; do
 	ipids+=($!)
 	kvmmig-vm --incoming --name d$mem --mem ${mem}M --console "file:$tmp/d$mem.log" &
 	ipids+=($!)
-	wait_for 30 grep -q ' iter ' "$tmp/s$mem.log" && wait_for 60 test -S "$KVMMIG_RUN_DIR/d$mem.sock" ||
+	wait_for 30 grep -qs ' iter ' "$tmp/s$mem.log" && wait_for 60 test -S "$KVMMIG_RUN_DIR/d$mem.sock" ||
 		{ echo "scale mem=$mem failed to start"; kill -9 "${ipids[@]}"; wait; continue; }
 	kvmmig-ctl incoming d$mem --listen 127.0.0.1:$port --timeout 300 "${auth[@]}" >"$tmp/in$mem" 2>&1 &
 	ipids+=($!)
