@@ -18,7 +18,8 @@ One guest per VMM boots once; for each rate the guest is told its new rate on
 its console, runs WARM seconds, and migrates to a fresh destination, which is
 the source of the next migration (ping-pong). Per migration it prints one JSON
 line: total time, downtime (the tool's and the guest's: the longest silence
-of its console lines, timestamped here), bytes, rounds, CPU seconds of the
+of its console lines, timestamped here: at the switchover, from the source's
+last line to the destination's first, and anywhere during the migration), bytes, rounds, CPU seconds of the
 source side (kvmmig: the session kthread, kvmmig-ctl, the source kvmmig-vm's
 non-vCPU threads; QEMU: the source process's non-vCPU threads), and the
 vCPU threads' CPU for reference.
@@ -142,6 +143,16 @@ def guest_gap(src, dst, t0):
     for a, b in zip(ts, ts[1:]):
         best = max(best, b - a)
     return best / 1e6
+
+
+def switch_gap(src, dst, t0):
+    """Downtime as the guest sees it: from the source's last console 'rd'
+    line to the destination's first (ms; a line every REPORT_MS)."""
+    d = [t for t, _, _ in dst.rd()]
+    if not d:
+        return None
+    s = [t for t, _, _ in src.rd() if t0 <= t < min(d)]
+    return (min(d) - max(s)) / 1e6 if s else None
 
 
 def achieved_rate(con, secs):
@@ -326,6 +337,7 @@ class Kvmmig:
                 "total_ms": done["total_ns"] / 1e6, "downtime_ms": done["downtime_ns"] / 1e6,
                 "bytes": done["bytes"], "rounds": done["rounds"],
                 "guest_gap_ms": guest_gap(src.con, dst.con, t0 - 2 * 10**9),
+                "switch_gap_ms": switch_gap(src.con, dst.con, t0 - 2 * 10**9),
                 "cpu_s": {"kthread": kth, "ctl": ctl_cpu, "vmm_non_vcpu": vm_other},
                 "vcpu_cpu_s": vcpu,
                 "round0_bytes": rounds[0]["bytes"] if rounds else None,
@@ -465,6 +477,7 @@ class Qemu:
                 "setup_ms": info.get("setup-time"),
                 "bytes": ram.get("transferred"), "rounds": ram.get("dirty-sync-count"),
                 "guest_gap_ms": guest_gap(src.con, dst.con, t0 - 2 * 10**9),
+                "switch_gap_ms": switch_gap(src.con, dst.con, t0 - 2 * 10**9),
                 "cpu_s": {"qemu_non_vcpu": (p1 - p0) - vcpu},
                 "vcpu_cpu_s": vcpu, "ram_mbps": ram.get("mbps"),
                 "wall_ms": (t1 - t0) / 1e6,
