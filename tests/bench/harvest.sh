@@ -50,6 +50,7 @@ stuck() { # WHAT
 # The dirtier and the tool answer on fifos read here with bash builtins only:
 # polling their output files with tail/grep cost a second per command in a
 # loaded emulated test host (a fork there takes 10-100 ms).
+declare -A partial
 # expect RD LOG REGEX WHAT: read lines from fd RD (each appended to LOG) up
 # to one matching REGEX or starting with "error"; that line in $reply.
 expect() {
@@ -57,6 +58,8 @@ expect() {
 	reply=
 	while [ $SECONDS -lt $end ]; do
 		if IFS= read -r -t 1 line <&"$rd"; then
+			line=${partial[$rd]:-}$line
+			partial[$rd]=
 			echo "$line" >>"$log"
 			if [[ $line =~ $re || $line == error* ]]; then
 				reply=$line
@@ -65,6 +68,8 @@ expect() {
 		elif [ $? -le 128 ]; then # EOF, not a timeout
 			echo "harvest: $4: the process ended: $(tail -n 3 "$log" | tr '\n' ' ')"
 			return 1
+		else # a timeout can fall in the middle of a line (bash reads a pipe byte by byte)
+			partial[$rd]=${partial[$rd]:-}$line
 		fi
 	done
 	[ -n "$reply" ] || { stuck "$4"; return 1; }
