@@ -7,6 +7,7 @@
  * memslots (invariant 5), and nothing is read past END.
  */
 #include <linux/kvm_host.h>
+#include <linux/mm.h>
 #include <linux/net.h>
 #include <linux/slab.h>
 #include <linux/socket.h>
@@ -14,6 +15,7 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
+#include "holes.h"
 #include "session.h"
 #include "netlink.h"
 
@@ -115,27 +117,40 @@ static int recv_guest(struct kvmmig_session *s, u64 uaddr, u32 len)
 	return recv_exact(s, &msg, len);
 }
 
-/* Makes @npages pages at @uaddr zero, touching only those that are not. */
+/*
+ * Makes @npages pages at @uaddr zero, touching only those that are not:
+ * holes (holes.c) are zero already, pages present are read and cleared
+ * only if they hold anything. The mmap lock is dropped before touching
+ * memory (a fault takes it).
+ */
 static int zero_guest(struct kvmmig_session *s, u64 uaddr, u32 npages)
 {
-	u32 i;
+	struct mm_struct *mm = current->mm;
 
-	for (i = 0; i < npages; i++, uaddr += PAGE_SIZE) {
-		void __user *p = (void __user *)uaddr;
+	while (npages) {
+		u32 n = min_t(u32, npages, 64), i;
+		bool hole;
 
-		if (copy_from_user(s->zbuf, p, PAGE_SIZE) ||
-		    (memchr_inv(s->zbuf, 0, PAGE_SIZE) &&
-		     clear_user(p, PAGE_SIZE))) {
-			s->why = "guest memory vanished while receiving";
-			return -EFAULT;
+		if (kvmmig_session_cancelled(s)) {
+			s->why = "the migration was aborted";
+			return -ECANCELED;
 		}
-		if (!(i % 64)) {
-			if (kvmmig_session_cancelled(s)) {
-				s->why = "the migration was aborted";
-				return -ECANCELED;
+		mmap_read_lock(mm);
+		n = kvmmig_hole_run(mm, uaddr, n, &hole);
+		mmap_read_unlock(mm);
+		for (i = 0; !hole && i < n; i++) {
+			void __user *p = (void __user *)(uaddr + ((u64)i << PAGE_SHIFT));
+
+			if (copy_from_user(s->zbuf, p, PAGE_SIZE) ||
+			    (memchr_inv(s->zbuf, 0, PAGE_SIZE) &&
+			     clear_user(p, PAGE_SIZE))) {
+				s->why = "guest memory vanished while receiving";
+				return -EFAULT;
 			}
-			cond_resched();
 		}
+		uaddr += (u64)n << PAGE_SHIFT;
+		npages -= n;
+		cond_resched();
 	}
 	return 0;
 }

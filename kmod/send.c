@@ -14,6 +14,7 @@
 #include <linux/string.h>
 #include <linux/uio.h>
 
+#include "holes.h"
 #include "session.h"
 #include "leakcheck.h"
 
@@ -182,36 +183,45 @@ static int send_batch(struct kvmmig_session *s, u64 gpa, u32 n)
 
 /*
  * Sends pages [first, first + npages) of @slot, KVMMIG_SEND_BATCH at a
- * time. Pages are read without FOLL_WRITE: a write fault would allocate
- * pages the guest never touched and break zero-page sharing.
+ * time. Holes (holes.c) go as ZERO records without being touched; other
+ * pages are read without FOLL_WRITE: a write fault would allocate pages the
+ * guest never touched and break zero-page sharing.
  */
 int kvmmig_send_run(struct kvmmig_session *s, const struct kvmmig_slot *slot,
 		    u64 first, u64 npages)
 {
 	struct mm_struct *mm = current->mm;
 	long got, i;
+	bool hole;
 	int ret;
 
 	while (npages) {
 		u32 n = min_t(u64, npages, KVMMIG_SEND_BATCH);
 		unsigned long uaddr = slot->uaddr + (first << PAGE_SHIFT);
+		u64 gpa = (slot->base_gfn + first) << PAGE_SHIFT;
 
 		if (kvmmig_session_cancelled(s)) {
 			s->why = "the migration was aborted";
 			return -ECANCELED;
 		}
 		mmap_read_lock(mm);
-		got = kvmmig_gup_remote(mm, uaddr, n, 0, s->pages, NULL);
+		n = kvmmig_hole_run(mm, uaddr, n, &hole);
+		got = hole ? n : kvmmig_gup_remote(mm, uaddr, n, 0, s->pages, NULL);
 		mmap_read_unlock(mm);
-		if (got <= 0) {
-			s->why = "guest memory could not be read";
-			return got ? got : -EFAULT;
+		if (hole) {
+			ret = send_header(s, KVMMIG_REC_ZERO, gpa, n, 0, 0, true);
+			s->stats.pages_zero += n;
+		} else {
+			if (got <= 0) {
+				s->why = "guest memory could not be read";
+				return got ? got : -EFAULT;
+			}
+			kvmmig_leak_add(KVMMIG_OBJ_PAGE_REF, got);
+			ret = send_batch(s, gpa, got);
+			for (i = 0; i < got; i++)
+				put_page(s->pages[i]);
+			kvmmig_leak_add(KVMMIG_OBJ_PAGE_REF, -got);
 		}
-		kvmmig_leak_add(KVMMIG_OBJ_PAGE_REF, got);
-		ret = send_batch(s, (slot->base_gfn + first) << PAGE_SHIFT, got);
-		for (i = 0; i < got; i++)
-			put_page(s->pages[i]);
-		kvmmig_leak_add(KVMMIG_OBJ_PAGE_REF, -got);
 		if (ret)
 			return ret;
 		first += got;

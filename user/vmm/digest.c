@@ -1,5 +1,11 @@
-/* digest.c: a fast 64-bit digest of guest memory (word-wise multiply-rotate mixing). */
+/*
+ * digest.c: a fast 64-bit digest of guest memory (word-wise multiply-rotate
+ * mixing). Holes of the guest's memfd (pages never written) are mixed in as
+ * the zeros they read as, without reading them: a read would allocate them.
+ */
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmm/digest.h"
 
@@ -10,6 +16,47 @@ static inline uint64_t mix(uint64_t h, uint64_t w)
 	return h;
 }
 
+static uint64_t mix_bytes(uint64_t h, const uint8_t *p, uint64_t len)
+{
+	const uint8_t *end = p + len;
+
+	for (; p + 8 <= end; p += 8) {
+		uint64_t w;
+
+		memcpy(&w, p, sizeof(w));
+		h = mix(h, w);
+	}
+	return h;
+}
+
+static uint64_t mix_zeros(uint64_t h, uint64_t len)
+{
+	for (; len >= 8; len -= 8)
+		h = mix(h, 0);
+	return h;
+}
+
+/*
+ * The first file offset in [from, end) the memfd holds data at, else @end.
+ * Where holes cannot be told (lseek fails otherwise), everything is data.
+ */
+static uint64_t next_data(int fd, uint64_t from, uint64_t end)
+{
+	off_t at = lseek(fd, from, SEEK_DATA);
+
+	if (at < 0)
+		return errno == ENXIO ? end : from;
+	return (uint64_t)at > end ? end : (uint64_t)at;
+}
+
+/* The first hole in (from, end], else @end. */
+static uint64_t next_hole(int fd, uint64_t from, uint64_t end)
+{
+	off_t at = lseek(fd, from, SEEK_HOLE);
+
+	return at < 0 || (uint64_t)at > end ? end : (uint64_t)at;
+}
+
 uint64_t vmm_memory_digest(struct vmm_vm *vm)
 {
 	uint64_t h = 0x6b766d6d6967ull; /* "kvmmig" */
@@ -17,15 +64,17 @@ uint64_t vmm_memory_digest(struct vmm_vm *vm)
 
 	for (i = 0; i < vm->nslots; i++) {
 		const struct vmm_memslot *s = &vm->slots[i];
-		const uint8_t *p = s->hva, *end = s->hva + s->size;
+		uint64_t base = s->file_offset, end = base + s->size, at = base;
 
 		h = mix(h, s->gpa);
 		h = mix(h, s->size);
-		for (; p + 8 <= end; p += 8) {
-			uint64_t w;
+		while (at < end) {
+			uint64_t data = next_data(vm->mem_fd, at, end);
+			uint64_t hole = next_hole(vm->mem_fd, data, end);
 
-			memcpy(&w, p, sizeof(w));
-			h = mix(h, w);
+			h = mix_zeros(h, data - at);
+			h = mix_bytes(h, s->hva + (data - base), hole - data);
+			at = hole;
 		}
 	}
 	/* Finalize so that nearby inputs land far apart. */
