@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * receive.c: the destination side: reads the page stream from the socket
- * and lands each page straight in the destination VM's memory (one copy,
- * socket to guest, in the VMM's mm through the session worker). Nothing is
+ * and lands each page in the destination VM's memory, in the VMM's mm
+ * through the session worker: through the memfd behind it (memfd.c), else
+ * straight from the socket into the mapping. Nothing is
  * acted upon before stream.c has checked its header against the VM's
  * memslots (invariant 5), and nothing is read past END.
  */
+#include <linux/file.h>
+#include <linux/fs.h>
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
 #include <linux/net.h>
@@ -15,7 +18,7 @@
 #include <linux/uaccess.h>
 #include <linux/uio.h>
 
-#include "holes.h"
+#include "memfd.h"
 #include "session.h"
 #include "netlink.h"
 
@@ -30,7 +33,8 @@ int kvmmig_receive_setup(struct kvmmig_session *s)
 	s->dslots = kcalloc(KVMMIG_MAX_SLOTS, sizeof(*s->dslots),
 			    GFP_KERNEL_ACCOUNT);
 	s->zbuf = kmalloc(PAGE_SIZE, GFP_KERNEL_ACCOUNT);
-	if (!s->dslots || !s->zbuf)
+	s->rbuf = kvmalloc(KVMMIG_RECV_BUF, GFP_KERNEL_ACCOUNT);
+	if (!s->dslots || !s->zbuf || !s->rbuf)
 		return -ENOMEM;
 
 	idx = srcu_read_lock(&kvm->srcu);
@@ -61,8 +65,10 @@ int kvmmig_receive_setup(struct kvmmig_session *s)
 
 void kvmmig_receive_teardown(struct kvmmig_session *s)
 {
+	kvfree(s->rbuf);
 	kfree(s->zbuf);
 	kfree(s->dslots);
+	s->rbuf = NULL;
 	s->zbuf = NULL;
 	s->dslots = NULL;
 }
@@ -109,7 +115,8 @@ static int recv_kernel(struct kvmmig_session *s, void *buf, size_t len)
 	return recv_exact(s, &msg, len);
 }
 
-static int recv_guest(struct kvmmig_session *s, u64 uaddr, u32 len)
+/* Receives @len bytes straight into guest memory through its mapping. */
+static int recv_mapped(struct kvmmig_session *s, u64 uaddr, u32 len)
 {
 	struct msghdr msg = {};
 
@@ -118,8 +125,44 @@ static int recv_guest(struct kvmmig_session *s, u64 uaddr, u32 len)
 }
 
 /*
+ * Receives @len bytes of guest memory at @uaddr: through the memfd behind
+ * it when there is one (memfd.c: no fault, no clearing of pages the data
+ * fills), KVMMIG_RECV_BUF at a time; else through the mapping.
+ */
+static int recv_guest(struct kvmmig_session *s, u64 uaddr, u32 len)
+{
+	struct mm_struct *mm = current->mm;
+	struct file *file;
+	loff_t pos;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	file = kvmmig_memfd_range(mm, uaddr, len, &pos);
+	mmap_read_unlock(mm);
+	if (!file)
+		return recv_mapped(s, uaddr, len);
+	while (len) {
+		u32 n = min_t(u32, len, KVMMIG_RECV_BUF);
+		ssize_t written;
+
+		ret = recv_kernel(s, s->rbuf, n);
+		if (ret)
+			break;
+		written = kernel_write(file, s->rbuf, n, &pos);
+		if (written != n) {
+			s->why = "guest memory could not be written";
+			ret = written < 0 ? written : -EIO;
+			break;
+		}
+		len -= n;
+	}
+	fput(file);
+	return ret;
+}
+
+/*
  * Makes @npages pages at @uaddr zero, touching only those that are not:
- * holes (holes.c) are zero already, pages present are read and cleared
+ * holes (memfd.c) are zero already, pages present are read and cleared
  * only if they hold anything. The mmap lock is dropped before touching
  * memory (a fault takes it).
  */

@@ -14,7 +14,7 @@
 #include <linux/string.h>
 #include <linux/uio.h>
 
-#include "holes.h"
+#include "memfd.h"
 #include "session.h"
 #include "leakcheck.h"
 
@@ -183,7 +183,7 @@ static int send_batch(struct kvmmig_session *s, u64 gpa, u32 n)
 
 /*
  * Sends pages [first, first + npages) of @slot, KVMMIG_SEND_BATCH at a
- * time. Holes (holes.c) go as ZERO records without being touched; other
+ * time. Holes (memfd.c) go as ZERO records without being touched; other
  * pages are read without FOLL_WRITE: a write fault would allocate pages the
  * guest never touched and break zero-page sharing.
  */

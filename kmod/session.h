@@ -30,6 +30,8 @@ struct bio_vec;
 #define KVMMIG_CHUNK_PAGES 32768
 /* Pages held (get_user_pages) at once by the sender. */
 #define KVMMIG_SEND_BATCH 64
+/* Bytes the receiver reads from the socket before writing them to guest memory. */
+#define KVMMIG_RECV_BUF (64 * 1024)
 
 /* A source memslot as it was at SOURCE_START. */
 struct kvmmig_slot {
@@ -90,6 +92,7 @@ struct kvmmig_session {
 	struct kvmmig_stream stream;
 	struct kvmmig_stream_slot *dslots;
 	void *zbuf;			/* one page, for zero checks */
+	void *rbuf;			/* KVMMIG_RECV_BUF bytes: pages on their way into a memfd */
 };
 
 int kvmmig_session_start(struct kvmmig_vm *vm, bool source, int fd,

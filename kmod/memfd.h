@@ -1,0 +1,15 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef KVMMIG_MEMFD_H
+#define KVMMIG_MEMFD_H
+
+#include <linux/types.h>
+
+struct file;
+struct mm_struct;
+
+u32 kvmmig_hole_run(struct mm_struct *mm, unsigned long uaddr, u32 npages,
+		    bool *hole);
+struct file *kvmmig_memfd_range(struct mm_struct *mm, unsigned long uaddr,
+				size_t len, loff_t *pos);
+
+#endif /* KVMMIG_MEMFD_H */
