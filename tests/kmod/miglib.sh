@@ -48,6 +48,16 @@ start_dest() { # NAME CPUS [MEM]
 	wait_for 10 grep -q waiting "$tmp/$1.in.out"
 }
 alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
+# threads PIDFILE: each thread of that process as comm:state:wchan, and the
+# kernel stack of any that is not running or sleeping interruptibly.
+threads() {
+	local t pid
+	pid=$(cat "$1")
+	for t in /proc/$pid/task/*; do
+		printf '%s:%s:%s ' "$(cat "$t/comm")" "$(awk '{print $3}' "$t/stat")" "$(cat "$t/wchan")"
+		grep -q '^State:.*[DT]' "$t/status" && tr '\n' ' ' <"$t/stack"
+	done 2>/dev/null
+}
 
 # runs_on LOG PIDFILE: the guest behind PIDFILE is alive and keeps reporting
 # (new self-verifications within 30 s: a slow, busy test host) with no

@@ -171,7 +171,8 @@ n0=$(reports "$tmp/vmr.src.log")
 if alive "$tmp/vmr.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -gt $n0 ]"; then
 	pass "after cancel the guest keeps running at the source"
 else
-	fail "after cancel the guest keeps running at the source" "source stopped"
+	fail "after cancel the guest keeps running at the source" \
+		"source stopped: $(tail -n 1 "$tmp/vmr.src.log"); threads: $(threads "$tmp/vmr.src.pid"); $(kvmmig-ctl status vmr 2>&1 | tr '\n' ' ')"
 fi
 wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 	pass "after cancel the destination stops its VMM" ||
