@@ -66,15 +66,17 @@ u32 kvmmig_hole_run(struct mm_struct *mm, unsigned long uaddr, u32 npages,
 /*
  * The memfd behind [@uaddr, @uaddr + @len), with a reference, and the file
  * offset of @uaddr in *@pos; NULL unless the whole range is one shared
- * tmpfs mapping inside the file's size (a write there must never grow the
- * file). The caller holds @mm's mmap lock and fput()s the file.
+ * tmpfs mapping the VMM may write, inside the file's size (a write there
+ * must never grow the file). The caller holds @mm's mmap lock and fput()s
+ * the file.
  */
 struct file *kvmmig_memfd_range(struct mm_struct *mm, unsigned long uaddr,
 				size_t len, loff_t *pos)
 {
 	struct vm_area_struct *vma = vma_lookup(mm, uaddr);
 
-	if (!vma || !vma_is_shared_tmpfs(vma) || len > vma->vm_end - uaddr)
+	if (!vma || !vma_is_shared_tmpfs(vma) || !(vma->vm_flags & VM_WRITE) ||
+	    len > vma->vm_end - uaddr)
 		return NULL;
 	*pos = (loff_t)linear_page_index(vma, uaddr) << PAGE_SHIFT;
 	*pos += offset_in_page(uaddr);
