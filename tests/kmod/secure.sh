@@ -189,7 +189,8 @@ else
 		"incoming: $(tail -n 1 "$tmp/scin.in.out")"
 fi
 runs_on "$tmp/sc.src.log" "$tmp/sc.src.pid" && pass "a byte flipped in the page stream: the guest runs on at the source" ||
-	fail "a byte flipped in the page stream: the guest runs on at the source" "$(tail -n 1 "$tmp/sc.src.log")"
+	fail "a byte flipped in the page stream: the guest runs on at the source" \
+		"$(tail -n 1 "$tmp/sc.src.log"); source VMM $(alive "$tmp/sc.src.pid" && echo alive || echo gone): $(tail -n 3 "$tmp/sc.src.err" | tr '\n' ' ')"
 expect_output "the source VM is idle again" "^sc .* idle$" kvmmig-ctl list
 
 finish
