@@ -48,15 +48,51 @@ start_dest() { # NAME CPUS [MEM]
 	wait_for 10 grep -q waiting "$tmp/$1.in.out"
 }
 alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
-# threads PIDFILE: each thread of that process as comm:state:wchan, and the
-# kernel stack of any that is not running or sleeping interruptibly.
+# threads PIDFILE: each thread of that process as comm:state:wchan:cpu-ticks
+# (utime+stime, sampled twice a second apart: a spinning vCPU shows +100),
+# and the kernel stack of any thread not running or sleeping interruptibly.
 threads() {
 	local t pid
 	pid=$(cat "$1")
+	declare -A t0
+	for t in /proc/$pid/task/*; do t0[$t]=$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null); done
+	sleep 1
 	for t in /proc/$pid/task/*; do
-		printf '%s:%s:%s ' "$(cat "$t/comm")" "$(awk '{print $3}' "$t/stat")" "$(cat "$t/wchan")"
+		printf '%s:%s:%s:+%s ' "$(cat "$t/comm")" "$(awk '{print $3}' "$t/stat")" "$(cat "$t/wchan")" \
+			"$(($(awk '{print $14 + $15}' "$t/stat") - ${t0[$t]:-0}))"
 		grep -q '^State:.*[DT]' "$t/status" && tr '\n' ' ' <"$t/stack"
 	done 2>/dev/null
+}
+# kvm_exits PIDFILE: the VM's KVM exit counters (debugfs) gained in a second.
+kvm_exits() {
+	local d f a b out=
+	for d in /sys/kernel/debug/kvm/"$(cat "$1")"-*; do
+		[ -d "$d" ] || continue
+		for f in exits io_exits halt_exits signal_exits pf_taken; do
+			[ -r "$d/$f" ] && a+=" $(cat "$d/$f")" || a+=" -"
+		done
+		sleep 1
+		for f in exits io_exits halt_exits signal_exits pf_taken; do
+			[ -r "$d/$f" ] && b+=" $(cat "$d/$f")" || b+=" -"
+		done
+		paste -d' ' <(echo exits io halt signal pf | tr ' ' '\n') <(echo $a | tr ' ' '\n') <(echo $b | tr ' ' '\n') |
+			awk '$2 != "-" {printf "%s +%d ", $1, $3 - $2}'
+	done
+}
+# why_stopped LOG PIDFILE: what is known of a guest that stopped reporting: its
+# console's last line; its VMM's threads, KVM exits and status if alive, its
+# last words if gone; the kernel log's last lines.
+why_stopped() {
+	local name
+	name=$(basename "$1" | cut -d. -f1)
+	printf 'console (%s reports): %s; ' "$(reports "$1")" "$(tail -n 1 "$1")"
+	if alive "$2"; then
+		printf 'VMM alive: threads %s; KVM %s; %s; ' "$(threads "$2")" "$(kvm_exits "$2")" \
+			"$(kvmmig-ctl status "$name" 2>&1 | tr '\n' ' ')"
+	else
+		printf 'VMM gone: %s; ' "$(tail -n 3 "${1%.log}.err" | tr '\n' ' ')"
+	fi
+	printf 'dmesg: %s' "$(dmesg | tail -n 3 | tr '\n' ' ')"
 }
 
 # runs_on LOG PIDFILE: the guest behind PIDFILE is alive and keeps reporting

@@ -37,7 +37,7 @@ for cfg in "1 16 100000" "2 16 100000" "1 256 1000000"; do
 		pass "guest continues at the destination: iteration $(last_iter "$tmp/$dst.dst.log") > $src_last ($cpus vCPU, rate $rate)"
 	else
 		fail "guest continues at the destination ($cpus vCPU, rate $rate)" \
-			"source last iter ${src_last:-none} (before ${before:-none}), destination: $(tail -n 2 "$tmp/$dst.dst.log" | tr '\n' ' ')"
+			"source last iter ${src_last:-none} (before ${before:-none}), destination: $(why_stopped "$tmp/$dst.dst.log" "$tmp/$dst.dst.pid")"
 	fi
 	if grep -q 'failures [1-9]\|FAIL' "$tmp/$dst.dst.log" "$tmp/$src.src.log"; then
 		fail "guest's own memory verification passes after migration ($cpus vCPU, rate $rate)" \
@@ -80,7 +80,7 @@ wait $mig
 if runs_on "$tmp/sparsein.dst.log" "$tmp/sparsein.dst.pid"; then
 	pass "the sparse guest runs on at the destination: $(tail -n 1 "$tmp/sparse.mig.out")"
 else
-	fail "the sparse guest runs on at the destination" "$(tail -n 2 "$tmp/sparse.mig.out" "$tmp/sparsein.dst.log" | tr '\n' ' ')"
+	fail "the sparse guest runs on at the destination" "$(tail -n 1 "$tmp/sparse.mig.out"); $(why_stopped "$tmp/sparsein.dst.log" "$tmp/sparsein.dst.pid")"
 fi
 dst_mib=$(memfd_mib "$tmp/sparsein.dst.pid")
 for side in "source:${src_mib:-?}" "destination:${dst_mib:-?}"; do
@@ -109,7 +109,7 @@ n0=$(reports "$tmp/vmr.src.log")
 if alive "$tmp/vmr.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -gt $n0 ]"; then
 	pass "after a refusal the guest keeps running at the source"
 else
-	fail "after a refusal the guest keeps running at the source" "source stopped"
+	fail "after a refusal the guest keeps running at the source" "$(why_stopped "$tmp/vmr.src.log" "$tmp/vmr.src.pid")"
 fi
 wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 	pass "a refusing destination stops its empty VMM" || fail "a refusing destination stops its empty VMM" "still running"
@@ -172,7 +172,7 @@ if alive "$tmp/vmr.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* ver
 	pass "after cancel the guest keeps running at the source"
 else
 	fail "after cancel the guest keeps running at the source" \
-		"source stopped: $(tail -n 1 "$tmp/vmr.src.log"); threads: $(threads "$tmp/vmr.src.pid"); $(kvmmig-ctl status vmr 2>&1 | tr '\n' ' ')"
+		"$(why_stopped "$tmp/vmr.src.log" "$tmp/vmr.src.pid")"
 fi
 wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 	pass "after cancel the destination stops its VMM" ||
@@ -221,7 +221,7 @@ if wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmr.src.log) -g
 	! grep -q 'failures [1-9]\|FAIL' "$tmp/vmr.src.log"; then
 	pass "the resumed guest runs on with its memory checks passing"
 else
-	fail "the resumed guest runs on with its memory checks passing" "$(tail -n 1 "$tmp/vmr.src.log")"
+	fail "the resumed guest runs on with its memory checks passing" "$(why_stopped "$tmp/vmr.src.log" "$tmp/vmr.src.pid")"
 fi
 
 # --- The source tool is killed mid-migration: the module ends the session
@@ -256,7 +256,7 @@ if alive "$tmp/vmr.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* ver
 	! grep -q 'failures [1-9]\|FAIL' "$tmp/vmr.src.log"; then
 	pass "after the destination died the guest runs on at the source, memory checks passing"
 else
-	fail "after the destination died the guest runs on at the source, memory checks passing" "$(tail -n 1 "$tmp/vmr.src.log")"
+	fail "after the destination died the guest runs on at the source, memory checks passing" "$(why_stopped "$tmp/vmr.src.log" "$tmp/vmr.src.pid")"
 fi
 # --- A guest that dirties faster than the link carries within the limit.
 # Under emulation write-protect faults throttle the guest below the
@@ -273,7 +273,7 @@ n0=$(reports "$tmp/vmf.src.log")
 if alive "$tmp/vmf.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmf.src.log) -gt $n0 ]"; then
 	pass "after giving up the guest keeps running at the source"
 else
-	fail "after giving up the guest keeps running at the source" "source stopped"
+	fail "after giving up the guest keeps running at the source" "$(why_stopped "$tmp/vmf.src.log" "$tmp/vmf.src.pid")"
 fi
 expect_output "the source VM is idle again after a failed migration" "^vmf .* idle$" kvmmig-ctl list
 

@@ -48,7 +48,7 @@ else
 	fail "wrong key: the source refuses the destination and says the guest runs at the source" "$(echo "$out" | tail -n 1)"
 fi
 runs_on "$tmp/sa.src.log" "$tmp/sa.src.pid" && pass "wrong key: the guest runs on at the source" ||
-	fail "wrong key: the guest runs on at the source" "$(tail -n 1 "$tmp/sa.src.log")"
+	fail "wrong key: the guest runs on at the source" "$(why_stopped "$tmp/sa.src.log" "$tmp/sa.src.pid")"
 if wait_for 10 grep -q 'refused a connection from 127.0.0.1: .*still waiting' "$tmp/sain.in.out" &&
 	alive "$tmp/sain.in.pid" && alive "$tmp/sain.dst.pid"; then
 	pass "wrong key: the destination logs the refusal and goes on waiting"
@@ -90,7 +90,7 @@ fi
 if runs_on "$tmp/sain.dst.log" "$tmp/sain.dst.pid" && [ "$(last_iter "$tmp/sain.dst.log")" -gt "${n0:-0}" ]; then
 	pass "over TLS the guest continues at the destination, its memory checks passing"
 else
-	fail "over TLS the guest continues at the destination, its memory checks passing" "$(tail -n 2 "$tmp/sain.dst.log" | tr '\n' ' ')"
+	fail "over TLS the guest continues at the destination, its memory checks passing" "$(why_stopped "$tmp/sain.dst.log" "$tmp/sain.dst.pid")"
 fi
 after=$(tls_records)
 [ "$after" -gt "$before" ] && pass "kernel TLS carried the stream (/proc/net/tls_stat: $before -> $after sw contexts)" ||
@@ -141,7 +141,7 @@ grep -q 'page-size 4096' "$tmp/clear.rec" && grep -qa 'KVMMIG' "$tmp/clear.rec" 
 	pass "--insecure sends the shape and the page stream in the clear (the recording sees them)" ||
 	fail "--insecure sends the shape and the page stream in the clear (the recording sees them)" "not found in the recording"
 runs_on "$tmp/sbin.dst.log" "$tmp/sbin.dst.pid" && pass "--insecure: the guest continues at the destination" ||
-	fail "--insecure: the guest continues at the destination" "$(tail -n 1 "$tmp/sbin.dst.log")"
+	fail "--insecure: the guest continues at the destination" "$(why_stopped "$tmp/sbin.dst.log" "$tmp/sbin.dst.pid")"
 
 # --- A keyed source never sends to a destination in the clear.
 start_source sc 1 "$light"
@@ -190,7 +190,7 @@ else
 fi
 runs_on "$tmp/sc.src.log" "$tmp/sc.src.pid" && pass "a byte flipped in the page stream: the guest runs on at the source" ||
 	fail "a byte flipped in the page stream: the guest runs on at the source" \
-		"$(tail -n 1 "$tmp/sc.src.log"); source VMM $(alive "$tmp/sc.src.pid" && echo alive || echo gone): $(tail -n 3 "$tmp/sc.src.err" | tr '\n' ' ')"
+		"$(why_stopped "$tmp/sc.src.log" "$tmp/sc.src.pid")"
 expect_output "the source VM is idle again" "^sc .* idle$" kvmmig-ctl list
 
 finish
