@@ -33,13 +33,13 @@ last_iter() { grep -o 'iter [0-9]*' "$1" 2>/dev/null | awk '{print $2}' | sort -
 reports() { grep -c ' iter [0-9]* verifies ' "$1" 2>/dev/null; }
 
 start_source() { # NAME CPUS APPEND [MEM]
-	kvmmig-vm --name "$1" --cpus "$2" --mem "${4:-64M}" --payload "$guest" --append "$3" \
+	kvmmig-vm -v --name "$1" --cpus "$2" --mem "${4:-64M}" --payload "$guest" --append "$3" \
 		--console "file:$tmp/$1.src.log" 2>"$tmp/$1.src.err" &
 	echo $! >"$tmp/$1.src.pid"
 	wait_for 20 grep -q ' iter ' "$tmp/$1.src.log"
 }
 start_dest() { # NAME CPUS [MEM]
-	kvmmig-vm --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" \
+	kvmmig-vm -v --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" \
 		--console "file:$tmp/$1.dst.log" 2>"$tmp/$1.dst.err" &
 	echo $! >"$tmp/$1.dst.pid"
 	wait_for 20 test -S "$KVMMIG_RUN_DIR/$1.sock"
@@ -79,6 +79,27 @@ kvm_exits() {
 			awk '$2 != "-" {printf "%s +%d ", $1, $3 - $2}'
 	done
 }
+# kvm_detail PIDFILE: where the VM's vCPUs are: the commonest KVM exits (reason
+# and guest rip) of 0.2 s of the kvm_exit tracepoint, and each vCPU's TSC
+# offset and scaling ratio.
+kvm_detail() {
+	local t=/sys/kernel/tracing d v
+	[ -w $t/events/kvm/kvm_exit/enable ] || t=/sys/kernel/debug/tracing
+	if [ -w $t/events/kvm/kvm_exit/enable ]; then
+		: >$t/trace
+		echo 1 >$t/events/kvm/kvm_exit/enable
+		sleep 0.2
+		echo 0 >$t/events/kvm/kvm_exit/enable
+		printf 'exits: %s' "$(sed -n 's/^ *\([^ ]*\)-[0-9]* .*kvm_exit: .*reason \([^ ]*\) rip \(0x[0-9a-f]*\).*/\1 \2@\3/p' $t/trace |
+			sort | uniq -c | sort -rn | head -n 4 | tr -s ' \n' '  ')"
+	fi
+	for d in /sys/kernel/debug/kvm/"$(cat "$1")"-*; do
+		for v in "$d"/vcpu*; do
+			[ -d "$v" ] && printf '%s tsc-offset %s ratio %s; ' "${v##*/}" "$(cat "$v/tsc-offset" 2>/dev/null)" \
+				"$(cat "$v/tsc-scaling-ratio" 2>/dev/null)"
+		done
+	done
+}
 # why_stopped LOG PIDFILE: what is known of a guest that stopped reporting: its
 # console's last line; its VMM's threads, KVM exits and status if alive, its
 # last words if gone; the kernel log's last lines.
@@ -87,7 +108,7 @@ why_stopped() {
 	name=$(basename "$1" | cut -d. -f1)
 	printf 'console (%s reports): %s; ' "$(reports "$1")" "$(tail -n 1 "$1")"
 	if alive "$2"; then
-		printf 'VMM alive: threads %s; KVM %s; %s; ' "$(threads "$2")" "$(kvm_exits "$2")" \
+		printf 'VMM alive: threads %s; KVM %s; %s; %s; ' "$(threads "$2")" "$(kvm_exits "$2")" "$(kvm_detail "$2")" \
 			"$(kvmmig-ctl status "$name" 2>&1 | tr '\n' ' ')"
 	else
 		printf 'VMM gone: %s; ' "$(tail -n 3 "${1%.log}.err" | tr '\n' ' ')"
