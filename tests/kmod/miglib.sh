@@ -79,11 +79,12 @@ kvm_exits() {
 			awk '$2 != "-" {printf "%s +%d ", $1, $3 - $2}'
 	done
 }
-# kvm_detail PIDFILE: where the VM's vCPUs are: the commonest KVM exits (reason
-# and guest rip) of 0.2 s of the kvm_exit tracepoint, and each vCPU's TSC
-# offset and scaling ratio.
+# kvm_detail PIDFILE: where the VM's vCPUs are: the commonest KVM exits of 0.2 s
+# of the kvm_exit tracepoint (count, thread, reason@guest rip, with the kernel
+# symbol if that rip is a host kernel address, and the first such exit's
+# info1/info2), and each vCPU's TSC offset and scaling ratio.
 kvm_detail() {
-	local t=/sys/kernel/tracing d v
+	local t=/sys/kernel/tracing d v rip sym
 	[ -w $t/events/kvm/kvm_exit/enable ] || t=/sys/kernel/debug/tracing
 	if [ -w $t/events/kvm/kvm_exit/enable ]; then
 		: >$t/trace
@@ -92,6 +93,14 @@ kvm_detail() {
 		echo 0 >$t/events/kvm/kvm_exit/enable
 		printf 'exits: %s' "$(sed -n 's/^ *\([^ ]*\)-[0-9]* .*kvm_exit: .*reason \([^ ]*\) rip \(0x[0-9a-f]*\).*/\1 \2@\3/p' $t/trace |
 			sort | uniq -c | sort -rn | head -n 4 | tr -s ' \n' '  ')"
+		rip=$(sed -n 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' $t/trace | head -n 1)
+		# A payload guest never runs there: the emulated CPU gave the
+		# guest host state (as tests/testhost names kernel deaths).
+		sym=$([ -n "$rip" ] && awk -v r="$rip" '($2 == "t" || $2 == "T") && $1 <= r && $1 > b {b = $1; n = $3 " " $4} END {print n}' /proc/kallsyms)
+		if [ -n "$sym" ]; then
+			printf '(the guest RIP 0x%s is the host kernel'"'"'s %s, %s: a fault of the emulator (QEMU TCG)) ' \
+				"$rip" "$sym" "$(grep -m1 -o "rip 0x$rip info1 [^ ]* info2 [^ ]*" $t/trace)"
+		fi
 	fi
 	for d in /sys/kernel/debug/kvm/"$(cat "$1")"-*; do
 		for v in "$d"/vcpu*; do
