@@ -6,12 +6,24 @@ TEST_SUFFIX=" [$(uname -r)]"
 export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
 tmp=$(mktemp -d)
 mkdir -p "$KVMMIG_RUN_DIR"
+# The tracing directory (tracefs), where the diagnostics below look.
+tracing=/sys/kernel/tracing
+[ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
+# A trace instance records every shutdown exit (a triple fault: SVM exit
+# code 0x7f) of every VM, with its guest RIP, for why_stopped: the VMM of a
+# guest that triple-faulted is gone, and SVM resets the vCPU on the way.
+shutdowns=$tracing/instances/kvmmig-shutdowns
+if mkdir -p $shutdowns 2>/dev/null && [ -w $shutdowns/events/kvm/kvm_exit/filter ]; then
+	echo 'exit_reason == 127' >$shutdowns/events/kvm/kvm_exit/filter
+	echo 1 >$shutdowns/events/kvm/kvm_exit/enable
+fi
 cleanup() {
 	pkill -9 -f 'kvmmig-ctl (migrate|incoming)' 2>/dev/null
 	pkill -9 -f 'tests/kmod/(relay|fake)' 2>/dev/null
 	pkill -9 kvmmig-vm 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$tmp" "$KVMMIG_RUN_DIR"
+	[ -d $shutdowns ] && echo 0 >$shutdowns/events/kvm/kvm_exit/enable && rmdir $shutdowns
 }
 trap cleanup EXIT
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
@@ -79,34 +91,44 @@ kvm_exits() {
 			awk '$2 != "-" {printf "%s +%d ", $1, $3 - $2}'
 	done
 }
+# emulator_rip HEX: if a guest RIP (16 hex digits) is host kernel text, which
+# no payload guest can reach (it runs at 0x100000 in identity-mapped low
+# memory), names it as the emulated CPU handing the guest host state.
+emulator_rip() {
+	local sym
+	sym=$(awk -v r="$1" '($2 == "t" || $2 == "T") && $1 <= r && $1 > b {b = $1; n = $3 " " $4} END {print n}' /proc/kallsyms)
+	[ -n "$sym" ] && printf '(the guest RIP 0x%s is the host kernel'"'"'s %s: a fault of the emulator (QEMU TCG)) ' "$1" "$sym"
+}
 # kvm_detail PIDFILE: where the VM's vCPUs are: the commonest KVM exits of 0.2 s
-# of the kvm_exit tracepoint (count, thread, reason@guest rip, with the kernel
-# symbol if that rip is a host kernel address, and the first such exit's
-# info1/info2), and each vCPU's TSC offset and scaling ratio.
+# of the kvm_exit tracepoint (count, thread, reason@guest rip, the first
+# exit's info1/info2), and each vCPU's TSC offset and scaling ratio.
 kvm_detail() {
-	local t=/sys/kernel/tracing d v rip sym
-	[ -w $t/events/kvm/kvm_exit/enable ] || t=/sys/kernel/debug/tracing
-	if [ -w $t/events/kvm/kvm_exit/enable ]; then
-		: >$t/trace
-		echo 1 >$t/events/kvm/kvm_exit/enable
+	local d v rip
+	if [ -w $tracing/events/kvm/kvm_exit/enable ]; then
+		: >$tracing/trace
+		echo 1 >$tracing/events/kvm/kvm_exit/enable
 		sleep 0.2
-		echo 0 >$t/events/kvm/kvm_exit/enable
-		printf 'exits: %s' "$(sed -n 's/^ *\([^ ]*\)-[0-9]* .*kvm_exit: .*reason \([^ ]*\) rip \(0x[0-9a-f]*\).*/\1 \2@\3/p' $t/trace |
+		echo 0 >$tracing/events/kvm/kvm_exit/enable
+		printf 'exits: %s' "$(sed -n 's/^ *\([^ ]*\)-[0-9]* .*kvm_exit: .*reason \([^ ]*\) rip \(0x[0-9a-f]*\).*/\1 \2@\3/p' $tracing/trace |
 			sort | uniq -c | sort -rn | head -n 4 | tr -s ' \n' '  ')"
-		rip=$(sed -n 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' $t/trace | head -n 1)
-		# A payload guest never runs there: the emulated CPU gave the
-		# guest host state (as tests/testhost names kernel deaths).
-		sym=$([ -n "$rip" ] && awk -v r="$rip" '($2 == "t" || $2 == "T") && $1 <= r && $1 > b {b = $1; n = $3 " " $4} END {print n}' /proc/kallsyms)
-		if [ -n "$sym" ]; then
-			printf '(the guest RIP 0x%s is the host kernel'"'"'s %s, %s: a fault of the emulator (QEMU TCG)) ' \
-				"$rip" "$sym" "$(grep -m1 -o "rip 0x$rip info1 [^ ]* info2 [^ ]*" $t/trace)"
-		fi
+		printf '(%s) ' "$(grep -m1 -o 'rip 0x[0-9a-f]* info1 [^ ]* info2 [^ ]*' $tracing/trace)"
+		rip=$(sed -n 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' $tracing/trace | head -n 1)
+		[ -n "$rip" ] && emulator_rip "$rip"
 	fi
 	for d in /sys/kernel/debug/kvm/"$(cat "$1")"-*; do
 		for v in "$d"/vcpu*; do
 			[ -d "$v" ] && printf '%s tsc-offset %s ratio %s; ' "${v##*/}" "$(cat "$v/tsc-offset" 2>/dev/null)" \
 				"$(cat "$v/tsc-scaling-ratio" 2>/dev/null)"
 		done
+	done
+}
+# shutdown_detail: the triple faults of this test so far, and what their RIPs are.
+shutdown_detail() {
+	local rip
+	[ -r $shutdowns/trace ] || return
+	printf 'triple faults: %s' "$(grep -o 'kvm_exit: .* rip 0x[0-9a-f]*' $shutdowns/trace | sed 's/.* rip /rip /' | tr '\n' ' ')"
+	for rip in $(sed -n 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' $shutdowns/trace | sort -u); do
+		emulator_rip "$rip"
 	done
 }
 # why_stopped LOG PIDFILE: what is known of a guest that stopped reporting: its
@@ -120,7 +142,7 @@ why_stopped() {
 		printf 'VMM alive: threads %s; KVM %s; %s; %s; ' "$(threads "$2")" "$(kvm_exits "$2")" "$(kvm_detail "$2")" \
 			"$(kvmmig-ctl status "$name" 2>&1 | tr '\n' ' ')"
 	else
-		printf 'VMM gone: %s; ' "$(tail -n 3 "${1%.log}.err" | tr '\n' ' ')"
+		printf 'VMM gone: %s; %s; ' "$(tail -n 3 "${1%.log}.err" | tr '\n' ' ')" "$(shutdown_detail)"
 	fi
 	printf 'dmesg: %s' "$(dmesg | tail -n 3 | tr '\n' ' ')"
 }
