@@ -165,10 +165,15 @@ if grep -q '^flipped at 20' "$tmp/relay.out" && [ $mig_rc -eq 1 ] &&
 else
 	fail "a byte flipped in the handshake: the migration fails cleanly" "exit $mig_rc: $(tail -n 1 "$tmp/relay.mig")"
 fi
-runs_on "$tmp/sc.src.log" "$tmp/sc.src.pid" && alive "$tmp/scin.in.pid" &&
-	pass "a byte flipped in the handshake: the guest runs at the source, the destination waits on" ||
+if ! runs_on "$tmp/sc.src.log" "$tmp/sc.src.pid"; then
 	fail "a byte flipped in the handshake: the guest runs at the source, the destination waits on" \
-		"incoming: $(tail -n 1 "$tmp/scin.in.out")"
+		"the source's guest stopped: $(why_stopped "$tmp/sc.src.log" "$tmp/sc.src.pid")"
+elif ! alive "$tmp/scin.in.pid"; then
+	fail "a byte flipped in the handshake: the guest runs at the source, the destination waits on" \
+		"the destination stopped waiting: $(tail -n 1 "$tmp/scin.in.out")"
+else
+	pass "a byte flipped in the handshake: the guest runs at the source, the destination waits on"
+fi
 
 # --- A byte flipped in the page stream (3 MB in, inside round 0): the
 # destination's kernel TLS rejects the record, the destination stops, the
