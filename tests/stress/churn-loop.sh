@@ -1,10 +1,10 @@
 #!/bin/bash
 # churn-loop.sh: does a running guest survive other VMs coming and going beside it, with no
 # migration at all? A 1-vCPU payload guest (the victim) runs while, again and again, another
-# payload VM is started, runs until it reports, and is stopped (SIGTERM, or a "quit" as a
-# migration's source gets). After each cycle the victim must report again within 20 s with its
-# memory checks passing; the loop stops at the first time it does not, saying what why_stopped
-# (tests/kmod/miglib.sh) knows of it. The control experiment for tests/stress/hop-loop.sh.
+# payload VM is started, runs until it reports, and is stopped (SIGTERM). After each cycle the
+# victim must run on (runs_on: new reports within 30 s, its memory checks passing); the loop
+# stops at the first time it does not, saying what why_stopped (tests/kmod/miglib.sh) knows.
+# The control experiment for tests/stress/hop-loop.sh.
 #
 #   tests/stress/churn-loop.sh [--kernel 6.1|6.12] [--cycles N] [--seconds S] [--load N]
 cd "$(dirname "$0")/../.." || exit 1
@@ -22,20 +22,12 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-if [ -z "${KVMMIG_TESTHOST:-}" ]; then
-	. tests/lib.sh
-	tests/testhost --kernel "$kver" --no-module --timeout $((seconds + 300)) -- tests/stress/churn-loop.sh "${args[@]}"
-	status=$?
-	[ $status -lt 124 ] || fail "churn loop test host run" "tests/testhost exited $status"
-	exit $status
-fi
+. tests/lib.sh
+. tests/stress/lib.sh
+[ -n "${KVMMIG_TESTHOST:-}" ] || run_in_testhost $((seconds + 300)) -- tests/stress/churn-loop.sh "${args[@]}"
 
 . tests/kmod/miglib.sh
-load_pids=()
-for ((i = 0; i < load; i++)); do
-	sh -c 'while :; do :; done' &
-	load_pids+=($!)
-done
+busy_loops "$load"
 trap 'kill ${load_pids[*]} 2>/dev/null; cleanup' EXIT
 
 start_source victim 1 "$light"
@@ -45,10 +37,7 @@ while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	start_source o$n 1 "$light"
 	kill "$(cat "$tmp/o$n.src.pid")"
 	wait "$(cat "$tmp/o$n.src.pid")" 2>/dev/null
-	n0=$(reports "$tmp/victim.src.log")
-	if ! alive "$tmp/victim.src.pid" ||
-		! wait_for 20 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/victim.src.log) -gt $n0 ]" ||
-		grep -q 'failures [1-9]\|FAIL' "$tmp/victim.src.log"; then
+	if ! runs_on "$tmp/victim.src.log" "$tmp/victim.src.pid"; then
 		bad="cycle $n: $(why_stopped "$tmp/victim.src.log" "$tmp/victim.src.pid")"
 		break
 	fi

@@ -3,8 +3,8 @@
 # migrated on loopback again and again inside one test host, each destination the source of the
 # next hop, alternating kernel TLS and --insecure; before every third hop a migration to the
 # next destination is cancelled first (the guest must run on at the source). After each step the
-# guest must report again within 20 s with its memory checks passing; the loop stops at the first
-# guest that does not, saying what why_stopped (tests/kmod/miglib.sh) knows of it.
+# guest must run on (runs_on: new reports within 30 s, its memory checks passing); the loop stops
+# at the first guest that does not, saying what why_stopped (tests/kmod/miglib.sh) knows of it.
 #
 #   tests/stress/hop-loop.sh [--kernel 6.1|6.12] [--hops N] [--seconds S] [--load N] [--verify]
 #                            [--via restore]
@@ -32,31 +32,15 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-if [ -z "${KVMMIG_TESTHOST:-}" ]; then
-	. tests/lib.sh
-	tests/testhost --kernel "$kver" --no-module --timeout $((seconds + 300)) -- tests/stress/hop-loop.sh "${args[@]}"
-	status=$?
-	[ $status -lt 124 ] || fail "hop loop test host run" "tests/testhost exited $status"
-	exit $status
-fi
+. tests/lib.sh
+. tests/stress/lib.sh
+[ -n "${KVMMIG_TESTHOST:-}" ] || run_in_testhost $((seconds + 300)) -- tests/stress/hop-loop.sh "${args[@]}"
 
 . tests/kmod/miglib.sh
 vmctl_bin=build/tests/vmctl # built by tests/vm's tests (tests/vm/vmlib.sh)
 [ "$via" = migrate ] || [ -x "$vmctl_bin" ] || { fail "hop loop" "no $vmctl_bin: run tests/run vm first"; exit 1; }
-load_pids=()
-for ((i = 0; i < load; i++)); do
-	sh -c 'while :; do :; done' &
-	load_pids+=($!)
-done
+busy_loops "$load"
 trap 'kill ${load_pids[*]} 2>/dev/null; cleanup' EXIT
-
-# guest_goes_on NAME.SIDE: new reports within 20 s, no failure in its console.
-guest_goes_on() {
-	local n0
-	n0=$(reports "$tmp/$1.log")
-	alive "$tmp/$1.pid" && wait_for 20 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/$1.log) -gt $n0 ]" &&
-		! grep -q 'failures [1-9]\|FAIL' "$tmp/$1.log"
-}
 
 start_source h0 1 "$light"
 cur=h0.src t0=$(date +%s) n=0 ok=0 bad=''
@@ -83,7 +67,7 @@ while [ $n -lt "$hops" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 		fi
 		echo "restored h$n" >"$tmp/mig.out"
 		cur=h$n.dst
-		if ! guest_goes_on "$cur"; then
+		if ! runs_on "$tmp/$cur.log" "$tmp/$cur.pid"; then
 			bad="hop $n (restore): the guest stopped: $(why_stopped "$tmp/$cur.log" "$tmp/$cur.pid")"
 			break
 		fi
@@ -101,7 +85,7 @@ while [ $n -lt "$hops" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 		kvmmig-ctl cancel "$name" >/dev/null 2>&1
 		wait $mig
 		wait_for 10 sh -c "! kill -0 $(cat "$tmp/c$n.dst.pid")"
-		if ! guest_goes_on "$cur"; then
+		if ! runs_on "$tmp/$cur.log" "$tmp/$cur.pid"; then
 			bad="hop $n: after a cancel ($(tail -n 1 "$tmp/cancel.out")) the guest stopped at the source: $(why_stopped "$tmp/$cur.log" "$tmp/$cur.pid")"
 			break
 		fi
@@ -113,7 +97,7 @@ while [ $n -lt "$hops" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	fi
 	wait_for 10 sh -c "! kill -0 $(cat "$tmp/$cur.pid")"
 	cur=h$n.dst
-	if ! guest_goes_on "$cur"; then
+	if ! runs_on "$tmp/$cur.log" "$tmp/$cur.pid"; then
 		bad="hop $n (${auth[0]}): $(tail -n 1 "$tmp/mig.out"), then the guest stopped at the destination: $(why_stopped "$tmp/$cur.log" "$tmp/$cur.pid")"
 		break
 	fi

@@ -14,6 +14,7 @@
 # S seconds went by, whichever comes first. Slow (10-30 s a cycle): not in tests/run.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
+. tests/stress/lib.sh
 
 kver=6.1 cycles=1000 seconds=1200 load=0 cpus=2 mem=160M
 args=("$@")
@@ -37,11 +38,7 @@ if [ -z "${KVMMIG_TESTHOST:-}" ]; then
 	scratch=$PWD/build/restore-loop/$(date +%Y%m%d-%H%M%S)
 	mkdir -p "$scratch"
 	echo "info: the console of a failed cycle goes to $scratch"
-	tests/testhost --kernel "$kver" --no-module --timeout $((seconds + 420)) --scratch "$scratch" -- \
-		tests/stress/linux-restore-loop.sh "${args[@]}"
-	status=$?
-	[ $status -lt 124 ] || fail "restore loop test host run" "tests/testhost exited $status"
-	exit $status
+	run_in_testhost $((seconds + 420)) --scratch "$scratch" -- tests/stress/linux-restore-loop.sh "${args[@]}"
 fi
 
 . tests/vm/vmlib.sh
@@ -88,11 +85,7 @@ keep() {
 	echo "info: console and VMM log kept in $KVMMIG_SCRATCH"
 }
 
-load_pids=()
-for ((i = 0; i < load; i++)); do
-	sh -c 'while :; do :; done' &
-	load_pids+=($!)
-done
+busy_loops "$load"
 trap 'kill ${load_pids[*]} 2>/dev/null; vm_cleanup' EXIT
 
 start g0 --cpus "$cpus" --mem "$mem" --kernel "$kernel" --initrd "$initrd" --append "$append"
