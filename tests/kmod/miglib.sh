@@ -77,33 +77,33 @@ threads() {
 }
 # kvm_exits PIDFILE: the VM's KVM exit counters (debugfs) gained in a second.
 kvm_exits() {
-	local d f a b out=
+	local d f
+	local -A before
 	for d in /sys/kernel/debug/kvm/"$(cat "$1")"-*; do
 		[ -d "$d" ] || continue
-		for f in exits io_exits halt_exits signal_exits pf_taken; do
-			[ -r "$d/$f" ] && a+=" $(cat "$d/$f")" || a+=" -"
-		done
+		for f in exits io_exits halt_exits signal_exits pf_taken; do before[$f]=$(cat "$d/$f" 2>/dev/null); done
 		sleep 1
 		for f in exits io_exits halt_exits signal_exits pf_taken; do
-			[ -r "$d/$f" ] && b+=" $(cat "$d/$f")" || b+=" -"
+			[ -n "${before[$f]}" ] && printf '%s +%d ' "${f%_*}" $(($(cat "$d/$f") - before[$f]))
 		done
-		paste -d' ' <(echo exits io halt signal pf | tr ' ' '\n') <(echo $a | tr ' ' '\n') <(echo $b | tr ' ' '\n') |
-			awk '$2 != "-" {printf "%s +%d ", $1, $3 - $2}'
 	done
 }
-# emulator_rip HEX: if a guest RIP (16 hex digits) is host kernel text, which
-# no payload guest can reach (it runs at 0x100000 in identity-mapped low
-# memory), names it as the emulated CPU handing the guest host state.
-emulator_rip() {
-	local sym
-	sym=$(awk -v r="$1" '($2 == "t" || $2 == "T") && $1 <= r && $1 > b {b = $1; n = $3 " " $4} END {print n}' /proc/kallsyms)
-	[ -n "$sym" ] && printf '(the guest RIP 0x%s is the host kernel'"'"'s %s: a fault of the emulator (QEMU TCG)) ' "$1" "$sym"
+# emulator_rips TRACE: each guest RIP of TRACE's kvm_exit lines that is host
+# kernel text, which no payload guest can reach (it runs at 0x100000 in
+# identity-mapped low memory), named as the emulated CPU handing the guest
+# host state.
+emulator_rips() {
+	local rip sym
+	for rip in $(sed -n 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' "$1" | sort -u); do
+		sym=$(awk -v r="$rip" '($2 == "t" || $2 == "T") && $1 <= r && $1 > b {b = $1; n = $3 " " $4} END {print n}' /proc/kallsyms)
+		[ -n "$sym" ] && printf '(the guest RIP 0x%s is the host kernel'"'"'s %s: a fault of the emulator (QEMU TCG)) ' "$rip" "$sym"
+	done
 }
 # kvm_detail PIDFILE: where the VM's vCPUs are: the commonest KVM exits of 0.2 s
 # of the kvm_exit tracepoint (count, thread, reason@guest rip, the first
 # exit's info1/info2), and each vCPU's TSC offset and scaling ratio.
 kvm_detail() {
-	local d v rip
+	local d v
 	if [ -w $tracing/events/kvm/kvm_exit/enable ]; then
 		: >$tracing/trace
 		echo 1 >$tracing/events/kvm/kvm_exit/enable
@@ -112,8 +112,7 @@ kvm_detail() {
 		printf 'exits: %s' "$(sed -n 's/^ *\([^ ]*\)-[0-9]* .*kvm_exit: .*reason \([^ ]*\) rip \(0x[0-9a-f]*\).*/\1 \2@\3/p' $tracing/trace |
 			sort | uniq -c | sort -rn | head -n 4 | tr -s ' \n' '  ')"
 		printf '(%s) ' "$(grep -m1 -o 'rip 0x[0-9a-f]* info1 [^ ]* info2 [^ ]*' $tracing/trace)"
-		rip=$(sed -n 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' $tracing/trace | head -n 1)
-		[ -n "$rip" ] && emulator_rip "$rip"
+		emulator_rips $tracing/trace
 	fi
 	for d in /sys/kernel/debug/kvm/"$(cat "$1")"-*; do
 		for v in "$d"/vcpu*; do
@@ -124,12 +123,9 @@ kvm_detail() {
 }
 # shutdown_detail: the triple faults of this test so far, and what their RIPs are.
 shutdown_detail() {
-	local rip
 	[ -r $shutdowns/trace ] || return
 	printf 'triple faults: %s' "$(grep -o 'kvm_exit: .* rip 0x[0-9a-f]*' $shutdowns/trace | sed 's/.* rip /rip /' | tr '\n' ' ')"
-	for rip in $(sed -n 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' $shutdowns/trace | sort -u); do
-		emulator_rip "$rip"
-	done
+	emulator_rips $shutdowns/trace
 }
 # why_stopped LOG PIDFILE: what is known of a guest that stopped reporting: its
 # console's last line; its VMM's threads, KVM exits and status if alive, its
