@@ -104,7 +104,7 @@ void payload_main(struct payload_boot_info *boot, uint64_t cpu)
 {
 	struct run r = {.cpu = cpu, .l = &lines[cpu]};
 	uint64_t ncpus = boot->ncpus, max_pages, pages, verify_every, report_ticks, delay_ticks;
-	uint64_t iterations, tsc_per_ms, last_tsc, next_report, gap_ticks;
+	uint64_t iterations, fault_iter, tsc_per_ms, last_tsc, next_report, gap_ticks;
 
 	if (boot->magic != PAYLOAD_BOOT_MAGIC || cpu >= PAYLOAD_MAX_CPUS)
 		guest_exit(3);
@@ -125,6 +125,8 @@ void payload_main(struct payload_boot_info *boot, uint64_t cpu)
 		r.rate = r.npages;
 	verify_every = cmdline_u64(boot, "verify_every", 8);
 	iterations = cmdline_u64(boot, "iterations", 0);
+	/* fault_iter=N: at iteration N write above the identity map (a #PF), to test fault.c. */
+	fault_iter = cmdline_u64(boot, "fault_iter", 0);
 	tsc_per_ms = boot->tsc_khz ? boot->tsc_khz : 1000000; /* unknown: assume 1 GHz */
 	report_ticks = cmdline_u64(boot, "report_ms", 100) * tsc_per_ms;
 	delay_ticks = cmdline_u64(boot, "delay_us", 0) * tsc_per_ms / 1000;
@@ -155,6 +157,8 @@ void payload_main(struct payload_boot_info *boot, uint64_t cpu)
 	for (;;) {
 		uint64_t k = r.st->iteration + 1, now;
 
+		if (k == fault_iter)
+			*(volatile uint64_t *)(4ull << 30) = k;
 		write_iteration(&r, k);
 		if (verify_every && k % verify_every == 0)
 			verify(&r);

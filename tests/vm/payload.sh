@@ -45,6 +45,19 @@ vm_wait_exit ud2 5; status=$vm_status
 [ "$status" != 124 ] && pass "a guest triple fault ends the VM" ||
 	fail "a guest triple fault ends the VM" "still running after 5 s"
 
+# A payload guest that takes an exception says so itself (tests/guests/fault.c): the
+# vector, the faulting address and its page walk, then ends with status 0x7e.
+vm_start fault --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=2048 rate=32 fault_iter=50"
+vm_wait_exit fault 10; status=$vm_status
+out=$(vm_out fault)
+if [ "$status" = 126 ] && echo "$out" | grep -q '^FAULT cpu [01] vector 14 error 0x6 rip 0x1[0-9a-f]* .* cr2 0x100000000 ' &&
+	echo "$out" | grep -q '^FAULT page walk of va 0x100000000 pml4e 0x30[0-9a-f]* pdpte 0x0 '; then
+	pass "a payload guest reports its own page fault (vector, cr2, page walk) and ends with 0x7e"
+else
+	fail "a payload guest reports its own page fault (vector, cr2, page walk) and ends with 0x7e" \
+		"status $status: $(echo "$out" | grep -m3 FAULT | tr '\n' ' ')"
+fi
+
 expect_output "--payload and --kernel are exclusive" "exactly one of --kernel and --payload" \
 	"$vm_bin" --payload "$dirtymem" --kernel /dev/null
 expect_output "an invalid --name is refused" "invalid --name" "$vm_bin" --name 'a/b' --payload "$dirtymem"
