@@ -9,9 +9,31 @@
 
 #include <linux/version.h>
 
+/*
+ * Supported: 6.1 (Debian 12), 6.12 (Debian 13, bookworm-backports), 7.x
+ * (trixie-backports' 7.3, sid's 7.2). 6.2..6.11 and other 7.x build but are
+ * not tested. Below 6.1 the module lacks what it needs (DESIGN.md, kernel
+ * facts); 8.0 and later are refused until someone checks them.
+ */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
-	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
-#error "kvmmig supports Linux 6.1 to 6.12 (Debian 12 and bookworm-backports)"
+	LINUX_VERSION_CODE >= KERNEL_VERSION(8, 0, 0)
+#error "kvmmig supports Linux 6.1 to 7.x (Debian 12's 6.1, Debian 13's 6.12, trixie-backports' 7.3); see README.md, supported kernels"
+#endif
+
+/*
+ * The module reaches KVM only through the VM file's ioctl op and KVM's
+ * public structures: no vfs_ioctl() (7.x no longer exports it) and no
+ * file_is_kvm() (7.x exports it to kvm-amd/kvm-intel only) on any kernel.
+ * It tells a VM file by its anon-inode name and owner instead: KVM sets the
+ * owner of its files' fops to the vendor module (kvm_amd, kvm_intel) since
+ * upstream's "KVM: Set file_operations.owner appropriately for all such
+ * structures" (6.10); before, it left it NULL. Seen in test hosts: NULL on
+ * 6.1, kvm_amd on 6.12 and 7.3. (No header shows it: by version.)
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 10, 0)
+#define KVMMIG_KVM_FOPS_OWNED 1
+#else
+#define KVMMIG_KVM_FOPS_OWNED 0
 #endif
 
 /*
@@ -33,6 +55,17 @@
 #else
 #define kvmmig_gup_remote(mm, addr, nr, flags, pages, locked) \
 	get_user_pages_remote(mm, addr, nr, flags, pages, NULL, locked)
+#endif
+
+/*
+ * Memslot address spaces (x86: 1 is SMM). KVM_ADDRESS_SPACE_NUM became
+ * KVM_MAX_NR_ADDRESS_SPACES in 6.8; both come from <linux/kvm_host.h> and
+ * expand where used.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#define KVMMIG_NR_ADDRESS_SPACES KVM_MAX_NR_ADDRESS_SPACES
+#else
+#define KVMMIG_NR_ADDRESS_SPACES KVM_ADDRESS_SPACE_NUM
 #endif
 
 #endif /* KVMMIG_COMPAT_H */

@@ -2,6 +2,8 @@
 /* registry.c: attaching KVM VMs by name, looking them up, letting them go. */
 #include <linux/file.h>
 #include <linux/kvm_host.h>
+#include <linux/magic.h>
+#include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -41,12 +43,40 @@ static struct kvmmig_vm *find_locked(const char *name)
 	return NULL;
 }
 
+/*
+ * Is @file a KVM VM file (what KVM_CREATE_VM returned)? Without file_is_kvm()
+ * (7.x exports it to kvm-amd and kvm-intel only). KVM makes a VM file with
+ * anon_inode_getfile("kvm-vm", &kvm_vm_fops, kvm, ...): an inode of the
+ * anon_inode filesystem, whose names only kernel code chooses (userspace
+ * cannot name one), and "kvm-vm" is KVM's alone. Where KVM sets its fops'
+ * owner to the vendor module that registered it (kvm_amd, kvm_intel), the
+ * owner must be that too: a file another module made would be owned by that
+ * module. (KVM built in, or a kernel where KVM leaves the owner unset, has
+ * no owner to check: there it must be NULL.)
+ */
+static bool kvmmig_file_is_kvm_vm(struct file *file)
+{
+	struct module *owner = file->f_op->owner;
+	const char *name;
+
+	if (file_inode(file)->i_sb->s_magic != ANON_INODE_FS_MAGIC ||
+	    strcmp(file->f_path.dentry->d_name.name, "kvm-vm") != 0)
+		return false;
+	if (!owner)
+		return !KVMMIG_KVM_FOPS_OWNED || IS_BUILTIN(CONFIG_KVM);
+	if (!KVMMIG_KVM_FOPS_OWNED)
+		return false;
+	/* The file pins its owner: a module reference since it was made. */
+	name = module_name(owner);
+	return !strcmp(name, "kvm_amd") || !strcmp(name, "kvm_intel");
+}
+
 static void vm_release(struct kref *ref)
 {
 	struct kvmmig_vm *vm = container_of(ref, struct kvmmig_vm, ref);
 
+	/* The last use of vm->kvm: the VM file's release drops KVM's own. */
 	fput(vm->vm_file);
-	kvm_put_kvm(vm->kvm);
 	mmdrop(vm->mm);
 	mutex_destroy(&vm->lock);
 	kfree(vm);
@@ -76,7 +106,7 @@ int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out)
 	vm_file = fget(vm_fd);
 	if (!vm_file)
 		return -EBADF;
-	if (!file_is_kvm(vm_file)) {
+	if (!kvmmig_file_is_kvm_vm(vm_file)) {
 		ret = -EINVAL;
 		goto out_fput;
 	}
@@ -109,13 +139,14 @@ int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out)
 		ret = -EEXIST;
 		goto out_fput;
 	}
-	kvm_get_kvm(kvm);
-	vm->kvm = kvm;
 	/*
 	 * The module drives KVM through the VM file's own ioctls; keep that
 	 * file until the VM is released (at the latest when the /dev/kvmmig
-	 * file that attached it closes).
+	 * file that attached it closes). Holding it also keeps struct kvm
+	 * alive: KVM drops the VM file's reference only in its release, so no
+	 * kvm_get_kvm() (an export upstream means to take away) is needed.
 	 */
+	vm->kvm = kvm;
 	vm->vm_file = get_file(vm_file);
 	mmgrab(kvm->mm);
 	vm->mm = kvm->mm;

@@ -33,8 +33,8 @@ struct kvmmig_vm {
 	struct list_head node;		/* in the registry, under its mutex */
 	struct kref ref;
 	char name[KVMMIG_NAME_MAX];
-	struct kvm *kvm;		/* kvm_get_kvm() reference */
-	struct file *vm_file;		/* get_file(): for vfs_ioctl on the VM */
+	struct kvm *kvm;		/* alive as long as vm_file is held */
+	struct file *vm_file;		/* get_file(): its ioctl op drives the VM */
 	struct mm_struct *mm;		/* the VMM's mm, mmgrab() reference */
 	pid_t tgid;			/* of the process that attached it */
 

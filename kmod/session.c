@@ -65,10 +65,22 @@ bool kvmmig_session_cancelled(struct kvmmig_session *s)
 	return READ_ONCE(s->aborted) || kthread_should_stop();
 }
 
+/*
+ * An ioctl on the VM through its file's own op, as vfs_ioctl() did (7.x no
+ * longer exports it): KVM's stable ABI, no KVM symbol needed.
+ */
 int kvmmig_vm_ioctl(struct kvmmig_session *s, unsigned int cmd,
 		    unsigned long arg)
 {
-	return vfs_ioctl(s->vm->vm_file, cmd, arg);
+	struct file *file = s->vm->vm_file;
+	long ret;
+
+	if (!file->f_op->unlocked_ioctl)
+		return -ENOTTY;
+	ret = file->f_op->unlocked_ioctl(file, cmd, arg);
+	if (ret == -ENOIOCTLCMD)
+		ret = -ENOTTY;
+	return ret;
 }
 
 /* Makes every blocking socket call of the worker return now. */

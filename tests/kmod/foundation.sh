@@ -55,6 +55,11 @@ expect_output "a 32-byte name is refused" "attach failed: EINVAL" \
 	attach-vm 0123456789abcdef0123456789abcdef --hold 0
 expect_output "nonzero attach flags are refused" "attach failed: EINVAL" attach-vm vm9 --flags 1 --hold 0
 expect_output "a non-KVM fd is refused" "attach failed: EINVAL" attach-vm vm9 --fd-of /dev/null --hold 0
+# KVM VM files are told apart without file_is_kvm (7.x keeps it for KVM's
+# own modules): files KVM owns that are not VMs, and other anon inodes.
+expect_output "a vCPU fd is refused" "attach failed: EINVAL" attach-vm vm9 --fd-of @vcpu --hold 0
+expect_output "/dev/kvm is refused" "attach failed: EINVAL" attach-vm vm9 --fd-of /dev/kvm --hold 0
+expect_output "an eventfd is refused" "attach failed: EINVAL" attach-vm vm9 --fd-of @eventfd --hold 0
 
 hold_vm vm1 --mem 8
 expect_output "two VMs are listed" "^vm1 " kvmmig-ctl list

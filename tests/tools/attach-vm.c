@@ -7,7 +7,9 @@
  *
  * Prints "attached NAME" or "attach-vm: attach failed: <errno name>" and
  * exits 0 or 1. --fd-of attaches an open file that is not a VM (a negative
- * test); --flags sets attach flags (must be refused when nonzero).
+ * test): a path, or @vcpu (a vCPU fd of the VM: KVM's own anon inode, not a
+ * VM's) or @eventfd (an anon inode of the core kernel); --flags sets attach
+ * flags (must be refused when nonzero).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -94,7 +97,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "attach-vm: KVM_SET_USER_MEMORY_REGION: %s\n", strerror(errno));
 		return 2;
 	}
-	attach.vm_fd = fd_of ? open(fd_of, O_RDONLY) : vm;
+	if (!fd_of)
+		attach.vm_fd = vm;
+	else if (!strcmp(fd_of, "@vcpu"))
+		attach.vm_fd = ioctl(vm, KVM_CREATE_VCPU, 0);
+	else if (!strcmp(fd_of, "@eventfd"))
+		attach.vm_fd = eventfd(0, EFD_CLOEXEC);
+	else
+		attach.vm_fd = open(fd_of, O_RDONLY);
+	if (attach.vm_fd < 0) {
+		fprintf(stderr, "attach-vm: making the --fd-of %s file: %s\n", fd_of, strerror(errno));
+		return 2;
+	}
 
 	dev = open("/dev/kvmmig", O_RDWR | O_CLOEXEC);
 	if (dev < 0) {
