@@ -1,8 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * harvest.c: the source side's dirty tracking: manual-protect mode and
- * dirty logging on and off, and rounds that collect and clear KVM's dirty
- * log in bounded chunks and hand exactly the dirty pages to the sender.
+ * harvest.c: the source side's dirty tracking: manual-protect mode on for
+ * the session, and rounds that collect and clear KVM's dirty log in
+ * bounded chunks and hand exactly the dirty pages to the sender.
+ *
+ * The VMM owns its memslots (invariant 9): it switches dirty logging on
+ * before a migration (KVM_MEM_LOG_DIRTY_PAGES) and off after. The module
+ * never calls KVM_SET_USER_MEMORY_REGION: re-issuing one from a snapshot
+ * would re-create a slot the VMM deleted or move back one it moved. It
+ * only checks, at start and before every round, that the layout is the one
+ * it started with and every slot it harvests is logged.
  *
  * All KVM calls are the VM's own ioctls, run by the session worker inside
  * the VMM's mm, with arguments and bitmaps in a vm_mmap() scratch area of
@@ -43,6 +50,21 @@ static u32 slot_bitmap_bytes(u64 npages)
 	return ALIGN(npages, BITS_PER_LONG) / 8;
 }
 
+/*
+ * Memory in address space 1 (x86 SMM) is written by vCPUs in SMM and is not
+ * harvested: a VM with such memslots is refused (their writes would be
+ * lost), and one that gains them mid-migration ends with ESTALE.
+ */
+static bool has_smm_slots(struct kvm *kvm)
+{
+	int as;
+
+	for (as = 1; as < KVMMIG_NR_ADDRESS_SPACES; as++)
+		if (!kvm_memslots_empty(__kvm_memslots(kvm, as)))
+			return true;
+	return false;
+}
+
 /* Takes a consistent copy of the user memslots of address space 0. */
 static int snapshot_slots(struct kvmmig_session *s)
 {
@@ -52,7 +74,13 @@ static int snapshot_slots(struct kvmmig_session *s)
 	int idx, bkt, ret = 0;
 
 	idx = srcu_read_lock(&kvm->srcu);
+	if (has_smm_slots(kvm)) {
+		srcu_read_unlock(&kvm->srcu, idx);
+		s->why = "the VM has SMM memory (memslots in address space 1), which kvmmig does not migrate";
+		return -EOPNOTSUPP;
+	}
 	slots = kvm_memslots(kvm);
+	s->memslots_gen = slots->generation;
 	kvm_for_each_memslot(ms, bkt, slots) {
 		struct kvmmig_slot *slot;
 
@@ -97,7 +125,9 @@ static bool slots_unchanged(struct kvmmig_session *s)
 	kvm_for_each_memslot(ms, bkt, slots)
 		if (ms->id < KVM_USER_MEM_SLOTS)
 			n++;
-	if (n != s->nslots)
+	/* Any memslot update bumps the generation: a slot deleted and made again too. */
+	if (n != s->nslots || slots->generation != s->memslots_gen ||
+	    has_smm_slots(kvm))
 		same = false;
 	for (i = 0; same && i < s->nslots; i++) {
 		struct kvmmig_slot *slot = &s->slots[i];
@@ -111,23 +141,6 @@ static bool slots_unchanged(struct kvmmig_session *s)
 	}
 	srcu_read_unlock(&kvm->srcu, idx);
 	return same;
-}
-
-static int set_slot_flags(struct kvmmig_session *s, struct kvmmig_slot *slot,
-			  u32 flags)
-{
-	struct kvm_userspace_memory_region region = {
-		.slot = slot->id,
-		.flags = flags,
-		.guest_phys_addr = slot->base_gfn << PAGE_SHIFT,
-		.memory_size = slot->npages << PAGE_SHIFT,
-		.userspace_addr = slot->uaddr,
-	};
-
-	if (copy_to_user(scratch_args(s), &region, sizeof(region)))
-		return -EFAULT;
-	return kvmmig_vm_ioctl(s, KVM_SET_USER_MEMORY_REGION,
-			       (unsigned long)scratch_args(s));
 }
 
 static int set_manual_protect(struct kvmmig_session *s, u64 mode)
@@ -196,10 +209,27 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 		return -EOPNOTSUPP;
 	}
 	/*
-	 * INITIALLY_SET makes enabling logging cheap (no write-protect pass):
-	 * every bit starts set and the first harvest protects chunk by chunk.
+	 * The dirty log is the session's from here on: a VMM that harvests it
+	 * itself with manual protect would lose the bits we clear, and we would
+	 * lose the ones it clears. Refuse rather than share.
 	 */
 	s->saved_protect = READ_ONCE(kvm->manual_dirty_log_protect);
+	if (s->saved_protect) {
+		s->why = "the VMM already uses manual dirty-log protection: it harvests the dirty log itself, which a migration takes over";
+		return -EBUSY;
+	}
+	for (i = 0; i < s->nslots; i++) {
+		if (s->slots[i].logged &&
+		    !(s->slots[i].flags & KVM_MEM_LOG_DIRTY_PAGES)) {
+			s->why = "a memslot is not dirty-logged: the VMM switches KVM_MEM_LOG_DIRTY_PAGES on before a migration (kvmmig never changes memslots)";
+			return -ESTALE;
+		}
+	}
+	/*
+	 * Manual protect: GET only copies the bitmap out, and CLEAR re-protects
+	 * exactly the chunk about to be sent (invariants 1 and 2). INITIALLY_SET
+	 * matters only to slots the VMM starts logging later (none, normally).
+	 */
 	ret = set_manual_protect(s, caps & (KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
 					    KVM_DIRTY_LOG_INITIALLY_SET));
 	if (ret) {
@@ -207,19 +237,6 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 		return ret;
 	}
 	s->changed_protect = true;
-
-	for (i = 0; i < s->nslots; i++) {
-		struct kvmmig_slot *slot = &s->slots[i];
-
-		if (!slot->logged || (slot->flags & KVM_MEM_LOG_DIRTY_PAGES))
-			continue;
-		ret = set_slot_flags(s, slot, slot->flags | KVM_MEM_LOG_DIRTY_PAGES);
-		if (ret) {
-			s->why = "KVM refused to enable dirty logging on a memslot";
-			return ret;
-		}
-		slot->we_enabled_log = true;
-	}
 	if (!slots_unchanged(s)) {
 		s->why = "the VM's memslots changed while the migration started";
 		return -ESTALE;
@@ -235,14 +252,7 @@ void kvmmig_harvest_teardown(struct kvmmig_session *s)
 {
 	u32 i;
 
-	for (i = 0; i < s->nslots && s->scratch; i++) {
-		struct kvmmig_slot *slot = &s->slots[i];
-
-		/* A slot the VMM changed meanwhile is the VMM's business. */
-		if (slot->we_enabled_log && set_slot_flags(s, slot, slot->flags))
-			pr_info("%s: dirty logging left on for memslot %u (changed by the VMM?)\n",
-				s->vm->name, slot->id);
-	}
+	/* Dirty logging stays as the VMM set it: switching it off is the VMM's. */
 	if (s->changed_protect && set_manual_protect(s, s->saved_protect))
 		pr_info("%s: manual dirty-log protection could not be restored\n",
 			s->vm->name);

@@ -40,8 +40,7 @@ struct kvmmig_slot {
 	u64 base_gfn;
 	u64 npages;
 	u64 uaddr;
-	bool logged;		/* dirty logging on during the session */
-	bool we_enabled_log;	/* ...because we turned it on */
+	bool logged;		/* harvested: the VMM must log it (not read-only) */
 	unsigned long *marks;	/* KVMMIG_MARK_DIRTY bits, under mark_lock */
 };
 
@@ -79,6 +78,7 @@ struct kvmmig_session {
 	struct kvmmig_slot *slots;
 	u32 nslots;
 	u32 round;			/* next round number */
+	u64 memslots_gen;		/* address space 0's generation at start */
 	bool changed_protect;
 	u64 saved_protect;		/* manual_dirty_log_protect at start */
 	unsigned long scratch;		/* vm_mmap() area in the VMM's mm */

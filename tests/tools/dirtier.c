@@ -27,6 +27,17 @@
  *                     pass, harvest + send" (exactly 1/STRIDE of memory
  *                     dirty per round); "ubench stride=S round=..." lines
  *   addslot           add a 1 MiB memslot 1 at 256 MiB (a layout change)
+ *   delslot | moveslot
+ *                     delete memslot 0, or move it to 512 MiB (the VMM's
+ *                     own layout changes, which a migration must notice)
+ *   slots             what KVM has now, probed through its ABI (it has no
+ *                     memslot query): "slots gpa0 used|free gpa512m
+ *                     used|free slot0-log on|off" (a 4 KiB probe slot at
+ *                     each address: EEXIST means a slot covers it)
+ *   protect           the VMM harvests its own dirty log: manual protect on
+ *   smmslot           add a 1 MiB memslot in address space 1 (SMM memory)
+ *   log on|off        dirty logging of memslot 0 (on from the start: the
+ *                     VMM owns its memslots and logs them for kvmmig)
  *   quit
  * --fill writes a pattern into the lower half of memory first (so round 0
  * sees a long run of data pages as well as zero pages).
@@ -210,6 +221,33 @@ static void vcpu_set_running(int on)
 
 /* The guest's stride (the immediate of its "add ebx, stride"), changed
  * between passes: the vCPU is paused at a pass boundary meanwhile. */
+/* Is guest-physical @gpa inside a memslot? Creating a probe slot there tells. */
+static const char *gpa_used(int vm, uint64_t gpa)
+{
+	static void *page;
+	struct kvm_userspace_memory_region probe = {.slot = 5, .guest_phys_addr = gpa,
+						    .memory_size = PAGE};
+
+	if (!page)
+		page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	probe.userspace_addr = (unsigned long)page;
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &probe) < 0)
+		return errno == EEXIST ? "used" : "unknown";
+	probe.memory_size = 0;
+	ioctl(vm, KVM_SET_USER_MEMORY_REGION, &probe);
+	return "free";
+}
+
+static void print_slots(int vm)
+{
+	static unsigned long bitmap[(4096ul << 20) / PAGE / 64];
+	struct kvm_dirty_log log = {.slot = 0, .dirty_bitmap = bitmap};
+	const char *logged = ioctl(vm, KVM_GET_DIRTY_LOG, &log) < 0 ? "off" : "on";
+
+	printf("slots gpa0 %s gpa512m %s slot0-log %s\n", gpa_used(vm, 0), gpa_used(vm, 512 << 20),
+	       logged);
+}
+
 static void set_stride(uint32_t pages)
 {
 	int was = running;
@@ -355,8 +393,10 @@ static int ub_round(struct ub *u, int r, const char *tag)
 
 static void ub_close(struct ub *u)
 {
-	u->region.flags = 0;
-	ioctl(u->vm, KVM_SET_USER_MEMORY_REGION, &u->region);
+	struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2};
+
+	/* Leave the VM as the module expects it: logged, manual protect off. */
+	ioctl(u->vm, KVM_ENABLE_CAP, &cap);
 	if (u->fd > 0)
 		close(u->fd);
 	free(u->bits);
@@ -453,6 +493,7 @@ int main(int argc, char **argv)
 	    .guest_phys_addr = 0,
 	    .memory_size = mem_size,
 	    .userspace_addr = (unsigned long)mem,
+	    .flags = idle ? 0 : KVM_MEM_LOG_DIRTY_PAGES,
 	};
 	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		die("KVM_SET_USER_MEMORY_REGION");
@@ -495,6 +536,47 @@ int main(int argc, char **argv)
 				printf("error %s\n", strerror(errno));
 			else
 				printf("ok\n");
+		} else if (sscanf(line, "log %199s", arg) == 1) {
+			region.flags = strcmp(arg, "on") ? 0 : KVM_MEM_LOG_DIRTY_PAGES;
+			if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+				printf("error %s\n", strerror(errno));
+			else
+				printf("ok\n");
+		} else if (!strncmp(line, "delslot", 7) || !strncmp(line, "moveslot", 8)) {
+			struct kvm_userspace_memory_region r = region;
+
+			if (line[0] == 'd')
+				r.memory_size = 0; /* KVM's delete */
+			else
+				r.guest_phys_addr = 512 << 20;
+			if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+				printf("error %s\n", strerror(errno));
+			else
+				printf("ok\n");
+		} else if (!strncmp(line, "protect", 7)) {
+			struct kvm_enable_cap cap = {.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
+						     .args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE};
+
+			if (ioctl(vm, KVM_ENABLE_CAP, &cap) < 0)
+				printf("error %s\n", strerror(errno));
+			else
+				printf("ok\n");
+		} else if (!strncmp(line, "smmslot", 7)) {
+			void *extra = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE,
+					   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			struct kvm_userspace_memory_region r = {
+			    .slot = 1u << 16 | 3,
+			    .guest_phys_addr = 0xa0000,
+			    .memory_size = 1 << 20,
+			    .userspace_addr = (unsigned long)extra,
+			};
+
+			if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+				printf("error %s\n", strerror(errno));
+			else
+				printf("ok\n");
+		} else if (!strncmp(line, "slots", 5)) {
+			print_slots(vm);
 		} else if (!strncmp(line, "passes", 6)) {
 			printf("passes=%lu\n", (unsigned long)passes);
 		} else if (sscanf(line, "hash %199s", arg) == 1) {

@@ -32,7 +32,9 @@ struct migration {
 	struct vmm_conn vmm;
 	struct kvmmig_nl nl;
 	int sock;
+	int awaiting_stream; /* accepted, and no module session started yet: the destination reads records */
 	int session;   /* a source session runs in the module */
+	int logging;   /* we asked the VMM to switch dirty logging on */
 	int we_paused; /* we paused the guest: resume it on failure */
 	int json;
 	struct ssh_dest ssh; /* the destination started over SSH, if any */
@@ -66,12 +68,20 @@ static int fail(struct migration *m, const char *what)
 		 * link may hold seconds of pages): the destination learns at
 		 * once and stops its VMM.
 		 */
-		if (!m->session)
+		if (m->awaiting_stream) {
+			/* Nothing queued: a plain close delivers the reason. */
+			wire_send_stream_abort(m->sock, what);
+			reset.l_onoff = 0;
+		} else if (!m->session) {
 			wire_send_text(m->sock, WIRE_ABORT, what);
+		}
 		setsockopt(m->sock, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
 		close(m->sock);
 		m->sock = -1;
 	}
+	/* Not needed for correctness (a logged slot costs little), but as it was. */
+	if (m->logging)
+		vmm_simple(&m->vmm, "dirty-log off");
 	if (m->we_paused) {
 		if (vmm_simple(&m->vmm, "resume")) {
 			where = "PAUSED on the source (resume failed: run `kvmmig-ctl resume`)";
@@ -275,6 +285,18 @@ int migrate_main(int argc, char **argv)
 		return fail(&m, why);
 	}
 	free(payload);
+	m.awaiting_stream = 1;
+
+	/* The VMM owns its memslots: it logs them, the module only harvests. */
+	ret = vmm_simple(&m.vmm, "dirty-log on");
+	if (ret) {
+		snprintf(why, sizeof(why),
+			 "the VMM could not switch dirty logging on (%s): a VMM migrated by "
+			 "kvmmig must serve 'dirty-log on'",
+			 m.vmm.error[0] ? m.vmm.error : strerror(-ret));
+		return fail(&m, why);
+	}
+	m.logging = 1;
 
 	ret = session_source_start(&m.nl, m.name, m.sock);
 	if (ret) {
@@ -283,6 +305,7 @@ int migrate_main(int argc, char **argv)
 		return fail(&m, why);
 	}
 	m.session = 1;
+	m.awaiting_stream = 0;
 	m.start_ns = now_ns();
 
 	for (;;) {

@@ -39,6 +39,12 @@
  *	digest		paused or incoming only. Payload: 16 hex digits, a 64-bit
  *			digest of guest memory (user/vmm/digest.h), to prove two
  *			copies equal.
+ *	dirty-log on|off
+ *			switches KVM's dirty logging (KVM_MEM_LOG_DIRTY_PAGES)
+ *			on or off for every memslot. The VMM owns its memslots:
+ *			kvmmig-ctl asks for "on" before a migration and "off"
+ *			when one fails; kvmmig.ko refuses to harvest a slot
+ *			that is not logged. Payload empty.
  *	quit		answers, then the VMM stops its vCPUs and exits with
  *			status 0.
  *
@@ -51,6 +57,7 @@
  *	mem <bytes>
  *	memslot <slot> gpa 0x<hex> size 0x<hex> offset 0x<hex>	(one per slot)
  *	kvmmig attached|absent
+ *	dirty-log on|off
  *	guest payload|linux|none
  *	cpuid <function> <index> <eax> <ebx> <ecx> <edx>	(vCPU 0, one per entry)
  * Unknown keys may be added later: readers must skip them.

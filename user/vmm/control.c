@@ -300,13 +300,24 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 			 (unsigned long long)vmm_memory_digest(vm));
 		return reply_ok(c, hex, strlen(hex));
 	}
+	if (!strcmp(cmd, "dirty-log")) {
+		bool on = arg && !strcmp(arg, "on");
+
+		if (!arg || (!on && strcmp(arg, "off")))
+			return reply_error(c, "dirty-log needs on or off");
+		ret = vmm_vm_set_dirty_logging(vm, on);
+		if (ret)
+			return reply_error(c, "KVM refused to switch dirty logging %s: %s", arg,
+					   strerror(-ret));
+		return reply_ok(c, NULL, 0);
+	}
 	if (!strcmp(cmd, "quit")) {
 		*quit = true;
 		return reply_ok(c, NULL, 0);
 	}
 	return reply_error(c,
 			   "unknown command '%s' (status, pause, resume, save-state, "
-			   "restore-state, check-cpuid, save-memory, digest, quit)",
+			   "restore-state, check-cpuid, save-memory, digest, dirty-log, quit)",
 			   cmd);
 }
 

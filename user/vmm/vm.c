@@ -120,6 +120,31 @@ static int create_memory(struct vmm_vm *vm, uint64_t mem_bytes)
 	return 0;
 }
 
+/*
+ * The VMM owns its memslots: it switches KVM's dirty logging on for every
+ * slot before kvmmig.ko migrates the VM, and off after (kvmmig.ko only
+ * checks, it never changes a memslot). Called from the control thread,
+ * the only one that changes memslots after creation.
+ */
+int vmm_vm_set_dirty_logging(struct vmm_vm *vm, bool on)
+{
+	for (int i = 0; i < vm->nslots; i++) {
+		struct vmm_memslot *s = &vm->slots[i];
+		struct kvm_userspace_memory_region region = {
+		    .slot = s->slot,
+		    .flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+		    .guest_phys_addr = s->gpa,
+		    .memory_size = s->size,
+		    .userspace_addr = (uintptr_t)s->hva,
+		};
+
+		if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			return -errno;
+	}
+	vm->dirty_logging = on;
+	return 0;
+}
+
 static int create_vcpu(struct vmm_vm *vm, int index)
 {
 	struct vmm_vcpu *vcpu = &vm->vcpus[index];
@@ -500,6 +525,7 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 			(unsigned long long)vm->slots[i].gpa, (unsigned long long)vm->slots[i].size,
 			(unsigned long long)vm->slots[i].file_offset);
 	fprintf(f, "kvmmig %s\n", vm->kvmmig_fd >= 0 ? "attached" : "absent");
+	fprintf(f, "dirty-log %s\n", vm->dirty_logging ? "on" : "off");
 	/* vCPU 0's CPUID, so a destination can refuse a guest it cannot host. */
 	for (uint32_t i = 0; vm->cpuid0 && i < vm->cpuid0->nent; i++)
 		fprintf(f, "cpuid 0x%x %u 0x%x 0x%x 0x%x 0x%x\n", vm->cpuid0->entries[i].function,

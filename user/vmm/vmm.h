@@ -131,6 +131,7 @@ struct vmm_vm {
 	struct kvm_msr_list *msr_list;
 
 	int kvmmig_fd; /* -1 when running without kvmmig.ko */
+	bool dirty_logging; /* KVM_MEM_LOG_DIRTY_PAGES on every memslot */
 
 	struct {
 		const struct vmm_device_ops *ops;
@@ -171,6 +172,7 @@ int vmm_vm_start(struct vmm_vm *vm);
 /* Returns once every vCPU is out of KVM_RUN with its pending exit completed. */
 int vmm_vm_pause(struct vmm_vm *vm);
 int vmm_vm_resume(struct vmm_vm *vm);
+int vmm_vm_set_dirty_logging(struct vmm_vm *vm, bool on);
 /* Ends the vCPU threads for good (from any state) and joins them. */
 void vmm_vcpus_kick_and_join(struct vmm_vm *vm);
 /* Any thread: ends the VM with exit @status; the first request wins. */
