@@ -254,6 +254,10 @@ int kvmmig_receive_stream(struct kvmmig_session *s)
 			kvmmig_netlink_round_event(s->vm, &round);
 			memset(&round, 0, sizeof(round));
 			break;
+		case KVMMIG_REC_ABORT:
+			/* Its text stays on the socket for the tool (uapi header). */
+			s->why = "the source gave up before sending (its tool reads why)";
+			return -ECONNABORTED;
 		case KVMMIG_REC_END:
 			s->stats.send_ns = ktime_get_ns() - t0;
 			s->finished = true;

@@ -137,6 +137,16 @@ int kvmmig_stream_header(struct kvmmig_stream *st,
 		st->phase = KVMMIG_STREAM_ROUND_CLOSED;
 		return 0;
 
+	case KVMMIG_REC_ABORT:
+		if (!len || len > KVMMIG_WIRE_MAX_REASON)
+			return fail(st, -EPROTO, "ABORT record of the wrong length", why);
+		if (gpa || npages || round)
+			return fail(st, -EPROTO, "ABORT with nonzero fields", why);
+		/* Nothing of the stream follows: the reason is the tools' business. */
+		op->len = len;
+		st->phase = KVMMIG_STREAM_ENDED;
+		return 0;
+
 	case KVMMIG_REC_END:
 		if (st->phase != KVMMIG_STREAM_ROUND_CLOSED)
 			return fail(st, -EPROTO, "END not right after a ROUND_END", why);

@@ -134,6 +134,8 @@ why_stopped() {
 	local name
 	name=$(basename "$1" | cut -d. -f1)
 	printf 'console (%s reports): %s; ' "$(reports "$1")" "$(tail -n 1 "$1")"
+	# A payload guest reports its own exceptions (tests/guests/fault.c).
+	grep -q '^FAULT' "$1" && printf 'the guest reported: %s; ' "$(grep '^FAULT' "$1" | tr '\n' ' ')"
 	if alive "$2"; then
 		printf 'VMM alive: threads %s; KVM %s; %s; %s; ' "$(threads "$2")" "$(kvm_exits "$2")" "$(kvm_detail "$2")" \
 			"$(kvmmig-ctl status "$name" 2>&1 | tr '\n' ' ')"

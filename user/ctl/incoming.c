@@ -224,6 +224,17 @@ int incoming_main(int argc, char **argv)
 	ret = session_dest_start(&nl, name, sock);
 	if (!ret)
 		ret = session_dest_receive(&nl, name, &st);
+	if (ret == -ECONNABORTED) {
+		char reason[KVMMIG_WIRE_MAX_REASON + 1];
+
+		session_dest_stop(&nl, name);
+		if (wire_recv_stream_abort(sock, reason, sizeof(reason)))
+			snprintf(reason, sizeof(reason), "no reason given");
+		snprintf(why, sizeof(why), "the source gave up before sending any memory: %s",
+			 reason);
+		close(sock); /* the source is gone: nothing to tell it */
+		return fail(&vmm, -1, name, why);
+	}
 	if (ret) {
 		snprintf(why, sizeof(why), "receiving guest memory failed: %s",
 			 nl.error[0] ? nl.error : strerror(-ret));

@@ -3,6 +3,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <linux/kvmmig.h>
 
 #include "ctl/netio.h"
 #include "ctl/wire.h"
@@ -29,6 +34,42 @@ int wire_send(int fd, enum wire_type type, const void *payload, size_t len)
 int wire_send_text(int fd, enum wire_type type, const char *text)
 {
 	return wire_send(fd, type, text, strlen(text));
+}
+
+int wire_send_stream_abort(int fd, const char *reason)
+{
+	size_t len = strnlen(reason, KVMMIG_WIRE_MAX_REASON);
+	struct kvmmig_wire_rec rec = {
+		.type = htole16(KVMMIG_REC_ABORT),
+		.len = htole32(len ? len : 1),
+	};
+	int ret;
+
+	ret = write_full(fd, &rec, sizeof(rec));
+	if (!ret)
+		ret = write_full(fd, len ? reason : "?", len ? len : 1);
+	if (!ret)
+		shutdown(fd, SHUT_WR);
+	return ret;
+}
+
+int wire_recv_stream_abort(int fd, char *reason, size_t size)
+{
+	struct timeval timeout = {.tv_sec = 5};
+	size_t got = 0;
+	ssize_t n;
+
+	if (size > KVMMIG_WIRE_MAX_REASON + 1)
+		size = KVMMIG_WIRE_MAX_REASON + 1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+	/* The source closes right after its reason: read to the end. */
+	while (got + 1 < size && (n = read(fd, reason + got, size - 1 - got)) > 0)
+		got += n;
+	reason[got] = '\0';
+	for (size_t i = 0; i < got; i++)
+		if ((unsigned char)reason[i] < ' ')
+			reason[i] = ' ';
+	return got ? 0 : -ENODATA;
 }
 
 int wire_recv(int fd, enum wire_type *type, char **payload, size_t *len)

@@ -10,7 +10,8 @@
  *   [from here on kernel TLS, unless both sides run --insecure]
  *   HELLO (shape)          ---->
  *                          <----   ACCEPT | REFUSE (reason)
- *   [module page stream: HELLO record ... rounds ... END record]
+ *   [module page stream: HELLO record ... rounds ... END record,
+ *    or, when the source cannot start it, the tool's ABORT record]
  *   [DIGEST (memory)       ---->]  with --verify: checked before STATE
  *   STATE (VMM state blob) ---->
  *                          <----   RESTORED | ABORT (reason)
@@ -51,6 +52,16 @@ enum wire_type {
 #define WIRE_MAX_PAYLOAD (64u << 20)
 
 int wire_send(int fd, enum wire_type type, const void *payload, size_t len);
+
+/*
+ * Where the destination's module expects the page stream, the source tool
+ * gives up with the stream's own ABORT record (uapi kvmmig.h) and its
+ * reason, then closes its side; the destination's module stops after the
+ * header (ECONNABORTED) and its tool reads the reason with
+ * wire_recv_stream_abort() (up to @size - 1 bytes, NUL-terminated).
+ */
+int wire_send_stream_abort(int fd, const char *reason);
+int wire_recv_stream_abort(int fd, char *reason, size_t size);
 int wire_send_text(int fd, enum wire_type type, const char *text);
 
 /*

@@ -321,6 +321,11 @@ enum kvmmig_stats_attr {
  *
  *	HELLO (ZERO | PAGES | ROUND_END)* END
  *
+ * or, in place of any record up to END, ABORT: the sender gave up, and its
+ * reason follows as text (the source's tool writes it when the source
+ * cannot start sending after the handshake, so that the destination says
+ * why instead of misreading the tool's bytes as records).
+ *
  * HELLO exactly once and first; every round ends with ROUND_END, whose
  * @round numbers count 0, 1, 2...; END ends the stream right after a
  * ROUND_END, and nothing of the stream follows it (the connection goes on
@@ -349,6 +354,11 @@ enum kvmmig_stats_attr {
  *	all zero; @len 0, @round 0.
  * @KVMMIG_REC_ROUND_END: round @round is complete; @len, @gpa, @npages 0.
  * @KVMMIG_REC_END: the stream is complete; @len, @gpa, @npages, @round 0.
+ * @KVMMIG_REC_ABORT: the sender gave up; @len (1..%KVMMIG_WIRE_MAX_REASON)
+ *	bytes of UTF-8 text, its reason, follow; @gpa, @npages, @round 0.
+ *	The receiver's module stops right after the header (the session
+ *	ends with ECONNABORTED) and leaves the text on the connection for
+ *	its tool to read.
  */
 enum kvmmig_wire_type {
 	KVMMIG_REC_HELLO = 1,
@@ -356,7 +366,10 @@ enum kvmmig_wire_type {
 	KVMMIG_REC_ZERO = 3,
 	KVMMIG_REC_ROUND_END = 4,
 	KVMMIG_REC_END = 5,
+	KVMMIG_REC_ABORT = 6,
 };
+
+#define KVMMIG_WIRE_MAX_REASON 256
 
 /* Largest runs: bound what one header commits the receiver to. */
 #define KVMMIG_WIRE_MAX_PAGES 256
