@@ -5,8 +5,13 @@ KDIR ?= /lib/modules/$(shell uname -r)/build
 BUILD := $(CURDIR)/build
 VERSION := $(shell sed -n 's/^\#define KVMMIG_VERSION "\(.*\)"/\1/p' kmod/version.h)
 
-# Supported kernels whose headers are installed (Debian 12: 6.1, backports: 6.12).
-SUPPORTED_KDIRS := $(wildcard /usr/src/linux-headers-6.1.*-amd64 /usr/src/linux-headers-6.12.*-amd64)
+# The supported kernels' build trees (scripts/kernels: Debian 12's 6.1 and
+# bookworm-backports' 6.12 here, Debian 13's 6.12 and trixie-backports' 7.x
+# in the Debian 13 tree). A KDIR inside that tree builds inside it.
+TRIXIE_ROOT := $(or $(KVMMIG_TRIXIE_ROOT),/var/cache/kvmmig/trixie)
+SUPPORTED_KDIRS = $(shell scripts/kernels 2>/dev/null)
+# This machine's own installed kernels of a supported series (for DKMS).
+INSTALLED_KDIRS = $(wildcard /usr/src/linux-headers-6.1.*-amd64 /usr/src/linux-headers-6.12.*-amd64 /usr/src/linux-headers-7.*-amd64)
 
 kver_of = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(1)/include/generated/utsrelease.h 2>/dev/null)
 MODULE_SOURCES := Kbuild $(wildcard kmod/*.c kmod/*.h include/uapi/linux/*.h)
@@ -23,15 +28,18 @@ define build_module
 	@kver='$(call kver_of,$(1))'; dir=$(BUILD)/$$kver; \
 	mkdir -p $$dir && \
 	for f in $(MODULE_SOURCES); do mkdir -p $$dir/$$(dirname $$f); ln -sfn $(CURDIR)/$$f $$dir/$$f; done && \
-	$(MAKE) -C $(1) M=$$dir modules W= && \
+	$(if $(filter $(TRIXIE_ROOT)/%,$(1)),\
+		scripts/in-trixie make -C $(patsubst $(TRIXIE_ROOT)/%,/%,$(1)) M=$$dir modules W=,\
+		$(MAKE) -C $(1) M=$$dir modules W=) && \
 	echo "built $$dir/kvmmig.ko"
 endef
 
 module:
 	$(call build_module,$(KDIR))
 
+# Every supported kernel, or an error naming the missing ones.
 module-all:
-	@test -n "$(SUPPORTED_KDIRS)" || { echo "No supported kernel headers installed: run scripts/install-deps" >&2; exit 1; }
+	@scripts/kernels >/dev/null || { echo "module-all: supported kernels' headers are missing (above): run scripts/install-deps" >&2; exit 1; }
 	@for k in $(SUPPORTED_KDIRS); do $(MAKE) --no-print-directory module KDIR=$$k || exit 1; done
 
 user:
@@ -86,7 +94,7 @@ dkms-source:
 # kernel whose headers are installed (new kernels follow via AUTOINSTALL).
 dkms-install: dkms-source
 	dkms add kvmmig/$(VERSION) 2>/dev/null || dkms status kvmmig/$(VERSION) | grep -q .
-	@for k in $(SUPPORTED_KDIRS); do \
+	@for k in $(INSTALLED_KDIRS); do \
 		dkms install kvmmig/$(VERSION) -k $${k#/usr/src/linux-headers-} || exit 1; done
 
 dkms-uninstall:
