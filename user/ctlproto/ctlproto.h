@@ -45,6 +45,16 @@
  *			kvmmig-ctl asks for "on" before a migration and "off"
  *			when one fails; kvmmig.ko refuses to harvest a slot
  *			that is not logged. Payload empty.
+ *	kvmmig-fd	answers "ok 0\n" and passes, in the same sendmsg, the
+ *			VMM's /dev/kvmmig file (the one that attached the VM)
+ *			as SCM_RIGHTS ancillary data: read the answer with
+ *			recvmsg(). That file is the authority over the VM's
+ *			migrations (include/uapi/linux/kvmmig.h, "authority"):
+ *			kvmmig-ctl opens its migration session on it
+ *			(KVMMIG_SESSION_OPEN), closes its copy, and cancels
+ *			with it (KVMMIG_CANCEL). Whoever reaches this socket is
+ *			already as powerful as the VMM. An error if the VM is
+ *			not attached.
  *	quit		answers, then the VMM stops its vCPUs and exits with
  *			status 0.
  *

@@ -30,7 +30,11 @@ bool vmm_name_is_valid(const char *name)
 
 int vmm_attach(struct vmm_vm *vm)
 {
-	struct kvmmig_attach attach = {.vm_fd = vm->vm_fd, .flags = 0};
+	/* An empty VM waiting for a guest: only such a VM accepts a destination session. */
+	struct kvmmig_attach attach = {
+	    .vm_fd = vm->vm_fd,
+	    .flags = vm->state == VMM_VM_INCOMING ? KVMMIG_ATTACH_INCOMING : 0,
+	};
 	int fd, err;
 
 	fd = open(KVMMIG_DEVICE_PATH, O_RDWR | O_CLOEXEC);
@@ -57,7 +61,8 @@ int vmm_attach(struct vmm_vm *vm)
 		return err;
 	}
 	vm->kvmmig_fd = fd;
-	vmm_debug("VM '%s' attached to kvmmig", vm->name);
+	vmm_debug("VM '%s' attached to kvmmig%s", vm->name,
+		  attach.flags & KVMMIG_ATTACH_INCOMING ? " (incoming)" : "");
 	return 0;
 }
 

@@ -7,7 +7,10 @@
 /*
  * Attaches @vm under its name when /dev/kvmmig exists and keeps that file
  * open in vm->kvmmig_fd: the registration ends when the VMM exits (or calls
- * vmm_detach()). Without the module (no /dev/kvmmig) it returns 0 and the
+ * vmm_detach()). An incoming VM (created with config.incoming, vCPUs never
+ * run) is attached with KVMMIG_ATTACH_INCOMING: only such a VM accepts a
+ * destination session. That file is the authority over the VM's
+ * migrations; the control socket hands it out ("kvmmig-fd"). Without the module (no /dev/kvmmig) it returns 0 and the
  * VM runs unattached; every other failure (EEXIST: name taken, EPERM, ...)
  * is returned as -errno after a message saying what failed.
  */

@@ -66,6 +66,42 @@ static int reply_ok(struct client *c, const void *payload, size_t len)
 	return err;
 }
 
+/*
+ * "ok 0\n" and, in the same sendmsg, @fd as SCM_RIGHTS: the client gets the
+ * descriptor with the first byte of the answer.
+ */
+static int reply_ok_fd(struct client *c, int fd)
+{
+	static const char head[] = "ok 0\n";
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = (void *)head, .iov_len = sizeof(head) - 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = u.buf,
+	    .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	memset(&u, 0, sizeof(u));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	do
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* The descriptor went with the first byte; the rest of the line follows plainly. */
+	return (size_t)n < iov.iov_len ? write_all(c->fd, head + n, iov.iov_len - n) : 0;
+}
+
 static int reply_error(struct client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static int reply_error(struct client *c, const char *fmt, ...)
@@ -311,13 +347,27 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 					   strerror(-ret));
 		return reply_ok(c, NULL, 0);
 	}
+	if (!strcmp(cmd, "kvmmig-fd")) {
+		/*
+		 * The authority over this VM's migrations (the /dev/kvmmig
+		 * file that attached it) goes to whoever reached this 0600
+		 * socket: it is already as powerful as the VMM itself.
+		 */
+		if (vm->kvmmig_fd < 0)
+			return reply_error(c,
+					   "VM '%s' is not attached to kvmmig (load the module "
+					   "before starting the VMM)",
+					   vm->name);
+		return reply_ok_fd(c, vm->kvmmig_fd);
+	}
 	if (!strcmp(cmd, "quit")) {
 		*quit = true;
 		return reply_ok(c, NULL, 0);
 	}
 	return reply_error(c,
 			   "unknown command '%s' (status, pause, resume, save-state, "
-			   "restore-state, check-cpuid, save-memory, digest, dirty-log, quit)",
+			   "restore-state, check-cpuid, save-memory, digest, dirty-log, kvmmig-fd, "
+			   "quit)",
 			   cmd);
 }
 
