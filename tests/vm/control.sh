@@ -20,6 +20,8 @@ for want in "^name c1$" "^state running$" "^cpus 2$" "^cpu-model host$" "^mem 67
 	fi
 done
 [ -e /dev/kvmmig ] || expect_output "without /dev/kvmmig the VM runs unattached" "^kvmmig absent$" vm_ctl c1 status
+[ -e /dev/kvmmig ] || expect_output "without kvmmig, kvmmig-fd is refused with the reason" \
+	"error VM 'c1' is not attached to kvmmig" vm_ctl c1 kvmmig-fd
 
 expect_output "save-state while running is refused" "needs a paused VM" vm_ctl c1 save-state
 expect_output "save-memory while running is refused" "needs a paused VM" vm_ctl c1 save-memory "$vm_tmp/x"

@@ -1,31 +1,47 @@
 /*
- * cancel.c: `kvmmig-ctl cancel NAME`: end NAME's migration. Stopping the
- * module's source session aborts the round in flight; the migrate process
- * sees it fail and resumes the guest at the source, as on any failure
- * before the handoff.
+ * cancel.c: `kvmmig-ctl cancel NAME`: end NAME's migration. Authority is
+ * the VM's /dev/kvmmig file, which the VMM hands over on its control
+ * socket; KVMMIG_CANCEL on it aborts the VM's session, whoever drives it:
+ * the migrate process sees its round fail and resumes the guest at the
+ * source, as on any failure before the handoff.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ctl/commands.h"
 #include "ctl/session.h"
+#include "ctl/vmmclient.h"
 
 int cancel_main(int argc, char **argv)
 {
-	struct kvmmig_nl nl;
-	int ret;
+	struct vmm_conn vmm;
+	int ret, vm_fd;
 
 	if (argc != 2) {
 		fprintf(stderr, "Usage: kvmmig-ctl cancel NAME\n");
 		return 1;
 	}
-	if (kvmmig_nl_open(&nl))
+	if (vmm_connect(&vmm, argv[1]))
 		return 1;
-	ret = session_source_stop(&nl, argv[1]);
-	if (ret)
-		kvmmig_nl_perror(&nl, "unable to cancel the migration", ret);
+	ret = vmm_kvmmig_fd(&vmm, &vm_fd);
+	if (ret) {
+		fprintf(stderr,
+			"kvmmig-ctl: unable to cancel the migration: the VMM of %s did not hand "
+			"over its kvmmig file: %s\n",
+			argv[1], vmm.error[0] ? vmm.error : strerror(-ret));
+		return 1;
+	}
+	ret = session_cancel(vm_fd);
+	close(vm_fd);
+	if (ret == -ENOENT)
+		fprintf(stderr, "kvmmig-ctl: unable to cancel the migration: %s has none running\n",
+			argv[1]);
+	else if (ret)
+		fprintf(stderr, "kvmmig-ctl: unable to cancel the migration: %s\n",
+			strerror(-ret));
 	else
 		printf("cancelled the migration of %s\n", argv[1]);
-	kvmmig_nl_close(&nl);
 	return ret ? 1 : 0;
 }

@@ -1,18 +1,28 @@
 /*
  * debug.c: `kvmmig-ctl debug ...`: low-level access to the module's data
  * path for tests and benchmarks. Not the migration tool (that is
- * `migrate`/`incoming`): no handshake, no policy.
+ * `migrate`/`incoming`): no handshake, no policy. The sessions are opened,
+ * as migrate's, on the VM's /dev/kvmmig file, which its VMM hands over on
+ * its control socket ("kvmmig-fd").
  *
- *   debug source VM HOST:PORT   connect, SOURCE_START, then run commands
- *                               from stdin: "round [full] [final]",
- *                               "trailer TEXT" (write TEXT\n on the socket
- *                               after the stream), "stop"; one line out
- *                               per command.
- *   debug dest VM PORT          listen on PORT, accept one connection,
- *                               DEST_START + DEST_RECEIVE, print the
- *                               totals, then the line that follows END.
+ *   debug source VM HOST:PORT [--progress-timeout SEC]
+ *                               connect, open a source session ("started"
+ *                               once its setup succeeded), then run
+ *                               commands from stdin: "round [full]
+ *                               [final]", "trailer TEXT" (write TEXT\n on
+ *                               the socket after the stream), "stop"
+ *                               (close the session fd); one line out per
+ *                               command.
+ *   debug dest VM PORT [--progress-timeout SEC]
+ *                               listen on PORT, accept one connection,
+ *                               open a destination session and RECEIVE,
+ *                               print the totals, then the line that
+ *                               follows END.
  *   debug monitor               print the "events" multicast group, one
  *                               line per event, until killed.
+ *
+ * A refusal prints "error <strerror>: <the module's reason>", the reason
+ * "-" when the ioctl itself refused the request (it carries no text).
  */
 #include <inttypes.h>
 #include <poll.h>
@@ -25,70 +35,88 @@
 #include "ctl/commands.h"
 #include "ctl/genl.h"
 #include "ctl/netio.h"
+#include "ctl/session.h"
+#include "ctl/vmmclient.h"
 #include <netlink/genl/ctrl.h>
 
-static int print_stats(struct nlattr **attrs, void *arg)
+static void print_round_stats(const char *prefix, const struct round_stats *st)
 {
-	struct nlattr *st[KVMMIG_STATS_A_MAX + 1];
-	const char *prefix = arg;
-
-	if (!attrs[KVMMIG_A_STATS] ||
-	    nla_parse_nested(st, KVMMIG_STATS_A_MAX, attrs[KVMMIG_A_STATS], NULL) < 0)
-		return -EPROTO;
-#define U64(a) (st[a] ? nla_get_u64(st[a]) : 0)
 	printf("%s round=%u dirty=%" PRIu64 " sent=%" PRIu64 " zero=%" PRIu64 " bytes=%" PRIu64
 	       " harvest_ns=%" PRIu64 " send_ns=%" PRIu64 "\n",
-	       prefix, st[KVMMIG_STATS_A_ROUND] ? nla_get_u32(st[KVMMIG_STATS_A_ROUND]) : 0,
-	       U64(KVMMIG_STATS_A_PAGES_DIRTY), U64(KVMMIG_STATS_A_PAGES_SENT),
-	       U64(KVMMIG_STATS_A_PAGES_ZERO), U64(KVMMIG_STATS_A_BYTES),
-	       U64(KVMMIG_STATS_A_HARVEST_NS), U64(KVMMIG_STATS_A_SEND_NS));
-#undef U64
+	       prefix, st->round, st->pages_dirty, st->pages_sent, st->pages_zero, st->bytes,
+	       st->harvest_ns, st->send_ns);
 	fflush(stdout);
+}
+
+static int print_stats(struct nlattr **attrs, const char *prefix)
+{
+	struct nlattr *a[KVMMIG_STATS_A_MAX + 1];
+	struct round_stats st;
+
+	if (!attrs[KVMMIG_A_STATS] ||
+	    nla_parse_nested(a, KVMMIG_STATS_A_MAX, attrs[KVMMIG_A_STATS], NULL) < 0)
+		return -EPROTO;
+#define U64(x) (a[x] ? nla_get_u64(a[x]) : 0)
+	st.round = a[KVMMIG_STATS_A_ROUND] ? nla_get_u32(a[KVMMIG_STATS_A_ROUND]) : 0;
+	st.pages_dirty = U64(KVMMIG_STATS_A_PAGES_DIRTY);
+	st.pages_sent = U64(KVMMIG_STATS_A_PAGES_SENT);
+	st.pages_zero = U64(KVMMIG_STATS_A_PAGES_ZERO);
+	st.bytes = U64(KVMMIG_STATS_A_BYTES);
+	st.harvest_ns = U64(KVMMIG_STATS_A_HARVEST_NS);
+	st.send_ns = U64(KVMMIG_STATS_A_SEND_NS);
+#undef U64
+	print_round_stats(prefix, &st);
 	return 0;
 }
 
-static int request(struct kvmmig_nl *nl, int cmd, const char *vm, int fd, int flags,
-		   const char *prefix)
+static void print_error(const char *why, int err)
 {
-	struct nl_msg *msg = kvmmig_nl_msg(nl, cmd, 0);
-
-	if (!msg)
-		return -ENOMEM;
-	nla_put_string(msg, KVMMIG_A_VM_NAME, vm);
-	if (fd >= 0)
-		nla_put_u32(msg, KVMMIG_A_SOCK_FD, fd);
-	if (flags >= 0)
-		nla_put_u32(msg, KVMMIG_A_ROUND_FLAGS, flags);
-	return kvmmig_nl_call(nl, msg, prefix ? print_stats : NULL, (void *)prefix);
-}
-
-static void print_error(const struct kvmmig_nl *nl, int err)
-{
-	printf("error %s: %s\n", strerror(-err), nl->error[0] ? nl->error : "-");
+	printf("error %s: %s\n", strerror(-err), why && why[0] ? why : "-");
 	fflush(stdout);
 }
 
-static int debug_source(const char *vm, const char *hostport)
+/* Opens a session of @flags on @vm's /dev/kvmmig file, which its VMM hands over. */
+static int open_session(struct mig_session *s, const char *vm, int sock, uint32_t flags,
+			uint32_t progress_ms)
 {
-	struct kvmmig_nl nl;
+	struct vmm_conn vmm;
+	int ret, vm_fd;
+
+	s->fd = -1;
+	if (vmm_connect(&vmm, vm))
+		return -ENOENT;
+	ret = vmm_kvmmig_fd(&vmm, &vm_fd);
+	if (ret) {
+		char why[sizeof(vmm.error) + 64];
+
+		snprintf(why, sizeof(why), "the VMM did not hand over its kvmmig file (%s)",
+			 vmm.error[0] ? vmm.error : strerror(-ret));
+		print_error(why, ret);
+		return ret;
+	}
+	ret = session_open(s, vm_fd, sock, flags, progress_ms);
+	if (ret)
+		print_error(s->why, ret);
+	return ret;
+}
+
+static int debug_source(const char *vm, const char *hostport, uint32_t progress_ms)
+{
+	struct mig_session s;
+	struct round_stats st;
 	char line[256];
 	int fd, ret;
 
 	fd = tcp_connect(hostport);
 	if (fd < 0)
 		return 1;
-	if (kvmmig_nl_open(&nl))
+	if (open_session(&s, vm, fd, KVMMIG_SESSION_SOURCE, progress_ms))
 		return 1;
-	ret = request(&nl, KVMMIG_CMD_SOURCE_START, vm, fd, -1, NULL);
-	if (ret) {
-		print_error(&nl, ret);
-		return 1;
-	}
 	printf("started\n");
 	fflush(stdout);
 	while (fgets(line, sizeof(line), stdin)) {
 		if (!strncmp(line, "round", 5)) {
-			int flags = 0;
+			uint32_t flags = 0;
 
 			if (strstr(line, "full"))
 				flags |= KVMMIG_ROUND_FULL;
@@ -96,14 +124,19 @@ static int debug_source(const char *vm, const char *hostport)
 				flags |= KVMMIG_ROUND_FINAL;
 			if (strstr(line, "bogus"))
 				flags |= 1 << 7;
-			ret = request(&nl, KVMMIG_CMD_SOURCE_ROUND, vm, -1, flags, "round");
+			ret = session_round(&s, flags, &st);
+			if (!ret)
+				print_round_stats("round", &st);
 		} else if (!strncmp(line, "stop", 4)) {
-			ret = request(&nl, KVMMIG_CMD_SOURCE_STOP, vm, -1, -1, NULL);
+			ret = s.fd >= 0 ? 0 : -EBADF;
+			s.why[0] = '\0';
+			session_close(&s);
 			if (!ret)
 				printf("stopped\n");
 		} else if (!strncmp(line, "trailer ", 8)) {
 			size_t n = strlen(line + 8);
 
+			s.why[0] = '\0';
 			ret = write(fd, line + 8, n) == (ssize_t)n ? 0 : -errno;
 			if (!ret)
 				printf("trailer sent\n");
@@ -113,18 +146,19 @@ static int debug_source(const char *vm, const char *hostport)
 			continue;
 		}
 		if (ret)
-			print_error(&nl, ret);
+			print_error(s.why, ret);
 		fflush(stdout);
 	}
-	kvmmig_nl_close(&nl);
+	session_close(&s);
 	close(fd);
 	return 0;
 }
 
-static int debug_dest(const char *vm, const char *port)
+static int debug_dest(const char *vm, const char *port, uint32_t progress_ms)
 {
 	char addr[16];
-	struct kvmmig_nl nl;
+	struct mig_session s;
+	struct round_stats st;
 	int lfd, fd, ret;
 	char buf[256];
 	ssize_t n, got = 0;
@@ -141,15 +175,15 @@ static int debug_dest(const char *vm, const char *port)
 		return 1;
 	}
 	close(lfd);
-	if (kvmmig_nl_open(&nl))
+	if (open_session(&s, vm, fd, KVMMIG_SESSION_DEST, progress_ms))
 		return 1;
-	ret = request(&nl, KVMMIG_CMD_DEST_START, vm, fd, -1, NULL);
-	if (!ret)
-		ret = request(&nl, KVMMIG_CMD_DEST_RECEIVE, vm, -1, -1, "received");
+	ret = session_receive(&s, &st);
 	if (ret) {
-		print_error(&nl, ret);
+		print_error(s.why, ret);
 		return 1;
 	}
+	session_close(&s);
+	print_round_stats("received", &st);
 	/* The stream must end exactly at END: what follows is ours. */
 	while (got < (ssize_t)sizeof(buf) - 1) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -165,7 +199,6 @@ static int debug_dest(const char *vm, const char *port)
 	}
 	buf[got] = '\0';
 	printf("after END: %s%s", buf, got && buf[got - 1] == '\n' ? "" : "\n");
-	kvmmig_nl_close(&nl);
 	close(fd);
 	return 0;
 }
@@ -219,14 +252,22 @@ static int debug_monitor(void)
 
 int debug_main(int argc, char **argv)
 {
+	uint32_t progress_ms = 0;
+
 	if (argc == 2 && !strcmp(argv[1], "monitor"))
 		return debug_monitor();
+	if (argc == 6 && !strcmp(argv[4], "--progress-timeout")) {
+		if (parse_progress_timeout(argv[5], &progress_ms))
+			return 1;
+		argc = 4;
+	}
 	if (argc == 4 && !strcmp(argv[1], "source"))
-		return debug_source(argv[2], argv[3]);
+		return debug_source(argv[2], argv[3], progress_ms);
 	if (argc == 4 && !strcmp(argv[1], "dest"))
-		return debug_dest(argv[2], argv[3]);
-	fprintf(
-	    stderr,
-	    "Usage: kvmmig-ctl debug source VM HOST:PORT | debug dest VM PORT | debug monitor\n");
+		return debug_dest(argv[2], argv[3], progress_ms);
+	fprintf(stderr,
+		"Usage: kvmmig-ctl debug source VM HOST:PORT [--progress-timeout SEC]\n"
+		"       kvmmig-ctl debug dest VM PORT [--progress-timeout SEC]\n"
+		"       kvmmig-ctl debug monitor\n");
 	return 1;
 }

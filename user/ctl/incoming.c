@@ -8,6 +8,7 @@
  */
 #include <getopt.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <poll.h>
@@ -93,10 +94,13 @@ static int accept_source(int lfd, const struct migration_key *key, int timeout_s
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kvmmig-ctl incoming NAME [--listen [ADDR]:PORT] [--timeout SEC]\n"
-		   "       [--key FILE | --insecure]\n"
+		   "       [--progress-timeout SEC] [--key FILE | --insecure]\n"
 		   "  listens on port " KVMMIG_DEFAULT_PORT " of every address by default;\n"
 		   "  accepts only a source holding the same key (default " KVMMIG_DEFAULT_KEY
-		   ", - reads it from stdin)\n");
+		   ", - reads it from stdin)\n"
+		   "  --progress-timeout: the module ends the migration when no byte moves for SEC\n"
+		   "  seconds (default %u)\n",
+		   KVMMIG_PROGRESS_TIMEOUT_MS / 1000);
 }
 
 int incoming_main(int argc, char **argv)
@@ -104,6 +108,7 @@ int incoming_main(int argc, char **argv)
 	static const struct option opts[] = {
 	    {"listen", required_argument, NULL, 'l'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"progress-timeout", required_argument, NULL, 'P'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"insecure", no_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
@@ -113,13 +118,14 @@ int incoming_main(int argc, char **argv)
 	struct migration_key keybuf;
 	const struct migration_key *key;
 	struct vmm_conn vmm;
-	struct kvmmig_nl nl;
+	struct mig_session sess = {.fd = -1};
 	struct vmm_status vst;
 	struct round_stats st;
 	enum wire_type type;
 	char *payload = NULL, why[512], line[64];
 	size_t len;
-	int c, lfd, sock, ret, timeout_s = 0, insecure = 0;
+	int c, lfd, sock, ret, timeout_s = 0, insecure = 0, vm_fd;
+	uint32_t progress_ms = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -128,6 +134,10 @@ int incoming_main(int argc, char **argv)
 			break;
 		case 't':
 			timeout_s = atoi(optarg);
+			break;
+		case 'P':
+			if (parse_progress_timeout(optarg, &progress_ms))
+				return 1;
 			break;
 		case 'k':
 			keypath = optarg;
@@ -167,9 +177,6 @@ int incoming_main(int argc, char **argv)
 		return fail(&vmm, -1, name,
 			    "the destination VM is not attached to kvmmig (load the module before "
 			    "starting the VMM)");
-	if (kvmmig_nl_open(&nl))
-		return fail(&vmm, -1, name, "no kvmmig module");
-
 	lfd = tcp_listen(listen_on);
 	if (lfd < 0)
 		return fail(&vmm, -1, name, "cannot listen");
@@ -221,15 +228,25 @@ int incoming_main(int argc, char **argv)
 	if (wire_send(sock, WIRE_ACCEPT, NULL, 0))
 		return fail(&vmm, sock, name, "the connection broke off during the handshake");
 
-	ret = session_dest_start(&nl, name, sock);
+	/* The VMM's /dev/kvmmig file is the authority: the session is opened on it. */
+	ret = vmm_kvmmig_fd(&vmm, &vm_fd);
+	if (ret) {
+		snprintf(why, sizeof(why),
+			 "receiving guest memory failed: the VMM did not hand over its kvmmig "
+			 "file (%s)",
+			 vmm.error[0] ? vmm.error : strerror(-ret));
+		return fail(&vmm, sock, name, why);
+	}
+	ret = session_open(&sess, vm_fd, sock, KVMMIG_SESSION_DEST, progress_ms);
 	if (!ret)
-		ret = session_dest_receive(&nl, name, &st);
+		ret = session_receive(&sess, &st);
 	if (ret == -ECONNABORTED) {
 		char reason[KVMMIG_WIRE_MAX_REASON + 1];
 
-		session_dest_stop(&nl, name);
+		/* The module stopped right after ABORT's header: its text is ours to read. */
 		if (wire_recv_stream_abort(sock, reason, sizeof(reason)))
 			snprintf(reason, sizeof(reason), "no reason given");
+		session_close(&sess);
 		snprintf(why, sizeof(why), "the source gave up before sending any memory: %s",
 			 reason);
 		close(sock); /* the source is gone: nothing to tell it */
@@ -237,10 +254,11 @@ int incoming_main(int argc, char **argv)
 	}
 	if (ret) {
 		snprintf(why, sizeof(why), "receiving guest memory failed: %s",
-			 nl.error[0] ? nl.error : strerror(-ret));
-		session_dest_stop(&nl, name);
+			 sess.why[0] ? sess.why : strerror(-ret));
+		session_close(&sess);
 		return fail(&vmm, sock, name, why);
 	}
+	session_close(&sess);
 	printf("received %" PRIu64 " pages (%" PRIu64 " zero), %.1f MB\n", st.pages_sent,
 	       st.pages_zero, st.bytes / 1e6);
 
@@ -294,7 +312,6 @@ int incoming_main(int argc, char **argv)
 	wire_send(sock, WIRE_RUNNING, NULL, 0);
 	close(sock);
 	printf("%s runs here now\n", name);
-	kvmmig_nl_close(&nl);
 	vmm_close(&vmm);
 	return 0;
 }

@@ -30,10 +30,9 @@
 struct migration {
 	const char *name;
 	struct vmm_conn vmm;
-	struct kvmmig_nl nl;
+	struct mig_session sess; /* the module's source session, fd -1 when none */
 	int sock;
 	int awaiting_stream; /* accepted, and no module session started yet: the destination reads records */
-	int session;   /* a source session runs in the module */
 	int logging;   /* we asked the VMM to switch dirty logging on */
 	int we_paused; /* we paused the guest: resume it on failure */
 	int json;
@@ -54,10 +53,10 @@ static uint64_t now_ns(void)
 static int fail(struct migration *m, const char *what)
 {
 	const char *where = "running on the source";
+	int had_session = m->sess.fd >= 0;
 
-	/* The module lets go of the socket first; it shuts it down on abort. */
-	if (m->session)
-		session_source_stop(&m->nl, m->name);
+	/* The module lets go of the socket first: closing the session fd aborts it (socket shut down). */
+	session_close(&m->sess);
 	if (m->sock >= 0) {
 		struct linger reset = {.l_onoff = 1, .l_linger = 0};
 
@@ -72,7 +71,7 @@ static int fail(struct migration *m, const char *what)
 			/* Nothing queued: a plain close delivers the reason. */
 			wire_send_stream_abort(m->sock, what);
 			reset.l_onoff = 0;
-		} else if (!m->session) {
+		} else if (!had_session) {
 			wire_send_text(m->sock, WIRE_ABORT, what);
 		}
 		setsockopt(m->sock, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
@@ -130,7 +129,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: kvmmig-ctl migrate NAME HOST[:PORT] [--max-downtime MS] [--max-rounds "
 		   "N] [--timeout SEC]\n"
-		   "       [--bandwidth MB/s] [--verify] [--json] [--key FILE | --insecure]\n"
+		   "       [--bandwidth MB/s] [--progress-timeout SEC] [--verify] [--json]\n"
+		   "       [--key FILE | --insecure]\n"
 		   "       kvmmig-ctl migrate NAME ssh://[USER@]HOST[:PORT] [--ssh CMD] "
 		   "[--remote-ctl PATH] [options]\n"
 		   "  the default port is " KVMMIG_DEFAULT_PORT
@@ -139,7 +139,10 @@ static void usage(FILE *f)
 		   ")\n"
 		   "  and the stream runs over kernel TLS; --insecure (both sides) is plain TCP\n"
 		   "  ssh:// starts the destination's `kvmmig-ctl incoming` over SSH with a fresh "
-		   "key\n");
+		   "key\n"
+		   "  --progress-timeout: the module ends the migration when no byte moves for SEC\n"
+		   "  seconds (default %u)\n",
+		   KVMMIG_PROGRESS_TIMEOUT_MS / 1000);
 }
 
 int migrate_main(int argc, char **argv)
@@ -148,6 +151,7 @@ int migrate_main(int argc, char **argv)
 	    {"max-downtime", required_argument, NULL, 'd'},
 	    {"max-rounds", required_argument, NULL, 'r'},
 	    {"timeout", required_argument, NULL, 't'},
+	    {"progress-timeout", required_argument, NULL, 'P'},
 	    {"json", no_argument, NULL, 'j'},
 	    {"bandwidth", required_argument, NULL, 'b'},
 	    {"verify", no_argument, NULL, 'v'},
@@ -158,7 +162,7 @@ int migrate_main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct migration m = {.sock = -1};
+	struct migration m = {.sock = -1, .sess = {.fd = -1}};
 	struct policy_limits limits;
 	struct policy_state ps = {0};
 	struct vmm_status vst;
@@ -171,7 +175,8 @@ int migrate_main(int argc, char **argv)
 	char hello[32768], *payload = NULL, why[512];
 	size_t blob_len;
 	enum wire_type type;
-	int c, ret, verify = 0, insecure = 0;
+	int c, ret, verify = 0, insecure = 0, vm_fd;
+	uint32_t progress_ms = 0;
 
 	policy_default_limits(&limits);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -184,6 +189,10 @@ int migrate_main(int argc, char **argv)
 			break;
 		case 't':
 			timeout_ns = strtoull(optarg, NULL, 0) * 1000000000ull;
+			break;
+		case 'P':
+			if (parse_progress_timeout(optarg, &progress_ms))
+				return 1;
 			break;
 		case 'j':
 			m.json = 1;
@@ -253,8 +262,6 @@ int migrate_main(int argc, char **argv)
 			m.name);
 		return 1;
 	}
-	if (kvmmig_nl_open(&m.nl))
-		return 1;
 	m.guest_pages = vst.mem / sysconf(_SC_PAGESIZE);
 
 	if (is_ssh_url(dest)) {
@@ -298,13 +305,21 @@ int migrate_main(int argc, char **argv)
 	}
 	m.logging = 1;
 
-	ret = session_source_start(&m.nl, m.name, m.sock);
+	/* The VMM's /dev/kvmmig file is the authority: the session is opened on it. */
+	ret = vmm_kvmmig_fd(&m.vmm, &vm_fd);
 	if (ret) {
-		snprintf(why, sizeof(why), "the module could not start sending: %s",
-			 m.nl.error[0] ? m.nl.error : strerror(-ret));
+		snprintf(why, sizeof(why),
+			 "the module could not start sending: the VMM did not hand over its "
+			 "kvmmig file (%s)",
+			 m.vmm.error[0] ? m.vmm.error : strerror(-ret));
 		return fail(&m, why);
 	}
-	m.session = 1;
+	ret = session_open(&m.sess, vm_fd, m.sock, KVMMIG_SESSION_SOURCE, progress_ms);
+	if (ret) {
+		snprintf(why, sizeof(why), "the module could not start sending: %s",
+			 m.sess.why[0] ? m.sess.why : strerror(-ret));
+		return fail(&m, why);
+	}
 	m.awaiting_stream = 0;
 	m.start_ns = now_ns();
 
@@ -312,10 +327,10 @@ int migrate_main(int argc, char **argv)
 		struct policy_round r;
 
 		t = now_ns();
-		ret = session_source_round(&m.nl, m.name, ps.rounds ? 0 : KVMMIG_ROUND_FULL, &st);
+		ret = session_round(&m.sess, ps.rounds ? 0 : KVMMIG_ROUND_FULL, &st);
 		if (ret) {
 			snprintf(why, sizeof(why), "round %u failed: %s", ps.rounds,
-				 m.nl.error[0] ? m.nl.error : strerror(-ret));
+				 m.sess.why[0] ? m.sess.why : strerror(-ret));
 			return fail(&m, why);
 		}
 		r.pages_dirty = st.pages_dirty;
@@ -355,16 +370,15 @@ int migrate_main(int argc, char **argv)
 			return fail(&m, "the VMM did not pause the guest");
 		m.we_paused = 1;
 	}
-	ret = session_source_round(&m.nl, m.name, KVMMIG_ROUND_FINAL, &st);
+	ret = session_round(&m.sess, KVMMIG_ROUND_FINAL, &st);
 	if (ret) {
 		snprintf(why, sizeof(why), "the final round failed: %s",
-			 m.nl.error[0] ? m.nl.error : strerror(-ret));
+			 m.sess.why[0] ? m.sess.why : strerror(-ret));
 		return fail(&m, why);
 	}
 	m.bytes += st.bytes;
 	show_round(&m, &st, now_ns() - pause_ns, &ps, POLICY_STOP_AND_COPY);
-	session_source_stop(&m.nl, m.name);
-	m.session = 0;
+	session_close(&m.sess);
 
 	if (verify) {
 		/* The memory as it is now, paused: the destination must match it. */
@@ -427,7 +441,6 @@ int migrate_main(int argc, char **argv)
 		printf("migrated %s in %.2f s: downtime %" PRIu64 " ms, %.1f MB in %u rounds%s\n",
 		       m.name, t / 1e9, downtime_ns / 1000000, m.bytes / 1e6, ps.rounds + 1,
 		       verify ? ", memory verified" : "");
-	kvmmig_nl_close(&m.nl);
 	vmm_close(&m.vmm);
 	return 0;
 }

@@ -1,75 +1,145 @@
-/* session.c: netlink requests that drive the module's migration sessions. */
+/*
+ * session.c: the module's migration sessions, driven through a session fd:
+ * each request is an ioctl that only starts the work, and its end is one
+ * struct kvmmig_result read from the session fd.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "ctl/session.h"
 
-static int parse_stats(struct nlattr **attrs, void *arg)
+static void take_stats(struct round_stats *st, const struct kvmmig_round_stats *k)
 {
-	struct nlattr *st[KVMMIG_STATS_A_MAX + 1];
-	struct round_stats *s = arg;
-
-	if (!s)
-		return 0;
-	if (!attrs[KVMMIG_A_STATS] ||
-	    nla_parse_nested(st, KVMMIG_STATS_A_MAX, attrs[KVMMIG_A_STATS], NULL) < 0)
-		return -EPROTO;
-#define U64(a) (st[a] ? nla_get_u64(st[a]) : 0)
-	s->round = st[KVMMIG_STATS_A_ROUND] ? nla_get_u32(st[KVMMIG_STATS_A_ROUND]) : 0;
-	s->pages_dirty = U64(KVMMIG_STATS_A_PAGES_DIRTY);
-	s->pages_sent = U64(KVMMIG_STATS_A_PAGES_SENT);
-	s->pages_zero = U64(KVMMIG_STATS_A_PAGES_ZERO);
-	s->bytes = U64(KVMMIG_STATS_A_BYTES);
-	s->harvest_ns = U64(KVMMIG_STATS_A_HARVEST_NS);
-	s->send_ns = U64(KVMMIG_STATS_A_SEND_NS);
-#undef U64
-	return 0;
+	if (!st)
+		return;
+	st->round = k->round;
+	st->pages_dirty = k->pages_dirty;
+	st->pages_sent = k->pages_sent;
+	st->pages_zero = k->pages_zero;
+	st->bytes = k->bytes;
+	st->harvest_ns = k->harvest_ns;
+	st->send_ns = k->send_ns;
 }
 
-static int call(struct kvmmig_nl *nl, int cmd, const char *vm, int sock, int flags,
-		struct round_stats *st)
+/*
+ * Waits for the running request's result (poll, then read: a signal
+ * neither loses nor repeats it) and returns its error; s->why gets its
+ * reason.
+ */
+static int wait_result(struct mig_session *s, uint32_t request, struct round_stats *st)
 {
-	struct nl_msg *msg = kvmmig_nl_msg(nl, cmd, 0);
+	struct kvmmig_result res;
+	ssize_t n;
 
-	if (!msg)
-		return -ENOMEM;
-	if (nla_put_string(msg, KVMMIG_A_VM_NAME, vm) ||
-	    (sock >= 0 && nla_put_u32(msg, KVMMIG_A_SOCK_FD, sock)) ||
-	    (flags >= 0 && nla_put_u32(msg, KVMMIG_A_ROUND_FLAGS, flags))) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
 	if (st)
 		memset(st, 0, sizeof(*st));
-	return kvmmig_nl_call(nl, msg, parse_stats, st);
+	for (;;) {
+		struct pollfd p = {.fd = s->fd, .events = POLLIN};
+
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		n = read(s->fd, &res, sizeof(res));
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		break;
+	}
+	if (n != sizeof(res) || res.request != request) {
+		snprintf(s->why, sizeof(s->why),
+			 "the module answered request %u with a result of %zd bytes for request %u",
+			 request, n, n == sizeof(res) ? res.request : 0);
+		return -EPROTO;
+	}
+	res.why[sizeof(res.why) - 1] = '\0';
+	snprintf(s->why, sizeof(s->why), "%s", res.why);
+	take_stats(st, &res.stats);
+	if (res.error > 0 || res.error < -4095) {
+		snprintf(s->why, sizeof(s->why), "the module's result has no errno (%d)",
+			 res.error);
+		return -EPROTO;
+	}
+	return res.error;
 }
 
-int session_source_start(struct kvmmig_nl *nl, const char *vm, int sock)
+int session_open(struct mig_session *s, int vm_fd, int sock, uint32_t flags,
+		 uint32_t progress_timeout_ms)
 {
-	return call(nl, KVMMIG_CMD_SOURCE_START, vm, sock, -1, NULL);
+	struct kvmmig_session_open arg = {
+	    .sock_fd = sock,
+	    .flags = flags,
+	    .progress_timeout_ms = progress_timeout_ms,
+	};
+	int fd, err;
+
+	s->why[0] = '\0';
+	s->fd = -1;
+	fd = ioctl(vm_fd, KVMMIG_SESSION_OPEN, &arg);
+	err = errno;
+	close(vm_fd);
+	if (fd < 0)
+		return -err;
+	s->fd = fd;
+	err = wait_result(s, KVMMIG_REQ_SETUP, NULL);
+	if (err)
+		session_close(s);
+	return err;
 }
 
-int session_source_round(struct kvmmig_nl *nl, const char *vm, uint32_t flags,
-			 struct round_stats *st)
+int session_round(struct mig_session *s, uint32_t flags, struct round_stats *st)
 {
-	return call(nl, KVMMIG_CMD_SOURCE_ROUND, vm, -1, flags, st);
+	s->why[0] = '\0';
+	if (s->fd < 0)
+		return -EBADF;
+	if (ioctl(s->fd, KVMMIG_ROUND, &flags) < 0)
+		return -errno;
+	return wait_result(s, KVMMIG_REQ_ROUND, st);
 }
 
-int session_source_stop(struct kvmmig_nl *nl, const char *vm)
+int session_receive(struct mig_session *s, struct round_stats *st)
 {
-	return call(nl, KVMMIG_CMD_SOURCE_STOP, vm, -1, -1, NULL);
+	s->why[0] = '\0';
+	if (s->fd < 0)
+		return -EBADF;
+	if (ioctl(s->fd, KVMMIG_RECEIVE) < 0)
+		return -errno;
+	return wait_result(s, KVMMIG_REQ_RECEIVE, st);
 }
 
-int session_dest_start(struct kvmmig_nl *nl, const char *vm, int sock)
+void session_close(struct mig_session *s)
 {
-	return call(nl, KVMMIG_CMD_DEST_START, vm, sock, -1, NULL);
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
 }
 
-int session_dest_receive(struct kvmmig_nl *nl, const char *vm, struct round_stats *st)
+int session_cancel(int vm_fd)
 {
-	return call(nl, KVMMIG_CMD_DEST_RECEIVE, vm, -1, -1, st);
+	return ioctl(vm_fd, KVMMIG_CANCEL) < 0 ? -errno : 0;
 }
 
-int session_dest_stop(struct kvmmig_nl *nl, const char *vm)
+int parse_progress_timeout(const char *arg, uint32_t *ms)
 {
-	return call(nl, KVMMIG_CMD_DEST_STOP, vm, -1, -1, NULL);
+	unsigned long sec;
+	char *end;
+
+	errno = 0;
+	sec = strtoul(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || sec < 1 || sec > UINT32_MAX / 1000) {
+		fprintf(stderr,
+			"kvmmig-ctl: --progress-timeout takes whole seconds, 1 to %u (default "
+			"%u): '%s'\n",
+			UINT32_MAX / 1000, KVMMIG_PROGRESS_TIMEOUT_MS / 1000, arg);
+		return -1;
+	}
+	*ms = sec * 1000;
+	return 0;
 }

@@ -142,6 +142,89 @@ int vmm_request(struct vmm_conn *c, const char *line, const void *out, size_t ou
 	return ret;
 }
 
+/*
+ * Reads the answer line of "kvmmig-fd" with recvmsg(): the descriptor
+ * travels with its first byte. Keeps the first descriptor received, closes
+ * any other.
+ */
+static int read_line_fd(int sock, char *buf, size_t len, int *fd)
+{
+	size_t n = 0;
+
+	*fd = -1;
+	while (n + 1 < len) {
+		union {
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+			struct cmsghdr align;
+		} u;
+		struct iovec iov = {.iov_base = buf + n, .iov_len = 1};
+		struct msghdr msg = {
+		    .msg_iov = &iov,
+		    .msg_iovlen = 1,
+		    .msg_control = u.buf,
+		    .msg_controllen = sizeof(u.buf),
+		};
+		struct cmsghdr *cm;
+		ssize_t r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return r < 0 ? -errno : -ECONNRESET;
+		for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+			size_t nfds;
+
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			nfds = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < nfds; i++) {
+				int got;
+
+				memcpy(&got, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+				if (*fd < 0)
+					*fd = got;
+				else
+					close(got);
+			}
+		}
+		if (buf[n] == '\n') {
+			buf[n] = '\0';
+			return 0;
+		}
+		n++;
+	}
+	return -EPROTO;
+}
+
+int vmm_kvmmig_fd(struct vmm_conn *c, int *fd)
+{
+	char answer[KVMMIG_CTL_LINE_MAX];
+	int ret, got = -1;
+
+	c->error[0] = '\0';
+	*fd = -1;
+	ret = open_socket(c);
+	if (ret)
+		return ret;
+	ret = write_full(c->fd, "kvmmig-fd\n", 10);
+	if (!ret)
+		ret = read_line_fd(c->fd, answer, sizeof(answer), &got);
+	vmm_close(c);
+	if (!ret && !strncmp(answer, "error ", 6)) {
+		snprintf(c->error, sizeof(c->error), "%.*s", (int)sizeof(c->error) - 1, answer + 6);
+		ret = -EREMOTEIO;
+	} else if (!ret && (strcmp(answer, "ok 0") || got < 0)) {
+		ret = -EPROTO;
+	}
+	if (ret) {
+		if (got >= 0)
+			close(got);
+		return ret;
+	}
+	*fd = got;
+	return 0;
+}
+
 int vmm_simple(struct vmm_conn *c, const char *cmd)
 {
 	return vmm_request(c, cmd, NULL, 0, NULL, NULL);

@@ -45,6 +45,14 @@ void vmm_close(struct vmm_conn *c);
 int vmm_request(struct vmm_conn *c, const char *line, const void *out, size_t out_len, char **in,
 		size_t *in_len);
 
+/*
+ * "kvmmig-fd": the VMM's /dev/kvmmig file (the authority over its VM's
+ * migrations), received with SCM_RIGHTS, close-on-exec, in *@fd. Returns 0
+ * or -errno; -EREMOTEIO with c->error set when the VMM refused (not
+ * attached, or a VMM that does not know the command).
+ */
+int vmm_kvmmig_fd(struct vmm_conn *c, int *fd);
+
 /* Shorthands for requests without payloads. */
 int vmm_simple(struct vmm_conn *c, const char *cmd);
 int vmm_status(struct vmm_conn *c, struct vmm_status *st);
