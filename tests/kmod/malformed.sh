@@ -1,11 +1,12 @@
 #!/bin/bash
 # malformed.sh: runs inside a test host started with --no-module. Feeds the
 # destination side hand-made page streams (tests/kmod/streamtool.py) and
-# proves invariant 5: every malformed stream ends DEST_RECEIVE with a clear
-# error (errno + extended-ack message), the VM returns to idle, guest memory
-# outside the announced pages is untouched, and the kernel log stays clean
-# (the test host fails the run on any WARNING/BUG). A valid hand-made stream
-# lands exactly where it says, and nothing after END is consumed.
+# proves invariant 5: every malformed stream ends the destination session's
+# RECEIVE with a clear error (errno + the result's reason), the VM returns
+# to idle, guest memory outside the announced pages is untouched, and the
+# kernel log stays clean (the test host fails the run on any WARNING/BUG).
+# A valid hand-made stream lands exactly where it says, and nothing after
+# END is consumed.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh

@@ -9,7 +9,7 @@
  * exits 0 or 1. --fd-of attaches an open file that is not a VM (a negative
  * test): a path, or @vcpu (a vCPU fd of the VM: KVM's own anon inode, not a
  * VM's) or @eventfd (an anon inode of the core kernel); --flags sets attach
- * flags (must be refused when nonzero).
+ * flags (KVMMIG_ATTACH_INCOMING is 1; unknown bits must be refused).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +29,8 @@ static const char *errno_name(int e)
 	switch (e) {
 	case EEXIST:
 		return "EEXIST";
+	case EALREADY:
+		return "EALREADY";
 	case EINVAL:
 		return "EINVAL";
 	case EBADF:

@@ -4,9 +4,16 @@
  * ever-growing pass counter into every STRIDE-th page of its memory and
  * exits with an OUT after each pass: the guest writes KVM's dirty log sees.
  * Attached to kvmmig as NAME. With --idle there is no vCPU: a destination
- * VM of the same shape.
+ * VM of the same shape, attached with KVMMIG_ATTACH_INCOMING.
  *
  *   dirtier NAME [--mem MiB] [--stride PAGES] [--fill] [--idle]
+ *
+ * Like a VMM it serves a control socket at $KVMMIG_RUN_DIR/NAME.sock
+ * (default /run/kvmmig; directory 0700, socket 0600; user/ctlproto), on a
+ * thread, with just what `kvmmig-ctl debug source|dest` and `cancel` ask:
+ *   kvmmig-fd         "ok 0" with the /dev/kvmmig file that attached the
+ *                     VM (SCM_RIGHTS): the authority over its migrations
+ *   status            name, pid, state, cpus, mem, memslot 0, kvmmig
  *
  * Reads commands on stdin, answers one line each on stdout:
  *   run | pause       start / stop the vCPU ("running" / "paused passes=N")
@@ -38,6 +45,10 @@
  *   smmslot           add a 1 MiB memslot in address space 1 (SMM memory)
  *   log on|off        dirty logging of memslot 0 (on from the start: the
  *                     VMM owns its memslots and logs them for kvmmig)
+ *   attach-again NAME2
+ *                     a second /dev/kvmmig file attaches the same VM fd
+ *                     under NAME2 ("ok" or "error <errno name>": EALREADY
+ *                     expected, one VM is attached at most once)
  *   quit
  * --fill writes a pattern into the lower half of memory first (so round 0
  * sees a long run of data pages as well as zero pages).
@@ -58,7 +69,9 @@
 #include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -446,6 +459,166 @@ out:
 	ub_close(&u);
 }
 
+static const char *errno_name(int e)
+{
+	switch (e) {
+	case EALREADY:
+		return "EALREADY";
+	case EEXIST:
+		return "EEXIST";
+	case EINVAL:
+		return "EINVAL";
+	case EPERM:
+		return "EPERM";
+	case EBUSY:
+		return "EBUSY";
+	default:
+		return strerror(e);
+	}
+}
+
+/* The control socket: see the file comment. */
+static struct {
+	char name[KVMMIG_NAME_MAX];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int listen_fd, dev;
+	int idle;
+	int logged; /* dirty logging of slot 0 */
+} ctl = {.listen_fd = -1, .dev = -1};
+
+static int ctl_send(int fd, const char *text, int pass_fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = (void *)text, .iov_len = strlen(text)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (pass_fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+	}
+	/* Short answers: one sendmsg carries them whole on a Unix socket. */
+	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)iov.iov_len ? 0 : -1;
+}
+
+static void ctl_serve(int fd)
+{
+	char buf[4096], reply[4096 + 64];
+	size_t len = 0;
+
+	for (;;) {
+		char *nl = memchr(buf, '\n', len);
+		ssize_t n;
+
+		if (!nl) {
+			if (len == sizeof(buf))
+				return;
+			n = recv(fd, buf + len, sizeof(buf) - len, 0);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return;
+			len += n;
+			continue;
+		}
+		*nl = '\0';
+		if (!strcmp(buf, "kvmmig-fd")) {
+			if (ctl_send(fd, "ok 0\n", ctl.dev))
+				return;
+		} else if (!strcmp(buf, "status")) {
+			char text[1024];
+			int tl;
+
+			tl = snprintf(text, sizeof(text),
+				      "name %s\npid %d\nstate %s\ncpus %d\nmem %zu\n"
+				      "memslot 0 gpa 0x0 size 0x%zx offset 0x0\nkvmmig attached\n"
+				      "dirty-log %s\nguest none\n",
+				      ctl.name, (int)getpid(),
+				      ctl.idle ? "incoming" : running ? "running" : "paused",
+				      ctl.idle ? 0 : 1, mem_size, mem_size, ctl.logged ? "on" : "off");
+			snprintf(reply, sizeof(reply), "ok %d\n%s", tl, text);
+			if (ctl_send(fd, reply, -1))
+				return;
+		} else {
+			snprintf(reply, sizeof(reply),
+				 "error unknown command '%.100s' (this test VMM serves kvmmig-fd, "
+				 "status)\n",
+				 buf);
+			if (ctl_send(fd, reply, -1))
+				return;
+		}
+		len -= nl + 1 - buf;
+		memmove(buf, nl + 1, len);
+	}
+}
+
+static void *ctl_thread(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int fd = accept4(ctl.listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return NULL;
+		}
+		ctl_serve(fd);
+		close(fd);
+	}
+}
+
+static void ctl_unlink(void)
+{
+	unlink(ctl.path);
+}
+
+static void ctl_open(const char *name, int dev, int idle)
+{
+	const char *dir = getenv("KVMMIG_RUN_DIR");
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	pthread_t th;
+	mode_t old;
+	int n;
+
+	if (!dir || !*dir)
+		dir = "/run/kvmmig";
+	snprintf(ctl.name, sizeof(ctl.name), "%s", name);
+	ctl.dev = dev;
+	ctl.idle = idle;
+	n = snprintf(ctl.path, sizeof(ctl.path), "%s/%s.sock", dir, name);
+	if (n < 0 || (size_t)n >= sizeof(ctl.path)) {
+		errno = ENAMETOOLONG;
+		die("control socket path");
+	}
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		die(dir);
+	strcpy(addr.sun_path, ctl.path);
+	unlink(ctl.path); /* a test VMM: whatever was there is stale */
+	ctl.listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ctl.listen_fd < 0)
+		die("socket");
+	old = umask(0077);
+	if (bind(ctl.listen_fd, (struct sockaddr *)&addr, sizeof(addr)) < 0)
+		die(ctl.path);
+	umask(old);
+	if (listen(ctl.listen_fd, 8) < 0)
+		die("listen");
+	atexit(ctl_unlink);
+	if (pthread_create(&th, NULL, ctl_thread, NULL))
+		die("pthread_create");
+}
+
 int main(int argc, char **argv)
 {
 	size_t mem_mib = 16, stride = 1;
@@ -504,9 +677,12 @@ int main(int argc, char **argv)
 	}
 
 	attach.vm_fd = vm;
+	attach.flags = idle ? KVMMIG_ATTACH_INCOMING : 0;
 	dev = open("/dev/kvmmig", O_RDWR | O_CLOEXEC);
 	if (dev < 0 || ioctl(dev, KVMMIG_ATTACH, &attach) < 0)
 		die("attach");
+	ctl.logged = !idle;
+	ctl_open(attach.name, dev, idle);
 	printf("attached %s\n", attach.name);
 
 	while (fgets(line, sizeof(line), stdin)) {
@@ -538,10 +714,23 @@ int main(int argc, char **argv)
 				printf("ok\n");
 		} else if (sscanf(line, "log %199s", arg) == 1) {
 			region.flags = strcmp(arg, "on") ? 0 : KVM_MEM_LOG_DIRTY_PAGES;
-			if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
 				printf("error %s\n", strerror(errno));
+			} else {
+				ctl.logged = !!region.flags;
+				printf("ok\n");
+			}
+		} else if (sscanf(line, "attach-again %31s", arg) == 1) {
+			struct kvmmig_attach again = {.vm_fd = vm};
+			int dev2 = open("/dev/kvmmig", O_RDWR | O_CLOEXEC);
+
+			memcpy(again.name, arg, strnlen(arg, sizeof(again.name) - 1));
+			if (dev2 < 0 || ioctl(dev2, KVMMIG_ATTACH, &again) < 0)
+				printf("error %s\n", errno_name(errno));
 			else
 				printf("ok\n");
+			if (dev2 >= 0)
+				close(dev2);
 		} else if (!strncmp(line, "delslot", 7) || !strncmp(line, "moveslot", 8)) {
 			struct kvm_userspace_memory_region r = region;
 
