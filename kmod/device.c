@@ -2,7 +2,8 @@
 /*
  * device.c: /dev/kvmmig. Each open file can attach one VM; the VM stays
  * attached exactly as long as the file is open, so a VMM that exits or
- * crashes detaches itself.
+ * crashes detaches itself. The file is the authority over the VM's
+ * migrations: sessions are opened and cancelled on it (session.c).
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
@@ -54,7 +55,7 @@ static long ioctl_attach(struct kvmmig_handle *h, void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags)
+	if (arg.flags & ~KVMMIG_ATTACH_INCOMING)
 		return -EINVAL;
 	if (!memchr(arg.name, '\0', sizeof(arg.name)))
 		return -EINVAL;
@@ -64,7 +65,7 @@ static long ioctl_attach(struct kvmmig_handle *h, void __user *argp)
 		ret = -EINVAL;
 		goto out;
 	}
-	ret = kvmmig_registry_attach(arg.vm_fd, arg.name, &vm);
+	ret = kvmmig_registry_attach(arg.vm_fd, arg.name, arg.flags, &vm);
 	if (!ret)
 		WRITE_ONCE(h->vm, vm);
 out:
@@ -89,6 +90,29 @@ static long ioctl_mark_dirty(struct kvmmig_handle *h, void __user *argp)
 	return kvmmig_session_mark_dirty(vm, arg.gpa, arg.size);
 }
 
+/*
+ * Opens a migration session of this file's VM: holding this file is the
+ * authority (invariant 8), whatever the caller's capabilities.
+ */
+static long ioctl_session_open(struct kvmmig_handle *h, void __user *argp)
+{
+	struct kvmmig_session_open arg;
+	struct kvmmig_vm *vm = READ_ONCE(h->vm);
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (!vm)
+		return -EINVAL;
+	return kvmmig_session_open(vm, &arg);
+}
+
+static long ioctl_cancel(struct kvmmig_handle *h)
+{
+	struct kvmmig_vm *vm = READ_ONCE(h->vm);
+
+	return vm ? kvmmig_session_cancel(vm) : -EINVAL;
+}
+
 static long kvmmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct kvmmig_handle *h = file->private_data;
@@ -98,6 +122,10 @@ static long kvmmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ioctl_attach(h, (void __user *)arg);
 	case KVMMIG_MARK_DIRTY:
 		return ioctl_mark_dirty(h, (void __user *)arg);
+	case KVMMIG_SESSION_OPEN:
+		return ioctl_session_open(h, (void __user *)arg);
+	case KVMMIG_CANCEL:
+		return ioctl_cancel(h);
 	default:
 		return -ENOTTY;
 	}

@@ -190,6 +190,9 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 		if (!slot->marks)
 			return -ENOMEM;
 	}
+	spin_lock(&s->mark_lock);
+	s->marks_ready = true;
+	spin_unlock(&s->mark_lock);
 
 	s->scratch_len = ARGS_SIZE + PAGE_ALIGN(bitmap_max);
 	s->scratch = vm_mmap(NULL, 0, s->scratch_len, PROT_READ | PROT_WRITE,
@@ -253,6 +256,9 @@ void kvmmig_harvest_teardown(struct kvmmig_session *s)
 	u32 i;
 
 	/* Dirty logging stays as the VMM set it: switching it off is the VMM's. */
+	spin_lock(&s->mark_lock);
+	s->marks_ready = false;
+	spin_unlock(&s->mark_lock);
 	if (s->changed_protect && set_manual_protect(s, s->saved_protect))
 		pr_info("%s: manual dirty-log protection could not be restored\n",
 			s->vm->name);
@@ -338,6 +344,76 @@ static int harvest_chunk(struct kvmmig_session *s, struct kvmmig_slot *slot,
 	return ret;
 }
 
+/* Is any bit of the slot's dirty log set now? (GET only copies it out.) */
+static int slot_still_dirty(struct kvmmig_session *s, struct kvmmig_slot *slot)
+{
+	struct kvm_dirty_log log = {
+		.slot = slot->id,
+		.dirty_bitmap = scratch_bitmap(s),
+	};
+	u64 first;
+	int ret;
+
+	if (copy_to_user(scratch_args(s), &log, sizeof(log)))
+		return -EFAULT;
+	ret = kvmmig_vm_ioctl(s, KVM_GET_DIRTY_LOG, (unsigned long)scratch_args(s));
+	if (ret) {
+		s->why = "KVM_GET_DIRTY_LOG failed";
+		return ret;
+	}
+	for (first = 0; first < slot->npages; first += KVMMIG_CHUNK_PAGES) {
+		u32 n = min_t(u64, KVMMIG_CHUNK_PAGES, slot->npages - first);
+
+		if (copy_from_user(s->chunk_bits, scratch_bitmap(s) + first / 8,
+				   ALIGN(n, BITS_PER_LONG) / 8))
+			return -EFAULT;
+		if (find_first_bit(s->chunk_bits, n) < n)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The final round's safety net, between its last page and END: the layout
+ * is still the one harvested, and no page was dirtied since its chunk was
+ * harvested (a vCPU still running, a VMM write not yet reported). If one
+ * was, the round fails with EAGAIN and the bits stay for the next round:
+ * the tool pauses what still writes and runs FINAL again. A MARK_DIRTY
+ * after this check finds the stream ended and fails (ESTALE): it can no
+ * longer reach the destination, and the VMM must hear so.
+ */
+static int final_check(struct kvmmig_session *s)
+{
+	bool dirty = false;
+	u32 i;
+	int ret;
+
+	if (!slots_unchanged(s)) {
+		s->why = "the VM's memslots changed during the final round";
+		return -ESTALE;
+	}
+	for (i = 0; i < s->nslots && !dirty; i++) {
+		if (!s->slots[i].logged)
+			continue;
+		ret = slot_still_dirty(s, &s->slots[i]);
+		if (ret < 0)
+			return ret;
+		dirty = ret;
+	}
+	spin_lock(&s->mark_lock);
+	for (i = 0; i < s->nslots && !dirty; i++)
+		dirty = find_first_bit(s->slots[i].marks, s->slots[i].npages) <
+			s->slots[i].npages;
+	if (!dirty)
+		s->stream_ended = true;
+	spin_unlock(&s->mark_lock);
+	if (dirty) {
+		s->why = "pages were written during the final round (a vCPU still running, or a VMM write reported late): pause every writer, then run the final round again";
+		return -EAGAIN;
+	}
+	return 0;
+}
+
 int kvmmig_harvest_round(struct kvmmig_session *s, u32 flags)
 {
 	u64 t0;
@@ -374,10 +450,8 @@ int kvmmig_harvest_round(struct kvmmig_session *s, u32 flags)
 		for (first = 0; first < slot->npages; first += KVMMIG_CHUNK_PAGES) {
 			u32 n = min_t(u64, KVMMIG_CHUNK_PAGES, slot->npages - first);
 
-			if (kvmmig_session_cancelled(s)) {
-				s->why = "the migration was aborted";
-				return -ECANCELED;
-			}
+			if (kvmmig_session_cancelled(s))
+				return kvmmig_net_error(s, -ECANCELED, NULL);
 			ret = harvest_chunk(s, slot, first, n, flags);
 			if (ret)
 				return ret;
@@ -385,6 +459,11 @@ int kvmmig_harvest_round(struct kvmmig_session *s, u32 flags)
 		}
 	}
 
+	if (flags & KVMMIG_ROUND_FINAL) {
+		ret = final_check(s);
+		if (ret)
+			return ret;
+	}
 	ret = kvmmig_send_mark(s, KVMMIG_REC_ROUND_END, s->round);
 	if (!ret && (flags & KVMMIG_ROUND_FINAL))
 		ret = kvmmig_send_mark(s, KVMMIG_REC_END, 0);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * netlink.c: the "kvmmig" generic netlink family: commands from kvmmig-ctl,
- * replies, and events on the "events" multicast group. Every operation and
- * the multicast group are admin-only.
+ * netlink.c: the "kvmmig" generic netlink family: observation only (the
+ * version, the attached VMs and their numbers) and events on the "events"
+ * multicast group. Every operation and the group are admin-only. Nothing
+ * here starts, drives or waits for a migration: sessions are driven
+ * through the VM's /dev/kvmmig file (invariants 8 and 10).
  */
 #include <linux/module.h>
 #include <linux/netlink.h>
@@ -18,8 +20,6 @@ static struct genl_family kvmmig_family;
 
 static const struct nla_policy kvmmig_policy[KVMMIG_A_MAX + 1] = {
 	[KVMMIG_A_VM_NAME] = { .type = NLA_NUL_STRING, .len = KVMMIG_NAME_MAX - 1 },
-	[KVMMIG_A_SOCK_FD] = { .type = NLA_U32 },
-	[KVMMIG_A_ROUND_FLAGS] = NLA_POLICY_MASK(NLA_U32, KVMMIG_ROUND_FLAGS_ALL),
 };
 
 enum kvmmig_mcgrp { KVMMIG_MCGRP_EVENTS_ID };
@@ -227,146 +227,6 @@ void kvmmig_netlink_round_event(struct kvmmig_vm *vm,
 			  GFP_KERNEL);
 }
 
-void kvmmig_extack_msg(struct netlink_ext_ack *extack, const char *msg)
-{
-	if (extack)
-		extack->_msg = msg;
-}
-
-/* Looks up the VM a request names; sets extack and returns NULL if none. */
-static struct kvmmig_vm *request_vm(struct genl_info *info)
-{
-	struct kvmmig_vm *vm;
-
-	if (GENL_REQ_ATTR_CHECK(info, KVMMIG_A_VM_NAME))
-		return NULL;
-	vm = kvmmig_vm_lookup(nla_data(info->attrs[KVMMIG_A_VM_NAME]));
-	if (!vm)
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[KVMMIG_A_VM_NAME],
-				    "no VM of that name is attached");
-	return vm;
-}
-
-static int session_start(struct genl_info *info, bool source)
-{
-	struct kvmmig_vm *vm;
-	int ret;
-
-	if (GENL_REQ_ATTR_CHECK(info, KVMMIG_A_SOCK_FD))
-		return -EINVAL;
-	vm = request_vm(info);
-	if (!vm)
-		return info->attrs[KVMMIG_A_VM_NAME] ? -ENOENT : -EINVAL;
-	ret = kvmmig_session_start(vm, source,
-				   nla_get_u32(info->attrs[KVMMIG_A_SOCK_FD]),
-				   genl_info_net(info), info->snd_portid,
-				   info->extack);
-	kvmmig_vm_put(vm);
-	return ret;
-}
-
-static int cmd_source_start(struct sk_buff *skb, struct genl_info *info)
-{
-	return session_start(info, true);
-}
-
-static int cmd_dest_start(struct sk_buff *skb, struct genl_info *info)
-{
-	return session_start(info, false);
-}
-
-static int reply_stats(struct genl_info *info, u8 cmd,
-		       const struct kvmmig_stats *st)
-{
-	struct sk_buff *msg;
-	void *hdr;
-
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
-	hdr = genlmsg_put_reply(msg, info, &kvmmig_family, 0, cmd);
-	if (!hdr || put_stats(msg, KVMMIG_A_STATS, st)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
-}
-
-static int cmd_source_round(struct sk_buff *skb, struct genl_info *info)
-{
-	struct kvmmig_stats st;
-	struct kvmmig_vm *vm;
-	u32 flags = 0;
-	int ret;
-
-	vm = request_vm(info);
-	if (!vm)
-		return info->attrs[KVMMIG_A_VM_NAME] ? -ENOENT : -EINVAL;
-	if (info->attrs[KVMMIG_A_ROUND_FLAGS])
-		flags = nla_get_u32(info->attrs[KVMMIG_A_ROUND_FLAGS]);
-	ret = kvmmig_session_round(vm, flags, &st, info->extack);
-	kvmmig_vm_put(vm);
-	return ret ? ret : reply_stats(info, KVMMIG_CMD_SOURCE_ROUND, &st);
-}
-
-static int session_stop(struct genl_info *info, enum kvmmig_stop_kind kind)
-{
-	struct kvmmig_vm *vm;
-	int ret;
-
-	vm = request_vm(info);
-	if (!vm)
-		return info->attrs[KVMMIG_A_VM_NAME] ? -ENOENT : -EINVAL;
-	ret = kvmmig_session_stop(vm, kind, false);
-	if (ret)
-		kvmmig_extack_msg(info->extack, kind == KVMMIG_STOP_SOURCE ?
-			       "no source migration session for this VM" :
-			       "no destination migration session for this VM");
-	kvmmig_vm_put(vm);
-	return ret;
-}
-
-static int cmd_source_stop(struct sk_buff *skb, struct genl_info *info)
-{
-	return session_stop(info, KVMMIG_STOP_SOURCE);
-}
-
-static int cmd_dest_stop(struct sk_buff *skb, struct genl_info *info)
-{
-	return session_stop(info, KVMMIG_STOP_DEST);
-}
-
-static int cmd_dest_receive(struct sk_buff *skb, struct genl_info *info)
-{
-	struct kvmmig_stats st;
-	struct kvmmig_vm *vm;
-	int ret;
-
-	vm = request_vm(info);
-	if (!vm)
-		return info->attrs[KVMMIG_A_VM_NAME] ? -ENOENT : -EINVAL;
-	ret = kvmmig_session_receive(vm, &st, info->extack);
-	kvmmig_vm_put(vm);
-	return ret ? ret : reply_stats(info, KVMMIG_CMD_DEST_RECEIVE, &st);
-}
-
-/* A tool that exits (or is killed) takes the sessions it started along. */
-static int netlink_release_event(struct notifier_block *nb,
-				 unsigned long event, void *ptr)
-{
-	struct netlink_notify *n = ptr;
-
-	if (event == NETLINK_URELEASE && n->protocol == NETLINK_GENERIC &&
-	    n->portid)
-		kvmmig_session_release_owner(n->net, n->portid);
-	return NOTIFY_DONE;
-}
-
-static struct notifier_block kvmmig_netlink_notifier = {
-	.notifier_call = netlink_release_event,
-};
-
 static const struct genl_small_ops kvmmig_ops[] = {
 	{
 		.cmd = KVMMIG_CMD_GET_VERSION,
@@ -379,36 +239,6 @@ static const struct genl_small_ops kvmmig_ops[] = {
 		.dumpit = dump_get_vm,
 		.flags = GENL_ADMIN_PERM,
 	},
-	{
-		.cmd = KVMMIG_CMD_SOURCE_START,
-		.doit = cmd_source_start,
-		.flags = GENL_ADMIN_PERM,
-	},
-	{
-		.cmd = KVMMIG_CMD_SOURCE_ROUND,
-		.doit = cmd_source_round,
-		.flags = GENL_ADMIN_PERM,
-	},
-	{
-		.cmd = KVMMIG_CMD_SOURCE_STOP,
-		.doit = cmd_source_stop,
-		.flags = GENL_ADMIN_PERM,
-	},
-	{
-		.cmd = KVMMIG_CMD_DEST_START,
-		.doit = cmd_dest_start,
-		.flags = GENL_ADMIN_PERM,
-	},
-	{
-		.cmd = KVMMIG_CMD_DEST_RECEIVE,
-		.doit = cmd_dest_receive,
-		.flags = GENL_ADMIN_PERM,
-	},
-	{
-		.cmd = KVMMIG_CMD_DEST_STOP,
-		.doit = cmd_dest_stop,
-		.flags = GENL_ADMIN_PERM,
-	},
 };
 
 static struct genl_family kvmmig_family __ro_after_init = {
@@ -417,12 +247,7 @@ static struct genl_family kvmmig_family __ro_after_init = {
 	.maxattr = KVMMIG_A_MAX,
 	.policy = kvmmig_policy,
 	.module = THIS_MODULE,
-	/*
-	 * Rounds and DEST_RECEIVE block for as long as the network takes:
-	 * under genl_mutex they would stall every generic netlink user of
-	 * the host (and our own SOURCE_START on loopback). Our handlers
-	 * lock what they touch themselves.
-	 */
+	/* Our handlers lock what they touch themselves, and never wait. */
 	.parallel_ops = true,
 	.small_ops = kvmmig_ops,
 	.n_small_ops = ARRAY_SIZE(kvmmig_ops),
@@ -433,19 +258,10 @@ static struct genl_family kvmmig_family __ro_after_init = {
 
 int kvmmig_netlink_init(void)
 {
-	int ret;
-
-	ret = genl_register_family(&kvmmig_family);
-	if (ret)
-		return ret;
-	ret = netlink_register_notifier(&kvmmig_netlink_notifier);
-	if (ret)
-		genl_unregister_family(&kvmmig_family);
-	return ret;
+	return genl_register_family(&kvmmig_family);
 }
 
 void kvmmig_netlink_uninit(void)
 {
-	netlink_unregister_notifier(&kvmmig_netlink_notifier);
 	genl_unregister_family(&kvmmig_family);
 }

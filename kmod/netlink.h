@@ -7,13 +7,7 @@
 
 struct kvmmig_vm;
 struct kvmmig_stats;
-struct netlink_ext_ack;
 
-/*
- * NL_SET_ERR_MSG() only takes literals; this takes any string that lives
- * forever (the messages in .rodata that the worker and parser pick).
- */
-void kvmmig_extack_msg(struct netlink_ext_ack *extack, const char *msg);
 
 void kvmmig_netlink_vm_event(struct kvmmig_vm *vm, u32 event);
 void kvmmig_netlink_round_event(struct kvmmig_vm *vm,

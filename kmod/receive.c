@@ -81,10 +81,8 @@ static int recv_exact(struct kvmmig_session *s, struct msghdr *msg,
 
 	while (iov_iter_count(&msg->msg_iter)) {
 		ret = sock_recvmsg(s->sock, msg, MSG_WAITALL);
-		if (ret < 0 && READ_ONCE(s->aborted)) {
-			s->why = "the migration was aborted (stop, or its VMM or tool exited)";
-			return ret;
-		}
+		if (ret < 0 && (READ_ONCE(s->aborted) || ret == -EAGAIN))
+			return kvmmig_net_error(s, ret, NULL);
 		if (ret < 0) {
 			if (ret == -EFAULT)
 				s->why = "guest memory vanished while receiving";
@@ -174,10 +172,8 @@ static int zero_guest(struct kvmmig_session *s, u64 uaddr, u32 npages)
 		u32 n = min_t(u32, npages, 64), i;
 		bool hole;
 
-		if (kvmmig_session_cancelled(s)) {
-			s->why = "the migration was aborted";
-			return -ECANCELED;
-		}
+		if (kvmmig_session_cancelled(s))
+			return kvmmig_net_error(s, -ECANCELED, NULL);
 		mmap_read_lock(mm);
 		n = kvmmig_hole_run(mm, uaddr, n, &hole);
 		mmap_read_unlock(mm);
@@ -198,6 +194,21 @@ static int zero_guest(struct kvmmig_session *s, u64 uaddr, u32 npages)
 	return 0;
 }
 
+/*
+ * The parser checked the record against the memslots of the session's
+ * start; the VMM may have changed them since. Write only where the VM maps
+ * those pages now, at the same address.
+ */
+static bool still_mapped(struct kvmmig_session *s,
+			 const struct kvmmig_wire_rec *rec,
+			 const struct kvmmig_stream_op *op)
+{
+	if (kvmmig_vm_maps(s->vm, le64_to_cpu(rec->gpa), op->npages, op->uaddr))
+		return true;
+	s->why = "the destination VM's memslots changed during the migration";
+	return false;
+}
+
 int kvmmig_receive_stream(struct kvmmig_session *s)
 {
 	struct kvmmig_wire_rec rec;
@@ -208,10 +219,8 @@ int kvmmig_receive_stream(struct kvmmig_session *s)
 	int ret;
 
 	for (;;) {
-		if (kvmmig_session_cancelled(s)) {
-			s->why = "the migration was aborted";
-			return -ECANCELED;
-		}
+		if (kvmmig_session_cancelled(s))
+			return kvmmig_net_error(s, -ECANCELED, NULL);
 		ret = recv_kernel(s, &rec, sizeof(rec));
 		if (ret)
 			return ret;
@@ -230,6 +239,8 @@ int kvmmig_receive_stream(struct kvmmig_session *s)
 				goto bad_stream;
 			break;
 		case KVMMIG_REC_PAGES:
+			if (!still_mapped(s, &rec, &op))
+				return -ESTALE;
 			ret = recv_guest(s, op.uaddr, op.len);
 			if (ret)
 				return ret;
@@ -237,6 +248,8 @@ int kvmmig_receive_stream(struct kvmmig_session *s)
 			round.pages_sent += op.npages;
 			break;
 		case KVMMIG_REC_ZERO:
+			if (!still_mapped(s, &rec, &op))
+				return -ESTALE;
 			ret = zero_guest(s, op.uaddr, op.npages);
 			if (ret)
 				return ret;

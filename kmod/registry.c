@@ -93,7 +93,19 @@ void kvmmig_vm_put(struct kvmmig_vm *vm)
 	kref_put(&vm->ref, vm_release);
 }
 
-int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out)
+/* Caller holds registry_lock. */
+static bool kvm_attached_locked(struct kvm *kvm)
+{
+	struct kvmmig_vm *vm;
+
+	list_for_each_entry(vm, &registry, node)
+		if (vm->kvm == kvm)
+			return true;
+	return false;
+}
+
+int kvmmig_registry_attach(int vm_fd, const char *name, u32 flags,
+			   struct kvmmig_vm **out)
 {
 	struct kvmmig_vm *vm;
 	struct file *vm_file;
@@ -112,10 +124,11 @@ int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out)
 	}
 	kvm = vm_file->private_data;
 	/*
-	 * KVM's memory ioctls only work from the VM's own mm; a VM fd passed
-	 * in from another process could never be driven. Refuse it up front.
+	 * The worker drives the VM from its own mm (KVM wants that), so a VM
+	 * fd of another process's works too; taking one (pidfd_getfd()) to
+	 * migrate a VMM that did not attach itself is an administrator's act.
 	 */
-	if (kvm->mm != current->mm) {
+	if (kvm->mm != current->mm && !capable(CAP_SYS_ADMIN)) {
 		ret = -EPERM;
 		goto out_fput;
 	}
@@ -129,10 +142,19 @@ int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out)
 	strscpy(vm->name, name, sizeof(vm->name));
 	vm->tgid = task_tgid_nr(current);
 	vm->state = KVMMIG_VM_IDLE;
+	vm->incoming = flags & KVMMIG_ATTACH_INCOMING;
 	mutex_init(&vm->lock);
+	spin_lock_init(&vm->session_lock);
 	spin_lock_init(&vm->stat_lock);
 
 	mutex_lock(&registry_lock);
+	/* Two sessions on one VM would clear each other's dirty bits. */
+	if (kvm_attached_locked(kvm)) {
+		mutex_unlock(&registry_lock);
+		kfree(vm);
+		ret = -EALREADY;
+		goto out_fput;
+	}
 	if (find_locked(name)) {
 		mutex_unlock(&registry_lock);
 		kfree(vm);
@@ -171,7 +193,7 @@ void kvmmig_registry_detach(struct kvmmig_vm *vm)
 	mutex_unlock(&registry_lock);
 
 	/* A VMM that goes away takes its migration with it. */
-	kvmmig_session_stop(vm, KVMMIG_STOP_ANY, true);
+	kvmmig_session_detach(vm);
 	kvmmig_netlink_vm_event(vm, KVMMIG_EVENT_DETACHED);
 	kvmmig_vm_put(vm);
 }
@@ -236,6 +258,35 @@ void kvmmig_vm_set_state(struct kvmmig_vm *vm, u32 state)
 	spin_unlock(&vm->stat_lock);
 	if (changed)
 		kvmmig_netlink_vm_event(vm, KVMMIG_EVENT_STATE);
+}
+
+/*
+ * Is [gpa, gpa + npages pages) still mapped by one memslot of the VM at
+ * @uaddr? The destination checks each record against the VM as it is now,
+ * not as it was when the session started: a slot the VMM deleted or moved
+ * meanwhile must not be written through its old address.
+ */
+bool kvmmig_vm_maps(struct kvmmig_vm *vm, u64 gpa, u64 npages, u64 uaddr)
+{
+	struct kvm_memory_slot *slot;
+	struct kvm_memslots *slots;
+	u64 gfn = gpa >> PAGE_SHIFT;
+	bool ok = false;
+	int idx, bkt;
+
+	idx = srcu_read_lock(&vm->kvm->srcu);
+	slots = kvm_memslots(vm->kvm);
+	kvm_for_each_memslot(slot, bkt, slots) {
+		if (slot->id >= KVM_USER_MEM_SLOTS || gfn < slot->base_gfn ||
+		    gfn - slot->base_gfn >= slot->npages)
+			continue;
+		ok = npages <= slot->npages - (gfn - slot->base_gfn) &&
+		     slot->userspace_addr +
+		     ((gfn - slot->base_gfn) << PAGE_SHIFT) == uaddr;
+		break;
+	}
+	srcu_read_unlock(&vm->kvm->srcu, idx);
+	return ok;
 }
 
 bool kvmmig_vm_range_in_memslot(struct kvmmig_vm *vm, u64 gpa, u64 size)

@@ -5,6 +5,8 @@
 
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include "../include/uapi/linux/kvmmig.h"
 
@@ -38,9 +40,12 @@ struct kvmmig_vm {
 	struct mm_struct *mm;		/* the VMM's mm, mmgrab() reference */
 	pid_t tgid;			/* of the process that attached it */
 
-	/* Serialises starting and stopping sessions; owns @session. */
+	/* Serialises starting and ending sessions. */
 	struct mutex lock;
+	/* Set and cleared under both locks; readers need only the spinlock. */
+	spinlock_t session_lock;
 	struct kvmmig_session *session;	/* NULL when idle */
+	bool incoming;			/* KVMMIG_ATTACH_INCOMING, until received */
 
 	/* What netlink reports; readable from any context. */
 	spinlock_t stat_lock;
@@ -55,7 +60,8 @@ struct kvmmig_vm_geometry {
 	u32 memslots;
 };
 
-int kvmmig_registry_attach(int vm_fd, const char *name, struct kvmmig_vm **out);
+int kvmmig_registry_attach(int vm_fd, const char *name, u32 flags,
+			   struct kvmmig_vm **out);
 void kvmmig_registry_detach(struct kvmmig_vm *vm);
 
 struct kvmmig_vm *kvmmig_vm_lookup(const char *name);
@@ -66,6 +72,7 @@ void kvmmig_vm_geometry(struct kvmmig_vm *vm, struct kvmmig_vm_geometry *geo);
 /* Sets the state and tells "events" listeners; process context. */
 void kvmmig_vm_set_state(struct kvmmig_vm *vm, u32 state);
 
+bool kvmmig_vm_maps(struct kvmmig_vm *vm, u64 gpa, u64 npages, u64 uaddr);
 /* Checks [gpa, gpa + size) lies in one memslot of the VM (MARK_DIRTY). */
 bool kvmmig_vm_range_in_memslot(struct kvmmig_vm *vm, u64 gpa, u64 size);
 

@@ -18,14 +18,6 @@
 #include "session.h"
 #include "leakcheck.h"
 
-/* An aborted session's socket fails on purpose: say so, not "network". */
-static const char *kvmmig_send_error(struct kvmmig_session *s, const char *msg)
-{
-	return READ_ONCE(s->aborted) ?
-	       "the migration was aborted (stop, or its VMM or tool exited)" :
-	       msg;
-}
-
 /* Sends a small kernel buffer, copying it; all of it or an error. */
 static int send_buf(struct kvmmig_session *s, const void *buf, size_t len,
 		    bool more)
@@ -38,10 +30,8 @@ static int send_buf(struct kvmmig_session *s, const void *buf, size_t len,
 
 	while (iov.iov_len) {
 		ret = kernel_sendmsg(s->sock, &msg, &iov, 1, iov.iov_len);
-		if (ret <= 0) {
-			s->why = kvmmig_send_error(s, "the connection failed while sending");
-			return ret ? ret : -EPIPE;
-		}
+		if (ret <= 0)
+			return kvmmig_net_error(s, ret, "the connection failed while sending");
 		iov.iov_base += ret;
 		iov.iov_len -= ret;
 		s->stats.bytes += ret;
@@ -98,10 +88,8 @@ static int send_pages(struct kvmmig_session *s, struct page **pages, u32 n)
 	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, s->bvec, n, len);
 	while (iov_iter_count(&msg.msg_iter)) {
 		ret = sock_sendmsg(s->sock, &msg);
-		if (ret <= 0) {
-			s->why = kvmmig_send_error(s, "the connection failed while sending pages");
-			return ret ? ret : -EPIPE;
-		}
+		if (ret <= 0)
+			return kvmmig_net_error(s, ret, "the connection failed while sending pages");
 		s->stats.bytes += ret;
 	}
 	return 0;
@@ -117,10 +105,8 @@ static int send_pages(struct kvmmig_session *s, struct page **pages, u32 n)
 					      PAGE_SIZE - off,
 					      MSG_MORE | MSG_SENDPAGE_NOTLAST |
 					      MSG_NOSIGNAL);
-			if (ret <= 0) {
-				s->why = kvmmig_send_error(s, "the connection failed while sending pages");
-				return ret ? ret : -EPIPE;
-			}
+			if (ret <= 0)
+				return kvmmig_net_error(s, ret, "the connection failed while sending pages");
 			off += ret;
 			s->stats.bytes += ret;
 		}
@@ -200,10 +186,8 @@ int kvmmig_send_run(struct kvmmig_session *s, const struct kvmmig_slot *slot,
 		unsigned long uaddr = slot->uaddr + (first << PAGE_SHIFT);
 		u64 gpa = (slot->base_gfn + first) << PAGE_SHIFT;
 
-		if (kvmmig_session_cancelled(s)) {
-			s->why = "the migration was aborted";
-			return -ECANCELED;
-		}
+		if (kvmmig_session_cancelled(s))
+			return kvmmig_net_error(s, -ECANCELED, NULL);
 		mmap_read_lock(mm);
 		n = kvmmig_hole_run(mm, uaddr, n, &hole);
 		got = hole ? n : kvmmig_gup_remote(mm, uaddr, n, 0, s->pages, NULL);

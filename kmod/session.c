@@ -1,32 +1,40 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * session.c: migration sessions: their lifetime and state machine, and the
- * one persistent worker kthread per session that does all the work inside
- * the VMM's mm (KVM's memory ioctls only work from the VM's own mm; see
- * DESIGN.md, kernel facts).
+ * session.c: migration sessions: their lifetime and state machine, the
+ * session file that drives one, and the one persistent worker kthread per
+ * session that does all the work inside the VMM's mm (KVM's memory ioctls
+ * only work from the VM's own mm).
  *
- * Callers (netlink requests) hand the worker one request at a time and wait
- * killably: a fatal signal aborts the session by shutting its socket down,
- * which unblocks the worker wherever TCP holds it, instead of leaving an
- * unkillable process behind.
+ * Authority is a file (invariant 8): a session is opened on the /dev/kvmmig
+ * file that attached its VM and driven through the session file that
+ * returns; nothing else reaches it. Nothing waits in a system call but
+ * read() of the session file (invariant 10): the ioctls hand the worker a
+ * request and return; the worker posts one struct kvmmig_result per
+ * request, which read() returns and poll() announces. Ending a session
+ * (its file closed, the VM detached, KVMMIG_CANCEL) shuts its socket down
+ * when a request is running, so that the worker returns wherever TCP holds
+ * it, then stops the worker; every wait on the peer is bounded by the
+ * progress timeout besides.
  */
+#include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kthread.h>
+#include <linux/module.h>
 #include <linux/net.h>
+#include <linux/poll.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
-#include <net/netlink.h>
+#include <linux/string.h>
+#include <linux/tcp.h>
+#include <linux/uaccess.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 
 #include "session.h"
 #include "netlink.h"
 #include "leakcheck.h"
-
-/* Every live session, for finding those a closing netlink socket owns. */
-static LIST_HEAD(sessions);
-static DEFINE_MUTEX(sessions_lock);
 
 static void session_release(struct kref *ref)
 {
@@ -40,6 +48,7 @@ static void session_release(struct kref *ref)
 	mutex_destroy(&s->op_lock);
 	kfree(s);
 	kvmmig_leak_dec(KVMMIG_OBJ_SESSION);
+	module_put(THIS_MODULE);
 }
 
 static void session_put(struct kvmmig_session *s)
@@ -47,15 +56,16 @@ static void session_put(struct kvmmig_session *s)
 	kref_put(&s->ref, session_release);
 }
 
+/* The VM's session with a reference of the caller's, or NULL. */
 static struct kvmmig_session *session_get(struct kvmmig_vm *vm)
 {
 	struct kvmmig_session *s;
 
-	mutex_lock(&vm->lock);
+	spin_lock(&vm->session_lock);
 	s = vm->session;
 	if (s)
 		kref_get(&s->ref);
-	mutex_unlock(&vm->lock);
+	spin_unlock(&vm->session_lock);
 	return s;
 }
 
@@ -83,6 +93,64 @@ int kvmmig_vm_ioctl(struct kvmmig_session *s, unsigned int cmd,
 	return ret;
 }
 
+/*
+ * Why a socket call of the worker failed, for its result: an aborted
+ * session's socket fails on purpose, and a timeout is the progress
+ * timeout (the peer stopped reading or sending), not "the network".
+ */
+int kvmmig_net_error(struct kvmmig_session *s, int ret, const char *what)
+{
+	if (READ_ONCE(s->aborted)) {
+		s->why = s->cancel_why ? s->cancel_why :
+			 "the migration was aborted (stop, or its VMM or tool exited)";
+		return ret ? ret : -ECANCELED;
+	}
+	if (ret == -EAGAIN || ret == -ETIMEDOUT) {
+		s->why = "no byte moved for the progress timeout: the peer stopped reading or sending, or the link is gone";
+		return -ETIMEDOUT;
+	}
+	s->why = what ? what : "the migration was aborted";
+	return ret ? ret : -EPIPE;
+}
+
+/*
+ * Bounds every wait on the peer: the socket's send and receive timeouts
+ * become the progress timeout for the session (and are given back after);
+ * on TCP, keepalive and TCP_USER_TIMEOUT notice a peer that vanished while
+ * nothing is queued. Worker context, before the first byte moves.
+ */
+static void bound_socket_waits(struct kvmmig_session *s)
+{
+	struct sock *sk = s->sock->sk;
+	long timeo = msecs_to_jiffies(s->progress_timeout_ms);
+	int secs = DIV_ROUND_UP(s->progress_timeout_ms, 1000);
+
+	lock_sock(sk);
+	s->saved_sndtimeo = sk->sk_sndtimeo;
+	s->saved_rcvtimeo = sk->sk_rcvtimeo;
+	WRITE_ONCE(sk->sk_sndtimeo, timeo);
+	WRITE_ONCE(sk->sk_rcvtimeo, timeo);
+	release_sock(sk);
+	if (sk->sk_protocol == IPPROTO_TCP &&
+	    (sk->sk_family == AF_INET || sk->sk_family == AF_INET6)) {
+		sock_set_keepalive(sk);
+		tcp_sock_set_keepidle(sk, max(secs / 3, 1));
+		tcp_sock_set_keepintvl(sk, max(secs / 6, 1));
+		tcp_sock_set_keepcnt(sk, 3);
+		tcp_sock_set_user_timeout(sk, s->progress_timeout_ms);
+	}
+}
+
+static void unbound_socket_waits(struct kvmmig_session *s)
+{
+	struct sock *sk = s->sock->sk;
+
+	lock_sock(sk);
+	WRITE_ONCE(sk->sk_sndtimeo, s->saved_sndtimeo);
+	WRITE_ONCE(sk->sk_rcvtimeo, s->saved_rcvtimeo);
+	release_sock(sk);
+}
+
 /* Makes every blocking socket call of the worker return now. */
 static void session_abort(struct kvmmig_session *s)
 {
@@ -91,22 +159,50 @@ static void session_abort(struct kvmmig_session *s)
 	wake_up(&s->wq);
 }
 
-static void finish_request(struct kvmmig_session *s, int ret)
+/* The worker's (or an ender's) answer to request @req: read() returns it. */
+static void post_result(struct kvmmig_session *s, u32 req, int ret)
 {
-	s->result = ret;
+	struct kvmmig_result *r = &s->res;
+
+	spin_lock(&s->res_lock);
+	memset(r, 0, sizeof(*r));
+	r->request = req;
+	r->error = ret;
+	r->stats.round = s->stats.round;
+	r->stats.pages_dirty = s->stats.pages_dirty;
+	r->stats.pages_sent = s->stats.pages_sent;
+	r->stats.pages_zero = s->stats.pages_zero;
+	r->stats.bytes = s->stats.bytes;
+	r->stats.harvest_ns = s->stats.harvest_ns;
+	r->stats.send_ns = s->stats.send_ns;
 	if (ret)
+		strscpy(r->why, s->why ? s->why : "the migration failed",
+			sizeof(r->why));
+	/* A FINAL round that found pages still dirty may be run again. */
+	if (ret && !(ret == -EAGAIN && req == KVMMIG_REQ_ROUND))
 		WRITE_ONCE(s->failed, true);
-	WRITE_ONCE(s->req, KVMMIG_REQ_NONE);
-	complete(&s->done);
+	s->res_ready = true;
+	s->busy = false;
+	spin_unlock(&s->res_lock);
+	wake_up_interruptible_poll(&s->res_wq, EPOLLIN | EPOLLRDNORM);
 }
 
-static int run_request(struct kvmmig_session *s)
+static int run_request(struct kvmmig_session *s, u32 req)
 {
-	switch (READ_ONCE(s->req)) {
+	int ret;
+
+	switch (req) {
 	case KVMMIG_REQ_ROUND:
-		return kvmmig_harvest_round(s, s->req_flags);
+		ret = kvmmig_harvest_round(s, s->req_flags);
+		if (!ret && (s->req_flags & KVMMIG_ROUND_FINAL))
+			kvmmig_vm_set_state(s->vm, KVMMIG_VM_SOURCE_DONE);
+		return ret;
 	case KVMMIG_REQ_RECEIVE:
-		return kvmmig_receive_stream(s);
+		ret = kvmmig_receive_stream(s);
+		/* One incoming migration per attach: the VM runs from now on. */
+		if (!ret)
+			WRITE_ONCE(s->vm->incoming, false);
+		return ret;
 	default:
 		return -EINVAL;
 	}
@@ -116,18 +212,20 @@ static int worker_fn(void *arg)
 {
 	struct kvmmig_session *s = arg;
 	struct mm_struct *mm = s->vm->mm;
+	u32 req;
 	int ret;
 
 	if (!mmget_not_zero(mm)) {
 		s->why = "the VMM is exiting";
-		finish_request(s, -ESRCH);
+		post_result(s, KVMMIG_REQ_SETUP, -ESRCH);
 		goto wait_for_stop;
 	}
 	kvmmig_leak_inc(KVMMIG_OBJ_MM);
 	kthread_use_mm(mm);
+	bound_socket_waits(s);
 
 	ret = s->source ? kvmmig_harvest_setup(s) : kvmmig_receive_setup(s);
-	finish_request(s, ret);
+	post_result(s, KVMMIG_REQ_SETUP, ret);
 	while (!ret) {
 		/* Interruptible: an idle worker is not a hung task. */
 		wait_event_interruptible(s->wq,
@@ -135,15 +233,23 @@ static int worker_fn(void *arg)
 					 kthread_should_stop());
 		if (kthread_should_stop())
 			break;
-		if (READ_ONCE(s->req) != KVMMIG_REQ_NONE)
-			finish_request(s, run_request(s));
+		req = READ_ONCE(s->req);
+		if (req == KVMMIG_REQ_NONE)
+			continue;
+		WRITE_ONCE(s->req, KVMMIG_REQ_NONE);
+		post_result(s, req, run_request(s, req));
+		if (READ_ONCE(s->failed))
+			kvmmig_vm_set_state(s->vm, KVMMIG_VM_FAILED);
 	}
+	if (ret)
+		kvmmig_vm_set_state(s->vm, KVMMIG_VM_FAILED);
 
 	/* Teardown copes with a setup that failed halfway. */
 	if (s->source)
 		kvmmig_harvest_teardown(s);
 	else
 		kvmmig_receive_teardown(s);
+	unbound_socket_waits(s);
 	kthread_unuse_mm(mm);
 	mmput(mm);
 	kvmmig_leak_dec(KVMMIG_OBJ_MM);
@@ -158,55 +264,241 @@ wait_for_stop:
 	return 0;
 }
 
-static void stop_worker(struct kvmmig_session *s)
+/*
+ * Ends session @s if it still is its VM's: aborts a running request (or
+ * all, with @abort), stops the worker, which answers a request in flight
+ * before it goes, and answers one it never took. The session object lives
+ * on until its file is closed; its driver reads what happened.
+ */
+static void end_session(struct kvmmig_session *s, bool abort, const char *why)
 {
+	struct kvmmig_vm *vm = s->vm;
+	bool unanswered;
+
+	mutex_lock(&vm->lock);
+	if (vm->session != s) {
+		mutex_unlock(&vm->lock);
+		return;
+	}
+	spin_lock(&vm->session_lock);
+	vm->session = NULL;
+	spin_unlock(&vm->session_lock);
+	WRITE_ONCE(s->closed, true);
+	if (why)
+		s->cancel_why = why;
+	if (abort || READ_ONCE(s->busy))
+		session_abort(s);
 	kthread_stop(s->worker);
 	put_task_struct(s->worker);
 	s->worker = NULL;
 	kvmmig_leak_dec(KVMMIG_OBJ_WORKER);
+	mutex_unlock(&vm->lock);
+
+	spin_lock(&s->res_lock);
+	unanswered = s->busy;
+	spin_unlock(&s->res_lock);
+	if (unanswered) {
+		s->why = s->cancel_why ? s->cancel_why :
+			 "the migration was aborted (stop, or its VMM or tool exited)";
+		post_result(s, READ_ONCE(s->req) ?: KVMMIG_REQ_SETUP, -ECANCELED);
+	}
+	kvmmig_vm_set_state(vm, KVMMIG_VM_IDLE);
 }
 
-int kvmmig_session_start(struct kvmmig_vm *vm, bool source, int fd,
-			 struct net *net, u32 portid,
-			 struct netlink_ext_ack *extack)
+/* The VM goes away (its /dev/kvmmig file closed): its migration with it. */
+void kvmmig_session_detach(struct kvmmig_vm *vm)
 {
+	struct kvmmig_session *s = session_get(vm);
+
+	if (!s)
+		return;
+	pr_info("%s: the VMM is gone: aborting its migration\n", vm->name);
+	end_session(s, true, "the migration was aborted: its VMM exited");
+	session_put(s);
+}
+
+int kvmmig_session_cancel(struct kvmmig_vm *vm)
+{
+	struct kvmmig_session *s = session_get(vm);
+
+	if (!s)
+		return -ENOENT;
+	pr_info("%s: migration cancelled\n", vm->name);
+	end_session(s, true, "the migration was cancelled (kvmmig-ctl cancel)");
+	session_put(s);
+	return 0;
+}
+
+/* Hands request @req to the worker; its result comes through read(). */
+static long session_queue(struct kvmmig_session *s, u32 req, u32 flags)
+{
+	long ret = 0;
+
+	if ((req == KVMMIG_REQ_ROUND) != s->source)
+		return -EINVAL;
+	mutex_lock(&s->op_lock);
+	spin_lock(&s->res_lock);
+	if (s->busy || s->res_ready)
+		ret = -EBUSY;
+	else if (READ_ONCE(s->closed) || READ_ONCE(s->failed))
+		ret = -EIO;
+	else if (s->finished)
+		ret = -EINVAL;
+	else if (req == KVMMIG_REQ_ROUND && s->round == 0 &&
+		 !(flags & KVMMIG_ROUND_FULL))
+		ret = -EINVAL;
+	else
+		s->busy = true;
+	spin_unlock(&s->res_lock);
+	if (!ret) {
+		s->why = NULL;
+		s->req_flags = flags;
+		memset(&s->stats, 0, sizeof(s->stats));
+		if (req == KVMMIG_REQ_RECEIVE)
+			kvmmig_vm_set_state(s->vm, KVMMIG_VM_DEST_RECEIVING);
+		WRITE_ONCE(s->req, req);
+		wake_up(&s->wq);
+	}
+	mutex_unlock(&s->op_lock);
+	return ret;
+}
+
+static long session_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct kvmmig_session *s = file->private_data;
+	u32 flags;
+
+	switch (cmd) {
+	case KVMMIG_ROUND:
+		if (get_user(flags, (u32 __user *)arg))
+			return -EFAULT;
+		if (flags & ~KVMMIG_ROUND_FLAGS_ALL)
+			return -EINVAL;
+		return session_queue(s, KVMMIG_REQ_ROUND, flags);
+	case KVMMIG_RECEIVE:
+		return session_queue(s, KVMMIG_REQ_RECEIVE, 0);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static bool result_or_idle(struct kvmmig_session *s)
+{
+	bool ret;
+
+	spin_lock(&s->res_lock);
+	ret = s->res_ready || !s->busy;
+	spin_unlock(&s->res_lock);
+	return ret;
+}
+
+static ssize_t session_read(struct file *file, char __user *buf, size_t count,
+			    loff_t *ppos)
+{
+	struct kvmmig_session *s = file->private_data;
+	struct kvmmig_result r;
+
+	if (count < sizeof(r))
+		return -EINVAL;
+	if (!result_or_idle(s)) {
+		if (file->f_flags & O_NONBLOCK)
+			return -EAGAIN;
+		if (wait_event_interruptible(s->res_wq, result_or_idle(s)))
+			return -ERESTARTSYS;
+	}
+	spin_lock(&s->res_lock);
+	if (!s->res_ready) {
+		spin_unlock(&s->res_lock);
+		return -ENODATA;
+	}
+	r = s->res;
+	s->res_ready = false;
+	spin_unlock(&s->res_lock);
+	if (copy_to_user(buf, &r, sizeof(r)))
+		return -EFAULT;
+	return sizeof(r);
+}
+
+static __poll_t session_poll(struct file *file, poll_table *wait)
+{
+	struct kvmmig_session *s = file->private_data;
+	__poll_t mask = 0;
+
+	poll_wait(file, &s->res_wq, wait);
+	spin_lock(&s->res_lock);
+	if (s->res_ready)
+		mask |= EPOLLIN | EPOLLRDNORM;
+	spin_unlock(&s->res_lock);
+	return mask;
+}
+
+static int session_file_release(struct inode *inode, struct file *file)
+{
+	struct kvmmig_session *s = file->private_data;
+
+	/* Left intact after a clean end: the tool goes on with the socket. */
+	end_session(s, false, NULL);
+	session_put(s);
+	return 0;
+}
+
+static const struct file_operations session_fops = {
+	.owner = THIS_MODULE,
+	.release = session_file_release,
+	.unlocked_ioctl = session_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.read = session_read,
+	.poll = session_poll,
+	.llseek = noop_llseek,
+};
+
+int kvmmig_session_open(struct kvmmig_vm *vm,
+			const struct kvmmig_session_open *arg)
+{
+	bool source = arg->flags == KVMMIG_SESSION_SOURCE;
 	struct kvmmig_session *s;
 	struct socket *sock;
-	int ret;
+	int ret, fd;
+
+	if ((arg->flags != KVMMIG_SESSION_SOURCE &&
+	     arg->flags != KVMMIG_SESSION_DEST) || arg->reserved ||
+	    (arg->progress_timeout_ms && arg->progress_timeout_ms < 1000))
+		return -EINVAL;
+	/* Pages land only in an empty VM its VMM declared incoming. */
+	if (!source && !READ_ONCE(vm->incoming))
+		return -EPERM;
 
 	s = kzalloc(sizeof(*s), GFP_KERNEL_ACCOUNT);
 	if (!s)
 		return -ENOMEM;
+	__module_get(THIS_MODULE);
 	kvmmig_leak_inc(KVMMIG_OBJ_SESSION);
 	kref_init(&s->ref);
-	INIT_LIST_HEAD(&s->node);
 	kvmmig_vm_get(vm);
 	s->vm = vm;
 	s->source = source;
-	s->owner_net = net;
-	s->owner_portid = portid;
+	s->progress_timeout_ms = arg->progress_timeout_ms ?:
+				 KVMMIG_PROGRESS_TIMEOUT_MS;
 	mutex_init(&s->op_lock);
 	init_waitqueue_head(&s->wq);
-	init_completion(&s->done);
+	init_waitqueue_head(&s->res_wq);
+	spin_lock_init(&s->res_lock);
 	spin_lock_init(&s->mark_lock);
 
 	/* Resolved here, in the caller's context, as nbd and l2tp do. */
-	sock = sockfd_lookup(fd, &ret);
-	if (!sock) {
-		NL_SET_ERR_MSG(extack, "KVMMIG_A_SOCK_FD is not an open socket");
+	sock = sockfd_lookup(arg->sock_fd, &ret);
+	if (!sock)
 		goto out_put;
-	}
 	kvmmig_leak_inc(KVMMIG_OBJ_SOCKET);
 	s->sock = sock;
 	if (sock->type != SOCK_STREAM || !sock->sk) {
-		NL_SET_ERR_MSG(extack, "KVMMIG_A_SOCK_FD is not a stream socket");
 		ret = -EINVAL;
 		goto out_put;
 	}
 
 	mutex_lock(&vm->lock);
 	if (vm->session) {
-		NL_SET_ERR_MSG(extack, "a migration session already runs for this VM");
 		ret = -EBUSY;
 		goto out_unlock;
 	}
@@ -218,217 +510,39 @@ int kvmmig_session_start(struct kvmmig_vm *vm, bool source, int fd,
 	}
 	get_task_struct(s->worker);
 	kvmmig_leak_inc(KVMMIG_OBJ_WORKER);
-	wake_up_process(s->worker);
 
-	if (wait_for_completion_killable(&s->done)) {
-		session_abort(s);
-		s->why = "interrupted while starting the session";
-		ret = -EINTR;
-	} else {
-		ret = s->result;
-	}
-	if (ret) {
-		kvmmig_extack_msg(extack, s->why ? s->why :
-				  "unable to set up the migration session");
-		stop_worker(s);
+	/* The file owns the initial reference; ours lasts until we return. */
+	kref_get(&s->ref);
+	fd = anon_inode_getfd("[kvmmig-session]", &session_fops, s,
+			      O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		ret = fd;
+		kthread_stop(s->worker);	/* never woken: threadfn never runs */
+		put_task_struct(s->worker);
+		s->worker = NULL;
+		kvmmig_leak_dec(KVMMIG_OBJ_WORKER);
+		session_put(s);
 		goto out_unlock;
 	}
-
-	vm->session = s;	/* takes over the initial reference */
-	mutex_lock(&sessions_lock);
-	list_add_tail(&s->node, &sessions);
-	mutex_unlock(&sessions_lock);
+	s->busy = true;			/* the setup request */
+	spin_lock(&vm->session_lock);
+	vm->session = s;
+	spin_unlock(&vm->session_lock);
 	spin_lock(&vm->stat_lock);
 	vm->has_totals = true;
 	memset(&vm->totals, 0, sizeof(vm->totals));
 	spin_unlock(&vm->stat_lock);
+	wake_up_process(s->worker);
 	mutex_unlock(&vm->lock);
 
 	kvmmig_vm_set_state(vm, source ? KVMMIG_VM_SOURCE : KVMMIG_VM_DEST);
-	return 0;
+	session_put(s);
+	return fd;
 
 out_unlock:
 	mutex_unlock(&vm->lock);
 out_put:
 	session_put(s);
-	return ret;
-}
-
-/* Ends session @s of @vm, if it still is @vm's session. */
-static int stop_session(struct kvmmig_vm *vm, struct kvmmig_session *s,
-			enum kvmmig_stop_kind kind, bool abort)
-{
-	mutex_lock(&vm->lock);
-	if (!s)
-		s = vm->session;
-	if (!s || vm->session != s ||
-	    (kind == KVMMIG_STOP_SOURCE && !s->source) ||
-	    (kind == KVMMIG_STOP_DEST && s->source)) {
-		mutex_unlock(&vm->lock);
-		return -ENOENT;
-	}
-	vm->session = NULL;
-	mutex_lock(&sessions_lock);
-	list_del_init(&s->node);
-	mutex_unlock(&sessions_lock);
-
-	/*
-	 * A request still running may wait on the peer forever: abort it.
-	 * Otherwise close the session to requests that wait for op_lock, and
-	 * leave the socket alone: the tool goes on using it after END.
-	 */
-	if (mutex_trylock(&s->op_lock)) {
-		WRITE_ONCE(s->closed, true);
-		mutex_unlock(&s->op_lock);
-	} else {
-		WRITE_ONCE(s->closed, true);
-		abort = true;
-	}
-	if (abort)
-		session_abort(s);
-	stop_worker(s);
-	mutex_unlock(&vm->lock);
-
-	kvmmig_vm_set_state(vm, KVMMIG_VM_IDLE);
-	session_put(s);
-	return 0;
-}
-
-int kvmmig_session_stop(struct kvmmig_vm *vm, enum kvmmig_stop_kind kind,
-			bool abort)
-{
-	return stop_session(vm, NULL, kind, abort);
-}
-
-void kvmmig_session_release_owner(struct net *net, u32 portid)
-{
-	struct kvmmig_session *s, *found;
-
-	for (;;) {
-		found = NULL;
-		mutex_lock(&sessions_lock);
-		list_for_each_entry(s, &sessions, node) {
-			if (s->owner_net == net && s->owner_portid == portid) {
-				kref_get(&s->ref);
-				found = s;
-				break;
-			}
-		}
-		mutex_unlock(&sessions_lock);
-		if (!found)
-			return;
-		pr_info("%s: the tool that drove the migration is gone: aborting it\n",
-			found->vm->name);
-		if (stop_session(found->vm, found, KVMMIG_STOP_ANY, true)) {
-			/* Raced with another stop: it is off the list anyway. */
-			mutex_lock(&sessions_lock);
-			list_del_init(&found->node);
-			mutex_unlock(&sessions_lock);
-		}
-		session_put(found);
-	}
-}
-
-/*
- * Hands one request to the worker and waits for it, killably. The caller
- * holds a session reference.
- */
-static int session_request(struct kvmmig_session *s, enum kvmmig_req req,
-			   u32 flags, struct kvmmig_stats *stats,
-			   struct netlink_ext_ack *extack)
-{
-	int ret;
-
-	if (mutex_lock_killable(&s->op_lock))
-		return -EINTR;
-	if (READ_ONCE(s->closed) || READ_ONCE(s->aborted)) {
-		NL_SET_ERR_MSG(extack, "the migration session is ending");
-		ret = -ENOENT;
-		goto out;
-	}
-	if (READ_ONCE(s->failed)) {
-		NL_SET_ERR_MSG(extack, "the migration session failed earlier: stop it");
-		ret = -EIO;
-		goto out;
-	}
-	if (s->finished) {
-		NL_SET_ERR_MSG(extack, "the page stream is complete: only stop remains");
-		ret = -EINVAL;
-		goto out;
-	}
-	if (req == KVMMIG_REQ_ROUND && s->round == 0 &&
-	    !(flags & KVMMIG_ROUND_FULL)) {
-		NL_SET_ERR_MSG(extack, "the first round must be a full one (KVMMIG_ROUND_FULL)");
-		ret = -EINVAL;
-		goto out;
-	}
-
-	s->why = NULL;
-	s->req_flags = flags;
-	memset(&s->stats, 0, sizeof(s->stats));
-	reinit_completion(&s->done);
-	WRITE_ONCE(s->req, req);
-	wake_up(&s->wq);
-
-	if (wait_for_completion_killable(&s->done)) {
-		/* The worker finishes on its own once the socket is down. */
-		WRITE_ONCE(s->failed, true);
-		session_abort(s);
-		NL_SET_ERR_MSG(extack, "interrupted: the migration was aborted");
-		ret = -EINTR;
-		goto out;
-	}
-	ret = s->result;
-	if (ret)
-		kvmmig_extack_msg(extack, s->why ? s->why : "the migration failed");
-	else
-		*stats = s->stats;
-out:
-	mutex_unlock(&s->op_lock);
-	return ret;
-}
-
-int kvmmig_session_round(struct kvmmig_vm *vm, u32 flags,
-			 struct kvmmig_stats *stats,
-			 struct netlink_ext_ack *extack)
-{
-	struct kvmmig_session *s = session_get(vm);
-	int ret;
-
-	if (!s || !s->source) {
-		NL_SET_ERR_MSG(extack, "no source migration session for this VM");
-		ret = -ENOENT;
-		goto out;
-	}
-	ret = session_request(s, KVMMIG_REQ_ROUND, flags, stats, extack);
-	if (!ret && (flags & KVMMIG_ROUND_FINAL))
-		kvmmig_vm_set_state(vm, KVMMIG_VM_SOURCE_DONE);
-	else if (ret && READ_ONCE(s->failed) && vm->session == s)
-		kvmmig_vm_set_state(vm, KVMMIG_VM_FAILED);
-out:
-	if (s)
-		session_put(s);
-	return ret;
-}
-
-int kvmmig_session_receive(struct kvmmig_vm *vm, struct kvmmig_stats *stats,
-			   struct netlink_ext_ack *extack)
-{
-	struct kvmmig_session *s = session_get(vm);
-	int ret;
-
-	if (!s || s->source) {
-		NL_SET_ERR_MSG(extack, "no destination migration session for this VM");
-		ret = -ENOENT;
-		goto out;
-	}
-	kvmmig_vm_set_state(vm, KVMMIG_VM_DEST_RECEIVING);
-	ret = session_request(s, KVMMIG_REQ_RECEIVE, 0, stats, extack);
-	/* A destination session ends with its stream, whatever the outcome. */
-	stop_session(vm, s, KVMMIG_STOP_DEST, ret != 0);
-out:
-	if (s)
-		session_put(s);
 	return ret;
 }
 
@@ -449,19 +563,30 @@ void kvmmig_session_account(struct kvmmig_session *s,
 	spin_unlock(&vm->stat_lock);
 }
 
+/*
+ * The VMM reports a range it wrote (invariant 6). Never blocks on a
+ * running round: the session is found under a spinlock and the bits set
+ * under another. After END the write cannot reach the destination any
+ * more: that is an error the VMM must hear (ESTALE), not a silent loss.
+ */
 int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, u64 gpa, u64 size)
 {
 	struct kvmmig_session *s;
 	u64 gfn = gpa >> PAGE_SHIFT;
 	u64 npages = size >> PAGE_SHIFT;
+	int ret = 0;
 	u32 i;
 
 	if (!kvmmig_vm_range_in_memslot(vm, gpa, size))
 		return -EINVAL;
 
-	mutex_lock(&vm->lock);
-	s = vm->session;
-	if (s && s->source) {
+	s = session_get(vm);
+	if (!s || !s->source)
+		goto out;
+	spin_lock(&s->mark_lock);
+	if (s->stream_ended) {
+		ret = -ESTALE;
+	} else if (s->marks_ready) {
 		for (i = 0; i < s->nslots; i++) {
 			struct kvmmig_slot *slot = &s->slots[i];
 
@@ -469,12 +594,13 @@ int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, u64 gpa, u64 size)
 			    gfn - slot->base_gfn >= slot->npages ||
 			    npages > slot->npages - (gfn - slot->base_gfn))
 				continue;
-			spin_lock(&s->mark_lock);
 			bitmap_set(slot->marks, gfn - slot->base_gfn, npages);
-			spin_unlock(&s->mark_lock);
 			break;
 		}
 	}
-	mutex_unlock(&vm->lock);
-	return 0;
+	spin_unlock(&s->mark_lock);
+out:
+	if (s)
+		session_put(s);
+	return ret;
 }

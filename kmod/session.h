@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * session.h: one migration of one attached VM (source or destination), the
- * worker thread that runs in the VMM's mm on its behalf, and the state the
- * harvest, send and receive code share.
+ * session file that drives it, the worker thread that runs in the VMM's mm
+ * on its behalf, and the state the harvest, send and receive code share.
  */
 #ifndef KVMMIG_SESSION_H
 #define KVMMIG_SESSION_H
@@ -17,8 +17,6 @@
 #include "registry.h"
 #include "stream.h"
 
-struct net;
-struct netlink_ext_ack;
 struct page;
 struct socket;
 struct task_struct;
@@ -44,35 +42,37 @@ struct kvmmig_slot {
 	unsigned long *marks;	/* KVMMIG_MARK_DIRTY bits, under mark_lock */
 };
 
-enum kvmmig_req {
-	KVMMIG_REQ_NONE,
-	KVMMIG_REQ_ROUND,
-	KVMMIG_REQ_RECEIVE,
-};
+/* No request queued (enum kvmmig_request names the others). */
+#define KVMMIG_REQ_NONE 0
 
 struct kvmmig_session {
 	struct kref ref;
-	struct list_head node;		/* in the session list */
 	struct kvmmig_vm *vm;		/* kvmmig_vm_get() reference */
 	bool source;
 	struct socket *sock;		/* sockfd_lookup() reference */
-	struct net *owner_net;		/* compared only, no reference */
-	u32 owner_portid;		/* netlink socket that started it */
 	struct task_struct *worker;	/* get_task_struct() reference */
+	u32 progress_timeout_ms;
+	long saved_sndtimeo, saved_rcvtimeo; /* the socket's own, given back */
 
-	/* One request at a time; held by the caller while it waits. */
-	struct mutex op_lock;
+	/* Requests: one at a time, queued by ioctl, taken by the worker. */
+	struct mutex op_lock;		/* serialises queueing */
 	wait_queue_head_t wq;		/* the worker waits here for work */
-	enum kvmmig_req req;		/* set by the caller, cleared by worker */
+	u32 req;			/* enum kvmmig_request or KVMMIG_REQ_NONE */
 	u32 req_flags;
-	struct completion done;		/* setup or request finished */
-	int result;
-	const char *why;		/* static message for extack */
-	struct kvmmig_stats stats;	/* of the last request */
+	const char *why;		/* static message for the result */
+	const char *cancel_why;		/* why the session was ended, if it was */
+	struct kvmmig_stats stats;	/* of the running request */
 	bool aborted;			/* socket shut down: stop ASAP */
-	bool failed;			/* a request failed: only stop remains */
+	bool failed;			/* a request failed: only close remains */
 	bool finished;			/* FINAL round sent / END received */
-	bool closed;			/* being stopped: take no request */
+	bool closed;			/* ended: takes no request */
+
+	/* Results, for read() and poll(). */
+	spinlock_t res_lock;
+	wait_queue_head_t res_wq;
+	bool busy;			/* a request is queued or running */
+	bool res_ready;			/* @res is unread */
+	struct kvmmig_result res;
 
 	/* Source. */
 	struct kvmmig_slot *slots;
@@ -86,7 +86,9 @@ struct kvmmig_session {
 	unsigned long *chunk_bits;	/* KVMMIG_CHUNK_PAGES bits */
 	struct page **pages;		/* KVMMIG_SEND_BATCH */
 	struct bio_vec *bvec;		/* KVMMIG_SEND_BATCH */
-	spinlock_t mark_lock;
+	spinlock_t mark_lock;		/* the marks and the two flags below */
+	bool marks_ready;		/* slots and marks exist */
+	bool stream_ended;		/* END sent: a mark would come too late */
 
 	/* Destination. */
 	struct kvmmig_stream stream;
@@ -95,30 +97,24 @@ struct kvmmig_session {
 	void *rbuf;			/* KVMMIG_RECV_BUF bytes: pages on their way into a memfd */
 };
 
-int kvmmig_session_start(struct kvmmig_vm *vm, bool source, int fd,
-			 struct net *net, u32 portid,
-			 struct netlink_ext_ack *extack);
-int kvmmig_session_round(struct kvmmig_vm *vm, u32 flags,
-			 struct kvmmig_stats *stats,
-			 struct netlink_ext_ack *extack);
-int kvmmig_session_receive(struct kvmmig_vm *vm, struct kvmmig_stats *stats,
-			   struct netlink_ext_ack *extack);
-enum kvmmig_stop_kind { KVMMIG_STOP_ANY, KVMMIG_STOP_SOURCE, KVMMIG_STOP_DEST };
 /*
- * Ends the VM's session if it is of @kind. @abort shuts the socket down
- * first, so nothing blocks on the peer; a stop that finds a request still
- * running aborts anyway. Returns -ENOENT when there is no such session.
+ * KVMMIG_SESSION_OPEN on @vm's /dev/kvmmig file: returns the session fd or
+ * a negative errno (uapi kvmmig.h says which).
  */
-int kvmmig_session_stop(struct kvmmig_vm *vm, enum kvmmig_stop_kind kind,
-			bool abort);
-/* Aborts and ends every session started from netlink socket @portid. */
-void kvmmig_session_release_owner(struct net *net, u32 portid);
+int kvmmig_session_open(struct kvmmig_vm *vm,
+			const struct kvmmig_session_open *arg);
+/* KVMMIG_CANCEL: aborts @vm's session, whoever drives it. */
+int kvmmig_session_cancel(struct kvmmig_vm *vm);
+/* The VM is being detached: its session is aborted and ended. */
+void kvmmig_session_detach(struct kvmmig_vm *vm);
 int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, u64 gpa, u64 size);
 void kvmmig_session_account(struct kvmmig_session *s,
 			    const struct kvmmig_stats *d, u32 rounds);
 
 /* Helpers for the worker's code (harvest.c, send.c, receive.c). */
 bool kvmmig_session_cancelled(struct kvmmig_session *s);
+/* Names a failed socket call (abort, progress timeout, @what) in s->why. */
+int kvmmig_net_error(struct kvmmig_session *s, int ret, const char *what);
 int kvmmig_vm_ioctl(struct kvmmig_session *s, unsigned int cmd,
 		    unsigned long arg);
 

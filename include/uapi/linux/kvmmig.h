@@ -7,11 +7,16 @@
  *
  *  1. /dev/kvmmig (mode 0600): a VMM opens it and ATTACHes its KVM VM fd
  *     under a name. The registration lives exactly as long as that open
- *     file: closing it (or the VMM dying) detaches the VM.
+ *     file: closing it (or the VMM dying) detaches the VM. That file is the
+ *     authority over the VM's migrations (see "Authority" below): a
+ *     session is opened on it and driven through the session fd it
+ *     returns.
  *
- *  2. The generic netlink family "kvmmig" (KVMMIG_GENL_NAME): every
- *     operation needs CAP_NET_ADMIN in the caller's network namespace.
- *     Events go to the multicast group "events".
+ *  2. The generic netlink family "kvmmig" (KVMMIG_GENL_NAME): observation
+ *     only (version, attached VMs, their state and numbers, events). Every
+ *     operation needs CAP_NET_ADMIN in the initial network namespace;
+ *     none can start, drive or stop a migration. Events go to the
+ *     multicast group "events".
  *
  *  3. The page stream wire format: what one kvmmig.ko sends to another
  *     over a connected stream socket (see "Page stream" below).
@@ -41,20 +46,46 @@
 #define KVMMIG_IOCTL_TYPE 0xB9
 
 /**
+ * DOC: authority
+ *
+ * Authority over a VM's migrations is a file descriptor, not a
+ * capability: the /dev/kvmmig file that attached the VM. Whoever holds
+ * that file (the VMM, or a tool it handed a copy to, e.g. over its
+ * control socket with SCM_RIGHTS) may open a migration session on it
+ * (%KVMMIG_SESSION_OPEN) or cancel one (%KVMMIG_CANCEL); nothing else can,
+ * whatever capabilities it has. The session fd that SESSION_OPEN returns
+ * drives that one session and nothing else; closing it ends the session.
+ *
+ * ATTACH takes a VM fd of the caller's own address space. A VM fd that
+ * another process owns (taken with pidfd_getfd(), as a management tool
+ * might for a VMM it did not write) is accepted only from a caller with
+ * CAP_SYS_ADMIN. One VM is attached at most once.
+ */
+
+/**
  * struct kvmmig_attach - argument of KVMMIG_ATTACH
- * @vm_fd: a file descriptor of the caller's, returned by KVM_CREATE_VM.
- * @flags: must be 0.
+ * @vm_fd: a file descriptor returned by KVM_CREATE_VM.
+ * @flags: %KVMMIG_ATTACH_INCOMING or 0.
  * @name:  NUL-terminated name, unique among attached VMs.
  *
- * Errors: EBADF (@vm_fd not open), EINVAL (not a KVM VM, bad name, nonzero
+ * %KVMMIG_ATTACH_INCOMING: the VM is an empty destination waiting for an
+ * incoming migration. Only such a VM accepts a destination session, and
+ * only one: a destination session that received the whole stream
+ * consumes the flag (the VM is then an ordinary, running VM).
+ *
+ * Errors: EBADF (@vm_fd not open), EINVAL (not a KVM VM, bad name, unknown
  * flags, or this file already has a VM attached), EEXIST (name taken),
- * EPERM (the VM belongs to another process's address space).
+ * EALREADY (that VM is already attached, under another name or file),
+ * EPERM (the VM belongs to another process's address space and the caller
+ * lacks CAP_SYS_ADMIN).
  */
 struct kvmmig_attach {
 	__s32 vm_fd;
 	__u32 flags;
 	char name[KVMMIG_NAME_MAX];
 };
+
+#define KVMMIG_ATTACH_INCOMING (1u << 0)
 
 #define KVMMIG_ATTACH _IOW(KVMMIG_IOCTL_TYPE, 0x01, struct kvmmig_attach)
 
@@ -73,7 +104,10 @@ struct kvmmig_attach {
  * only validates its argument. The range must lie inside one memslot.
  *
  * Errors: EINVAL (no VM attached on this file, misaligned, empty, outside
- * every memslot or across two, nonzero flags).
+ * every memslot or across two, nonzero flags), ESTALE (the source stream
+ * is already complete: END was sent, so the write cannot reach the
+ * destination; the VMM wrote guest memory after pausing for the final
+ * round, and the migration must not be completed).
  */
 struct kvmmig_mark_dirty {
 	__u64 gpa;
@@ -83,55 +117,175 @@ struct kvmmig_mark_dirty {
 
 #define KVMMIG_MARK_DIRTY _IOW(KVMMIG_IOCTL_TYPE, 0x02, struct kvmmig_mark_dirty)
 
+/**
+ * DOC: migration sessions
+ *
+ * A migration session binds one attached VM to one connected stream socket
+ * (TCP or kernel TLS over TCP, or any SOCK_STREAM socket). The tool
+ * connects and handshakes in userspace, then opens the session on the
+ * VM's /dev/kvmmig file with the socket's fd (%KVMMIG_SESSION_OPEN); the
+ * module keeps its own reference to the socket. While the session runs,
+ * the tool must neither read nor write that socket. The module reads and
+ * writes exactly the page stream: after the source's END record and after
+ * the destination has read END, the socket is positioned right after the
+ * stream, so the tool can go on using it (state transfer).
+ *
+ * Nothing waits for the network in a system call but read() of a session
+ * fd, which the caller may poll() first: SESSION_OPEN, ROUND and RECEIVE
+ * only start work, which a per-session kernel thread does in the VMM's
+ * address space; each request's end is one &struct kvmmig_result, read
+ * from the session fd (poll() says POLLIN when it is there). Requests run
+ * one at a time, and a request's result must be read before the next is
+ * made (EBUSY otherwise).
+ *
+ * Source: SESSION_OPEN (result: %KVMMIG_REQ_SETUP), ROUND with
+ * %KVMMIG_ROUND_FULL (round 0: every page), any number of ROUNDs (only
+ * pages dirtied since the last harvest), then ROUND with
+ * %KVMMIG_ROUND_FINAL, with every vCPU paused and the VMM's own writes
+ * reported (MARK_DIRTY): it sends the last dirty pages, checks that the
+ * layout is unchanged and that no page was dirtied meanwhile (otherwise
+ * the round fails with EAGAIN and the session stays usable: pause what
+ * still writes and run FINAL again), then sends END.
+ *
+ * Destination: SESSION_OPEN on a VM attached with %KVMMIG_ATTACH_INCOMING
+ * (result: %KVMMIG_REQ_SETUP), then RECEIVE, whose result comes when END
+ * was read (success), or the stream failed validation (EPROTO, ERANGE,
+ * EMSGSIZE), or the source gave up (ECONNABORTED: its reason follows on
+ * the socket), or the connection failed. Each page record is checked
+ * against the VM's memslots as they are when it arrives.
+ *
+ * Progress timeout: a session in which no byte moves for
+ * @progress_timeout_ms (default %KVMMIG_PROGRESS_TIMEOUT_MS) ends its
+ * request with ETIMEDOUT. On TCP sockets the module also turns keepalive
+ * on and sets TCP_USER_TIMEOUT to the same bound, so a peer that vanished
+ * is noticed even while nothing is queued (those stay on). The socket's
+ * own send and receive timeouts are restored when the session ends.
+ *
+ * A failed request fails the session: only close() remains. close() of the
+ * session fd ends the session; a request still running is aborted (the
+ * socket is shut down). Closing the VM's /dev/kvmmig file (the VMM exits)
+ * and %KVMMIG_CANCEL abort the session too; its driver then reads a result
+ * with ECANCELED.
+ *
+ * The VMM owns its memslots: before a source session it switches dirty
+ * logging on (KVM_MEM_LOG_DIRTY_PAGES) for every slot that is not
+ * read-only; the module never creates, moves, deletes or re-flags a
+ * memslot. It refuses a slot that is not logged (ESTALE), a VM whose
+ * layout, memslot generation or logging changes during the session
+ * (ESTALE at the next round), a VMM that already uses manual dirty-log
+ * protection (EBUSY: it harvests its own log, which a session takes over),
+ * SMM memory (memslots in address space 1: EOPNOTSUPP), dirty-ring VMs
+ * (KVM_CAP_DIRTY_LOG_RING: EOPNOTSUPP) and guest_memfd memslots. During a
+ * source session KVM's manual dirty-log protection is on, VM-wide; it is
+ * switched off when the session ends. The VMM must not read or clear the
+ * dirty log itself meanwhile.
+ */
+
+#define KVMMIG_PROGRESS_TIMEOUT_MS 30000
+
+/**
+ * struct kvmmig_session_open - argument of KVMMIG_SESSION_OPEN
+ * @sock_fd: a connected SOCK_STREAM socket of the caller's.
+ * @flags: exactly one of %KVMMIG_SESSION_SOURCE, %KVMMIG_SESSION_DEST.
+ * @progress_timeout_ms: 0 for %KVMMIG_PROGRESS_TIMEOUT_MS, else at least
+ *	1000.
+ * @reserved: must be 0.
+ *
+ * Returns a new session fd (close-on-exec). The checks that need no
+ * waiting fail the call itself: EINVAL (no VM attached on this file, bad
+ * flags or timeout, not a stream socket), EBADF/ENOTSOCK (@sock_fd), EBUSY
+ * (the VM already has a session), EPERM (a destination session on a VM not
+ * attached with %KVMMIG_ATTACH_INCOMING). The rest (KVM's dirty log, the
+ * stream's HELLO) runs in the session thread; its outcome is the first
+ * result read from the session fd.
+ */
+struct kvmmig_session_open {
+	__s32 sock_fd;
+	__u32 flags;
+	__u32 progress_timeout_ms;
+	__u32 reserved;
+};
+
+#define KVMMIG_SESSION_SOURCE (1u << 0)
+#define KVMMIG_SESSION_DEST   (1u << 1)
+
+#define KVMMIG_SESSION_OPEN _IOW(KVMMIG_IOCTL_TYPE, 0x03, struct kvmmig_session_open)
+
+/*
+ * KVMMIG_CANCEL, on the VM's /dev/kvmmig file: aborts the VM's session,
+ * whoever drives it (e.g. `kvmmig-ctl cancel` with the VMM's file). The
+ * driver's running or next request ends with ECANCELED. ENOENT if none.
+ */
+#define KVMMIG_CANCEL _IO(KVMMIG_IOCTL_TYPE, 0x04)
+
+/*
+ * On a session fd. KVMMIG_ROUND (source; the argument is a __u32 of
+ * &enum kvmmig_round_flags, passed by pointer) and KVMMIG_RECEIVE
+ * (destination) start a request and return at once. Errors: EINVAL
+ * (wrong kind of session, unknown flags, a first round without
+ * %KVMMIG_ROUND_FULL, the stream already complete), EBUSY (a request runs
+ * or its result is unread), EIO (the session failed earlier: close it).
+ */
+#define KVMMIG_ROUND	_IOW(KVMMIG_IOCTL_TYPE, 0x10, __u32)
+#define KVMMIG_RECEIVE	_IO(KVMMIG_IOCTL_TYPE, 0x11)
+
+/**
+ * enum kvmmig_request - &struct kvmmig_result.request
+ * @KVMMIG_REQ_SETUP: the session's setup, started by SESSION_OPEN.
+ * @KVMMIG_REQ_ROUND: a source round.
+ * @KVMMIG_REQ_RECEIVE: a destination's whole stream.
+ */
+enum kvmmig_request {
+	KVMMIG_REQ_SETUP = 1,
+	KVMMIG_REQ_ROUND = 2,
+	KVMMIG_REQ_RECEIVE = 3,
+};
+
+/**
+ * struct kvmmig_round_stats - one round's or one session's numbers
+ *	(as %KVMMIG_A_STATS describes them).
+ */
+struct kvmmig_round_stats {
+	__u32 round;
+	__u32 reserved;
+	__u64 pages_dirty;
+	__u64 pages_sent;
+	__u64 pages_zero;
+	__u64 bytes;
+	__u64 harvest_ns;
+	__u64 send_ns;
+};
+
+#define KVMMIG_WHY_MAX 160
+
+/**
+ * struct kvmmig_result - what read() of a session fd returns, one per request
+ * @request: &enum kvmmig_request.
+ * @error: 0, or a negative errno.
+ * @stats: the round's numbers (ROUND), the stream's totals (RECEIVE).
+ * @why: NUL-terminated, for humans: why @error, "" on success.
+ *
+ * read() with a smaller buffer fails with EINVAL; it blocks until the
+ * running request ends (EAGAIN with O_NONBLOCK) and fails with ENODATA
+ * when no request runs and no result is unread.
+ */
+struct kvmmig_result {
+	__u32 request;
+	__s32 error;
+	struct kvmmig_round_stats stats;
+	char why[KVMMIG_WHY_MAX];
+};
+
 /* ---------------------------------------------------------------------
  * Generic netlink family
  */
 
 #define KVMMIG_GENL_NAME "kvmmig"
-#define KVMMIG_GENL_VERSION 1
+#define KVMMIG_GENL_VERSION 2
 #define KVMMIG_MCGRP_EVENTS "events"
 
 /**
- * DOC: migration sessions
- *
- * A migration session binds one attached VM to one connected stream socket
- * (TCP, or any SOCK_STREAM socket). The tool connects and handshakes in
- * userspace, then passes the socket's fd in %KVMMIG_A_SOCK_FD; the module
- * resolves it in the caller's context and keeps its own reference. While
- * the session runs, the tool must neither read nor write that socket. The
- * module reads and writes exactly the page stream: after the source's END
- * record and after the destination has read END, the socket is positioned
- * right after the stream, so the tool can go on using it (state transfer).
- *
- * A session is owned by the netlink socket that started it: when that
- * socket is closed (the tool exits or is killed), the session is aborted
- * and everything it holds is released. Closing the VM's /dev/kvmmig file
- * (the VMM exits) aborts it too. Aborting shuts the stream socket down.
- *
- * Source: SOURCE_START, then SOURCE_ROUND with %KVMMIG_ROUND_FULL (round
- * 0: every page), any number of SOURCE_ROUNDs (only pages dirtied since
- * the last harvest), one SOURCE_ROUND with %KVMMIG_ROUND_FINAL (call it
- * with the vCPUs paused: it sends the last dirty pages, then END), then
- * SOURCE_STOP (also valid at any earlier point, to abort).
- *
- * Destination: DEST_START, then DEST_RECEIVE, which returns when END was
- * read (success) or the stream failed validation or the connection (an
- * error with an extended-ack message). Either way the session ends.
- *
- * KVM's manual dirty-log protection (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2)
- * is VM-wide: SOURCE_START enables it (with KVM_DIRTY_LOG_INITIALLY_SET
- * when KVM offers it) and SOURCE_STOP restores the VM's previous setting.
- * Dirty logging is switched on for every memslot that did not have it and
- * off again at the end. A VMM that uses the dirty log itself (e.g. for a
- * framebuffer) sees, during a migration, KVM_GET_DIRTY_LOG no longer
- * clearing bits, and afterwards misses the bits the module harvested.
- * Dirty-ring VMs (KVM_CAP_DIRTY_LOG_RING) are refused (EOPNOTSUPP), as are
- * guest_memfd memslots. A memslot change during a migration ends it with
- * ESTALE.
- */
-
-/**
- * enum kvmmig_cmd - generic netlink commands
+ * enum kvmmig_cmd - generic netlink commands (observation only)
  * @KVMMIG_CMD_GET_VERSION: reply carries %KVMMIG_A_VERSION and
  *	%KVMMIG_A_PROTOCOL.
  * @KVMMIG_CMD_GET_VM: dump: one message per attached VM, each with a
@@ -139,44 +293,18 @@ struct kvmmig_mark_dirty {
  *	dump): that VM only, or ENOENT.
  * @KVMMIG_CMD_VM_EVENT: multicast on "events" when a VM attaches, detaches
  *	or changes state; carries a %KVMMIG_A_VM nest and %KVMMIG_A_EVENT.
- * @KVMMIG_CMD_SOURCE_START: %KVMMIG_A_VM_NAME, %KVMMIG_A_SOCK_FD. Starts
- *	a source session: manual protect and dirty logging on, the worker
- *	thread, the stream's HELLO record sent. Errors: ENOENT (no such VM),
- *	EBUSY (a session runs), EBADF/ENOTSOCK/EINVAL (socket), EOPNOTSUPP
- *	(dirty ring, guest_memfd), E2BIG (too many memslots), ESRCH (the
- *	VMM is exiting), or the failing KVM ioctl's errno.
- * @KVMMIG_CMD_SOURCE_ROUND: %KVMMIG_A_VM_NAME, optional
- *	%KVMMIG_A_ROUND_FLAGS. Harvests and sends one round; the reply
- *	carries %KVMMIG_A_STATS for that round (also multicast as
- *	%KVMMIG_CMD_ROUND_EVENT). The first round must be %KVMMIG_ROUND_FULL.
- *	A failed round fails the session (only SOURCE_STOP remains).
- *	Blocks until the round is sent; a fatal signal aborts the session.
- * @KVMMIG_CMD_SOURCE_STOP: %KVMMIG_A_VM_NAME. Ends the source session:
- *	dirty logging and manual protect restored, worker and socket
- *	released. Always succeeds if a source session exists.
- * @KVMMIG_CMD_DEST_START: %KVMMIG_A_VM_NAME, %KVMMIG_A_SOCK_FD. Binds the
- *	socket to the attached (destination) VM. Errors as SOURCE_START.
- * @KVMMIG_CMD_DEST_RECEIVE: %KVMMIG_A_VM_NAME. Receives the stream into
- *	the VM's memory until END; reply carries %KVMMIG_A_STATS (totals).
- *	On a malformed stream: EPROTO (bad framing, order, version, magic,
- *	type, flags), ERANGE (a page outside the VM's memslots), EMSGSIZE
- *	(oversized record); on a dropped connection: ECONNRESET/EPIPE; each
- *	with an extended-ack message. The session ends either way.
- * @KVMMIG_CMD_DEST_STOP: %KVMMIG_A_VM_NAME. Aborts a destination session.
  * @KVMMIG_CMD_ROUND_EVENT: multicast after each source round and each
  *	ROUND_END a destination receives: %KVMMIG_A_VM_NAME, %KVMMIG_A_STATS.
+ *
+ * Version 1 of the family also had commands that started, drove and
+ * stopped sessions by VM name, for any CAP_NET_ADMIN caller; version 2
+ * has none (see "authority").
  */
 enum kvmmig_cmd {
 	KVMMIG_CMD_UNSPEC,
 	KVMMIG_CMD_GET_VERSION,
 	KVMMIG_CMD_GET_VM,
 	KVMMIG_CMD_VM_EVENT,
-	KVMMIG_CMD_SOURCE_START,
-	KVMMIG_CMD_SOURCE_ROUND,
-	KVMMIG_CMD_SOURCE_STOP,
-	KVMMIG_CMD_DEST_START,
-	KVMMIG_CMD_DEST_RECEIVE,
-	KVMMIG_CMD_DEST_STOP,
 	KVMMIG_CMD_ROUND_EVENT,
 
 	__KVMMIG_CMD_MAX
@@ -190,9 +318,6 @@ enum kvmmig_cmd {
  * @KVMMIG_A_VM: nest of &enum kvmmig_vm_attr.
  * @KVMMIG_A_VM_NAME: string, selects a VM in requests.
  * @KVMMIG_A_EVENT: u32, &enum kvmmig_event.
- * @KVMMIG_A_SOCK_FD: u32, a connected SOCK_STREAM socket of the caller's.
- * @KVMMIG_A_ROUND_FLAGS: u32, &enum kvmmig_round_flags; unknown bits are
- *	refused (EINVAL).
  * @KVMMIG_A_STATS: nest of &enum kvmmig_stats_attr.
  */
 enum kvmmig_attr {
@@ -202,8 +327,6 @@ enum kvmmig_attr {
 	KVMMIG_A_VM,
 	KVMMIG_A_VM_NAME,
 	KVMMIG_A_EVENT,
-	KVMMIG_A_SOCK_FD,
-	KVMMIG_A_ROUND_FLAGS,
 	KVMMIG_A_STATS,
 
 	__KVMMIG_A_MAX
@@ -240,11 +363,11 @@ enum kvmmig_vm_attr {
  * @KVMMIG_VM_IDLE: attached, no migration.
  * @KVMMIG_VM_SOURCE: a source session runs (rounds may be requested).
  * @KVMMIG_VM_SOURCE_DONE: the final round and END were sent; only
- *	SOURCE_STOP remains.
+ *	closing the session fd remains.
  * @KVMMIG_VM_DEST: a destination session is bound to a socket.
- * @KVMMIG_VM_DEST_RECEIVING: DEST_RECEIVE is reading the stream.
- * @KVMMIG_VM_FAILED: the session failed or was aborted; SOURCE_STOP (or
- *	DEST_STOP, or the owning tool's exit) releases it.
+ * @KVMMIG_VM_DEST_RECEIVING: RECEIVE is reading the stream.
+ * @KVMMIG_VM_FAILED: the session failed or was aborted; closing its
+ *	session fd releases it.
  */
 enum kvmmig_vm_state {
 	KVMMIG_VM_IDLE,
@@ -268,7 +391,7 @@ enum kvmmig_event {
 };
 
 /**
- * enum kvmmig_round_flags - %KVMMIG_A_ROUND_FLAGS bits
+ * enum kvmmig_round_flags - the argument of KVMMIG_ROUND
  * @KVMMIG_ROUND_FULL: send every page of every memslot, not only dirty
  *	ones (required for the first round). The dirty log is still
  *	harvested first, so later rounds resend what changes after it.
