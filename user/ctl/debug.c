@@ -95,8 +95,10 @@ static int open_session(struct mig_session *s, const char *vm, int sock, uint32_
 		return ret;
 	}
 	ret = session_open(s, vm_fd, sock, flags, progress_ms);
-	if (ret)
+	if (ret) {
 		print_error(s->why, ret);
+		session_close(s);
+	}
 	return ret;
 }
 

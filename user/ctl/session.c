@@ -88,10 +88,7 @@ int session_open(struct mig_session *s, int vm_fd, int sock, uint32_t flags,
 	if (fd < 0)
 		return -err;
 	s->fd = fd;
-	err = wait_result(s, KVMMIG_REQ_SETUP, NULL);
-	if (err)
-		session_close(s);
-	return err;
+	return wait_result(s, KVMMIG_REQ_SETUP, NULL);
 }
 
 int session_round(struct mig_session *s, uint32_t flags, struct round_stats *st)

@@ -30,7 +30,9 @@ struct mig_session {
  * socket @sock, %KVMMIG_SESSION_SOURCE or %KVMMIG_SESSION_DEST in @flags,
  * @progress_timeout_ms 0 for the module's default; closes @vm_fd whatever
  * happens (the tool keeps no copy of the VMM's authority), then waits for
- * the session's setup. Returns 0 or -errno; s->why says why.
+ * the session's setup. Returns 0 or -errno; s->why says why. A session fd
+ * that was opened stays in s->fd even when its setup failed (the socket
+ * may hold the peer's ABORT reason, to be read before session_close()).
  */
 int session_open(struct mig_session *s, int vm_fd, int sock, uint32_t flags,
 		 uint32_t progress_timeout_ms);
