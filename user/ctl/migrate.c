@@ -265,7 +265,8 @@ int migrate_main(int argc, char **argv)
 	m.guest_pages = vst.mem / sysconf(_SC_PAGESIZE);
 
 	if (is_ssh_url(dest)) {
-		if (ssh_dest_start(&m.ssh, dest, m.name, ssh, remote_ctl, key, why, sizeof(why)))
+		if (ssh_dest_start(&m.ssh, dest, m.name, ssh, remote_ctl, progress_ms, key, why,
+				   sizeof(why)))
 			return fail(&m, why);
 		dest = m.ssh.data;
 	}

@@ -56,7 +56,8 @@ static int quotable(const char *s)
 }
 
 int ssh_dest_start(struct ssh_dest *d, const char *url, const char *name, const char *ssh,
-		   const char *remote_ctl, const struct migration_key *key, char *why, size_t len)
+		   const char *remote_ctl, uint32_t progress_ms, const struct migration_key *key,
+		   char *why, size_t len)
 {
 	char login[300], host[256], port[8], remote[1024], keytext[2 * KVMMIG_KEY_LEN + 2];
 	char line[512], script[1100];
@@ -75,6 +76,9 @@ int ssh_dest_start(struct ssh_dest *d, const char *url, const char *name, const 
 	}
 	snprintf(remote, sizeof(remote), "'%s' incoming '%s' --listen :0 --key -", remote_ctl,
 		 name);
+	if (progress_ms)
+		snprintf(remote + strlen(remote), sizeof(remote) - strlen(remote),
+			 " --progress-timeout %u", progress_ms / 1000);
 	/* The user's ssh command is words for the shell: "ssh -F cfg" works. */
 	snprintf(script, sizeof(script), "exec %s \"$@\"", ssh);
 	if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC)) {

@@ -12,6 +12,7 @@
 #define KVMMIG_CTL_SSHDEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -31,11 +32,13 @@ static inline int is_ssh_url(const char *dest)
 
 /*
  * Starts the remote side. @ssh is the ssh command (words split by the
- * shell, e.g. "ssh -F cfg"); @remote_ctl the remote kvmmig-ctl. Returns 0
- * with @d->data set, or -1 with a one-line reason in @why.
+ * shell, e.g. "ssh -F cfg"); @remote_ctl the remote kvmmig-ctl;
+ * @progress_ms, when not 0, its --progress-timeout (the same bound on both
+ * sides). Returns 0 with @d->data set, or -1 with a one-line reason in @why.
  */
 int ssh_dest_start(struct ssh_dest *d, const char *url, const char *name, const char *ssh,
-		   const char *remote_ctl, const struct migration_key *key, char *why, size_t len);
+		   const char *remote_ctl, uint32_t progress_ms, const struct migration_key *key,
+		   char *why, size_t len);
 
 /*
  * Prints what the remote side said ("destination: ..."), waits up to
