@@ -35,7 +35,7 @@ NLMSG_ERROR = 2
 # Family version 1 (include/uapi/linux/kvmmig.h before version 2).
 V1_CMDS = {4: "SOURCE_START", 5: "SOURCE_ROUND", 6: "SOURCE_STOP",
            7: "DEST_START", 8: "DEST_RECEIVE", 9: "DEST_STOP"}
-A_VM_NAME, A_SOCK_FD, A_ROUND_FLAGS = 4, 7, 8
+A_VM_NAME, A_SOCK_FD, A_ROUND_FLAGS = 4, 6, 7
 ROUND_FULL = 1
 
 # include/uapi/linux/kvmmig.h: _IOW(0xB9, nr, size) and _IO(0xB9, nr).
