@@ -1,7 +1,9 @@
 #!/bin/bash
 # autoload.sh: runs inside a test host (started with --no-module). The only
 # kvmmig.ko modprobe can find is the DKMS-built one, copied by the caller to
-# $KVMMIG_SCRATCH/dkms/; the tool is the packaged /usr/sbin/kvmmig-ctl.
+# $KVMMIG_SCRATCH/dkms/; the tool is the packaged /usr/sbin/kvmmig-ctl, or
+# $KVMMIG_SCRATCH/kvmmig-ctl if the caller put one there (another
+# distribution's package, run with its own libraries).
 # Proves the module autoloads when the tool asks for the netlink family and
 # when a VMM opens /dev/kvmmig, and that the tool talks to it.
 set -u
@@ -28,11 +30,14 @@ trap 'echo "$old_modprobe" >/proc/sys/kernel/modprobe' EXIT
 expect_output "DKMS module carries the device node for static-nodes" \
 	'^kvmmig kvmmig c10:247$' cat "$root/lib/modules/$kver/modules.devname"
 
+ctl=/usr/sbin/kvmmig-ctl
+[ -x "$KVMMIG_SCRATCH/kvmmig-ctl" ] && ctl=$KVMMIG_SCRATCH/kvmmig-ctl
+
 grep -q '^kvmmig ' /proc/modules && rmmod kvmmig
 expect_output "asking for the netlink family autoloads the DKMS module" \
 	"kvmmig.ko $(modinfo -F version "$root"/lib/modules/$kver/updates/dkms/kvmmig.ko*) " \
-	/usr/sbin/kvmmig-ctl version
-expect "packaged kvmmig-ctl lists through the DKMS module" /usr/sbin/kvmmig-ctl list
+	"$ctl" version
+expect "packaged kvmmig-ctl lists through the DKMS module" "$ctl" list
 rmmod kvmmig
 
 # What `kmod static-nodes` creates at boot on a real system.
