@@ -49,6 +49,8 @@ SESSION_DEST = 1 << 1
 
 
 def ename(e):
+    if e == errno.EOPNOTSUPP:  # Python names 95 ENOTSUP, its alias on Linux
+        return "EOPNOTSUPP"
     return errno.errorcode.get(e, str(e))
 
 
