@@ -16,11 +16,14 @@ u64 gpa, u32 npages, u32 round}) and resets the connection at CUT:
            source's final round, sent with the guest paused)
   state    after 100 bytes of the STATE message
   nogo     answers STATE with RESTORED, reads GO, and closes without RUNNING
+  silent   after ACCEPT reads nothing more and holds the connection (a peer
+           that hangs: the source's progress timeout must end it)
 
 Prints "cut at <where>" when it cut, so a test knows the point was reached."""
 import socket
 import struct
 import sys
+import time
 
 REC_HELLO, REC_PAGES, REC_ZERO, REC_ROUND_END, REC_END = 1, 2, 3, 4, 5
 W_HELLO, W_ACCEPT, W_STATE, W_RESTORED, W_GO, W_DIGEST = 1, 2, 4, 5, 6, 9
@@ -68,6 +71,10 @@ wire_send(W_AUTH_REPLY, bytes([1, 0, 0, 0]) + bytes(96))  # version 1, mode 0: i
 typ, length = wire_recv()
 read(length)
 wire_send(W_ACCEPT)
+if cut == "silent":
+    print("silent", flush=True)
+    time.sleep(600)
+    sys.exit(0)
 
 records = 0
 while True:

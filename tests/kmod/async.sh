@@ -1,0 +1,76 @@
+#!/bin/bash
+# async.sh: runs inside a test host started with --no-module. Nothing waits
+# in a netlink handler (invariant 10) and every wait on a peer is bounded:
+# while a migration's round is stuck on a peer that stopped reading, the
+# host's generic netlink keeps working (another family registers and goes,
+# queries answer at once), and the progress timeout ends the migration with
+# its reason named and the guest running at the source.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/kmod/miglib.sh
+auth=(--insecure)
+
+# elapsed_ms CMD...: runs CMD, prints how long it took in ms; 99999 if it failed.
+elapsed_ms() {
+	local t=$(date +%s%N)
+	"$@" >/dev/null 2>&1 || { echo 99999; return; }
+	echo $((($(date +%s%N) - t) / 1000000))
+}
+modprobe -n nbd 2>/dev/null || fail "an nbd module for the generic netlink checks" "none in this test host"
+
+# 32 MiB of data pages: far more than the loopback socket buffers hold, so
+# round 0 blocks once the silent peer stops reading.
+start_source as 1 "pages=8192 rate=64 delay_us=100000 report_ms=100"
+fport=7498
+tests/kmod/fakedest.py $fport silent >"$tmp/silent.out" 2>&1 &
+wait_for 10 grep -q waiting "$tmp/silent.out"
+kvmmig-ctl migrate as "127.0.0.1:$fport" "${auth[@]}" --progress-timeout 30 >"$tmp/mig.out" 2>&1 &
+mig=$!
+wait_for 20 grep -q silent "$tmp/silent.out"
+wait_for 10 sh -c "kvmmig-ctl status as | grep -q 'kvmmig: source'"
+sleep 2 # the round is now blocked on the peer
+t0=$(date +%s)
+
+# The oracle does not depend on speed: each command must complete while the
+# round is still stuck. Had a netlink handler been waiting on the peer, the
+# family registration below (genl's cb_lock taken for writing) and every
+# generic netlink request queued behind it could only complete once the
+# migration ended (here: by its 30 s progress timeout).
+stuck() { kill -0 $mig 2>/dev/null; }
+ms=$(elapsed_ms kvmmig-ctl list)
+stuck && [ "$ms" != 99999 ] && pass "a netlink query answers while a round is stuck on its peer (${ms} ms)" ||
+	fail "a netlink query answers while a round is stuck on its peer" "took ${ms} ms; migration: $(tail -n 1 "$tmp/mig.out")"
+ms=$(elapsed_ms modprobe nbd)
+ms2=$(elapsed_ms rmmod nbd)
+stuck && [ "$ms" != 99999 ] && [ "$ms2" != 99999 ] &&
+	pass "another generic netlink family registers and unregisters meanwhile (nbd: ${ms} ms, ${ms2} ms)" ||
+	fail "another generic netlink family registers and unregisters meanwhile" "modprobe nbd ${ms} ms, rmmod ${ms2} ms; migration: $(tail -n 1 "$tmp/mig.out")"
+ms=$(elapsed_ms kvmmig-ctl version)
+stuck && [ "$ms" != 99999 ] && pass "and netlink still answers after it (${ms} ms), the round still stuck" ||
+	fail "and netlink still answers after it, the round still stuck" "took ${ms} ms; migration: $(tail -n 1 "$tmp/mig.out")"
+
+# The progress timeout (30 s without a byte moving) ends it, named.
+if wait_for 60 sh -c "! kill -0 $mig"; then
+	wait $mig
+	rc=$? secs=$(($(date +%s) - t0))
+	if [ $rc -ne 0 ] && grep -q 'no byte moved for the progress timeout.*the guest is running on the source' "$tmp/mig.out"; then
+		pass "the silent peer ends the migration after the progress timeout, reason named (${secs} s)"
+	else
+		fail "the silent peer ends the migration after the progress timeout, reason named" "exit $rc: $(tail -n 1 "$tmp/mig.out")"
+	fi
+else
+	fail "the silent peer ends the migration after the progress timeout, reason named" "still running after 60 s"
+	kill -9 $mig
+fi
+if runs_on "$tmp/as.src.log" "$tmp/as.src.pid"; then
+	pass "after the progress timeout the guest runs on at the source, memory checks passing"
+else
+	fail "after the progress timeout the guest runs on at the source, memory checks passing" \
+		"$(why_stopped "$tmp/as.src.log" "$tmp/as.src.pid")"
+fi
+expect_output "and the module is idle again" '^kvmmig: idle$' kvmmig-ctl status as
+pkill -f "fakedest.py $fport" 2>/dev/null
+kill -9 "$(cat "$tmp/as.src.pid")"
+wait 2>/dev/null
+expect "the module unloads" rmmod kvmmig
+finish

@@ -1,0 +1,76 @@
+#!/bin/bash
+# final.sh: runs inside a test host started with --no-module. The final
+# round's safety net: END goes out only if nothing was written since the
+# pages were harvested. A FINAL round with a vCPU still writing fails with
+# EAGAIN and leaves the session usable; once every writer is paused the
+# same session's FINAL succeeds; a VMM write reported after END fails
+# (ESTALE) instead of being dropped. Without the net, each of these would
+# be a page silently lost at the destination.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+TEST_SUFFIX=" [$(uname -r)]"
+export PATH=$PWD/build:$PWD/build/tests:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp" "$KVMMIG_RUN_DIR"
+}
+trap cleanup EXIT
+trap "" PIPE
+PORT=7415
+insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
+
+# bg NAME CMD...: runs CMD, stdin from fifo $tmp/NAME.in (fd in NAME_fd).
+bg() {
+	local name=$1
+	shift
+	rm -f "$tmp/$name.in"
+	mkfifo "$tmp/$name.in"
+	"$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &
+	eval "${name}_pid=$!"
+	pids+=($!)
+	eval "exec {${name}_fd}>\"$tmp/$name.in\""
+}
+# ask NAME CMD: sends CMD to NAME and prints its next answer line.
+ask() {
+	local n
+	n=$(wc -l <"$tmp/$1.out")
+	eval "echo \"\$2\" >&\${$1_fd}"
+	wait_for 60 sh -c "[ \$(wc -l <'$tmp/$1.out') -gt $n ]"
+	tail -n +$((n + 1)) "$tmp/$1.out" | head -n 1
+}
+
+bg vm dirtier fin --mem 32
+wait_for 10 grep -q attached "$tmp/vm.out" || { fail "the VM attaches" "$(cat "$tmp/vm.out")"; exit 1; }
+ask vm run >/dev/null
+tests/kmod/streamtool.py sink $PORT 100000000000 >"$tmp/sink.out" 2>&1 &
+pids+=($!)
+wait_for 10 grep -q listening "$tmp/sink.out"
+bg tool kvmmig-ctl debug source fin 127.0.0.1:$PORT
+wait_for 20 grep -q "started\|^error" "$tmp/tool.out"
+expect_output "round 0" "^round round=0 " ask tool "round full"
+
+# The vCPU keeps writing through the final round: its pages are dirty again
+# before END would go.
+out=$(ask tool "round final")
+if [[ "$out" == "error Resource temporarily unavailable: pages were written during the final round"* ]]; then
+	pass "a final round with a vCPU still writing fails with EAGAIN, naming why"
+else fail "a final round with a vCPU still writing fails with EAGAIN, naming why" "$out"; fi
+expect_output "the session is still usable: another round runs" "^round round=[0-9]+ " ask tool "round"
+ask vm pause >/dev/null
+expect_output "with the vCPU paused the final round succeeds" "^round round=[0-9]+ " ask tool "round final"
+expect_output "and nothing follows END" "^error Invalid argument" ask tool "round"
+
+# A VMM write reported after END could not reach the destination any more.
+expect_output "a MARK_DIRTY after END fails with ESTALE" "^error Stale file handle$" ask vm "mark 0x1000 4096"
+expect_output "session ends" "^stopped" ask tool stop
+expect_output "outside a session MARK_DIRTY is accepted again" "^ok" ask vm "mark 0x1000 4096"
+eval "exec ${tool_fd}>&- ${vm_fd}>&-"
+for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+wait 2>/dev/null
+pids=()
+expect "the module unloads" rmmod kvmmig
+finish
