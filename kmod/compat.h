@@ -12,8 +12,9 @@
 /*
  * Supported: 6.1 (Debian 12), 6.12 (Debian 13, bookworm-backports), 7.x
  * (trixie-backports' 7.3, sid's 7.2). 6.2..6.11 and other 7.x build but are
- * not tested. Below 6.1 the module lacks what it needs (DESIGN.md, kernel
- * facts); 8.0 and later are refused until someone checks them.
+ * not tested. Below 6.1 the module lacks what it needs
+ * (Documentation/kvmmig.rst, "Kernel facts"); 8.0 and later are refused
+ * until someone checks them.
  */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0) || \
 	LINUX_VERSION_CODE >= KERNEL_VERSION(8, 0, 0)

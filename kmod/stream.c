@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * stream.c: THE page-stream record parser. Every header a destination
- * receives goes through here before a byte touches guest memory (DESIGN.md
- * invariant 5). Pure code: no allocation, no locks, no kernel-only calls,
- * so tests/fuzz/stream_fuzz.c builds this very file in userspace.
+ * receives goes through here before a byte touches guest memory
+ * (Documentation/kvmmig.rst, "Invariants", 5). Pure code: no allocation,
+ * no locks, no kernel-only calls, so tests/fuzz/stream_fuzz.c builds this
+ * very file in userspace.
  */
 #include "stream.h"
 

@@ -1,9 +1,10 @@
 #!/bin/bash
 # abort-loop.sh: the reproducer of a guest lost at the source after an aborted migration
-# (DESIGN invariant 3). One payload guest runs at the source of a loopback migration in a test
-# host; again and again a migration of it is started on a capped link and aborted, cycling
-# through every abort path: the source tool killed (kill -9) in round 0 and in a later round,
-# cancelled, the connection cut (the destination tool killed), the destination VMM killed.
+# (Documentation/kvmmig.rst, "Invariants", 3). One payload guest runs at the source of a
+# loopback migration in a test host; again and again a migration of it is started on a
+# capped link and aborted, cycling through every abort path: the source tool killed
+# (kill -9) in round 0 and in a later round, cancelled, the connection cut (the destination
+# tool killed), the destination VMM killed.
 # After each abort the guest must run on (new self-verifications, no failure); a guest that
 # stops is counted, described (why_stopped: its own FAULT report, its VMM's last words, the
 # triple faults KVM saw) and replaced, and the loop goes on: the result is deaths per 100 aborts.

@@ -3,10 +3,10 @@
  * live migration. Pre-copy rounds until the policy says the final round fits
  * the downtime limit, then pause, final pages, state, and the handoff.
  *
- * Exactly one side runs the guest (DESIGN.md invariant 3): until the
- * destination has restored the state and we sent GO, every failure resumes
- * the source. Once GO is sent, only RUNNING proves the destination runs;
- * without it the source stays paused and says so.
+ * Exactly one side runs the guest (Documentation/kvmmig.rst, "Invariants",
+ * 3): until the destination has restored the state and we sent GO, every
+ * failure resumes the source. Once GO is sent, only RUNNING proves the
+ * destination runs; without it the source stays paused and says so.
  */
 #include <getopt.h>
 #include <inttypes.h>

@@ -186,9 +186,10 @@ void *vmm_gpa_to_hva(struct vmm_vm *vm, uint64_t gpa, uint64_t len);
 /*
  * Every write the VMM itself makes to guest memory (loaders, device
  * emulation, DMA) must be reported here: KVM's dirty log does not see it,
- * and a migration must re-send those pages (DESIGN.md invariant 6). When
- * attached, the range goes to kvmmig.ko (KVMMIG_MARK_DIRTY, page-rounded,
- * split per memslot); call it after the write is complete.
+ * and a migration must re-send those pages (Documentation/kvmmig.rst,
+ * "Invariants", 6). When attached, the range goes to kvmmig.ko
+ * (KVMMIG_MARK_DIRTY, page-rounded, split per memslot); call it after the
+ * write is complete.
  */
 void vmm_guest_mem_written(struct vmm_vm *vm, uint64_t gpa, uint64_t len);
 /* Copies @len bytes into guest memory at @gpa and reports the write; -EFAULT outside memory. */
