@@ -81,7 +81,9 @@ kill -9 "$stall_pid" 2>/dev/null
 # 3. The destination tool is killed while it receives.
 bg dst dirtier dst --mem $MEM --idle
 wait_for 10 grep -q attached "$tmp/dst.out"
-bg recv kvmmig-ctl debug dest dst $PORT
+# The destination's RECEIVE spans the script's pauses between rounds:
+# its progress timeout (default 30 s) is raised out of the way.
+bg recv kvmmig-ctl debug dest dst $PORT --progress-timeout 600
 wait_for 10 grep -q listening "$tmp/recv.out"
 bg tool kvmmig-ctl debug source src 127.0.0.1:$PORT
 wait_for 20 grep -q started "$tmp/tool.out"
@@ -100,7 +102,7 @@ eval "exec ${tool_fd}>&- ${recv_fd}>&-"
 
 # 4. The VMM changes its memslots during a migration: the next round ends
 #    it cleanly (ESTALE), and stop still restores everything.
-bg recv kvmmig-ctl debug dest dst $PORT
+bg recv kvmmig-ctl debug dest dst $PORT --progress-timeout 600
 wait_for 10 grep -q listening "$tmp/recv.out"
 bg tool kvmmig-ctl debug source src 127.0.0.1:$PORT
 wait_for 20 grep -q started "$tmp/tool.out"

@@ -46,7 +46,9 @@ grep -q '^kvmmig ' /proc/modules || insmod "$KVMMIG_KO"
 if [ "$KVMMIG_ROLE" = b ]; then
 	start dst dirtier dst --mem $MEM --idle
 	wait_for 10 grep -q attached "$tmp/dst.out"
-	out=$(timeout 300 kvmmig-ctl debug dest dst $PORT 2>&1 | grep -v listening)
+	# RECEIVE spans the source script's pauses between rounds: raise its
+	# progress timeout (default 30 s) out of the way.
+	out=$(timeout 300 kvmmig-ctl debug dest dst $PORT --progress-timeout 600 2>&1 | grep -v listening)
 	expect_output "destination host received the stream" "^received round=5 " echo "$out"
 	mine=$(send dst "hash $tmp/dst.hash")
 	theirs=$(echo "$out" | sed -n 's/^after END: //p')
