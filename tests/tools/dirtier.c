@@ -86,10 +86,16 @@ static atomic_int want_run, running;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 
+/*
+ * _exit, not exit: a thread's exit() flushes every stdio stream and waits
+ * for the lock of stdin, which the main thread holds while it blocks in
+ * fgets(): the process would hang instead of ending.
+ */
 static void die(const char *what)
 {
 	fprintf(stderr, "dirtier: %s: %s\n", what, strerror(errno));
-	exit(2);
+	fflush(stdout);
+	_exit(2);
 }
 
 /* The guest: see the file comment. Code at gpa 0, data from page 1 on. */
@@ -161,6 +167,9 @@ static void *vcpu_thread(void *arg)
 			pthread_cond_broadcast(&cond);
 			while (!want_run)
 				pthread_cond_wait(&cond, &lock);
+		}
+		/* Also when "run" came before this thread first got here. */
+		if (!running) {
 			running = 1;
 			pthread_cond_broadcast(&cond);
 		}
@@ -171,7 +180,8 @@ static void *vcpu_thread(void *arg)
 			passes++;
 		} else {
 			fprintf(stderr, "dirtier: unexpected exit %u\n", run->exit_reason);
-			exit(2);
+			fflush(stdout);
+			_exit(2);
 		}
 	}
 	return NULL;

@@ -164,8 +164,9 @@ struct kvmmig_mark_dirty {
  * A failed request fails the session: only close() remains. close() of the
  * session fd ends the session; a request still running is aborted (the
  * socket is shut down). Closing the VM's /dev/kvmmig file (the VMM exits)
- * and %KVMMIG_CANCEL abort the session too; its driver then reads a result
- * with ECANCELED.
+ * and %KVMMIG_CANCEL abort the session too: a request running or queued
+ * then ends with a result of ECANCELED (or the socket error the abort
+ * caused), and any later request fails with EIO.
  *
  * The VMM owns its memslots: before a source session it switches dirty
  * logging on (KVM_MEM_LOG_DIRTY_PAGES) for every slot that is not
