@@ -283,10 +283,14 @@ static void end_session(struct kvmmig_session *s, bool abort, const char *why)
 	spin_lock(&vm->session_lock);
 	vm->session = NULL;
 	spin_unlock(&vm->session_lock);
-	WRITE_ONCE(s->closed, true);
 	if (why)
 		s->cancel_why = why;
-	if (abort || READ_ONCE(s->busy))
+	/* Under res_lock: session_queue() then sees it closed, or we see it busy. */
+	spin_lock(&s->res_lock);
+	s->closed = true;
+	abort |= s->busy;
+	spin_unlock(&s->res_lock);
+	if (abort)
 		session_abort(s);
 	kthread_stop(s->worker);
 	put_task_struct(s->worker);
@@ -340,7 +344,7 @@ static long session_queue(struct kvmmig_session *s, u32 req, u32 flags)
 	spin_lock(&s->res_lock);
 	if (s->busy || s->res_ready)
 		ret = -EBUSY;
-	else if (READ_ONCE(s->closed) || READ_ONCE(s->failed))
+	else if (s->closed || READ_ONCE(s->failed))
 		ret = -EIO;
 	else if (s->finished)
 		ret = -EINVAL;

@@ -178,6 +178,36 @@ wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 	pass "after cancel the destination stops its VMM" ||
 	fail "after cancel the destination stops its VMM" "still running; incoming said: $(tail -n 2 "$tmp/vmrin.in.out" | tr '\n' ' ') ps: $(ps -o pid,stat,args | grep '[k]vmmig' | tr '\n' ';')"
 
+# --- A source that gives up after the handshake says so to the destination:
+# a second migration of vmr while the first runs cannot open a session (one
+# at a time), and its destination names that, not a protocol error. The
+# first migration, and its dirty logging, go on untouched.
+start_dest vmrin 1
+kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" --bandwidth 1 >"$tmp/first.out" 2>&1 &
+mig=$!
+wait_for 20 sh -c "kvmmig-ctl status vmr | grep -q 'kvmmig: source'"
+port0=$port port=7438
+start_dest vmrin2 1
+out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" 2>&1)
+rc=$? port=$port0
+if [ $rc -ne 0 ] && echo "$out" | grep -q 'guest is running on the source'; then
+	pass "a second migration of a VM being migrated fails, the guest running at the source"
+else
+	fail "a second migration of a VM being migrated fails, the guest running at the source" "$(echo "$out" | tail -n 1)"
+fi
+wait_for 15 sh -c "! kill -0 $(cat "$tmp/vmrin2.in.pid")"
+expect_output "its destination says the source gave up, and why" \
+	'the source gave up before sending any memory: the module could not start sending: .*the destination VMM was stopped' \
+	cat "$tmp/vmrin2.in.out"
+if kill -0 $mig 2>/dev/null && kvmmig-ctl status vmr | grep -q 'kvmmig: source'; then
+	pass "and the first migration runs on"
+else
+	fail "and the first migration runs on" "$(tail -n 1 "$tmp/first.out")"
+fi
+kvmmig-ctl cancel vmr >/dev/null
+wait $mig
+wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")"
+
 # --- The connection breaks at each phase (a fake destination cuts it on
 # cue): the source must end running, and say so. After GO without RUNNING
 # the outcome is unknown: the source must stay paused until told.

@@ -295,16 +295,22 @@ int migrate_main(int argc, char **argv)
 	free(payload);
 	m.awaiting_stream = 1;
 
-	/* The VMM owns its memslots: it logs them, the module only harvests. */
-	ret = vmm_simple(&m.vmm, "dirty-log on");
-	if (ret) {
-		snprintf(why, sizeof(why),
-			 "the VMM could not switch dirty logging on (%s): a VMM migrated by "
-			 "kvmmig must serve 'dirty-log on'",
-			 m.vmm.error[0] ? m.vmm.error : strerror(-ret));
-		return fail(&m, why);
+	/*
+	 * The VMM owns its memslots: it logs them, the module only harvests.
+	 * Logging it had on already (another migration's, or the VMM's own)
+	 * is not ours to switch off when we fail.
+	 */
+	if (!vst.dirty_log) {
+		ret = vmm_simple(&m.vmm, "dirty-log on");
+		if (ret) {
+			snprintf(why, sizeof(why),
+				 "the VMM could not switch dirty logging on (%s): a VMM migrated "
+				 "by kvmmig must serve 'dirty-log on'",
+				 m.vmm.error[0] ? m.vmm.error : strerror(-ret));
+			return fail(&m, why);
+		}
+		m.logging = 1;
 	}
-	m.logging = 1;
 
 	/* The VMM's /dev/kvmmig file is the authority: the session is opened on it. */
 	ret = vmm_kvmmig_fd(&m.vmm, &vm_fd);

@@ -250,6 +250,8 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 			continue;
 		if (!strcmp(line, "kvmmig attached"))
 			st->attached = 1;
+		if (!strcmp(line, "dirty-log on"))
+			st->dirty_log = 1;
 		if (!strncmp(line, "cpuid ", 6)) {
 			size_t used = strlen(st->cpuid);
 

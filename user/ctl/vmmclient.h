@@ -19,6 +19,7 @@ struct vmm_status {
 	unsigned int nslots;
 	struct vmm_memslot slots[VMM_MAX_SLOTS];
 	int attached;	   /* kvmmig attached */
+	int dirty_log;	   /* the VMM logs its memslots now ("dirty-log on") */
 	char cpuid[16384]; /* vCPU 0's "cpuid ..." lines, as the VMM prints them */
 };
 
