@@ -35,6 +35,20 @@ fi
 vm_start att1 --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=1024 report_ms=200"
 expect_output "status says attached" "^kvmmig attached$" vm_ctl att1 status
 expect_output "kvmmig-ctl list shows the VM by name" "att1" "$ctl" list
+# The control socket hands out the VM's /dev/kvmmig file, the authority over its migrations.
+kvmmig_fd() {
+	python3 - "$KVMMIG_RUN_DIR/$1.sock" <<'PY'
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"kvmmig-fd\n")
+msg, fds, _, _ = socket.recv_fds(s, 64, 4)
+while msg and not msg.endswith(b"\n"):
+    msg += s.recv(64)
+print(msg.decode().strip(), len(fds), os.readlink("/proc/self/fd/%d" % fds[0]) if fds else "-")
+PY
+}
+expect_output "kvmmig-fd answers ok with the VMM's /dev/kvmmig file (SCM_RIGHTS)" "^ok 0 1 /dev/kvmmig$" kvmmig_fd att1
 
 # Same name, another control socket: the module refuses, the VMM says why and exits.
 KVMMIG_RUN_DIR=$vm_tmp/other mkdir -p "$vm_tmp/other"
