@@ -125,6 +125,41 @@ expect_output "destination refuses a CPUID its host cannot give, naming leaf and
 	'^REFUSE this host cannot give the guest its CPU: guest CPUID leaf 0x7.0 (EBX|ECX|EDX) has features 0x[0-9a-f]+ that this host' \
 	tests/kmod/fakesource.py 127.0.0.1 $port \
 	'protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\ncpuid 0x7 0 0x0 0xffffffff 0xffffffff 0xffffffff\n'
+# --- A source that goes silent after the handshake: the destination's
+# --progress-timeout (3 s here, 30 s by default) ends its wait with the
+# reason named, and its empty VMM goes.
+kvmmig-vm -v --incoming --name vmpt --cpus 1 --mem 64M --console "file:$tmp/vmpt.dst.log" \
+	2>"$tmp/vmpt.dst.err" &
+pt_vmm=$!
+wait_for 20 test -S "$KVMMIG_RUN_DIR/vmpt.sock"
+kvmmig-ctl incoming vmpt --listen "127.0.0.1:$port" --timeout 120 --insecure --progress-timeout 3 \
+	>"$tmp/vmpt.in.out" 2>&1 &
+pt_in=$!
+wait_for 10 grep -q waiting "$tmp/vmpt.in.out"
+tests/kmod/fakesource.py 127.0.0.1 $port 'protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n' \
+	hold 120 >"$tmp/vmpt.src" 2>&1 &
+pt_src=$!
+t0=$(date +%s)
+if wait_for 60 sh -c "! kill -0 $pt_in"; then
+	secs=$(($(date +%s) - t0))
+	if grep -q 'receiving guest memory failed: no byte moved for the progress timeout.*destination VMM was stopped' \
+		"$tmp/vmpt.in.out" && [ "$secs" -lt 25 ]; then
+		pass "a silent source ends the incoming migration after --progress-timeout, reason named (${secs} s)"
+	else
+		fail "a silent source ends the incoming migration after --progress-timeout, reason named" \
+			"after ${secs} s: $(tail -n 1 "$tmp/vmpt.in.out")"
+	fi
+else
+	fail "a silent source ends the incoming migration after --progress-timeout, reason named" \
+		"still waiting after 60 s: $(tail -n 1 "$tmp/vmpt.in.out")"
+	kill -9 $pt_in
+fi
+wait_for 10 sh -c "! kill -0 $pt_vmm" && wait_for 10 grep -q CLOSED "$tmp/vmpt.src" &&
+	pass "and the destination stopped its VMM and closed the connection" ||
+	fail "and the destination stopped its VMM and closed the connection" "fake source: $(cat "$tmp/vmpt.src" | tr '\n' ' ')"
+kill -9 $pt_vmm $pt_src 2>/dev/null
+wait $pt_vmm $pt_src 2>/dev/null
+
 auth=(--key "$key")
 start_dest vmrin 1 32M
 out=$(kvmmig-ctl migrate vmr "127.0.0.1:$port" "${auth[@]}" 2>&1)
