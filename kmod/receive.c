@@ -100,6 +100,7 @@ static int recv_exact(struct kvmmig_session *s, struct msghdr *msg,
 			return -ECONNRESET;
 		}
 		s->stats.bytes += ret;
+		s->session_bytes += ret;
 	}
 	return 0;
 }

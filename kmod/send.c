@@ -35,6 +35,7 @@ static int send_buf(struct kvmmig_session *s, const void *buf, size_t len,
 		iov.iov_base += ret;
 		iov.iov_len -= ret;
 		s->stats.bytes += ret;
+		s->session_bytes += ret;
 	}
 	return 0;
 }
@@ -91,6 +92,7 @@ static int send_pages(struct kvmmig_session *s, struct page **pages, u32 n)
 		if (ret <= 0)
 			return kvmmig_net_error(s, ret, "the connection failed while sending pages");
 		s->stats.bytes += ret;
+		s->session_bytes += ret;
 	}
 	return 0;
 #else
@@ -109,6 +111,7 @@ static int send_pages(struct kvmmig_session *s, struct page **pages, u32 n)
 				return kvmmig_net_error(s, ret, "the connection failed while sending pages");
 			off += ret;
 			s->stats.bytes += ret;
+			s->session_bytes += ret;
 		}
 	}
 	return 0;

@@ -106,7 +106,10 @@ int kvmmig_net_error(struct kvmmig_session *s, int ret, const char *what)
 		return ret ? ret : -ECANCELED;
 	}
 	if (ret == -EAGAIN || ret == -ETIMEDOUT) {
-		s->why = "no byte moved for the progress timeout: the peer stopped reading or sending, or the link is gone";
+		/* Before the first byte the peer never started: say which. */
+		s->why = s->session_bytes ?
+			 "no byte moved for the progress timeout: the peer stopped reading or sending, or the link is gone" :
+			 "no byte moved for the progress timeout, none since the session began: the peer never started the page stream";
 		return -ETIMEDOUT;
 	}
 	s->why = what ? what : "the migration was aborted";

@@ -62,6 +62,7 @@ struct kvmmig_session {
 	const char *why;		/* static message for the result */
 	const char *cancel_why;		/* why the session was ended, if it was */
 	struct kvmmig_stats stats;	/* of the running request */
+	u64 session_bytes;		/* moved on the socket, all requests */
 	bool aborted;			/* socket shut down: stop ASAP */
 	bool failed;			/* a request failed: only close remains */
 	bool finished;			/* FINAL round sent / END received */
