@@ -377,13 +377,23 @@ int migrate_main(int argc, char **argv)
 			return fail(&m, "the VMM did not pause the guest");
 		m.we_paused = 1;
 	}
-	ret = session_round(&m.sess, KVMMIG_ROUND_FINAL, &st);
+	/*
+	 * The module sends END only if nothing was written since the final
+	 * harvest (EAGAIN otherwise: a write the VMM reported late). With
+	 * the guest paused another final round catches up; a writer that
+	 * keeps writing fails it, and the guest goes on at the source.
+	 */
+	for (int tries = 0;; tries++) {
+		ret = session_round(&m.sess, KVMMIG_ROUND_FINAL, &st);
+		m.bytes += st.bytes;
+		if (ret != -EAGAIN || tries == 2)
+			break;
+	}
 	if (ret) {
 		snprintf(why, sizeof(why), "the final round failed: %s",
 			 m.sess.why[0] ? m.sess.why : strerror(-ret));
 		return fail(&m, why);
 	}
-	m.bytes += st.bytes;
 	show_round(&m, &st, now_ns() - pause_ns, &ps, POLICY_STOP_AND_COPY);
 	session_close(&m.sess);
 
