@@ -8,6 +8,7 @@
  * failure resumes the source. Once GO is sent, only RUNNING proves the
  * destination runs; without it the source stays paused and says so.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
