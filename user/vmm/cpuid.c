@@ -28,6 +28,7 @@ static const uint32_t baseline_kvm_eax = BIT(0) | BIT(1) | BIT(3) | BIT(6) | BIT
 
 #define CPUID_1_ECX_VMX	       BIT(5)
 #define CPUID_1_ECX_HYPERVISOR BIT(31)
+#define CPUID_1_ECX_TSC_DEADLINE BIT(24)
 #define CPUID_1_EDX_HTT	       BIT(28)
 #define CPUID_EXT1_ECX_SVM     BIT(2)
 
@@ -48,6 +49,19 @@ int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out)
 			free(c);
 			return err;
 		}
+		/*
+		 * The TSC-deadline timer lives in the in-kernel local APIC,
+		 * which every VM of ours has (KVM_CREATE_IRQCHIP). Older KVM
+		 * leaves it out of KVM_GET_SUPPORTED_CPUID and reports it as
+		 * KVM_CAP_TSC_DEADLINE_TIMER (seen on 6.12), 7.3 lists it there
+		 * too. Count it either way (as QEMU does), so that every kernel
+		 * gives guests the same CPUID and a guest started on 7.3 may
+		 * move to 6.12 (refused before: "cannot provide" 0x1000000).
+		 */
+		if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+			for (uint32_t i = 0; i < c->nent; i++)
+				if (c->entries[i].function == 1 && c->entries[i].index == 0)
+					c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
 		supported = c;
 	}
 	*out = supported;
