@@ -3,12 +3,13 @@
 # nested KVM, unprivileged users, exit status, the kernel-log check, timeouts
 # and the two-host link. One "PASS: name" / "FAIL: name: reason" per check.
 #
-#   TESTHOST_KERNELS="6.1 6.12"   kernels to check (default: both)
+#   TESTHOST_KERNELS="6.1 7.3"   kernels to check (default: every label of
+#                                 scripts/kernels --labels)
 set -u
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 testhost=$repo/tests/testhost
-kernels=${TESTHOST_KERNELS:-6.1 6.12}
+kernels=${TESTHOST_KERNELS:-$("$repo/scripts/kernels" --labels 2>/dev/null | awk '{print $1}')}
 failures=0
 
 pass() { echo "PASS: $1"; }
@@ -50,10 +51,9 @@ exit 3'
 for k in $kernels; do
 	name="testhost $k"
 	module_opt=()
-	kver=$(find /usr/src -maxdepth 1 -name "linux-headers-$k.*-amd64" -printf '%f\n' |
-		sed 's/^linux-headers-//' | sort -V | tail -n1)
+	kver=$("$repo/scripts/kernels" --labels 2>/dev/null | awk -v k="$k" '$1 == k {print $2}')
 	if [ -z "$kver" ]; then
-		fail "$name" "no linux-headers-$k.*-amd64 installed"
+		fail "$name" "no headers of kernel $k installed (scripts/kernels --labels)"
 		continue
 	fi
 	[ -e "$repo/build/$kver/kvmmig.ko" ] || module_opt=(--no-module)
