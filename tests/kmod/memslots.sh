@@ -20,7 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap "" PIPE # a tool that exited must not take the script with it
-MEM=32
+MEM=8
 PORT=7414
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 

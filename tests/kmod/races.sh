@@ -23,7 +23,7 @@ trap cleanup EXIT
 trap "" PIPE
 PORT=7416
 iterations=${RACE_ITERATIONS:-150}
-seconds=${RACE_SECONDS:-120}
+seconds=${RACE_SECONDS:-60}
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
 tests/kmod/streamtool.py sink $PORT 100000000000 >"$tmp/sink.out" 2>&1 &
