@@ -32,6 +32,10 @@ W_AUTH_REPLY = 11
 port, cut = int(sys.argv[1]), sys.argv[2]
 ls = socket.socket()
 ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if cut == "silent":
+    # A small window (inherited by the accepted socket): the source's
+    # sends block after a few hundred KiB whatever the kernel's autotuning.
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 ls.bind(("127.0.0.1", port))
 ls.listen(1)
 print("waiting", flush=True)
