@@ -24,17 +24,7 @@ MEM=32
 PORT=7413
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
-# bg NAME CMD...: runs CMD, stdin from fifo $tmp/NAME.in (fd in NAME_fd).
-bg() {
-	local name=$1
-	shift
-	rm -f "$tmp/$name.in"
-	mkfifo "$tmp/$name.in"
-	"$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &
-	eval "${name}_pid=$!"
-	pids+=($!)
-	eval "exec {${name}_fd}>\"$tmp/$name.in\""
-}
+. tests/kmod/bglib.sh
 workers() { pgrep -c -P 2 '^kvmmig-' || true; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 settled() { # NAME: the VM is idle and its worker is gone

@@ -23,25 +23,7 @@ trap "" PIPE
 PORT=7415
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
-# bg NAME CMD...: runs CMD, stdin from fifo $tmp/NAME.in (fd in NAME_fd).
-bg() {
-	local name=$1
-	shift
-	rm -f "$tmp/$name.in"
-	mkfifo "$tmp/$name.in"
-	"$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &
-	eval "${name}_pid=$!"
-	pids+=($!)
-	eval "exec {${name}_fd}>\"$tmp/$name.in\""
-}
-# ask NAME CMD: sends CMD to NAME and prints its next answer line.
-ask() {
-	local n
-	n=$(wc -l <"$tmp/$1.out")
-	eval "echo \"\$2\" >&\${$1_fd}"
-	wait_for 60 sh -c "[ \$(wc -l <'$tmp/$1.out') -gt $n ]"
-	tail -n +$((n + 1)) "$tmp/$1.out" | head -n 1
-}
+. tests/kmod/bglib.sh
 
 bg vm dirtier fin --mem 32
 wait_for 10 grep -q attached "$tmp/vm.out" || { fail "the VM attaches" "$(cat "$tmp/vm.out")"; exit 1; }

@@ -24,25 +24,8 @@ MEM=8
 PORT=7414
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
-# bg NAME CMD...: runs CMD, stdin from fifo $tmp/NAME.in (fd in NAME_fd).
-bg() {
-	local name=$1
-	shift
-	rm -f "$tmp/$name.in"
-	mkfifo "$tmp/$name.in"
-	"$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &
-	eval "${name}_pid=$!"
-	pids+=($!)
-	eval "exec {${name}_fd}>\"$tmp/$name.in\""
-}
-# ask NAME CMD: sends CMD to NAME and prints its next answer line.
-ask() {
-	local n
-	n=$(wc -l <"$tmp/$1.out")
-	eval "echo \"\$2\" >&\${$1_fd}"
-	wait_for 10 sh -c "[ \$(wc -l <'$tmp/$1.out') -gt $n ]"
-	tail -n +$((n + 1)) "$tmp/$1.out" | head -n 1
-}
+. tests/kmod/bglib.sh
+ask_wait=10
 settled() { kvmmig-ctl list | grep -q "^$1 .* idle$" && ! pgrep -P 2 -x "kvmmig-$1" >/dev/null; }
 # new_vm NAME: a running dirtier VM (slot 0 logged from the start, as a VMM does).
 new_vm() {
