@@ -100,3 +100,18 @@ dkms-install: dkms-source
 dkms-uninstall:
 	dkms remove kvmmig/$(VERSION) --all
 	rm -rf $(DKMS_SOURCE)
+
+# Debug test-host kernels (scripts/debug-kernel, docs/TESTING.md): built once
+# per machine into /var/cache/kvmmig/debug-kernel, then kvmmig.ko and the
+# debug lane's self-test module (tests/debug/kvmmig_bugs.ko) against each.
+.PHONY: debug-kernel debug-kernel-kcsan debug-modules
+debug-kernel:
+	@dir=$$(scripts/debug-kernel build) && $(MAKE) --no-print-directory debug-modules KDIR=$$dir/build
+debug-kernel-kcsan:
+	@dir=$$(scripts/debug-kernel --kcsan build) && $(MAKE) --no-print-directory debug-modules KDIR=$$dir/build
+
+debug-modules: module
+	@kver='$(call kver_of,$(KDIR))'; dir=$(BUILD)/$$kver/debug; \
+	mkdir -p $$dir && ln -sfn $(CURDIR)/tests/debug/Kbuild $$dir/Kbuild && \
+	ln -sfn $(CURDIR)/tests/debug/kvmmig_bugs.c $$dir/kvmmig_bugs.c && \
+	$(MAKE) -C $(KDIR) M=$$dir modules W= && echo "built $$dir/kvmmig_bugs.ko"
