@@ -3,9 +3,9 @@
 # owns its memslots (invariant 9): kvmmig.ko harvests only slots the VMM
 # logs, never creates, moves, deletes or re-flags one, refuses what it
 # cannot migrate whole (a VMM that harvests its own dirty log, SMM memory),
-# and ends a migration with ESTALE when the VMM changes its layout. The
-# layout after such an end is read back through KVM: exactly what the VMM
-# made it.
+# and ends a migration with ESTALE when the VMM changes its layout (at the
+# source, and at the destination mid-receive). The layout after such an end
+# is read back through KVM: exactly what the VMM made it.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -116,6 +116,27 @@ if [ "$smm" = ok ]; then
 else
 	fail "a VM with SMM memslots is refused, naming them" "KVM refused the SMM slot: $smm"
 fi
+
+# 6. The destination: a record checked against the layout of the session's
+# start is written only if the VM still maps those pages there. Round 0
+# lands, the VMM moves its slot, round 1 (valid for the old layout) must
+# not be written into memory that is no longer that guest address.
+bg dst dirtier dst --mem $MEM --idle
+wait_for 10 grep -q attached "$tmp/dst.out" || fail "destination VM attaches" "$(cat "$tmp/dst.out")"
+bg events kvmmig-ctl debug monitor
+wait_for 10 grep -q monitoring "$tmp/events.out"
+bg recv timeout 60 kvmmig-ctl debug dest dst $PORT
+wait_for 10 grep -q listening "$tmp/recv.out"
+tests/kmod/streamtool.py send-staged 127.0.0.1 $PORT "$tmp/go" >"$tmp/staged.out" 2>&1 &
+pids+=($!)
+if wait_for 20 grep -q "^event round vm=dst round=0 " "$tmp/events.out"; then
+	expect_output "the destination VMM moves its slot mid-receive" "^ok$" ask dst moveslot
+else fail "the destination VMM moves its slot mid-receive" "round 0 never landed: $(cat "$tmp/events.out" "$tmp/recv.out")"; fi
+touch "$tmp/go"
+wait_for 30 sh -c "grep -q '^error\|^received' '$tmp/recv.out'"
+if grep -q "^error Stale file handle: the destination VM's memslots changed during the migration" "$tmp/recv.out"; then
+	pass "a record for a moved slot ends the receive with ESTALE, named"
+else fail "a record for a moved slot ends the receive with ESTALE, named" "$(grep -v listening "$tmp/recv.out")"; fi
 
 for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 wait 2>/dev/null

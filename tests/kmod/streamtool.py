@@ -5,6 +5,10 @@
   streamtool.py send-many HOST PORT MEM_MIB CASE...
                                               the same for each CASE in turn,
                                               (re)connecting as listeners appear
+  streamtool.py send-staged HOST PORT TRIGGER
+                                              round 0 (page 2), then, once the
+                                              file TRIGGER exists, round 1
+                                              (pages 4-5) and END
   streamtool.py sink PORT READ_BYTES          accept, read READ_BYTES, close
   streamtool.py stall PORT                    accept, never read (hold 600 s)
 
@@ -84,6 +88,22 @@ def main():
     mode = sys.argv[1]
     if mode == "send":
         send(case(sys.argv[2], int(sys.argv[5])), sys.argv[3], int(sys.argv[4]))
+        return
+    if mode == "send-staged":
+        s = socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=60)
+        s.sendall(hello() + rec(PAGES, PAGE, 0x2000, 1) + page(0x5A) + rec(ROUND_END, rnd=0))
+        deadline = time.time() + 60
+        while not os.path.exists(sys.argv[4]) and time.time() < deadline:
+            time.sleep(0.05)
+        try:
+            s.sendall(rec(PAGES, 2 * PAGE, 0x4000, 2) + page(1) + page(2)
+                      + rec(ROUND_END, rnd=1) + rec(END))
+            s.shutdown(socket.SHUT_WR)
+            while s.recv(4096):
+                pass
+        except OSError:
+            pass
+        print("sent", flush=True)
         return
     if mode == "send-many":
         for c in sys.argv[5:]:
