@@ -1,0 +1,87 @@
+#!/bin/bash
+# hop.sh: runs on three test hosts at once (tests/testhost --hosts A,B,C),
+# e.g. Debian 12's 6.1, 6.12 and trixie-backports' 7.3 on one network:
+#
+#   host a 10.250.0.1  ->  host b 10.250.0.2  ->  host c 10.250.0.3  ->  a
+#
+# A payload guest that checks its own memory goes round the ring once,
+# every hop with --verify over kernel TLS: each kernel sends to the next
+# and receives from the one before (6.1 -> 6.12 -> 7.3 -> 6.1). After each
+# hop the new host's copy must go on counting with its memory checks
+# passing, and the old host's VMM must be gone. The hosts take turns
+# through files in the shared scratch directory.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
+role=$KVMMIG_ROLE self=$KVMMIG_SELF_ADDR
+S=$KVMMIG_SCRATCH
+TEST_SUFFIX=" [$role: $(uname -r)]"
+mkdir -p "$KVMMIG_RUN_DIR"
+trap 'pkill -9 kvmmig-vm 2>/dev/null; wait 2>/dev/null' EXIT
+insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
+
+ring=(a b c)
+guest=build/guests/dirtymem.bin
+log=/tmp/guest.log
+
+addr() { for h in $KVMMIG_HOSTS; do [ "${h%%=*}" = "$1" ] && echo "${h#*=}"; done; }
+signal() { echo "${2:-}" >"$S/$1.tmp" && mv "$S/$1.tmp" "$S/$1"; }
+await() { wait_for "${2:-240}" test -e "$S/$1" || { fail "waiting for the other hosts ($1)" "timed out"; exit 1; }; }
+last_iter() { grep -o 'iter [0-9]*' "$1" 2>/dev/null | awk '{print $2}' | sort -n | tail -n1; }
+reports() { grep -c ' iter [0-9]* verifies ' "$1" 2>/dev/null; }
+kernel() { uname -r | cut -d- -f1 | cut -d+ -f1; }
+
+key=$S/migration.key
+if [ "$role" = a ]; then
+	kvmmig-ctl keygen "$key" >/dev/null && signal key
+	kvmmig-vm --name vm0 --mem 64M --payload "$guest" --append "pages=4096 rate=16 delay_us=100000 report_ms=100" \
+		--console "file:$log" 2>/tmp/vm0.err &
+	wait_for 30 grep -q ' iter ' "$log" || fail "guest starts on host a" "$(cat /tmp/vm0.err)"
+else
+	await key
+fi
+
+for hop in 1 2 3; do
+	src=${ring[hop - 1]} dst=${ring[hop % 3]}
+	if [ "$role" = "$dst" ]; then
+		rm -f "$log"
+		kvmmig-vm --incoming --name vm0 --mem 64M --console "file:$log" 2>/tmp/vm0.err &
+		wait_for 20 test -S "$KVMMIG_RUN_DIR/vm0.sock"
+		kvmmig-ctl incoming vm0 --listen "$self:7437" --timeout 180 --key "$key" >/tmp/in.out 2>&1 &
+		in_pid=$!
+		wait_for 10 grep -q waiting /tmp/in.out
+		signal "ready.$hop"
+		wait $in_pid
+		in_rc=$?
+		await "migrated.$hop"
+		src_last=$(cat "$S/migrated.$hop")
+		n0=$(reports "$log")
+		if [ $in_rc -eq 0 ] && wait_for 60 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $log) -ge $((n0 + 3)) ]" &&
+			[ "$(last_iter "$log")" -gt "${src_last:-0}" ] && ! grep -q 'FAIL\|failures [1-9]' "$log"; then
+			pass "hop $hop ($src -> $role, to $(kernel)): guest goes on, iteration $(last_iter "$log") > $src_last, $(grep -o 'verifies [0-9]*' "$log" | tail -n1), no failures"
+		else
+			fail "hop $hop ($src -> $role): guest goes on with its memory checks passing" \
+				"incoming exit $in_rc: $(tail -n 1 /tmp/in.out); guest: $(tail -n 2 "$log" | tr '\n' ' ')"
+		fi
+		signal "checked.$hop"
+	elif [ "$role" = "$src" ]; then
+		await "ready.$hop"
+		out=$(kvmmig-ctl migrate vm0 "$(addr "$dst"):7437" --key "$key" --verify 2>&1)
+		rc=$?
+		src_vmm_gone=1
+		wait_for 10 sh -c '! pgrep -x kvmmig-vm >/dev/null' || src_vmm_gone=0
+		if [ $rc -eq 0 ] && [ $src_vmm_gone = 1 ]; then
+			pass "hop $hop ($role -> $dst, from $(kernel)): $(echo "$out" | tail -n 1)"
+		else
+			fail "hop $hop ($role -> $dst): migrate succeeds and the source VMM exits" \
+				"exit $rc, source VMM gone: $src_vmm_gone: $(echo "$out" | tail -n 1)"
+		fi
+		signal "migrated.$hop" "$(last_iter "$log")"
+	fi
+	await "checked.$hop"
+	# A failed hop leaves the guest where it was: later hops would only cascade.
+	[ ! -e "$S/failed" ] || exit 1
+	[ "$test_failures" -eq 0 ] || { signal failed; exit 1; }
+done
+finish
