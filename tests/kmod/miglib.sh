@@ -40,6 +40,32 @@ key=$tmp/migration.key
 kvmmig-ctl keygen "$key" >/dev/null || fail "kvmmig-ctl keygen writes a key" "failed"
 auth=(--key "$key")
 
+# migrate_watched OUT ARGS...: kvmmig-ctl migrate ARGS >OUT, sampling every
+# 2 s the kernel stacks of the session threads and tools (kvmmig-*); on
+# failure the sample from about 10 s before the end is appended to OUT: a
+# migration that stalled (a progress timeout) shows where it waited.
+migrate_watched() {
+	local out=$1 sampler rc last
+	shift
+	rm -f "$tmp"/stacks.*
+	while :; do
+		for p in $(pgrep '^kvmmig'); do
+			echo "$(cat /proc/$p/comm 2>/dev/null): $(awk '{print $2}' /proc/$p/stack 2>/dev/null | head -n 8 | tr '\n' ' ')"
+		done >"$tmp/stacks.$(date +%s)"
+		sleep 2
+	done &
+	sampler=$!
+	kvmmig-ctl migrate "$@" >"$out" 2>&1
+	rc=$?
+	kill "$sampler" 2>/dev/null
+	wait "$sampler" 2>/dev/null
+	if [ $rc != 0 ]; then
+		last=$(ls "$tmp"/stacks.* 2>/dev/null | sort -t. -k2 -n | tail -n 6 | head -n 1)
+		[ -n "$last" ] && echo "stacks at $(($(date +%s) - ${last##*.})) s before the end: $(tr '\n' '|' <"$last")" >>"$out"
+	fi
+	return $rc
+}
+
 # last_iter LOG: the highest iteration the guest reported in LOG.
 last_iter() { grep -o 'iter [0-9]*' "$1" 2>/dev/null | awk '{print $2}' | sort -n | tail -n1; }
 reports() { grep -c ' iter [0-9]* verifies ' "$1" 2>/dev/null; }

@@ -21,10 +21,10 @@ for cfg in "1 16 100000" "2 16 100000" "1 256 1000000"; do
 	start_source $src $cpus "pages=4096 rate=$rate delay_us=$3 verify_every=2 report_ms=100"
 	start_dest $dst $cpus
 	before=$(last_iter "$tmp/$src.src.log")
-	if kvmmig-ctl migrate $src "127.0.0.1:$port" "${auth[@]}" --verify >"$tmp/$src.mig.out" 2>&1; then
+	if migrate_watched "$tmp/$src.mig.out" $src "127.0.0.1:$port" "${auth[@]}" --verify; then
 		pass "migrate $cpus-vCPU guest at rate $rate: tool reports success"
 	else
-		fail "migrate $cpus-vCPU guest at rate $rate: tool reports success" "$(tail -n 2 "$tmp/$src.mig.out" | tr '\n' ' ')"
+		fail "migrate $cpus-vCPU guest at rate $rate: tool reports success" "$(tail -n 3 "$tmp/$src.mig.out" | tr '\n' ' ')"
 	fi
 	wait_for 10 sh -c "! kill -0 $(cat "$tmp/$src.src.pid")" &&
 		pass "source VMM exits after the handoff ($cpus vCPU, rate $rate)" ||
