@@ -32,7 +32,7 @@ static const struct genl_multicast_group kvmmig_mcgrps[] = {
 };
 
 static int put_stats(struct sk_buff *skb, int attr,
-		     const struct kvmmig_stats *st)
+		     const struct kvmmig_round_stats *st)
 {
 	struct nlattr *nest = nla_nest_start(skb, attr);
 
@@ -61,7 +61,7 @@ static int put_stats(struct sk_buff *skb, int attr,
 static int put_vm(struct sk_buff *skb, struct kvmmig_vm *vm)
 {
 	struct kvmmig_vm_geometry geo;
-	struct kvmmig_stats totals;
+	struct kvmmig_round_stats totals;
 	struct nlattr *nest;
 	bool has_totals;
 	u32 state;
@@ -206,7 +206,7 @@ void kvmmig_netlink_vm_event(struct kvmmig_vm *vm, u32 event)
 }
 
 void kvmmig_netlink_round_event(struct kvmmig_vm *vm,
-				const struct kvmmig_stats *st)
+				const struct kvmmig_round_stats *st)
 {
 	struct sk_buff *msg;
 	void *hdr;

@@ -6,12 +6,12 @@
 #include <linux/types.h>
 
 struct kvmmig_vm;
-struct kvmmig_stats;
+struct kvmmig_round_stats;
 
 
 void kvmmig_netlink_vm_event(struct kvmmig_vm *vm, u32 event);
 void kvmmig_netlink_round_event(struct kvmmig_vm *vm,
-				const struct kvmmig_stats *st);
+				const struct kvmmig_round_stats *st);
 
 int kvmmig_netlink_init(void);
 void kvmmig_netlink_uninit(void);

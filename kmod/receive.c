@@ -214,7 +214,7 @@ int kvmmig_receive_stream(struct kvmmig_session *s)
 {
 	struct kvmmig_wire_rec rec;
 	struct kvmmig_wire_hello hello;
-	struct kvmmig_stats round = {};
+	struct kvmmig_round_stats round = {};
 	struct kvmmig_stream_op op;
 	u64 t0 = ktime_get_ns(), round_t0 = t0, round_bytes = 0;
 	int ret;

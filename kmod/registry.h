@@ -15,17 +15,6 @@ struct kvm;
 struct mm_struct;
 struct kvmmig_session;
 
-/* One round's or one session's numbers (enum kvmmig_stats_attr). */
-struct kvmmig_stats {
-	u32 round;
-	u64 pages_dirty;
-	u64 pages_sent;
-	u64 pages_zero;
-	u64 bytes;
-	u64 harvest_ns;
-	u64 send_ns;
-};
-
 /*
  * One attached VM. The registry holds one reference from attach until the
  * /dev/kvmmig file that attached it is released; anyone else using it takes
@@ -51,7 +40,7 @@ struct kvmmig_vm {
 	spinlock_t stat_lock;
 	u32 state;			/* enum kvmmig_vm_state */
 	bool has_totals;		/* a session ever ran */
-	struct kvmmig_stats totals;	/* of the current or last session */
+	struct kvmmig_round_stats totals;	/* of the current or last session */
 };
 
 /* A snapshot of a VM's memory geometry, read under KVM's SRCU. */

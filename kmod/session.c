@@ -171,13 +171,7 @@ static void post_result(struct kvmmig_session *s, u32 req, int ret)
 	memset(r, 0, sizeof(*r));
 	r->request = req;
 	r->error = ret;
-	r->stats.round = s->stats.round;
-	r->stats.pages_dirty = s->stats.pages_dirty;
-	r->stats.pages_sent = s->stats.pages_sent;
-	r->stats.pages_zero = s->stats.pages_zero;
-	r->stats.bytes = s->stats.bytes;
-	r->stats.harvest_ns = s->stats.harvest_ns;
-	r->stats.send_ns = s->stats.send_ns;
+	r->stats = s->stats;
 	if (ret)
 		strscpy(r->why, s->why ? s->why : "the migration failed",
 			sizeof(r->why));
@@ -555,7 +549,7 @@ out_put:
 
 /* Adds a round's numbers to the VM's totals, which GET_VM reports. */
 void kvmmig_session_account(struct kvmmig_session *s,
-			    const struct kvmmig_stats *d, u32 rounds)
+			    const struct kvmmig_round_stats *d, u32 rounds)
 {
 	struct kvmmig_vm *vm = s->vm;
 

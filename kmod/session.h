@@ -61,7 +61,7 @@ struct kvmmig_session {
 	u32 req_flags;
 	const char *why;		/* static message for the result */
 	const char *cancel_why;		/* why the session was ended, if it was */
-	struct kvmmig_stats stats;	/* of the running request */
+	struct kvmmig_round_stats stats;	/* of the running request */
 	u64 session_bytes;		/* moved on the socket, all requests */
 	bool aborted;			/* socket shut down: stop ASAP */
 	bool failed;			/* a request failed: only close remains */
@@ -110,7 +110,7 @@ int kvmmig_session_cancel(struct kvmmig_vm *vm);
 void kvmmig_session_detach(struct kvmmig_vm *vm);
 int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, u64 gpa, u64 size);
 void kvmmig_session_account(struct kvmmig_session *s,
-			    const struct kvmmig_stats *d, u32 rounds);
+			    const struct kvmmig_round_stats *d, u32 rounds);
 
 /* Helpers for the worker's code (harvest.c, send.c, receive.c). */
 bool kvmmig_session_cancelled(struct kvmmig_session *s);
