@@ -869,10 +869,12 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 			 * hundred ppm, beyond KVM's tolerance without scaling.
 			 */
 			if (i == 0)
-				vmm_log("guest TSC ran at %u kHz, this host's runs at %d kHz and KVM "
-					"cannot scale it: the guest continues at this host's rate",
-					tsc_khz, cur);
-		} else if (cur != (int)tsc_khz && ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0) != (int)tsc_khz) {
+				vmm_log(
+				    "guest TSC ran at %u kHz, this host's runs at %d kHz and KVM "
+				    "cannot scale it: the guest continues at this host's rate",
+				    tsc_khz, cur);
+		} else if (cur != (int)tsc_khz &&
+			   ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0) != (int)tsc_khz) {
 			ret = -EINVAL;
 			reject(err, err_size,
 			       "unable to restore vCPU %d: guest TSC runs at %u kHz, this host at "
@@ -891,6 +893,13 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 			vm->cpuid0 = cpuid0;
 		}
 	}
+	/*
+	 * REGS before EVENTS (QEMU's kvm_arch_put_registers, Firecracker's
+	 * restore_state): KVM_SET_REGS drops a pending exception, and with
+	 * KVM_CAP_EXCEPTION_PAYLOAD a trap the guest is owed (a single-step
+	 * #DB queued as KVM completed an I/O exit) is pending, not injected.
+	 */
+	SET(KVM_SET_REGS, V_REGS);
 	SET(KVM_SET_SREGS, V_SREGS);
 	SET(KVM_SET_LAPIC, V_LAPIC);
 	{
@@ -934,7 +943,6 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 	SET(KVM_SET_VCPU_EVENTS, V_EVENTS);
 	SET(KVM_SET_MP_STATE, V_MP_STATE);
 	SET(KVM_SET_DEBUGREGS, V_DEBUGREGS);
-	SET(KVM_SET_REGS, V_REGS);
 #undef SET
 	return 0;
 }

@@ -60,11 +60,12 @@
  *			index = 0..n-1; every device the VMM registered, no other
  *	END		empty, last
  *
- * Restore order (KVM selftests' vcpu_load_state, LAPIC after the APIC base
- * in SREGS and before the TSC-deadline MSR): TSC frequency, CPUID, SREGS,
- * LAPIC, MSRS (the TSC among them: the guest's TSC resumes where it was
- * saved, never backwards), XCRS, XSAVE/FPU, EVENTS, MP_STATE, DEBUGREGS,
- * REGS; then the irqchips, PIT, kvmclock (KVM_SET_CLOCK: guest time
+ * Restore order (REGS before EVENTS, as QEMU's kvm_arch_put_registers:
+ * KVM_SET_REGS drops a pending exception; LAPIC after the APIC base in
+ * SREGS and before the TSC-deadline MSR): TSC frequency, CPUID, REGS,
+ * SREGS, LAPIC, MSRS (the TSC among them: the guest's TSC resumes where it
+ * was saved, never backwards), XCRS, XSAVE/FPU, EVENTS, MP_STATE,
+ * DEBUGREGS; then the irqchips, PIT, kvmclock (KVM_SET_CLOCK: guest time
  * continues from the save), devices. Restore is accepted only by an
  * incoming VM whose vCPUs never ran; if KVM refuses a value half-way the
  * VM stays incoming and cannot be resumed: never half-applied and running.
