@@ -4,6 +4,8 @@
 #   pending-db  a single-step #DB that KVM queued when it completed an OUT is delivered after
 #               the restore, at the instruction after the OUT (KVM_SET_REGS clears a pending
 #               exception: REGS must be restored before EVENTS)
+#   sipi        an AP paused with INIT and SIPI latched starts at its SIPI vector after the
+#               restore (KVM_GET_MP_STATE applies them: MP_STATE is read before everything else)
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/vm/vmlib.sh
@@ -40,4 +42,5 @@ check() {
 }
 
 check pending-db "a #DB pending at the pause is delivered after the restore, where it was due"
+check sipi "an AP paused with INIT+SIPI latched starts at its SIPI vector after the restore"
 finish

@@ -160,6 +160,23 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 		}                                                                                  \
 	} while (0)
 
+	/*
+	 * MP_STATE first, then EVENTS, then the rest. KVM_GET_MP_STATE applies
+	 * an INIT or SIPI latched while this vCPU was out of KVM_RUN (an AP
+	 * caught mid-bring-up): it resets the vCPU or moves CS:RIP to the SIPI
+	 * vector, so registers read before it are the old ones. QEMU reads
+	 * EVENTS before MP_STATE; then EVENTS still says "INIT latched" for an
+	 * INIT that GET_MP_STATE applies, the destination applies it a second
+	 * time, and a SIPI applied with the first is lost: the AP waits for a
+	 * SIPI forever (tests/vm/vcpustate.sh sipi).
+	 */
+	GET(KVM_GET_MP_STATE, &mp_state);
+	put_record(w, KVMMIG_STATE_VCPU_MP_STATE, i, &mp_state, sizeof(mp_state));
+	GET(KVM_GET_VCPU_EVENTS, &events);
+	/* Restore must set the pending NMI and SIPI vector too, not only what GET flagged. */
+	events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
+	put_record(w, KVMMIG_STATE_VCPU_EVENTS, i, &events, sizeof(events));
+
 	r = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
 	tsc_khz = r > 0 ? (uint32_t)r : 0;
 	put_record(w, KVMMIG_STATE_VCPU_TSC_KHZ, i, &tsc_khz, sizeof(tsc_khz));
@@ -218,12 +235,6 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 		put_record(w, KVMMIG_STATE_VCPU_FPU, i, &fpu, sizeof(fpu));
 	}
 
-	GET(KVM_GET_VCPU_EVENTS, &events);
-	/* Restore must set the pending NMI and SIPI vector too, not only what GET flagged. */
-	events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
-	put_record(w, KVMMIG_STATE_VCPU_EVENTS, i, &events, sizeof(events));
-	GET(KVM_GET_MP_STATE, &mp_state);
-	put_record(w, KVMMIG_STATE_VCPU_MP_STATE, i, &mp_state, sizeof(mp_state));
 	GET(KVM_GET_DEBUGREGS, &debugregs);
 	put_record(w, KVMMIG_STATE_VCPU_DEBUGREGS, i, &debugregs, sizeof(debugregs));
 	GET(KVM_GET_REGS, &regs);

@@ -60,6 +60,8 @@
  *			index = 0..n-1; every device the VMM registered, no other
  *	END		empty, last
  *
+ * Save order: MP_STATE (KVM_GET_MP_STATE applies a latched INIT/SIPI and
+ * changes CS, RIP, the LAPIC), EVENTS, then the rest.
  * Restore order (REGS before EVENTS, as QEMU's kvm_arch_put_registers:
  * KVM_SET_REGS drops a pending exception; LAPIC after the APIC base in
  * SREGS and before the TSC-deadline MSR): TSC frequency, CPUID, REGS,
