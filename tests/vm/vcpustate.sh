@@ -6,6 +6,7 @@
 #               exception: REGS must be restored before EVENTS)
 #   sipi        an AP paused with INIT and SIPI latched starts at its SIPI vector after the
 #               restore (KVM_GET_MP_STATE applies them: MP_STATE is read before everything else)
+#   kvmclock    a guest resumed after a pause sees PVCLOCK_GUEST_STOPPED (KVM_KVMCLOCK_CTRL)
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/vm/vmlib.sh
@@ -43,4 +44,5 @@ check() {
 
 check pending-db "a #DB pending at the pause is delivered after the restore, where it was due"
 check sipi "an AP paused with INIT+SIPI latched starts at its SIPI vector after the restore"
+check kvmclock "a guest resumed after a pause sees PVCLOCK_GUEST_STOPPED in its kvmclock"
 finish

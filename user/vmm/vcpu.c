@@ -353,6 +353,31 @@ int vmm_vm_pause(struct vmm_vm *vm)
 	return 0;
 }
 
+/*
+ * A guest that was stopped (a pause, a cancelled or failed migration, the
+ * save-to-restore gap of one that succeeded) sees kvmclock jump by the whole
+ * stop when it runs again: Linux's soft-lockup and RCU-stall detectors then
+ * fire. KVM_KVMCLOCK_CTRL sets PVCLOCK_GUEST_STOPPED in each vCPU's kvmclock
+ * page, which tells the guest to discount the gap. QEMU calls it on every
+ * vCPU whenever a stopped VM runs again (hw/i386/kvm/clock.c). EINVAL: this
+ * vCPU has no kvmclock registered; ENOTTY: a KVM without the ioctl.
+ */
+static void tell_guest_it_was_stopped(struct vmm_vm *vm)
+{
+	for (int i = 0; i < vm->ncpus; i++)
+		if (ioctl(vm->vcpus[i].fd, KVM_KVMCLOCK_CTRL, 0) < 0 && errno != EINVAL &&
+		    errno != ENOTTY)
+			vmm_log("vCPU %d: KVM_KVMCLOCK_CTRL: %s", i, strerror(errno));
+}
+
+static bool any_vcpu_ran(struct vmm_vm *vm)
+{
+	for (int i = 0; i < vm->ncpus; i++)
+		if (vm->vcpus[i].has_run)
+			return true;
+	return false;
+}
+
 int vmm_vm_resume(struct vmm_vm *vm)
 {
 	int err = 0;
@@ -363,6 +388,9 @@ int vmm_vm_resume(struct vmm_vm *vm)
 	} else if (vm->state == VMM_VM_INCOMING && !vm->state_restored) {
 		err = -ENODATA;
 	} else {
+		/* Every vCPU is parked here: none is in KVM_RUN. */
+		if (vm->state != VMM_VM_RUNNING && (vm->state_restored || any_vcpu_ran(vm)))
+			tell_guest_it_was_stopped(vm);
 		vm->state = VMM_VM_RUNNING;
 		__atomic_store_n(&vm->pause_requested, false, __ATOMIC_SEQ_CST);
 		pthread_cond_broadcast(&vm->resume_cond);
