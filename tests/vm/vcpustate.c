@@ -468,6 +468,8 @@ static int case_msrs(void)
 	} else {
 		printf("restored guest's TSC-deadline timer fired\n");
 	}
+	if (dst->stop_requested)
+		printf("(the VM then stopped: %s)\n", dst->stop_reason);
 	vmm_vm_destroy(dst);
 	return mask ? 1 : 0;
 }

@@ -1,4 +1,5 @@
-/* state.c: a paused VM's complete state as a versioned, length-checked blob: save, restore. */
+/* state.c: a paused VM's complete state as a versioned, length-checked blob:
+ * save, restore. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +18,8 @@ _Static_assert(sizeof(struct kvmmig_state_record) == KVMMIG_STATE_RECORD_HEAD_SI
 	       "record layout");
 _Static_assert(sizeof(struct kvmmig_state_vm_info) == 16 + 24 * VMM_MAX_MEMSLOTS, "vm info layout");
 
-/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32()): detects a damaged blob before parsing. */
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32()): detects a damaged blob
+ * before parsing. */
 uint32_t vmm_crc32(uint32_t crc, const void *data, size_t len)
 {
 	static uint32_t table[256];
@@ -87,28 +89,126 @@ static void put_record(struct blob_writer *w, uint32_t type, uint32_t index, con
 	w->count++;
 }
 
-/* Reads every MSR of KVM's index list that this vCPU has; unreadable ones are left out. */
-static int get_msrs(struct vmm_vcpu *vcpu, struct kvm_msrs **out, size_t *out_size)
+/*
+ * KVM_GET_MSRS and KVM_SET_MSRS refuse 256 entries or more (E2BIG) on every
+ * kernel we support, while a vCPU's set (KVM's list, MTRRs, 32 MCE banks of
+ * four) can pass that: every call takes at most this many.
+ */
+#define MSR_CHUNK 255
+
+#define MSR_MTRR_CAP	     0xfe
+#define MSR_MCG_CAP	     0x179
+#define MSR_MTRR_PHYS_BASE0  0x200
+#define MSR_MTRR_FIX64K	     0x250
+#define MSR_MTRR_FIX16K_8000 0x258
+#define MSR_MTRR_FIX16K_A000 0x259
+#define MSR_MTRR_FIX4K_C000  0x268 /* to 0x26f */
+#define MSR_MTRR_DEF_TYPE    0x2ff
+#define MSR_MC0_CTL2	     0x280
+#define MSR_MC0_CTL	     0x400
+#define MSR_TSC_DEADLINE     0x6e0
+#define MCG_CTL2_P	     (1ull << 10) /* MCG_CAP: MCi_CTL2 (CMCI) exists */
+
+/* One MSR by KVM_GET_MSRS; false if KVM cannot read it. */
+static bool read_msr(struct vmm_vcpu *vcpu, uint32_t index, uint64_t *value)
+{
+	struct {
+		struct kvm_msrs head;
+		struct kvm_msr_entry entry;
+	} one = {.head.nmsrs = 1, .entry.index = index};
+
+	if (ioctl(vcpu->fd, KVM_GET_MSRS, &one) != 1)
+		return false;
+	*value = one.entry.data;
+	return true;
+}
+
+static bool cpuid_has_mtrr(const struct kvm_cpuid2 *cpuid)
+{
+	for (uint32_t n = 0; n < cpuid->nent; n++)
+		if (cpuid->entries[n].function == 1)
+			return cpuid->entries[n].edx & (1u << 12);
+	return false;
+}
+
+static void add_index(uint32_t *indices, uint32_t *n, uint32_t cap, uint32_t index)
+{
+	for (uint32_t i = 0; i < *n; i++)
+		if (indices[i] == index)
+			return;
+	if (*n < cap)
+		indices[(*n)++] = index;
+}
+
+/*
+ * Which MSRs a vCPU's state holds: KVM's index list, then what KVM keeps but
+ * does not list (QEMU's kvm_put_msrs adds them the same way): the MTRRs when
+ * the guest's CPUID has them (MTRRdefType, the fixed ranges, MTRRcap's count
+ * of variable ranges), MCG_CAP and every MCE bank it announces.
+ */
+static uint32_t msr_indices(struct vmm_vcpu *vcpu, const struct kvm_cpuid2 *cpuid,
+			    uint32_t *indices, uint32_t cap)
 {
 	const struct kvm_msr_list *list = vcpu->vm->msr_list;
-	uint32_t n = list->nmsrs, done = 0;
-	struct kvm_msrs *msrs, *req;
+	uint32_t n = 0;
+	uint64_t v;
 
-	msrs = calloc(1, sizeof(*msrs) + n * sizeof(msrs->entries[0]));
-	req = calloc(1, sizeof(*req) + n * sizeof(req->entries[0]));
-	if (!msrs || !req) {
+	for (uint32_t i = 0; i < list->nmsrs; i++)
+		add_index(indices, &n, cap, list->indices[i]);
+	if (cpuid_has_mtrr(cpuid)) {
+		add_index(indices, &n, cap, MSR_MTRR_DEF_TYPE);
+		add_index(indices, &n, cap, MSR_MTRR_FIX64K);
+		add_index(indices, &n, cap, MSR_MTRR_FIX16K_8000);
+		add_index(indices, &n, cap, MSR_MTRR_FIX16K_A000);
+		for (uint32_t i = 0; i < 8; i++)
+			add_index(indices, &n, cap, MSR_MTRR_FIX4K_C000 + i);
+		if (read_msr(vcpu, MSR_MTRR_CAP, &v))
+			for (uint32_t i = 0; i < (v & 0xff); i++) {
+				add_index(indices, &n, cap, MSR_MTRR_PHYS_BASE0 + 2 * i);
+				add_index(indices, &n, cap, MSR_MTRR_PHYS_BASE0 + 2 * i + 1);
+			}
+	}
+	if (read_msr(vcpu, MSR_MCG_CAP, &v)) {
+		add_index(indices, &n, cap, MSR_MCG_CAP);
+		for (uint32_t b = 0; b < (v & 0xff); b++) {
+			for (uint32_t k = 0; k < 4; k++)
+				add_index(indices, &n, cap, MSR_MC0_CTL + 4 * b + k);
+			if (v & MCG_CTL2_P)
+				add_index(indices, &n, cap, MSR_MC0_CTL2 + b);
+		}
+	}
+	return n;
+}
+
+/* Reads every MSR of msr_indices() that this vCPU has; unreadable ones are left
+ * out. */
+static int get_msrs(struct vmm_vcpu *vcpu, const struct kvm_cpuid2 *cpuid, struct kvm_msrs **out,
+		    size_t *out_size)
+{
+	uint32_t cap = KVMMIG_STATE_MAX_MSRS, n, done = 0;
+	struct kvm_msrs *msrs, *req;
+	uint32_t *indices = calloc(cap, sizeof(*indices));
+
+	msrs = calloc(1, sizeof(*msrs) + cap * sizeof(msrs->entries[0]));
+	req = calloc(1, sizeof(*req) + MSR_CHUNK * sizeof(req->entries[0]));
+	if (!msrs || !req || !indices) {
 		free(msrs);
 		free(req);
+		free(indices);
 		return -ENOMEM;
 	}
+	n = msr_indices(vcpu, cpuid, indices, cap);
 	for (uint32_t i = 0; i < n; i++)
-		msrs->entries[i].index = list->indices[i];
-	/* KVM_GET_MSRS stops at the first MSR it cannot read: drop that one, go on after it. */
+		msrs->entries[i].index = indices[i];
+	free(indices);
+	/* KVM_GET_MSRS stops at the first MSR it cannot read: drop that one, go on
+	 * after it. */
 	while (done < n) {
+		uint32_t ask = n - done < MSR_CHUNK ? n - done : MSR_CHUNK;
 		int r;
 
-		req->nmsrs = n - done;
-		memcpy(req->entries, &msrs->entries[done], req->nmsrs * sizeof(req->entries[0]));
+		req->nmsrs = ask;
+		memcpy(req->entries, &msrs->entries[done], ask * sizeof(req->entries[0]));
 		r = ioctl(vcpu->fd, KVM_GET_MSRS, req);
 		if (r < 0) {
 			int err = -errno;
@@ -119,7 +219,7 @@ static int get_msrs(struct vmm_vcpu *vcpu, struct kvm_msrs **out, size_t *out_si
 		}
 		memcpy(&msrs->entries[done], req->entries, r * sizeof(req->entries[0]));
 		done += r;
-		if (done < n) {
+		if ((uint32_t)r < ask) {
 			vmm_debug("vCPU %d: MSR 0x%x not readable, left out of the state",
 				  vcpu->index, msrs->entries[done].index);
 			memmove(&msrs->entries[done], &msrs->entries[done + 1],
@@ -173,7 +273,8 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 	GET(KVM_GET_MP_STATE, &mp_state);
 	put_record(w, KVMMIG_STATE_VCPU_MP_STATE, i, &mp_state, sizeof(mp_state));
 	GET(KVM_GET_VCPU_EVENTS, &events);
-	/* Restore must set the pending NMI and SIPI vector too, not only what GET flagged. */
+	/* Restore must set the pending NMI and SIPI vector too, not only what GET
+	 * flagged. */
 	events.flags |= KVM_VCPUEVENT_VALID_NMI_PENDING | KVM_VCPUEVENT_VALID_SIPI_VECTOR;
 	put_record(w, KVMMIG_STATE_VCPU_EVENTS, i, &events, sizeof(events));
 
@@ -193,20 +294,19 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 	}
 	put_record(w, KVMMIG_STATE_VCPU_CPUID, i, cpuid,
 		   sizeof(*cpuid) + cpuid->nent * sizeof(cpuid->entries[0]));
+
+	r = get_msrs(vcpu, cpuid, &msrs, &msrs_size);
 	free(cpuid);
-
-	GET(KVM_GET_SREGS, &sregs);
-	put_record(w, KVMMIG_STATE_VCPU_SREGS, i, &sregs, sizeof(sregs));
-	GET(KVM_GET_LAPIC, &lapic);
-	put_record(w, KVMMIG_STATE_VCPU_LAPIC, i, &lapic, sizeof(lapic));
-
-	r = get_msrs(vcpu, &msrs, &msrs_size);
 	if (r) {
 		vmm_log("unable to save vCPU %d: KVM_GET_MSRS: %s", i, strerror(-r));
 		return r;
 	}
 	put_record(w, KVMMIG_STATE_VCPU_MSRS, i, msrs, msrs_size);
 	free(msrs);
+	GET(KVM_GET_SREGS, &sregs);
+	put_record(w, KVMMIG_STATE_VCPU_SREGS, i, &sregs, sizeof(sregs));
+	GET(KVM_GET_LAPIC, &lapic);
+	put_record(w, KVMMIG_STATE_VCPU_LAPIC, i, &lapic, sizeof(lapic));
 
 	if (vm->has_xcrs) {
 		GET(KVM_GET_XCRS, &xcrs);
@@ -781,7 +881,8 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
  * Apply
  */
 
-/* KVM's structs want natural alignment; blob payloads are only 8-byte aligned. */
+/* KVM's structs want natural alignment; blob payloads are only 8-byte aligned.
+ */
 static void *copy_aligned(const struct rec *r)
 {
 	void *p = aligned_alloc(64, ALIGN8((size_t)r->size + 63) & ~(size_t)63);
@@ -803,7 +904,8 @@ static int set_from(int fd, unsigned long req, const struct rec *r)
 	return ret < 0 ? ret : 0;
 }
 
-/* Whether the guest's CPUID promises an invariant TSC (leaf 0x80000007, EDX bit 8). */
+/* Whether the guest's CPUID promises an invariant TSC (leaf 0x80000007, EDX bit
+ * 8). */
 static bool guest_promised_invtsc(const struct rec *cpuid_rec)
 {
 	struct kvm_cpuid2 *cpuid = copy_aligned(cpuid_rec);
@@ -840,13 +942,90 @@ static int set_msrs_dropping_absent_zeros(int fd, struct kvm_msrs *msrs, uint32_
 			*refused = msrs->entries[r].index;
 			return 1;
 		}
-		vmm_log("MSR 0x%x is not emulated by this host's KVM and the guest's value is 0: "
+		vmm_log("MSR 0x%x is not emulated by this host's KVM and the guest's value "
+			"is 0: "
 			"dropped",
 			msrs->entries[r].index);
 		msrs->nmsrs -= r + 1;
 		memmove(msrs->entries, msrs->entries + r + 1,
 			msrs->nmsrs * sizeof(msrs->entries[0]));
 	}
+}
+
+/* Takes the entry for @index out of @msrs; false if there is none. */
+static bool take_msr(struct kvm_msrs *msrs, uint32_t index, uint64_t *value)
+{
+	for (uint32_t i = 0; i < msrs->nmsrs; i++) {
+		if (msrs->entries[i].index != index)
+			continue;
+		*value = msrs->entries[i].data;
+		msrs->nmsrs--;
+		memmove(&msrs->entries[i], &msrs->entries[i + 1],
+			(msrs->nmsrs - i) * sizeof(msrs->entries[0]));
+		return true;
+	}
+	return false;
+}
+
+/*
+ * The MSRs, in three steps. MCG_CAP is no MSR KVM_SET_MSRS takes: when the
+ * source's differs, KVM_X86_SETUP_MCE gives this vCPU the same banks (which
+ * resets them) before they are set. Then everything else in calls of at
+ * most MSR_CHUNK, the TSC among them. Last the TSC deadline, in a call of
+ * its own: KVM reads it against the guest's TSC and the LAPIC timer mode,
+ * so both must be in place (QEMU's kvm_put_tscdeadline_msr does the same).
+ */
+static int restore_msrs(struct vmm_vcpu *vcpu, const struct rec *r, char *err, size_t err_size)
+{
+	struct kvm_msrs *msrs = copy_aligned(r), *chunk;
+	uint64_t mcg_cap, cur, deadline;
+	bool has_deadline;
+	uint32_t refused = 0;
+	int ret = 0, i = vcpu->index;
+
+	chunk = calloc(1, sizeof(*chunk) + MSR_CHUNK * sizeof(chunk->entries[0]));
+	if (!msrs || !chunk) {
+		free(msrs);
+		free(chunk);
+		return -ENOMEM;
+	}
+	has_deadline = take_msr(msrs, MSR_TSC_DEADLINE, &deadline);
+	if (take_msr(msrs, MSR_MCG_CAP, &mcg_cap) &&
+	    (!read_msr(vcpu, MSR_MCG_CAP, &cur) || cur != mcg_cap) &&
+	    (ret = vmm_ioctl(vcpu->fd, KVM_X86_SETUP_MCE, &mcg_cap))) {
+		reject(err, err_size,
+		       "unable to restore vCPU %d: KVM_X86_SETUP_MCE: this host's KVM "
+		       "cannot give "
+		       "the guest its MCE banks (MCG_CAP 0x%llx): %s",
+		       i, (unsigned long long)mcg_cap, strerror(-ret));
+		goto out;
+	}
+	for (uint32_t done = 0; done < msrs->nmsrs;) {
+		uint32_t n = msrs->nmsrs - done < MSR_CHUNK ? msrs->nmsrs - done : MSR_CHUNK;
+
+		chunk->nmsrs = n;
+		memcpy(chunk->entries, &msrs->entries[done], n * sizeof(chunk->entries[0]));
+		done += n;
+		ret = set_msrs_dropping_absent_zeros(vcpu->fd, chunk, &refused);
+		if (ret)
+			break;
+	}
+	if (!ret && has_deadline) {
+		chunk->nmsrs = 1;
+		chunk->entries[0] =
+		    (struct kvm_msr_entry){.index = MSR_TSC_DEADLINE, .data = deadline};
+		ret = set_msrs_dropping_absent_zeros(vcpu->fd, chunk, &refused);
+	}
+	if (ret) {
+		reject(err, err_size, "unable to restore vCPU %d: KVM refused MSR 0x%x", i,
+		       ret > 0 ? refused : 0);
+		if (ret > 0)
+			ret = -EINVAL;
+	}
+out:
+	free(msrs);
+	free(chunk);
+	return ret;
 }
 
 static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t err_size)
@@ -913,30 +1092,17 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 	SET(KVM_SET_REGS, V_REGS);
 	SET(KVM_SET_SREGS, V_SREGS);
 	SET(KVM_SET_LAPIC, V_LAPIC);
-	{
-		struct kvm_msrs *msrs = copy_aligned(&v[V_MSRS]);
-		uint32_t refused = 0;
-		int r;
-
-		if (!msrs)
-			return -ENOMEM;
-		r = set_msrs_dropping_absent_zeros(vcpu->fd, msrs, &refused);
-		if (r) {
-			ret = r < 0 ? r : -EINVAL;
-			reject(err, err_size, "unable to restore vCPU %d: KVM refused MSR 0x%x", i,
-			       r > 0 ? refused : 0);
-			free(msrs);
-			return ret;
-		}
-		free(msrs);
-	}
+	ret = restore_msrs(vcpu, &v[V_MSRS], err, err_size);
+	if (ret)
+		return ret;
 	if (v[V_XCRS].data)
 		SET(KVM_SET_XCRS, V_XCRS);
 	if (v[V_XSAVE].data) {
 		struct rec full = v[V_XSAVE];
 		uint8_t *buf = aligned_alloc(64, ALIGN8((size_t)vm->xsave_size + 63) & ~(size_t)63);
 
-		/* A smaller source area is the same layout with fewer components: zero the rest. */
+		/* A smaller source area is the same layout with fewer components: zero the
+		 * rest. */
 		if (!buf)
 			return -ENOMEM;
 		memset(buf, 0, vm->xsave_size);
@@ -966,7 +1132,8 @@ int vmm_state_restore(struct vmm_vm *vm, const uint8_t *blob, size_t size, char 
 	int ret;
 
 	pthread_mutex_lock(&vm->lock);
-	/* An incoming VM's vCPU threads never enter KVM_RUN before resume: parked or not yet. */
+	/* An incoming VM's vCPU threads never enter KVM_RUN before resume: parked or
+	 * not yet. */
 	ret = vm->state == VMM_VM_INCOMING ? 0 : -EBUSY;
 	pthread_mutex_unlock(&vm->lock);
 	for (int i = 0; !ret && i < vm->ncpus; i++)
@@ -1003,7 +1170,8 @@ int vmm_state_restore(struct vmm_vm *vm, const uint8_t *blob, size_t size, char 
 		reject(err, err_size, "unable to restore the PIT: %s", strerror(-ret));
 		goto out;
 	}
-	/* Only the clock value: guest time continues from the save, the pause is not seen. */
+	/* Only the clock value: guest time continues from the save, the pause is not
+	 * seen. */
 	memcpy(&clock, p->clock.data, sizeof(clock));
 	clock.flags = 0;
 	ret = vmm_ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock);

@@ -42,8 +42,12 @@
  *	VCPU_FPU	struct kvm_fpu (hosts without XSAVE)
  *	VCPU_XCRS	struct kvm_xcrs
  *	VCPU_MSRS	struct kvm_msrs header + nmsrs struct kvm_msr_entry;
- *			every MSR of KVM_GET_MSR_INDEX_LIST that KVM_GET_MSRS
- *			could read
+ *			every MSR of KVM_GET_MSR_INDEX_LIST, the MTRRs (when
+ *			the guest's CPUID has MTRR), MCG_CAP and the MCE banks
+ *			it announces, that KVM_GET_MSRS could read. Restored
+ *			in calls of at most 255 (KVM's limit); MCG_CAP through
+ *			KVM_X86_SETUP_MCE when it differs; the TSC deadline in
+ *			a call of its own, last
  *	VCPU_LAPIC	struct kvm_lapic_state
  *	VCPU_EVENTS	struct kvm_vcpu_events (NMI-pending and SIPI flags set)
  *	VCPU_MP_STATE	struct kvm_mp_state
