@@ -50,7 +50,9 @@ for cfg in "1 16 100000" "2 16 100000" "1 256 1000000"; do
 	expect_output "summary reports downtime, bytes and rounds ($cpus vCPU, rate $rate)" \
 		'^migrated .* downtime [0-9]+ ms, [0-9.]+ MB in [0-9]+ rounds, memory verified$' cat "$tmp/$src.mig.out"
 	expect_output "only the destination VM is attached afterwards ($cpus vCPU, rate $rate)" "^$dst " kvmmig-ctl list
-	kill "$(cat "$tmp/$dst.dst.pid")" 2>/dev/null
+	# After a failed migration the source VMM runs on (as it must): stop
+	# it too, or the wait below waits for it until the test host's timeout.
+	kill "$(cat "$tmp/$src.src.pid")" "$(cat "$tmp/$dst.dst.pid")" 2>/dev/null
 	wait 2>/dev/null
 done
 
@@ -71,8 +73,9 @@ src_mib=$(memfd_mib "$tmp/sparse.src.pid")
 kvmmig-ctl migrate sparse "127.0.0.1:$port" "${auth[@]}" >"$tmp/sparse.mig.out" 2>&1 &
 mig=$!
 # Allocation only grows: the last reading before the source exits (after
-# every round) is its most.
-while alive "$tmp/sparse.src.pid"; do
+# every round) is its most. A failed migration leaves the source running:
+# stop reading when the tool is done.
+while alive "$tmp/sparse.src.pid" && kill -0 $mig 2>/dev/null; do
 	m=$(memfd_mib "$tmp/sparse.src.pid")
 	[ -n "$m" ] && src_mib=$m
 done
@@ -90,7 +93,7 @@ for side in "source:${src_mib:-?}" "destination:${dst_mib:-?}"; do
 		fail "the ${side%%:*} allocates only what the 256 MiB guest wrote" "${side#*:} MiB of its memfd (below 64 expected)"
 	fi
 done
-kill "$(cat "$tmp/sparsein.dst.pid")" 2>/dev/null
+kill "$(cat "$tmp/sparse.src.pid")" "$(cat "$tmp/sparsein.dst.pid")" 2>/dev/null
 wait 2>/dev/null
 
 # --- The destination refuses a guest of another shape: nothing moves.
