@@ -55,8 +55,8 @@ printf 'NOTASTAT' | dd of="$vm_tmp/bad" conv=notrunc status=none
 rejects "a blob with a bad magic" "bad magic"
 
 cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" 8 2
-rejects "a version 2 blob" "unsupported state blob version 2"
+"$vmctl_bin" --poke "$vm_tmp/bad" 8 3
+rejects "a version 3 blob" "unsupported state blob version 3"
 
 cp "$good" "$vm_tmp/bad"
 printf '\xff' | dd of="$vm_tmp/bad" bs=1 seek=$((size / 2)) conv=notrunc status=none
@@ -74,7 +74,7 @@ rejects "a record running past the end" "past the end"
 
 cp "$good" "$vm_tmp/bad"
 "$vmctl_bin" --poke "$vm_tmp/bad" "$regs" 0x77 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
-rejects "an unknown record type" "unknown record type 0x77"
+rejects "an unknown must-understand record type" "record type 0x77 .*must-understand"
 
 cp "$good" "$vm_tmp/bad"
 "$vmctl_bin" --poke "$vm_tmp/bad" $((regs + 4)) 7 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -150,6 +151,165 @@ static void store_blob(const char *path, const uint8_t *b, size_t len)
 	}
 	write_all(fd, b, len);
 	close(fd);
+}
+
+/* Rewrites header fields total_size, record_count and the CRC after records were added/dropped. */
+static void fix_header(uint8_t *b, size_t len)
+{
+	uint64_t total = len;
+	uint32_t count = 0, crc;
+
+	for (size_t off = KVMMIG_STATE_HEADER_SIZE; off + 16 <= len; count++) {
+		uint32_t size;
+
+		memcpy(&size, b + off + 8, 4);
+		off += 16 + ((size + 7) & ~7u);
+	}
+	memcpy(b + 16, &total, 8);
+	memcpy(b + 28, &count, 4);
+	crc = vmm_crc32(0, b + KVMMIG_STATE_HEADER_SIZE, len - KVMMIG_STATE_HEADER_SIZE);
+	memcpy(b + 24, &crc, 4);
+}
+
+/* Offset of the first record of @type (and @index); 0 if none. */
+static size_t find_record(const uint8_t *b, size_t len, uint32_t type, uint32_t index)
+{
+	for (size_t off = KVMMIG_STATE_HEADER_SIZE; off + 16 <= len;) {
+		uint32_t h[4];
+
+		memcpy(h, b + off, 16);
+		if (h[0] == type && h[1] == index)
+			return off;
+		off += 16 + ((h[2] + 7) & ~7u);
+	}
+	return 0;
+}
+
+/*
+ * --insert BLOB TYPE INDEX VERSION FLAGS SIZE: a record (payload SIZE bytes of 0xa5) before
+ * END, its head's last word = VERSION | FLAGS << 16 (the v2 record head).
+ */
+static int insert_record(char **argv)
+{
+	uint32_t head[4] = {strtoul(argv[3], NULL, 0), strtoul(argv[4], NULL, 0),
+			    strtoul(argv[7], NULL, 0),
+			    strtoul(argv[5], NULL, 0) | strtoul(argv[6], NULL, 0) << 16};
+	size_t len, end, add = 16 + ((head[2] + 7) & ~7u);
+	uint8_t *b = load_blob(argv[2], &len), *nb;
+
+	end = find_record(b, len, 0xffff, 0);
+	nb = calloc(1, len + add);
+	if (!end || !nb)
+		return 2;
+	memcpy(nb, b, end);
+	memcpy(nb + end, head, 16);
+	memset(nb + end + 16, 0xa5, head[2]);
+	memcpy(nb + end + add, b + end, len - end);
+	fix_header(nb, len + add);
+	store_blob(argv[2], nb, len + add);
+	return 0;
+}
+
+/*
+ * --v1 BLOB: the blob as the version-1 writer (before record versions and flags) wrote it:
+ * version 1, every record head's last word 0, only the record types version 1 had.
+ */
+static int to_v1(const char *path)
+{
+	static const uint32_t v1_types[] = {0x01, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17,
+					    0x18, 0x19, 0x1a, 0x1b, 0x20, 0x21, 0x22, 0x30, 0xffff};
+	size_t len, out = KVMMIG_STATE_HEADER_SIZE;
+	uint8_t *b = load_blob(path, &len);
+	uint32_t one = 1;
+
+	for (size_t off = KVMMIG_STATE_HEADER_SIZE; off + 16 <= len;) {
+		uint32_t h[4];
+		size_t n;
+		bool known = false;
+
+		memcpy(h, b + off, 16);
+		n = 16 + ((h[2] + 7) & ~7u);
+		for (size_t t = 0; t < sizeof(v1_types) / sizeof(v1_types[0]); t++)
+			known |= h[0] == v1_types[t];
+		if (known) {
+			h[3] = 0;
+			memmove(b + out, b + off, n);
+			memcpy(b + out, h, 16);
+			out += n;
+		}
+		off += n;
+	}
+	memcpy(b + 8, &one, 4);
+	fix_header(b, out);
+	store_blob(path, b, out);
+	return 0;
+}
+
+/* --msr-set BLOB VCPU MSR VALUE: that vCPU's saved MSR (which must be in the blob) set to VALUE. */
+static int msr_set(char **argv)
+{
+	uint32_t vcpu = strtoul(argv[3], NULL, 0), index = strtoul(argv[4], NULL, 0), n;
+	uint64_t value = strtoull(argv[5], NULL, 0);
+	size_t len, off;
+	uint8_t *b = load_blob(argv[2], &len);
+
+	off = find_record(b, len, KVMMIG_STATE_VCPU_MSRS, vcpu);
+	if (!off)
+		return 2;
+	memcpy(&n, b + off + 16, 4);
+	for (uint32_t i = 0; i < n; i++) {
+		struct kvm_msr_entry e;
+
+		memcpy(&e, b + off + 16 + 8 + i * sizeof(e), sizeof(e));
+		if (e.index != index)
+			continue;
+		e.data = value;
+		memcpy(b + off + 16 + 8 + i * sizeof(e), &e, sizeof(e));
+		fix_header(b, len);
+		store_blob(argv[2], b, len);
+		return 0;
+	}
+	fprintf(stderr, "vmctl: MSR %#x not in vCPU %u's state\n", index, vcpu);
+	return 1;
+}
+
+/* --msr-get BLOB VCPU MSR: that vCPU's saved MSR, or "none". */
+static int msr_get(char **argv)
+{
+	uint32_t vcpu = strtoul(argv[3], NULL, 0), index = strtoul(argv[4], NULL, 0), n;
+	size_t len, off;
+	uint8_t *b = load_blob(argv[2], &len);
+
+	off = find_record(b, len, KVMMIG_STATE_VCPU_MSRS, vcpu);
+	memcpy(&n, b + off + 16, off ? 4 : 0);
+	for (uint32_t i = 0; off && i < n; i++) {
+		struct kvm_msr_entry e;
+
+		memcpy(&e, b + off + 16 + 8 + i * sizeof(e), sizeof(e));
+		if (e.index == index) {
+			printf("%#llx\n", (unsigned long long)e.data);
+			return 0;
+		}
+	}
+	printf("none\n");
+	return 0;
+}
+
+/* --kvm-feature-msr MSR: what this host's KVM can give a guest (KVM_GET_MSRS on /dev/kvm). */
+static int kvm_feature_msr(const char *arg)
+{
+	struct {
+		struct kvm_msrs head;
+		struct kvm_msr_entry e;
+	} one = {.head.nmsrs = 1, .e.index = strtoul(arg, NULL, 0)};
+	int fd = open("/dev/kvm", O_RDWR);
+
+	if (fd < 0 || ioctl(fd, KVM_GET_MSRS, &one) != 1) {
+		printf("none\n");
+		return 0;
+	}
+	printf("%#llx\n", (unsigned long long)one.e.data);
+	return 0;
 }
 
 /* A page of the iteration in progress may hold K or K + 1; every other page exactly K's value. */
@@ -299,6 +459,16 @@ int main(int argc, char **argv)
 		store_blob(argv[2], b, len);
 		return 0;
 	}
+	if (argc >= 8 && !strcmp(argv[1], "--insert"))
+		return insert_record(argv);
+	if (argc >= 3 && !strcmp(argv[1], "--v1"))
+		return to_v1(argv[2]);
+	if (argc >= 6 && !strcmp(argv[1], "--msr-set"))
+		return msr_set(argv);
+	if (argc >= 5 && !strcmp(argv[1], "--msr-get"))
+		return msr_get(argv);
+	if (argc >= 3 && !strcmp(argv[1], "--kvm-feature-msr"))
+		return kvm_feature_msr(argv[2]);
 	if (argc >= 3 && !strcmp(argv[1], "--check-dirtymem"))
 		return check_dirtymem(argv[2]);
 	if (argc < 3) {

@@ -74,10 +74,12 @@ static void *writer_reserve(struct blob_writer *w, size_t len)
 	return w->buf + w->len - len;
 }
 
-static void put_record(struct blob_writer *w, uint32_t type, uint32_t index, const void *data,
-		       uint32_t size)
+/* A record of version 1 (the version of every record so far), must-understand or optional. */
+static void put_record_flags(struct blob_writer *w, uint32_t type, uint32_t index,
+			     const void *data, uint32_t size, uint16_t flags)
 {
-	struct kvmmig_state_record head = {.type = type, .index = index, .size = size};
+	struct kvmmig_state_record head = {
+	    .type = type, .index = index, .size = size, .version = 1, .flags = flags};
 	uint8_t *p = writer_reserve(w, sizeof(head) + ALIGN8(size));
 
 	if (!p)
@@ -87,6 +89,12 @@ static void put_record(struct blob_writer *w, uint32_t type, uint32_t index, con
 		memcpy(p + sizeof(head), data, size);
 	memset(p + sizeof(head) + size, 0, ALIGN8(size) - size);
 	w->count++;
+}
+
+static void put_record(struct blob_writer *w, uint32_t type, uint32_t index, const void *data,
+		       uint32_t size)
+{
+	put_record_flags(w, type, index, data, size, KVMMIG_STATE_F_MUST_UNDERSTAND);
 }
 
 /*
@@ -500,10 +508,10 @@ int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t 
 	memcpy(&h, blob, sizeof(h));
 	if (memcmp(h.magic, KVMMIG_STATE_MAGIC, sizeof(h.magic)))
 		return reject(err, err_size, "not a kvmmig state blob (bad magic)");
-	if (h.version != KVMMIG_STATE_VERSION)
+	if (h.version < KVMMIG_STATE_VERSION_MIN || h.version > KVMMIG_STATE_VERSION)
 		return reject(err, err_size,
-			      "unsupported state blob version %u (this VMM reads version %d)",
-			      h.version, KVMMIG_STATE_VERSION);
+			      "unsupported state blob version %u (this VMM reads versions %d to %d)",
+			      h.version, KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION);
 	if (h.header_size != KVMMIG_STATE_HEADER_SIZE)
 		return reject(err, err_size, "malformed state blob: header size %u, expected %d",
 			      h.header_size, KVMMIG_STATE_HEADER_SIZE);
@@ -532,10 +540,19 @@ int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t 
 				      "malformed state blob: record %u (type 0x%x) at offset %zu "
 				      "claims %u bytes, past the end",
 				      n, r.type, off, r.size);
-		if (r.reserved)
+		if (h.version == 1 && (r.version || r.flags))
 			return reject(err, err_size,
 				      "malformed state blob: record %u has nonzero reserved field",
 				      n);
+		if (h.version > 1 && !r.version)
+			return reject(err, err_size,
+				      "malformed state blob: record %u (type 0x%x) has version 0", n,
+				      r.type);
+		if (r.flags & ~KVMMIG_STATE_F_MUST_UNDERSTAND)
+			return reject(err, err_size,
+				      "malformed state blob: record %u (type 0x%x) has unknown flags "
+				      "0x%x",
+				      n, r.type, r.flags & ~KVMMIG_STATE_F_MUST_UNDERSTAND);
 		for (size_t i = r.size; i < padded; i++)
 			if (blob[off + sizeof(r) + i])
 				return reject(err, err_size,
@@ -719,16 +736,89 @@ static int find_device(struct vmm_vm *vm, const struct rec *r)
 
 static void *copy_aligned(const struct rec *r);
 
+/* The newest version of each record type this VMM reads; 0 for a type it does not know. */
+static unsigned int record_known_version(uint32_t type)
+{
+	if (vcpu_slot_of(type) >= 0)
+		return 1;
+	switch (type) {
+	case KVMMIG_STATE_VM_INFO:
+	case KVMMIG_STATE_VM_IRQCHIP:
+	case KVMMIG_STATE_VM_PIT:
+	case KVMMIG_STATE_VM_CLOCK:
+	case KVMMIG_STATE_DEVICE: /* every device's state is version 1 so far */
+	case KVMMIG_STATE_END:
+		return 1;
+	}
+	return 0;
+}
+
+static const char *record_type_name(uint32_t type)
+{
+	int v = vcpu_slot_of(type);
+
+	if (v >= 0)
+		return vcpu_slot_name[v];
+	switch (type) {
+	case KVMMIG_STATE_VM_INFO:
+		return "VM_INFO";
+	case KVMMIG_STATE_VM_IRQCHIP:
+		return "IRQCHIP";
+	case KVMMIG_STATE_VM_PIT:
+		return "PIT";
+	case KVMMIG_STATE_VM_CLOCK:
+		return "CLOCK";
+	case KVMMIG_STATE_DEVICE:
+		return "DEVICE";
+	case KVMMIG_STATE_END:
+		return "END";
+	}
+	return "unknown";
+}
+
+/*
+ * Whether the record at @h is one this VMM reads. One it does not know (its
+ * type, or a version newer than it reads) is skipped if optional, refused
+ * naming it if must-understand (state.h: what the format promises).
+ * Returns 1 to read it, 0 to skip it, -EINVAL to refuse the blob.
+ */
+static int record_understood(uint32_t blob_version, const struct kvmmig_state_record *h,
+			     char *err, size_t err_size)
+{
+	unsigned int version = blob_version == 1 ? 1 : h->version;
+	bool must = blob_version == 1 || (h->flags & KVMMIG_STATE_F_MUST_UNDERSTAND);
+	unsigned int known = record_known_version(h->type);
+
+	if (known && version <= known)
+		return 1;
+	if (must && !known)
+		return reject(err, err_size,
+			      "state blob has record type 0x%x (index %u) flagged must-understand, "
+			      "which this VMM does not know: it needs a newer kvmmig-vm",
+			      h->type, h->index);
+	if (must)
+		return reject(err, err_size,
+			      "state blob has %s (record type 0x%x, index %u) version %u, flagged "
+			      "must-understand: this VMM reads up to version %u",
+			      record_type_name(h->type), h->type, h->index, version, known);
+	vmm_log("state blob: skipped optional record type 0x%x version %u (index %u, %u bytes), "
+		"which this VMM does not read",
+		h->type, version, h->index, h->size);
+	return 0;
+}
+
 static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, struct parsed_state *p,
 		       char *err, size_t err_size)
 {
 	size_t off = KVMMIG_STATE_HEADER_SIZE;
-	uint32_t n = 0;
+	uint32_t n = 0, blob_version;
 	int ret;
 
 	ret = vmm_state_check_framing(blob, size, err, err_size);
 	if (ret)
 		return ret;
+	memcpy(&blob_version, blob + offsetof(struct kvmmig_state_header, version),
+	       sizeof(blob_version));
 	memset(p, 0, sizeof(*p));
 
 	for (; off < size; n++) {
@@ -743,6 +833,11 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 
 		if (n == 0 && h.type != KVMMIG_STATE_VM_INFO)
 			return reject(err, err_size, "malformed state blob: VM_INFO is not first");
+		ret = record_understood(blob_version, &h, err, err_size);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			continue;
 		v = vcpu_slot_of(h.type);
 		if (v >= 0) {
 			if (h.index >= (uint32_t)vm->ncpus)

@@ -8,11 +8,11 @@
 #include "vmm/vmm.h"
 
 /*
- * The state blob, version 1. All integers little-endian (x86 only).
+ * The state blob, version 2. All integers little-endian (x86 only).
  *
  *   header (32 bytes)
  *	0   char  magic[8]	"KVMMIGVS"
- *	8   u32   version	KVMMIG_STATE_VERSION; any other is rejected
+ *	8   u32   version	2 (this writer); a reader takes 1 and 2, refuses others
  *	12  u32   header_size	32
  *	16  u64   total_size	header + all records; must equal the blob's size
  *	24  u32   crc32		CRC-32 (IEEE, as zlib) of bytes [32, total_size)
@@ -21,18 +21,40 @@
  *	0   u32   type		enum kvmmig_state_type
  *	4   u32   index		vCPU index, irqchip id, or device number
  *	8   u32   size		payload bytes (without padding)
- *	12  u32   reserved	0
+ *	12  u16   version	the payload's format version, from 1
+ *	14  u16   flags		KVMMIG_STATE_F_MUST_UNDERSTAND; other bits 0
  *	16  payload, then zero padding up to a multiple of 8 bytes
+ *
+ * What the format promises, so that hosts upgrade one at a time (a host
+ * being upgraded is evacuated onto hosts of the old or the new VMM):
+ *   - The header version changes only when the header or the record head
+ *     changes. A new record type, or a new version of a record's payload,
+ *     leaves it at 2.
+ *   - A reader skips a record whose type it does not know, or whose version
+ *     is newer than the newest it reads, unless the record is flagged
+ *     must-understand; then it refuses the blob, naming the record, before
+ *     anything is applied (the guest stays at the source). A writer flags a
+ *     record must-understand when restoring without it would be wrong
+ *     (every record of version 1 of the format is); a record that only
+ *     refines another, which an older reader can do without, is optional.
+ *   - A record's payload layout changes only with its version, and a reader
+ *     keeps reading every version it ever read.
+ *   - Version-1 blobs (VMMs before record versions; bytes 12-15 of a record
+ *     head 0) are read as every record version 1, must-understand. A VMM
+ *     of version 1 reads no version-2 blob: a host of the old VMM is a
+ *     source for hosts of the new one, not a destination.
  *
  * Payloads are KVM's own uAPI structs (their layout is ABI) or the small
  * structs below. A blob is accepted only if all of this holds, checked
  * before anything is applied: magic, version, header size, total size,
- * CRC, every record inside the blob, known type, index in range, the exact
- * size of a fixed-size payload or a consistent count in a variable one,
- * zero padding and reserved fields, no record twice, every required record
+ * CRC, every record inside the blob, no unknown flag, every must-understand
+ * record of a known type and version, index in range, the exact size of a
+ * fixed-size payload or a consistent count in a variable one, zero padding
+ * and reserved fields, no record twice, every required record
  * present, the VM shape (vCPU count, memslots) equal to the VM's, END last,
  * every CPUID feature bit supported by this host's KVM (vmm/cpuid.h).
  *
+ * Record types, all version 1 and must-understand unless said otherwise.
  * Per vCPU (index = vCPU index), all required except XCRS (present when
  * the source had KVM_CAP_XCRS) and exactly one of XSAVE / FPU:
  *	VCPU_REGS	struct kvm_regs
@@ -61,7 +83,8 @@
  *	VM_PIT		struct kvm_pit_state2
  *	VM_CLOCK	struct kvm_clock_data (kvmclock at save)
  *	DEVICE		struct kvmmig_state_device_head + the device's bytes;
- *			index = 0..n-1; every device the VMM registered, no other
+ *			index = 0..n-1; every device the VMM registered, no other;
+ *			the record version is the device's state version
  *	END		empty, last
  *
  * Save order: MP_STATE (KVM_GET_MP_STATE applies a latched INIT/SIPI and
@@ -78,7 +101,8 @@
  */
 
 #define KVMMIG_STATE_MAGIC	      "KVMMIGVS"
-#define KVMMIG_STATE_VERSION	      1
+#define KVMMIG_STATE_VERSION	      2
+#define KVMMIG_STATE_VERSION_MIN      1 /* the oldest header version a reader takes */
 #define KVMMIG_STATE_HEADER_SIZE      32
 #define KVMMIG_STATE_RECORD_HEAD_SIZE 16
 
@@ -116,8 +140,12 @@ struct kvmmig_state_record {
 	uint32_t type;
 	uint32_t index;
 	uint32_t size;
-	uint32_t reserved;
+	uint16_t version; /* 0 in a version-1 blob: read as 1 */
+	uint16_t flags;	  /* 0 in a version-1 blob: read as must-understand */
 };
+
+/* A reader that does not know this record (type, or version) must refuse the blob. */
+#define KVMMIG_STATE_F_MUST_UNDERSTAND 0x0001
 
 struct kvmmig_state_vm_info {
 	uint32_t ncpus;
