@@ -6,6 +6,9 @@
  *   vcpustate sipi         an AP paused with INIT+SIPI latched starts at its SIPI vector
  *   vcpustate kvmclock     the guest sees PVCLOCK_GUEST_STOPPED after a pause and resume
  *   vcpustate msrs         MTRRs, MCE bank controls and a TSC-deadline timer survive
+ *   vcpustate pae-pdptrs   a PAE guest's loaded PDPTRs survive, not the PDPT in memory
+ *   vcpustate feature-msrs an ARCH_CAPABILITIES value this host's KVM cannot give is refused
+ *                          before anything is applied; one it can give is restored
  *
  * Each prints what the guest reported and exits 0 when the guest's view is right, 1 when not,
  * 2 on a setup error, 77 when this host's KVM cannot run the case.
@@ -55,7 +58,23 @@ enum {
 	PORT_MSRS_WRITTEN = 0x87,  /* hold: MSRs written */
 	PORT_MSRS_CHECKED = 0x88,  /* eax = mask of MSRs that read back wrong */
 	PORT_TIMER = 0x89,	   /* the TSC-deadline timer fired */
+	PORT_PAE_BEFORE = 0x8a,	   /* hold: eax = the marker read before the pause */
+	PORT_PAE_AFTER = 0x8b,	   /* eax = the marker read after the resume */
 };
+
+/*
+ * pae-pdptrs: PAE paging with the PDPT at PDPT_GPA. PDPTE0 points to PD_A, which maps
+ * 0-2 MiB and 2-4 MiB identically; PD_B maps 0-2 MiB identically and 2-4 MiB to 4-6 MiB.
+ * The guest points PDPTE0 at PD_B in memory without reloading CR3: the loaded PDPTRs (the
+ * CPU's cache of the PDPT, which the architecture keeps until the next CR3 load) still say
+ * PD_A, so MARKER_VA reads MARKER_A, before the pause and after the restore.
+ */
+#define PDPT_GPA  0x9000
+#define PD_A_GPA  0xa000
+#define PD_B_GPA  0xb000
+#define MARKER_VA 0x203000
+#define MARKER_A  0x11111111u /* at MARKER_VA through PD_A */
+#define MARKER_B  0x22222222u /* at MARKER_VA through PD_B (physical 0x403000) */
 
 /* The guest's code, copied to CODE_GPA; addresses are label - guest_start + CODE_GPA. */
 #define G(label) #label " - guest_start + 0x1000"
@@ -146,12 +165,21 @@ __asm__(".pushsection .rodata.guest, \"a\"\n"
 	"	movl $0, 0xfee000b0\n" /* EOI */
 	"	iretl\n"
 
+	"g_pae:\n"
+	"	movl $0xb001, 0x9000\n" /* PDPTE0 -> PD_B, CR3 not reloaded */
+	"	movl 0x203000, %eax\n"
+	"	outl %eax, $0x8a\n"
+	"	movl 0x203000, %eax\n"
+	"	outl %eax, $0x8b\n"
+	"g_pae_next_halt:\n"
+	"1:	jmp 1b\n"
+
 	"guest_end:\n"
 	".code64\n"
 	".popsection\n");
 
 extern const uint8_t guest_start[], guest_end[], g_pending_db[], g_pending_db_next[],
-    g_db_handler[], g_sipi_bsp[], g_sipi_ap[], g_kvmclock[], g_msrs[], g_timer_handler[];
+    g_db_handler[], g_sipi_bsp[], g_sipi_ap[], g_kvmclock[], g_msrs[], g_timer_handler[], g_pae[], g_pae_next_halt[];
 #define GPA_OF(sym) ((uint32_t)(CODE_GPA + ((sym)-guest_start)))
 
 /* Every OUT the guest made, in order. */
@@ -168,7 +196,7 @@ static pthread_cond_t events_cond = PTHREAD_COND_INITIALIZER;
 static bool is_hold(uint16_t port)
 {
 	return port == PORT_TF_OUT || port == PORT_AP_HOLD || port == PORT_BSP_SENT ||
-	       port == PORT_MSRS_WRITTEN;
+	       port == PORT_MSRS_WRITTEN || port == PORT_PAE_BEFORE;
 }
 
 static void guest_pio(struct vmm_vcpu *vcpu, uint16_t port, bool out, uint8_t *data, uint32_t size)
@@ -474,6 +502,178 @@ static int case_msrs(void)
 	return mask ? 1 : 0;
 }
 
+static int case_pae_pdptrs(void)
+{
+	struct vmm_vm *src = new_vm("vcpustate-src", 1, false), *dst;
+	uint64_t pdpt[4] = {PD_A_GPA | 1}, pd_a[2] = {0x000083, 0x200083},
+		 pd_b[2] = {0x000083, 0x400083};
+	uint32_t a = MARKER_A, b = MARKER_B, before = 0, after = 0;
+	struct kvm_sregs sregs;
+	int err;
+
+	vmm_guest_write(src, PDPT_GPA, pdpt, sizeof(pdpt));
+	vmm_guest_write(src, PD_A_GPA, pd_a, sizeof(pd_a));
+	vmm_guest_write(src, PD_B_GPA, pd_b, sizeof(pd_b));
+	vmm_guest_write(src, MARKER_VA, &a, sizeof(a));
+	vmm_guest_write(src, MARKER_VA + 0x200000, &b, sizeof(b));
+	enter_protected(src, 0, GPA_OF(g_pae), STACK0);
+	if ((err = vmm_ioctl(src->vcpus[0].fd, KVM_GET_SREGS, &sregs)))
+		die("KVM_GET_SREGS", err);
+	sregs.cr3 = PDPT_GPA;
+	sregs.cr4 = 0x30;	  /* PAE, PSE */
+	sregs.cr0 = 0x80000011; /* PG, PE, ET */
+	if ((err = vmm_ioctl(src->vcpus[0].fd, KVM_SET_SREGS, &sregs)))
+		die("KVM_SET_SREGS (PAE paging)", err);
+	vmm_ioctl(src->vcpus[0].fd, KVM_GET_SREGS, &sregs);
+	if (!(sregs.cr0 & 0x80000000)) {
+		printf("this KVM refuses a PAE-paging vCPU (KVM_SET_SREGS left CR0 0x%llx: PVM runs "
+		       "64-bit guests only)\n",
+		       sregs.cr0);
+		return 77;
+	}
+	if (vmm_vm_start(src) || !wait_event(PORT_PAE_BEFORE, 5000, &before)) {
+		struct kvm_regs regs;
+
+		ioctl(src->vcpus[0].fd, KVM_GET_REGS, &regs);
+		ioctl(src->vcpus[0].fd, KVM_GET_SREGS, &sregs);
+		printf("the guest never reported its marker: %s (rip 0x%llx cr0 0x%llx cr2 0x%llx "
+		       "cr3 0x%llx cr4 0x%llx)\n",
+		       src->stop_reason, regs.rip, sregs.cr0, sregs.cr2, sregs.cr3, sregs.cr4);
+		return 2;
+	}
+	printf("paused: the guest reads 0x%x through its loaded PDPTRs\n", before);
+	if (before != MARKER_A) {
+		printf("this KVM does not keep PDPTRs loaded (NPT walks the PDPT in memory): "
+		       "nothing to carry\n");
+		return 77;
+	}
+	dst = migrate(src);
+	vmm_vm_resume(dst);
+	if (!wait_event(PORT_PAE_AFTER, 5000, &after)) {
+		printf("restored guest never reported: %s\n", dst->stop_reason);
+		return 1;
+	}
+	printf("restored guest reads 0x%x (0x%x: its loaded PDPTRs; 0x%x: the PDPT in memory)\n",
+	       after, MARKER_A, MARKER_B);
+	vmm_vm_destroy(dst);
+	return after == MARKER_A ? 0 : 1;
+}
+
+/*
+ * Rewrites MSR @index of vCPU 0 in @blob to @value (its old value in *@old) and fixes the CRC;
+ * false if absent.
+ */
+static bool blob_set_msr(uint8_t *blob, size_t size, uint32_t index, uint64_t value,
+			 uint64_t *old)
+{
+	for (size_t off = KVMMIG_STATE_HEADER_SIZE; off < size;) {
+		struct kvmmig_state_record h;
+		uint32_t n;
+
+		memcpy(&h, blob + off, sizeof(h));
+		if (h.type == KVMMIG_STATE_VCPU_MSRS && h.index == 0) {
+			memcpy(&n, blob + off + sizeof(h), sizeof(n));
+			for (uint32_t i = 0; i < n; i++) {
+				struct kvm_msr_entry e;
+				uint8_t *at = blob + off + sizeof(h) + 8 + i * sizeof(e);
+				uint32_t crc;
+
+				memcpy(&e, at, sizeof(e));
+				if (e.index != index)
+					continue;
+				*old = e.data;
+				e.data = value;
+				memcpy(at, &e, sizeof(e));
+				crc = vmm_crc32(0, blob + KVMMIG_STATE_HEADER_SIZE,
+						size - KVMMIG_STATE_HEADER_SIZE);
+				memcpy(blob + offsetof(struct kvmmig_state_header, crc32), &crc,
+				       sizeof(crc));
+				return true;
+			}
+		}
+		off += sizeof(h) + ((h.size + 7) & ~7u);
+	}
+	return false;
+}
+
+static bool read_msr(int fd, uint32_t index, uint64_t *value)
+{
+	struct {
+		struct kvm_msrs head;
+		struct kvm_msr_entry e;
+	} one = {.head.nmsrs = 1, .e.index = index};
+
+	if (ioctl(fd, KVM_GET_MSRS, &one) != 1)
+		return false;
+	*value = one.e.data;
+	return true;
+}
+
+/*
+ * feature-msrs: ARCH_CAPABILITIES with a bit this host's KVM cannot give (KVM_GET_MSRS on
+ * /dev/kvm) must be refused, naming the MSR, before anything is applied (the destination's
+ * vCPU still has its reset RIP); the value as saved must then restore and arrive.
+ */
+static int case_feature_msrs(void)
+{
+	struct vmm_vm *src = new_vm("vcpustate-src", 1, false), *dst;
+	uint64_t can, extra, saved, got = 0;
+	struct kvm_regs regs;
+	uint8_t *blob;
+	size_t size;
+	char err[512] = "";
+	int r, bad = 0;
+
+	if (!read_msr(src->kvm_fd, 0x10a, &can)) {
+		printf("this host's KVM lists no ARCH_CAPABILITIES feature MSR\n");
+		return 77;
+	}
+	extra = can | (1ull << 62); /* reserved: no KVM gives it */
+	if (extra == can)
+		extra = can | (1ull << 61);
+	enter_protected(src, 0, GPA_OF(g_pae_next_halt), STACK0);
+	if (vmm_vm_start(src))
+		die("vmm_vm_start", EIO);
+	vmm_vm_pause(src);
+	if ((r = vmm_state_save(src, &blob, &size)))
+		die("vmm_state_save", r);
+	vmm_vcpus_kick_and_join(src);
+
+	if (!blob_set_msr(blob, size, 0x10a, extra, &saved)) {
+		printf("the saved state has no ARCH_CAPABILITIES (the guest's CPUID lacks it)\n");
+		return 77;
+	}
+	dst = new_vm("vcpustate-dst", 1, true);
+	if ((r = vmm_vm_start(dst)))
+		die("vmm_vm_start (destination)", r);
+	r = vmm_state_restore(dst, blob, size, err, sizeof(err));
+	if (ioctl(dst->vcpus[0].fd, KVM_GET_REGS, &regs) < 0)
+		die("KVM_GET_REGS", errno);
+	printf("ARCH_CAPABILITIES 0x%llx (this host's KVM gives 0x%llx): %s\n",
+	       (unsigned long long)extra, (unsigned long long)can, r ? err : "restored");
+	if (!r || !strstr(err, "0x10a") || !strstr(err, "ARCH_CAPABILITIES")) {
+		printf("FAIL: not refused with a message naming ARCH_CAPABILITIES\n");
+		bad = 1;
+	}
+	if (regs.rip != 0xfff0) {
+		printf("FAIL: the destination's vCPU was already written (RIP 0x%llx, reset 0xfff0)\n",
+		       (unsigned long long)regs.rip);
+		bad = 1;
+	}
+
+	/* The value the source's KVM gave the guest, which this host's can give too. */
+	blob_set_msr(blob, size, 0x10a, saved, &extra);
+	r = vmm_state_restore(dst, blob, size, err, sizeof(err));
+	read_msr(dst->vcpus[0].fd, 0x10a, &got);
+	printf("ARCH_CAPABILITIES 0x%llx as saved: %s, the restored vCPU has 0x%llx\n",
+	       (unsigned long long)saved, r ? err : "restored", (unsigned long long)got);
+	if (r || got != saved)
+		bad = 1;
+	free(blob);
+	vmm_vm_destroy(dst);
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -485,6 +685,10 @@ int main(int argc, char **argv)
 		return case_kvmclock();
 	if (argc == 2 && !strcmp(argv[1], "msrs"))
 		return case_msrs();
-	fprintf(stderr, "usage: vcpustate pending-db|sipi|kvmclock|msrs\n");
+	if (argc == 2 && !strcmp(argv[1], "pae-pdptrs"))
+		return case_pae_pdptrs();
+	if (argc == 2 && !strcmp(argv[1], "feature-msrs"))
+		return case_feature_msrs();
+	fprintf(stderr, "usage: vcpustate pending-db|sipi|kvmclock|msrs|pae-pdptrs|feature-msrs\n");
 	return 2;
 }

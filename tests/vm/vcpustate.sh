@@ -9,6 +9,10 @@
 #   kvmclock    a guest resumed after a pause sees PVCLOCK_GUEST_STOPPED (KVM_KVMCLOCK_CTRL)
 #   msrs        MTRRs, MCE bank controls and an armed TSC-deadline timer read back as written
 #               (MTRRs and MCE banks are not in KVM's MSR index list: the VMM adds them)
+#   pae-pdptrs  a PAE guest that changed its PDPT in memory without reloading CR3 still walks
+#               through its loaded PDPTRs after the restore (KVM_GET/SET_SREGS2)
+#   feature-msrs  an ARCH_CAPABILITIES value this host's KVM cannot give is refused, naming the
+#               MSR, before anything is applied; one it can give is restored
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/vm/vmlib.sh
@@ -48,4 +52,6 @@ check pending-db "a #DB pending at the pause is delivered after the restore, whe
 check sipi "an AP paused with INIT+SIPI latched starts at its SIPI vector after the restore"
 check kvmclock "a guest resumed after a pause sees PVCLOCK_GUEST_STOPPED in its kvmclock"
 check msrs "MTRRs, MCE bank controls and the TSC-deadline timer survive a save/restore"
+check pae-pdptrs "a PAE guest's loaded PDPTRs survive a save/restore (SREGS2)"
+check feature-msrs "a feature MSR value this host's KVM cannot give is refused before the restore"
 finish

@@ -8,6 +8,7 @@
 #include <sys/ioctl.h>
 
 #include "vmm/cpuid.h"
+#include "vmm/featmsr.h"
 #include "vmm/state.h"
 
 #define ALIGN8(x)	   (((x) + 7) & ~(size_t)7)
@@ -313,6 +314,13 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 	free(msrs);
 	GET(KVM_GET_SREGS, &sregs);
 	put_record(w, KVMMIG_STATE_VCPU_SREGS, i, &sregs, sizeof(sregs));
+	/* Optional: a reader without it restores SREGS, as before it existed (state.h). */
+	if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SREGS2) > 0) {
+		struct kvm_sregs2 sregs2;
+
+		GET(KVM_GET_SREGS2, &sregs2);
+		put_record_flags(w, KVMMIG_STATE_VCPU_SREGS2, i, &sregs2, sizeof(sregs2), 0);
+	}
 	GET(KVM_GET_LAPIC, &lapic);
 	put_record(w, KVMMIG_STATE_VCPU_LAPIC, i, &lapic, sizeof(lapic));
 
@@ -469,6 +477,7 @@ enum vcpu_slot {
 	V_DEBUGREGS,
 	V_CPUID,
 	V_TSC_KHZ,
+	V_SREGS2,
 	V_COUNT
 };
 
@@ -604,6 +613,8 @@ static int vcpu_slot_of(uint32_t type)
 		return V_CPUID;
 	case KVMMIG_STATE_VCPU_TSC_KHZ:
 		return V_TSC_KHZ;
+	case KVMMIG_STATE_VCPU_SREGS2:
+		return V_SREGS2;
 	}
 	return -1;
 }
@@ -613,6 +624,7 @@ static const char *vcpu_slot_name[V_COUNT] = {
     [V_XSAVE] = "XSAVE",	 [V_XCRS] = "XCRS",	[V_MSRS] = "MSRS",
     [V_LAPIC] = "LAPIC",	 [V_EVENTS] = "EVENTS", [V_MP_STATE] = "MP_STATE",
     [V_DEBUGREGS] = "DEBUGREGS", [V_CPUID] = "CPUID",	[V_TSC_KHZ] = "TSC_KHZ",
+    [V_SREGS2] = "SREGS2",
 };
 
 static const size_t vcpu_slot_fixed_size[V_COUNT] = {
@@ -625,6 +637,7 @@ static const size_t vcpu_slot_fixed_size[V_COUNT] = {
     [V_MP_STATE] = sizeof(struct kvm_mp_state),
     [V_DEBUGREGS] = sizeof(struct kvm_debugregs),
     [V_TSC_KHZ] = sizeof(uint32_t),
+    [V_SREGS2] = sizeof(struct kvm_sregs2),
 };
 
 static int check_vcpu_record(struct vmm_vm *vm, int slot, uint32_t index, const struct rec *r,
@@ -680,6 +693,18 @@ static int check_vcpu_record(struct vmm_vm *vm, int slot, uint32_t index, const 
 				      "takes %zu to %d",
 				      index, r->size, sizeof(struct kvm_xsave), vm->xsave_size);
 		break;
+	case V_SREGS2: {
+		struct kvm_sregs2 sregs2;
+
+		memcpy(&sregs2, r->data, sizeof(sregs2));
+		if (sregs2.flags & ~KVM_SREGS2_FLAGS_PDPTRS_VALID)
+			return reject(err, err_size,
+				      "malformed state blob: vCPU %u SREGS2 has unknown flags 0x%llx",
+				      index,
+				      (unsigned long long)(sregs2.flags &
+							   ~KVM_SREGS2_FLAGS_PDPTRS_VALID));
+		break;
+	}
 	case V_XCRS:
 		if (!vm->has_xcrs)
 			return reject(err, err_size,
@@ -922,7 +947,7 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 		struct rec *v = p->vcpu[i];
 
 		for (int s = 0; s < V_COUNT; s++) {
-			if (s == V_FPU || s == V_XSAVE || s == V_XCRS)
+			if (s == V_FPU || s == V_XSAVE || s == V_XCRS || s == V_SREGS2)
 				continue;
 			if (!v[s].data)
 				return reject(err, err_size, "state blob lacks %s of vCPU %d",
@@ -947,6 +972,14 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 		}
 		free(cpuid);
 		free(own);
+		if (ret)
+			return ret;
+	}
+	for (int i = 0; i < vm->ncpus; i++) {
+		struct kvm_msrs *msrs = copy_aligned(&p->vcpu[i][V_MSRS]);
+
+		ret = msrs ? vmm_feature_msrs_check(vm->kvm_fd, i, msrs, err, err_size) : -ENOMEM;
+		free(msrs);
 		if (ret)
 			return ret;
 	}
@@ -1185,7 +1218,11 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 	 * #DB queued as KVM completed an I/O exit) is pending, not injected.
 	 */
 	SET(KVM_SET_REGS, V_REGS);
-	SET(KVM_SET_SREGS, V_SREGS);
+	/* SREGS2 carries the PDPTRs a PAE guest loaded; with SREGS KVM rereads them from memory. */
+	if (v[V_SREGS2].data && ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_SREGS2) > 0)
+		SET(KVM_SET_SREGS2, V_SREGS2);
+	else
+		SET(KVM_SET_SREGS, V_SREGS);
 	SET(KVM_SET_LAPIC, V_LAPIC);
 	ret = restore_msrs(vcpu, &v[V_MSRS], err, err_size);
 	if (ret)

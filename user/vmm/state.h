@@ -36,7 +36,8 @@
  *     anything is applied (the guest stays at the source). A writer flags a
  *     record must-understand when restoring without it would be wrong
  *     (every record of version 1 of the format is); a record that only
- *     refines another, which an older reader can do without, is optional.
+ *     refines another, which an older reader can do without, is optional
+ *     (SREGS2 next to SREGS).
  *   - A record's payload layout changes only with its version, and a reader
  *     keeps reading every version it ever read.
  *   - Version-1 blobs (VMMs before record versions; bytes 12-15 of a record
@@ -52,7 +53,8 @@
  * fixed-size payload or a consistent count in a variable one, zero padding
  * and reserved fields, no record twice, every required record
  * present, the VM shape (vCPU count, memslots) equal to the VM's, END last,
- * every CPUID feature bit supported by this host's KVM (vmm/cpuid.h).
+ * every CPUID feature bit supported by this host's KVM (vmm/cpuid.h), every
+ * feature MSR value one it can give (vmm/featmsr.h).
  *
  * Record types, all version 1 and must-understand unless said otherwise.
  * Per vCPU (index = vCPU index), all required except XCRS (present when
@@ -64,6 +66,9 @@
  *	VCPU_FPU	struct kvm_fpu (hosts without XSAVE)
  *	VCPU_XCRS	struct kvm_xcrs
  *	VCPU_MSRS	struct kvm_msrs header + nmsrs struct kvm_msr_entry;
+ *			feature MSRs (ARCH_CAPABILITIES, PERF_CAPABILITIES, the
+ *			VMX capabilities...: vmm/featmsr.h) are checked against
+ *			what this host's KVM can give before anything is applied;
  *			every MSR of KVM_GET_MSR_INDEX_LIST, the MTRRs (when
  *			the guest's CPUID has MTRR), MCG_CAP and the MCE banks
  *			it announces, that KVM_GET_MSRS could read. Restored
@@ -76,6 +81,12 @@
  *	VCPU_DEBUGREGS	struct kvm_debugregs
  *	VCPU_CPUID	struct kvm_cpuid2 header + nent struct kvm_cpuid_entry2
  *	VCPU_TSC_KHZ	u32, the guest TSC frequency (KVM_GET_TSC_KHZ)
+ *	VCPU_SREGS2	struct kvm_sregs2 (KVM_GET_SREGS2, with the PDPTRs a PAE
+ *			guest has loaded), optional: when the source has
+ *			KVM_CAP_SREGS2. A destination with it restores these
+ *			with KVM_SET_SREGS2 instead of SREGS, one without it
+ *			(or a reader that does not know the record) restores
+ *			SREGS, and KVM reloads the PDPTRs from guest memory
  * Per VM:
  *	VM_INFO		struct kvmmig_state_vm_info (index 0), first record
  *	VM_IRQCHIP	struct kvm_irqchip, index = chip id: 0 PIC master,
@@ -92,7 +103,7 @@
  * Restore order (REGS before EVENTS, as QEMU's kvm_arch_put_registers:
  * KVM_SET_REGS drops a pending exception; LAPIC after the APIC base in
  * SREGS and before the TSC-deadline MSR): TSC frequency, CPUID, REGS,
- * SREGS, LAPIC, MSRS (the TSC among them: the guest's TSC resumes where it
+ * SREGS or SREGS2, LAPIC, MSRS (the TSC among them: the guest's TSC resumes where it
  * was saved, never backwards), XCRS, XSAVE/FPU, EVENTS, MP_STATE,
  * DEBUGREGS; then the irqchips, PIT, kvmclock (KVM_SET_CLOCK: guest time
  * continues from the save), devices. Restore is accepted only by an
@@ -120,6 +131,7 @@ enum kvmmig_state_type {
 	KVMMIG_STATE_VCPU_DEBUGREGS = 0x19,
 	KVMMIG_STATE_VCPU_CPUID = 0x1a,
 	KVMMIG_STATE_VCPU_TSC_KHZ = 0x1b,
+	KVMMIG_STATE_VCPU_SREGS2 = 0x1c,
 	KVMMIG_STATE_VM_IRQCHIP = 0x20,
 	KVMMIG_STATE_VM_PIT = 0x21,
 	KVMMIG_STATE_VM_CLOCK = 0x22,

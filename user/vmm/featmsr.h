@@ -1,0 +1,17 @@
+/* featmsr.h: a guest's feature MSRs checked against what this host's KVM can give. */
+#ifndef KVMMIG_VMM_FEATMSR_H
+#define KVMMIG_VMM_FEATMSR_H
+
+#include <stddef.h>
+#include <linux/kvm.h>
+
+/*
+ * Checks every feature MSR among @msrs (vCPU @vcpu's saved MSRs) against
+ * KVM_GET_MSR_FEATURE_INDEX_LIST and KVM_GET_MSRS on @kvm_fd (/dev/kvm):
+ * a value with a capability this host's KVM cannot give is refused, naming
+ * the MSR, in one line in @err. 0 or -EINVAL (-errno if KVM cannot say).
+ */
+int vmm_feature_msrs_check(int kvm_fd, int vcpu, const struct kvm_msrs *msrs, char *err,
+			   size_t err_size);
+
+#endif /* KVMMIG_VMM_FEATMSR_H */
