@@ -24,7 +24,7 @@ modprobe -n nbd 2>/dev/null || fail "an nbd module for the generic netlink check
 start_source as 1 "pages=32768 rate=64 delay_us=100000 report_ms=100" 192M
 fport=7498
 tests/kmod/fakedest.py $fport silent >"$tmp/silent.out" 2>&1 &
-wait_for 10 grep -q waiting "$tmp/silent.out"
+wait_for 60 grep -q waiting "$tmp/silent.out"
 kvmmig-ctl migrate as "127.0.0.1:$fport" "${auth[@]}" --progress-timeout 30 >"$tmp/mig.out" 2>&1 &
 mig=$!
 wait_for 20 grep -q silent "$tmp/silent.out"

@@ -70,7 +70,7 @@ expect_output "no kvmmig worker thread was started" "^0$" workers
 # (a) The owner runs a source session; the rogue can neither drive nor stop it.
 tests/kmod/streamtool.py sink $PORT 100000000 >"$tmp/sink.out" 2>&1 &
 pids+=($!)
-wait_for 10 grep -q listening "$tmp/sink.out"
+wait_for 60 grep -q listening "$tmp/sink.out"
 bg tool kvmmig-ctl debug source src 127.0.0.1:$PORT
 if wait_for 20 grep -q "^started" "$tmp/tool.out"; then pass "the owner (the VMM's file, from its control socket) opens a session"
 else fail "the owner (the VMM's file, from its control socket) opens a session" "$(cat "$tmp/tool.out")"; fi

@@ -63,12 +63,12 @@ wait_for 10 grep -q attached "$tmp/src.out" && wait_for 10 grep -q attached "$tm
 
 start mon kvmmig-ctl debug monitor
 mon_pid=${pids[-1]}
-wait_for 10 grep -q monitoring "$tmp/mon.out"
+wait_for 60 grep -q monitoring "$tmp/mon.out"
 # The script pauses between rounds (seconds each in an emulated test host
 # under load) and the destination's RECEIVE spans them all: its progress
 # timeout (no byte for N s ends it, default 30) is raised out of the way.
 start recv kvmmig-ctl debug dest dst $PORT --progress-timeout 600
-wait_for 10 grep -q listening "$tmp/recv.out"
+wait_for 60 grep -q listening "$tmp/recv.out"
 start send kvmmig-ctl debug source src 127.0.0.1:$PORT
 if wait_for 20 grep -q started "$tmp/send.out"; then pass "source session starts (dirty logging on, HELLO sent)"
 else fail "source session starts (dirty logging on, HELLO sent)" "$(cat "$tmp/send.out")"; exit 1; fi

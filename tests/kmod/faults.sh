@@ -37,7 +37,7 @@ wait_for 10 grep -q attached "$tmp/src.out" || { fail "source VM attaches" "$(ca
 # 1. The peer closes its socket in the middle of round 0.
 tests/kmod/streamtool.py sink $PORT 200000 >"$tmp/sink.out" 2>&1 &
 pids+=($!)
-wait_for 10 grep -q listening "$tmp/sink.out"
+wait_for 60 grep -q listening "$tmp/sink.out"
 bg tool kvmmig-ctl debug source src 127.0.0.1:$PORT
 wait_for 20 grep -q started "$tmp/tool.out"
 echo "round full" >&"$tool_fd"
@@ -56,7 +56,7 @@ eval "exec ${tool_fd}>&-"
 tests/kmod/streamtool.py stall $PORT >"$tmp/stall.out" 2>&1 &
 stall_pid=$!
 pids+=($!)
-wait_for 10 grep -q listening "$tmp/stall.out"
+wait_for 60 grep -q listening "$tmp/stall.out"
 bg tool kvmmig-ctl debug source src 127.0.0.1:$PORT
 wait_for 20 grep -q started "$tmp/tool.out"
 echo "round full" >&"$tool_fd"
@@ -75,7 +75,7 @@ wait_for 10 grep -q attached "$tmp/dst.out"
 # The destination's RECEIVE spans the script's pauses between rounds:
 # its progress timeout (default 30 s) is raised out of the way.
 bg recv kvmmig-ctl debug dest dst $PORT --progress-timeout 600
-wait_for 10 grep -q listening "$tmp/recv.out"
+wait_for 60 grep -q listening "$tmp/recv.out"
 bg tool kvmmig-ctl debug source src 127.0.0.1:$PORT
 wait_for 20 grep -q started "$tmp/tool.out"
 wait_for 10 sh -c "kvmmig-ctl list | grep -q '^dst .* receiving$'"
@@ -94,7 +94,7 @@ eval "exec ${tool_fd}>&- ${recv_fd}>&-"
 # 4. The VMM changes its memslots during a migration: the next round ends
 #    it cleanly (ESTALE), and stop still restores everything.
 bg recv kvmmig-ctl debug dest dst $PORT --progress-timeout 600
-wait_for 10 grep -q listening "$tmp/recv.out"
+wait_for 60 grep -q listening "$tmp/recv.out"
 bg tool kvmmig-ctl debug source src 127.0.0.1:$PORT
 wait_for 20 grep -q started "$tmp/tool.out"
 echo "round full" >&"$tool_fd"
@@ -121,7 +121,7 @@ wait_for 10 grep -q attached "$tmp/vmk.out" || fail "a second source VM attaches
 tests/kmod/streamtool.py stall $PORT >"$tmp/stall.out" 2>&1 &
 stall_pid=$!
 pids+=($!)
-wait_for 10 grep -q listening "$tmp/stall.out"
+wait_for 60 grep -q listening "$tmp/stall.out"
 bg tool kvmmig-ctl debug source vmk 127.0.0.1:$PORT
 wait_for 20 grep -q "^started\|^error" "$tmp/tool.out"
 expect_output "a source session on it starts" "^started$" cat "$tmp/tool.out"

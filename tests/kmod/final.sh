@@ -30,7 +30,7 @@ wait_for 10 grep -q attached "$tmp/vm.out" || { fail "the VM attaches" "$(cat "$
 ask vm run >/dev/null
 tests/kmod/streamtool.py sink $PORT 100000000000 >"$tmp/sink.out" 2>&1 &
 pids+=($!)
-wait_for 10 grep -q listening "$tmp/sink.out"
+wait_for 60 grep -q listening "$tmp/sink.out"
 bg tool kvmmig-ctl debug source fin 127.0.0.1:$PORT
 wait_for 20 grep -q "started\|^error" "$tmp/tool.out"
 expect_output "round 0" "^round round=0 " ask tool "round full"

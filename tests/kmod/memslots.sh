@@ -37,7 +37,7 @@ new_vm() {
 start_source() {
 	tests/kmod/streamtool.py sink $PORT 100000000 >"$tmp/sink.out" 2>&1 &
 	pids+=($!)
-	wait_for 10 grep -q listening "$tmp/sink.out"
+	wait_for 60 grep -q listening "$tmp/sink.out"
 	bg tool kvmmig-ctl debug source "$1" 127.0.0.1:$PORT
 	wait_for 20 grep -q "started\|^error" "$tmp/tool.out"
 	out=$(head -n 1 "$tmp/tool.out")
@@ -124,9 +124,9 @@ fi
 bg dst dirtier dst --mem $MEM --idle
 wait_for 10 grep -q attached "$tmp/dst.out" || fail "destination VM attaches" "$(cat "$tmp/dst.out")"
 bg events kvmmig-ctl debug monitor
-wait_for 10 grep -q monitoring "$tmp/events.out"
+wait_for 60 grep -q monitoring "$tmp/events.out"
 bg recv timeout 60 kvmmig-ctl debug dest dst $PORT
-wait_for 10 grep -q listening "$tmp/recv.out"
+wait_for 60 grep -q listening "$tmp/recv.out"
 tests/kmod/streamtool.py send-staged 127.0.0.1 $PORT "$tmp/go" >"$tmp/staged.out" 2>&1 &
 pids+=($!)
 if wait_for 20 grep -q "^event round vm=dst round=0 " "$tmp/events.out"; then

@@ -83,7 +83,7 @@ start_dest() { # NAME CPUS [MEM]
 	wait_for 20 test -S "$KVMMIG_RUN_DIR/$1.sock"
 	kvmmig-ctl incoming "$1" --listen "127.0.0.1:$port" --timeout 120 "${auth[@]}" >"$tmp/$1.in.out" 2>&1 &
 	echo $! >"$tmp/$1.in.pid"
-	wait_for 10 grep -q waiting "$tmp/$1.in.out"
+	wait_for 60 grep -q waiting "$tmp/$1.in.out"
 }
 alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
 # threads PIDFILE: each thread of that process as comm:state:wchan:cpu-ticks

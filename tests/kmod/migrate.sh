@@ -138,7 +138,7 @@ wait_for 20 test -S "$KVMMIG_RUN_DIR/vmpt.sock"
 kvmmig-ctl incoming vmpt --listen "127.0.0.1:$port" --timeout 120 --insecure --progress-timeout 3 \
 	>"$tmp/vmpt.in.out" 2>&1 &
 pt_in=$!
-wait_for 10 grep -q waiting "$tmp/vmpt.in.out"
+wait_for 60 grep -q waiting "$tmp/vmpt.in.out"
 tests/kmod/fakesource.py 127.0.0.1 $port 'protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n' \
 	hold 120 >"$tmp/vmpt.src" 2>&1 &
 pt_src=$!
@@ -253,7 +253,7 @@ fport=7499
 for cut in round0 round1 round2 state; do
 	tests/kmod/fakedest.py $fport $cut >"$tmp/fake.$cut" 2>&1 &
 	fake=$!
-	wait_for 10 grep -q waiting "$tmp/fake.$cut"
+	wait_for 60 grep -q waiting "$tmp/fake.$cut"
 	out=$(kvmmig-ctl migrate vmr "127.0.0.1:$fport" --insecure --max-downtime 100000 2>&1)
 	rc=$?
 	wait $fake
@@ -271,7 +271,7 @@ expect_output "the source VM is idle after the cuts" "^vmr .* idle$" kvmmig-ctl 
 
 tests/kmod/fakedest.py $fport nogo >"$tmp/fake.nogo" 2>&1 &
 fake=$!
-wait_for 10 grep -q waiting "$tmp/fake.nogo"
+wait_for 60 grep -q waiting "$tmp/fake.nogo"
 out=$(kvmmig-ctl migrate vmr "127.0.0.1:$fport" --insecure --max-downtime 100000 2>&1)
 rc=$?
 wait $fake

@@ -28,7 +28,7 @@ insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
 tests/kmod/streamtool.py sink $PORT 100000000000 >"$tmp/sink.out" 2>&1 &
 sink=$!
-wait_for 10 grep -q listening "$tmp/sink.out"
+wait_for 60 grep -q listening "$tmp/sink.out"
 r() { echo "0.$((RANDOM % 5))"; } # a random delay under half a second
 
 t0=$(date +%s) n=0 hung=0 unloads=0

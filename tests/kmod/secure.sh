@@ -19,11 +19,17 @@ kvmmig-ctl keygen "$other" >/dev/null
 migrate_via_relay() {
 	local name=$1
 	shift
+	# Python starts slowly in a loaded test host: wait for the relay to
+	# listen (a migration started earlier meets a refused connection).
 	tests/kmod/relay.py $rport $port "$@" >"$tmp/relay.out" 2>&1 &
-	wait_for 10 grep -q waiting "$tmp/relay.out"
+	if ! wait_for 60 grep -q waiting "$tmp/relay.out"; then
+		echo "the relay never listened: $(tail -n 1 "$tmp/relay.out")" >"$tmp/relay.mig"
+		mig_rc=125
+		return
+	fi
 	kvmmig-ctl migrate "$name" "127.0.0.1:$rport" "${mig_args[@]}" >"$tmp/relay.mig" 2>&1
 	mig_rc=$?
-	wait_for 10 sh -c '! pgrep -f tests/kmod/relay.py'
+	wait_for 60 sh -c '! pgrep -f tests/kmod/relay.py'
 }
 tls_records() { cat /proc/net/tls_stat 2>/dev/null | awk '$1 == "TlsTxSw" || $1 == "TlsRxSw" {n += $2} END {print n + 0}'; }
 
