@@ -76,11 +76,15 @@ start_source() { # NAME CPUS APPEND [MEM]
 	echo $! >"$tmp/$1.src.pid"
 	wait_for 20 grep -q ' iter ' "$tmp/$1.src.log"
 }
+# port_free PORT: waits (up to 60 s) until nothing listens on PORT: the
+# previous case's incoming tool, killed with its VMM, exits in its own time.
+port_free() { wait_for 60 sh -c "! ss -Hltn 'sport = :$1' | grep -q ."; }
 start_dest() { # NAME CPUS [MEM]
 	kvmmig-vm -v --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" \
 		--console "file:$tmp/$1.dst.log" 2>"$tmp/$1.dst.err" &
 	echo $! >"$tmp/$1.dst.pid"
 	wait_for 20 test -S "$KVMMIG_RUN_DIR/$1.sock"
+	port_free $port
 	kvmmig-ctl incoming "$1" --listen "127.0.0.1:$port" --timeout 120 "${auth[@]}" >"$tmp/$1.in.out" 2>&1 &
 	echo $! >"$tmp/$1.in.pid"
 	wait_for 60 grep -q waiting "$tmp/$1.in.out"

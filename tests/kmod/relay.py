@@ -27,7 +27,8 @@ ls.listen(1)
 print("waiting", flush=True)
 src, _ = ls.accept()
 dst = socket.create_connection(("127.0.0.1", args.target))
-record = open(args.record, "wb") if args.record else None
+# Unbuffered: a relay stopped by the test has written all it saw.
+record = open(args.record, "wb", buffering=0) if args.record else None
 
 
 def pump(a, b, forward):
