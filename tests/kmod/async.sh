@@ -13,7 +13,9 @@ auth=(--insecure)
 # elapsed_ms CMD...: runs CMD, prints how long it took in ms; 99999 if it failed.
 elapsed_ms() {
 	local t=$(date +%s%N)
-	"$@" >/dev/null 2>&1 || { echo 99999; return; }
+	# A command held by a blocked netlink handler would wait for the
+	# cancel below: 60 s is "blocked" however slow the test host.
+	timeout 60 "$@" >/dev/null 2>&1 || { echo 99999; return; }
 	echo $((($(date +%s%N) - t) / 1000000))
 }
 modprobe -n nbd 2>/dev/null || fail "an nbd module for the generic netlink checks" "none in this test host"
@@ -25,7 +27,11 @@ start_source as 1 "pages=32768 rate=64 delay_us=100000 report_ms=100" 192M
 fport=7498
 tests/kmod/fakedest.py $fport silent >"$tmp/silent.out" 2>&1 &
 wait_for 60 grep -q waiting "$tmp/silent.out"
-kvmmig-ctl migrate as "127.0.0.1:$fport" "${auth[@]}" --progress-timeout 30 >"$tmp/mig.out" 2>&1 &
+# The progress timeout is far away (600 s): the round stays stuck until the
+# test cancels it, however slow the test host (a debug kernel takes many
+# seconds per command); the timeout itself is checked with a second
+# migration below.
+kvmmig-ctl migrate as "127.0.0.1:$fport" "${auth[@]}" --progress-timeout 600 >"$tmp/mig.out" 2>&1 &
 mig=$!
 wait_for 20 grep -q silent "$tmp/silent.out"
 wait_for 10 sh -c "kvmmig-ctl status as | grep -q 'kvmmig: source'"
@@ -36,7 +42,7 @@ t0=$(date +%s)
 # round is still stuck. Had a netlink handler been waiting on the peer, the
 # family registration below (genl's cb_lock taken for writing) and every
 # generic netlink request queued behind it could only complete once the
-# migration ended (here: by its 30 s progress timeout).
+# migration ended (here: by the cancel after the checks).
 stuck() { kill -0 $mig 2>/dev/null; }
 ms=$(elapsed_ms kvmmig-ctl list)
 stuck && [ "$ms" != 99999 ] && pass "a netlink query answers while a round is stuck on its peer (${ms} ms)" ||
@@ -50,8 +56,30 @@ ms=$(elapsed_ms kvmmig-ctl version)
 stuck && [ "$ms" != 99999 ] && pass "and netlink still answers after it (${ms} ms), the round still stuck" ||
 	fail "and netlink still answers after it, the round still stuck" "took ${ms} ms; migration: $(tail -n 1 "$tmp/mig.out")"
 
-# The progress timeout (30 s without a byte moving) ends it, named.
+# Cancel ends the stuck round at once; the guest runs on at the source.
+expect "cancel ends the stuck migration" kvmmig-ctl cancel as
 if wait_for 60 sh -c "! kill -0 $mig"; then
+	wait $mig
+	rc=$?
+	[ $rc -ne 0 ] && grep -q 'the guest is running on the source' "$tmp/mig.out" &&
+		pass "the cancelled migration says the guest runs on at the source" ||
+		fail "the cancelled migration says the guest runs on at the source" "exit $rc: $(tail -n 1 "$tmp/mig.out")"
+else
+	fail "the cancelled migration says the guest runs on at the source" "still running 60 s after cancel"
+	kill -9 $mig
+fi
+wait_for 30 sh -c "kvmmig-ctl status as | grep -q '^kvmmig: idle$'"
+pkill -f "fakedest.py $fport" 2>/dev/null
+port_free $fport
+
+# The progress timeout (30 s without a byte moving) ends a migration to a
+# silent peer, named.
+tests/kmod/fakedest.py $fport silent >"$tmp/silent.out" 2>&1 &
+wait_for 60 grep -q waiting "$tmp/silent.out"
+kvmmig-ctl migrate as "127.0.0.1:$fport" "${auth[@]}" --progress-timeout 30 >"$tmp/mig.out" 2>&1 &
+mig=$!
+t0=$(date +%s)
+if wait_for 120 sh -c "! kill -0 $mig"; then
 	wait $mig
 	rc=$? secs=$(($(date +%s) - t0))
 	if [ $rc -ne 0 ] && grep -q 'no byte moved for the progress timeout.*the guest is running on the source' "$tmp/mig.out"; then
@@ -60,7 +88,7 @@ if wait_for 60 sh -c "! kill -0 $mig"; then
 		fail "the silent peer ends the migration after the progress timeout, reason named" "exit $rc: $(tail -n 1 "$tmp/mig.out")"
 	fi
 else
-	fail "the silent peer ends the migration after the progress timeout, reason named" "still running after 60 s"
+	fail "the silent peer ends the migration after the progress timeout, reason named" "still running after 120 s"
 	kill -9 $mig
 fi
 if runs_on "$tmp/as.src.log" "$tmp/as.src.pid"; then
