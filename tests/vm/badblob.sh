@@ -6,38 +6,11 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/vm/vmlib.sh
 vm_build
 
-# A 2-vCPU source guest to take a good blob and image from.
-vm_start src --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=2048 verify_every=4 report_ms=20"
-wait_iter src 0 100 10 && wait_iter src 1 100 10
-vm_ctl src pause >/dev/null && vm_ctl src save-state >"$vm_tmp/good" &&
-	vm_ctl src save-memory "$vm_tmp/mem" >/dev/null && vm_ctl src quit >/dev/null
-good=$vm_tmp/good
-size=$(stat -c %s "$good")
-if [ "$size" -gt 1000 ]; then
-	pass "source guest saved ($size-byte blob)"
-else
-	fail "source guest saved" "blob of ${size:-no} bytes"
-	exit 1
-fi
-
-vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/mem"
+# A 2-vCPU source guest gives a good blob and image; "dst" waits for a blob.
+vm_saved_blob
 
 # rejects NAME REGEX: restore-state of $vm_tmp/bad must fail with an error matching REGEX.
-rejects() {
-	local out
-	if out=$(vm_ctl dst restore-state <"$vm_tmp/bad" 2>&1); then
-		fail "$1 is rejected" "restore-state answered ok"
-	elif echo "$out" | grep -Eq -- "$2"; then
-		pass "$1 is rejected: $(echo "$out" | sed 's/^vmctl: error //')"
-	else
-		fail "$1 is rejected" "expected /$2/, got: $out"
-	fi
-}
-
-# Offset of the first record of TYPE (hex) [and INDEX] in the good blob.
-record_offset() {
-	"$vmctl_bin" --records "$good" | awk -v t="$1" -v i="${2:-0}" '$2 == t && $3 == i { print $1; exit }'
-}
+rejects() { vm_restore_refused "$vm_tmp/bad" "$1 is rejected" "$2"; }
 
 head -c 10 "$good" >"$vm_tmp/bad"
 rejects "a 10-byte blob" "truncated state blob"

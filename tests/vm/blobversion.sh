@@ -11,19 +11,7 @@ cd "$(dirname "$0")/../.." || exit 1
 . tests/vm/vmlib.sh
 vm_build
 
-vm_start src --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=2048 verify_every=4 report_ms=20"
-wait_iter src 0 100 10 && wait_iter src 1 100 10
-vm_ctl src pause >/dev/null && vm_ctl src save-state >"$vm_tmp/good" &&
-	vm_ctl src save-memory "$vm_tmp/mem" >/dev/null && vm_ctl src quit >/dev/null
-good=$vm_tmp/good
-size=$(stat -c %s "$good")
-if [ "$size" -gt 1000 ]; then
-	pass "source guest saved ($size-byte blob)"
-else
-	fail "source guest saved" "blob of ${size:-no} bytes"
-	exit 1
-fi
-vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/mem"
+vm_saved_blob
 
 # restores NAME: restore-state of $vm_tmp/blob must succeed.
 restores() {
@@ -35,17 +23,8 @@ restores() {
 	fi
 }
 # rejects NAME REGEX: restore-state of $vm_tmp/blob must fail with an error matching REGEX.
-rejects() {
-	local out
-	if out=$(vm_ctl dst restore-state <"$vm_tmp/blob" 2>&1); then
-		fail "$1 is refused" "restore-state answered ok"
-	elif echo "$out" | grep -Eq -- "$2"; then
-		pass "$1 is refused: $(echo "$out" | sed 's/^vmctl: error //')"
-	else
-		fail "$1 is refused" "expected /$2/, got: $out"
-	fi
-}
-regs=$("$vmctl_bin" --records "$good" | awk '$2 == "0x10" && $3 == 1 { print $1; exit }')
+rejects() { vm_restore_refused "$vm_tmp/blob" "$1 is refused" "$2"; }
+regs=$(record_offset 0x10 1)
 
 # Record head word 3 = version | flags << 16; flag 1 = must-understand.
 cp "$good" "$vm_tmp/blob" && "$vmctl_bin" --insert "$vm_tmp/blob" 0x7e 0 1 1 24

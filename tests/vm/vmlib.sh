@@ -116,3 +116,42 @@ wait_iter() {
 image_iter() {
 	od -An -tu8 -j $((0x9000 + $2 * 64 + 8)) -N8 "$1" | tr -d ' '
 }
+
+# vm_saved_blob: a 2-vCPU dirtymem source saves its state to $vm_tmp/good
+# (in $good, its size in $size) and its memory to $vm_tmp/mem, then quits;
+# an incoming VM "dst" starts on that memory, waiting for a state blob.
+# Exits the test if no blob came.
+vm_saved_blob() {
+	vm_start src --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=2048 verify_every=4 report_ms=20"
+	wait_iter src 0 100 10 && wait_iter src 1 100 10
+	vm_ctl src pause >/dev/null && vm_ctl src save-state >"$vm_tmp/good" &&
+		vm_ctl src save-memory "$vm_tmp/mem" >/dev/null && vm_ctl src quit >/dev/null
+	good=$vm_tmp/good
+	size=$(stat -c %s "$good")
+	if [ "$size" -gt 1000 ]; then
+		pass "source guest saved ($size-byte blob)"
+	else
+		fail "source guest saved" "blob of ${size:-no} bytes"
+		exit 1
+	fi
+	vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/mem"
+}
+
+# vm_restore_refused BLOB CHECK REGEX: restore-state of BLOB into "dst"
+# must fail with an error matching REGEX.
+vm_restore_refused() {
+	local out
+	if out=$(vm_ctl dst restore-state <"$1" 2>&1); then
+		fail "$2" "restore-state answered ok"
+	elif echo "$out" | grep -Eq -- "$3"; then
+		pass "$2: $(echo "$out" | sed 's/^vmctl: error //')"
+	else
+		fail "$2" "expected /$3/, got: $out"
+	fi
+}
+
+# record_offset TYPE [INDEX]: offset of the first record of TYPE (hex) and
+# INDEX (default 0) in the blob $good.
+record_offset() {
+	"$vmctl_bin" --records "$good" | awk -v t="$1" -v i="${2:-0}" '$2 == t && $3 == i { print $1; exit }'
+}
