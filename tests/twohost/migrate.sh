@@ -29,6 +29,7 @@ await() { wait_for "${2:-180}" test -e "$S/$1" || { fail "waiting for the peer (
 last_iter() { grep -o 'iter [0-9]*' "$1" 2>/dev/null | awk '{print $2}' | sort -n | tail -n1; }
 reports() { grep -c ' iter [0-9]* verifies ' "$1" 2>/dev/null; }
 kernel() { uname -r | cut -d- -f1 | cut -d+ -f1; }
+. tests/twohost/hoplib.sh
 
 # Every migration authenticates and runs over kernel TLS with one key, made
 # by host a in the shared scratch directory.
@@ -49,41 +50,9 @@ fi
 for hop in $(seq 1 $hops); do
 	if [ $((hop % 2)) = 1 ]; then src=a; else src=b; fi
 	if [ "$role" != "$src" ]; then
-		# Destination: an empty VM of the same shape, then wait for the guest.
-		rm -f "$log"
-		kvmmig-vm --incoming --name vm0 --mem 64M --console "file:$log" 2>/tmp/vm0.err &
-		dst_vmm=$!
-		wait_for 20 test -S "$KVMMIG_RUN_DIR/vm0.sock"
-		kvmmig-ctl incoming vm0 --listen "$self:7437" --timeout 180 --key "$key" >/tmp/in.out 2>&1 &
-		in_pid=$!
-		wait_for 10 grep -q waiting /tmp/in.out
-		signal "ready.$hop"
-		wait $in_pid
-		in_rc=$?
-		await "migrated.$hop"
-		src_last=$(cat "$S/migrated.$hop")
-		n0=$(reports "$log")
-		if [ $in_rc -eq 0 ] && wait_for 60 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $log) -ge $((n0 + 3)) ]" &&
-			[ "$(last_iter "$log")" -gt "${src_last:-0}" ] && ! grep -q 'FAIL\|failures [1-9]' "$log"; then
-			pass "hop $hop ($src -> $role, to $(kernel)): guest goes on, iteration $(last_iter "$log") > $src_last, $(grep -o 'verifies [0-9]*' "$log" | tail -n1), no failures"
-		else
-			fail "hop $hop ($src -> $role): guest goes on with its memory checks passing" \
-				"incoming exit $in_rc: $(tail -n 1 /tmp/in.out); guest: $(tail -n 2 "$log" | tr '\n' ' ')"
-		fi
-		signal "checked.$hop"
+		hop_receive "$hop" "$src"
 	else
-		await "ready.$hop"
-		out=$(kvmmig-ctl migrate vm0 "$peer" --key "$key" --verify 2>&1)
-		rc=$?
-		src_vmm_gone=1
-		wait_for 10 sh -c '! pgrep -x kvmmig-vm >/dev/null' || src_vmm_gone=0
-		if [ $rc -eq 0 ] && [ $src_vmm_gone = 1 ]; then
-			pass "hop $hop ($role -> peer, from $(kernel)): $(echo "$out" | tail -n 1)"
-		else
-			fail "hop $hop ($role -> peer): migrate succeeds and the source VMM exits" \
-				"exit $rc, source VMM gone: $src_vmm_gone: $(echo "$out" | tail -n 1)"
-		fi
-		signal "migrated.$hop" "$(last_iter "$log")"
+		hop_send "$hop" peer "$peer"
 		await "checked.$hop"
 	fi
 	# A failed hop leaves the guest where it was: later hops would only cascade.

@@ -1,0 +1,47 @@
+# hoplib.sh: sourced by the multi-host migration tests (tests/twohost/migrate.sh,
+# tests/threehost/hop.sh). One payload guest (console in $log) hops between
+# hosts that take turns through the caller's signal/await; the caller also
+# provides $self, $key, $role, last_iter, reports and kernel.
+
+# hop_receive HOP SRC: an empty VM of the same shape takes the guest from
+# host SRC; the guest must go on here with its memory checks passing.
+hop_receive() {
+	local hop=$1 src=$2 in_pid in_rc src_last n0
+	rm -f "$log"
+	kvmmig-vm --incoming --name vm0 --mem 64M --console "file:$log" 2>/tmp/vm0.err &
+	wait_for 20 test -S "$KVMMIG_RUN_DIR/vm0.sock"
+	kvmmig-ctl incoming vm0 --listen "$self:7437" --timeout 180 --key "$key" >/tmp/in.out 2>&1 &
+	in_pid=$!
+	wait_for 10 grep -q waiting /tmp/in.out
+	signal "ready.$hop"
+	wait $in_pid
+	in_rc=$?
+	await "migrated.$hop"
+	src_last=$(cat "$S/migrated.$hop")
+	n0=$(reports "$log")
+	if [ $in_rc -eq 0 ] && wait_for 60 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $log) -ge $((n0 + 3)) ]" &&
+		[ "$(last_iter "$log")" -gt "${src_last:-0}" ] && ! grep -q 'FAIL\|failures [1-9]' "$log"; then
+		pass "hop $hop ($src -> $role, to $(kernel)): guest goes on, iteration $(last_iter "$log") > $src_last, $(grep -o 'verifies [0-9]*' "$log" | tail -n1), no failures"
+	else
+		fail "hop $hop ($src -> $role): guest goes on with its memory checks passing" \
+			"incoming exit $in_rc: $(tail -n 1 /tmp/in.out); guest: $(tail -n 2 "$log" | tr '\n' ' ')"
+	fi
+	signal "checked.$hop"
+}
+
+# hop_send HOP TO ADDR: once host TO is ready, the guest migrates to ADDR with
+# --verify; the tool must succeed and this host's VMM must exit.
+hop_send() {
+	local hop=$1 to=$2 out rc src_vmm_gone=1
+	await "ready.$hop"
+	out=$(kvmmig-ctl migrate vm0 "$3" --key "$key" --verify 2>&1)
+	rc=$?
+	wait_for 10 sh -c '! pgrep -x kvmmig-vm >/dev/null' || src_vmm_gone=0
+	if [ $rc -eq 0 ] && [ $src_vmm_gone = 1 ]; then
+		pass "hop $hop ($role -> $to, from $(kernel)): $(echo "$out" | tail -n 1)"
+	else
+		fail "hop $hop ($role -> $to): migrate succeeds and the source VMM exits" \
+			"exit $rc, source VMM gone: $src_vmm_gone: $(echo "$out" | tail -n 1)"
+	fi
+	signal "migrated.$hop" "$(last_iter "$log")"
+}
