@@ -333,6 +333,22 @@ static struct vmm_vm *new_vm(const char *name, int ncpus, bool incoming)
 	return vm;
 }
 
+/* vCPU 0's MSRS record payload in a state blob (its entry count in *n), or NULL. */
+static uint8_t *blob_msrs(uint8_t *blob, size_t size, uint32_t *n)
+{
+	for (size_t off = KVMMIG_STATE_HEADER_SIZE; off < size;) {
+		struct kvmmig_state_record h;
+
+		memcpy(&h, blob + off, sizeof(h));
+		if (h.type == KVMMIG_STATE_VCPU_MSRS && h.index == 0) {
+			memcpy(n, blob + off + sizeof(h), sizeof(*n));
+			return blob + off + sizeof(h);
+		}
+		off += sizeof(h) + ((h.size + 7) & ~7u);
+	}
+	return NULL;
+}
+
 /* Pauses and saves @src, then restores into a fresh incoming VM with a copy of its memory. */
 static struct vmm_vm *migrate(struct vmm_vm *src)
 {
@@ -358,17 +374,10 @@ static struct vmm_vm *migrate(struct vmm_vm *src)
 	}
 	{
 		/* How many MSRs went across: the chunking of KVM_{GET,SET}_MSRS shows here. */
-		for (size_t off = KVMMIG_STATE_HEADER_SIZE; off < size;) {
-			struct kvmmig_state_record h;
-			uint32_t n;
+		uint32_t n;
 
-			memcpy(&h, blob + off, sizeof(h));
-			if (h.type == KVMMIG_STATE_VCPU_MSRS && h.index == 0) {
-				memcpy(&n, blob + off + sizeof(h), sizeof(n));
-				printf("vCPU 0 state has %u MSRs\n", n);
-			}
-			off += sizeof(h) + ((h.size + 7) & ~7u);
-		}
+		if (blob_msrs(blob, size, &n))
+			printf("vCPU 0 state has %u MSRs\n", n);
 	}
 	free(blob);
 	clear_events();
@@ -566,32 +575,22 @@ static int case_pae_pdptrs(void)
 static bool blob_set_msr(uint8_t *blob, size_t size, uint32_t index, uint64_t value,
 			 uint64_t *old)
 {
-	for (size_t off = KVMMIG_STATE_HEADER_SIZE; off < size;) {
-		struct kvmmig_state_record h;
-		uint32_t n;
+	uint32_t n, crc;
+	uint8_t *msrs = blob_msrs(blob, size, &n);
 
-		memcpy(&h, blob + off, sizeof(h));
-		if (h.type == KVMMIG_STATE_VCPU_MSRS && h.index == 0) {
-			memcpy(&n, blob + off + sizeof(h), sizeof(n));
-			for (uint32_t i = 0; i < n; i++) {
-				struct kvm_msr_entry e;
-				uint8_t *at = blob + off + sizeof(h) + 8 + i * sizeof(e);
-				uint32_t crc;
+	for (uint32_t i = 0; msrs && i < n; i++) {
+		struct kvm_msr_entry e;
+		uint8_t *at = msrs + 8 + i * sizeof(e);
 
-				memcpy(&e, at, sizeof(e));
-				if (e.index != index)
-					continue;
-				*old = e.data;
-				e.data = value;
-				memcpy(at, &e, sizeof(e));
-				crc = vmm_crc32(0, blob + KVMMIG_STATE_HEADER_SIZE,
-						size - KVMMIG_STATE_HEADER_SIZE);
-				memcpy(blob + offsetof(struct kvmmig_state_header, crc32), &crc,
-				       sizeof(crc));
-				return true;
-			}
-		}
-		off += sizeof(h) + ((h.size + 7) & ~7u);
+		memcpy(&e, at, sizeof(e));
+		if (e.index != index)
+			continue;
+		*old = e.data;
+		e.data = value;
+		memcpy(at, &e, sizeof(e));
+		crc = vmm_crc32(0, blob + KVMMIG_STATE_HEADER_SIZE, size - KVMMIG_STATE_HEADER_SIZE);
+		memcpy(blob + offsetof(struct kvmmig_state_header, crc32), &crc, sizeof(crc));
+		return true;
 	}
 	return false;
 }
