@@ -43,7 +43,9 @@ auth=(--key "$key")
 # migrate_watched OUT ARGS...: kvmmig-ctl migrate ARGS >OUT, sampling every
 # 2 s the kernel stacks of the session threads and tools (kvmmig-*); on
 # failure the sample from about 10 s before the end is appended to OUT: a
-# migration that stalled (a progress timeout) shows where it waited.
+# migration that stalled (a progress timeout) shows where it waited. With
+# MIGRATE_TIMEOUT set, a tool still running after that many seconds is
+# killed (a hang fails its own check instead of the whole test host).
 migrate_watched() {
 	local out=$1 sampler rc last
 	shift
@@ -55,8 +57,9 @@ migrate_watched() {
 		sleep 2
 	done &
 	sampler=$!
-	kvmmig-ctl migrate "$@" >"$out" 2>&1
+	timeout -k 5 "${MIGRATE_TIMEOUT:-0}" kvmmig-ctl migrate "$@" >"$out" 2>&1
 	rc=$?
+	[ $rc = 124 ] || [ $rc = 137 ] && echo "the tool was still running after $MIGRATE_TIMEOUT s: killed" >>"$out"
 	kill "$sampler" 2>/dev/null
 	wait "$sampler" 2>/dev/null
 	if [ $rc != 0 ]; then
@@ -118,13 +121,14 @@ kvm_exits() {
 		done
 	done
 }
-# emulator_rips TRACE: each guest RIP of TRACE's kvm_exit lines that is host
-# kernel text, which no payload guest can reach (it runs at 0x100000 in
-# identity-mapped low memory), named as the emulated CPU handing the guest
-# host state.
+# emulator_rips FILE: each guest RIP of FILE's kvm_exit trace lines or KVM
+# kernel messages ("guest rIP: 0x...") that is host kernel text, which no
+# payload guest can reach (it runs at 0x100000 in identity-mapped low
+# memory), named as the emulated CPU handing the guest host state.
 emulator_rips() {
 	local rip sym
-	for rip in $(sed -n 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' "$1" | sort -u); do
+	for rip in $(sed -n -e 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' \
+		-e 's/.*guest rIP: 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' "$1" | sort -u); do
 		sym=$(awk -v r="$rip" '($2 == "t" || $2 == "T") && $1 <= r && $1 > b {b = $1; n = $3 " " $4} END {print n}' /proc/kallsyms)
 		[ -n "$sym" ] && printf '(the guest RIP 0x%s is the host kernel'"'"'s %s: a fault of the emulator (QEMU TCG)) ' "$rip" "$sym"
 	done
@@ -172,7 +176,8 @@ why_stopped() {
 	else
 		printf 'VMM gone: %s; %s; ' "$(tail -n 3 "${1%.log}.err" | tr '\n' ' ')" "$(shutdown_detail)"
 	fi
-	printf 'dmesg: %s' "$(dmesg | tail -n 3 | tr '\n' ' ')"
+	dmesg >"$tmp/dmesg.why"
+	printf 'dmesg: %s%s' "$(emulator_rips "$tmp/dmesg.why")" "$(tail -n 3 "$tmp/dmesg.why" | tr '\n' ' ')"
 }
 
 # runs_on LOG PIDFILE: the guest behind PIDFILE is alive and keeps reporting

@@ -254,8 +254,8 @@ for cut in round0 round1 round2 state; do
 	tests/kmod/fakedest.py $fport $cut >"$tmp/fake.$cut" 2>&1 &
 	fake=$!
 	wait_for 60 grep -q waiting "$tmp/fake.$cut"
-	out=$(kvmmig-ctl migrate vmr "127.0.0.1:$fport" --insecure --max-downtime 100000 2>&1)
-	rc=$?
+	MIGRATE_TIMEOUT=300 migrate_watched "$tmp/cut.out" vmr "127.0.0.1:$fport" --insecure --max-downtime 100000
+	rc=$? out=$(cat "$tmp/cut.out")
 	wait $fake
 	n0=$(reports "$tmp/vmr.src.log")
 	if grep -q '^cut at' "$tmp/fake.$cut" && [ $rc -eq 1 ] &&
@@ -264,7 +264,7 @@ for cut in round0 round1 round2 state; do
 		pass "connection cut ($(sed -n 's/^cut at //p' "$tmp/fake.$cut")): the guest runs on at the source, the tool says so"
 	else
 		fail "connection cut ($cut): the guest runs on at the source, the tool says so" \
-			"fake: $(tail -n 1 "$tmp/fake.$cut"); exit $rc: $(echo "$out" | tail -n 1)"
+			"fake: $(tail -n 1 "$tmp/fake.$cut"); exit $rc: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
 	fi
 done
 expect_output "the source VM is idle after the cuts" "^vmr .* idle$" kvmmig-ctl list
