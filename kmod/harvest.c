@@ -5,11 +5,11 @@
  * bounded chunks and hand exactly the dirty pages to the sender.
  *
  * The VMM owns its memslots (invariant 9): it switches dirty logging on
- * before a migration (KVM_MEM_LOG_DIRTY_PAGES) and off after. The module
- * never calls KVM_SET_USER_MEMORY_REGION: re-issuing one from a snapshot
- * would re-create a slot the VMM deleted or move back one it moved. It
- * only checks, at start and before every round, that the layout is the one
- * it started with and every slot it harvests is logged.
+ * for a migration (KVM_MEM_LOG_DIRTY_PAGES), once the session has opened,
+ * and off after. The module never calls KVM_SET_USER_MEMORY_REGION:
+ * re-issuing one from a snapshot would re-create a slot the VMM deleted or
+ * move back one it moved. It only checks, before every round, that the
+ * layout is the one it started with and every slot it harvests is logged.
  *
  * All KVM calls are the VM's own ioctls, run by the session worker inside
  * the VMM's mm, with arguments and bitmaps in a vm_mmap() scratch area of
@@ -110,37 +110,53 @@ static int snapshot_slots(struct kvmmig_session *s)
 	return ret;
 }
 
-/* Is the layout still the one we started with, logging on where wanted? */
-static bool slots_unchanged(struct kvmmig_session *s)
+/*
+ * Is the layout still the one the session started with? Round 0 (@adopt)
+ * takes the generation and flags it finds: the VMM switches logging on
+ * after the session has put the dirty log in manual-protect mode, and that
+ * bumps the generation. It must find the same slots, each one that the
+ * guest can write logged. From then on any memslot update is fatal: the
+ * generation changes with every one, a slot deleted and made again too.
+ */
+static int check_slots(struct kvmmig_session *s, bool adopt)
 {
 	struct kvm *kvm = s->vm->kvm;
 	struct kvm_memory_slot *ms;
 	struct kvm_memslots *slots;
-	int idx, bkt;
+	int idx, bkt, ret = 0;
 	u32 i, n = 0;
-	bool same = true;
 
 	idx = srcu_read_lock(&kvm->srcu);
 	slots = kvm_memslots(kvm);
 	kvm_for_each_memslot(ms, bkt, slots)
 		if (ms->id < KVM_USER_MEM_SLOTS)
 			n++;
-	/* Any memslot update bumps the generation: a slot deleted and made again too. */
-	if (n != s->nslots || slots->generation != s->memslots_gen ||
-	    has_smm_slots(kvm))
-		same = false;
-	for (i = 0; same && i < s->nslots; i++) {
+	if (n != s->nslots || has_smm_slots(kvm) ||
+	    (!adopt && slots->generation != s->memslots_gen))
+		ret = -ESTALE;
+	for (i = 0; !ret && i < s->nslots; i++) {
 		struct kvmmig_slot *slot = &s->slots[i];
 
 		ms = id_to_memslot(slots, slot->id);
 		if (!ms || ms->base_gfn != slot->base_gfn ||
 		    ms->npages != slot->npages ||
 		    ms->userspace_addr != slot->uaddr ||
-		    (slot->logged && !(ms->flags & KVM_MEM_LOG_DIRTY_PAGES)))
-			same = false;
+		    (ms->flags ^ slot->flags) & ~(u32)KVM_MEM_LOG_DIRTY_PAGES) {
+			ret = -ESTALE;
+		} else if (slot->logged && !(ms->flags & KVM_MEM_LOG_DIRTY_PAGES)) {
+			s->why = "a memslot is not dirty-logged: the VMM switches KVM_MEM_LOG_DIRTY_PAGES on for a migration (kvmmig never changes memslots)";
+			ret = -ESTALE;
+		}
+	}
+	if (!ret && adopt) {
+		s->memslots_gen = slots->generation;
+		for (i = 0; i < s->nslots; i++)
+			s->slots[i].flags = id_to_memslot(slots, s->slots[i].id)->flags;
 	}
 	srcu_read_unlock(&kvm->srcu, idx);
-	return same;
+	if (ret && !s->why)
+		s->why = "the VM's memslots changed during the migration";
+	return ret;
 }
 
 static int set_manual_protect(struct kvmmig_session *s, u64 mode)
@@ -221,17 +237,14 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 		s->why = "the VMM already uses manual dirty-log protection: it harvests the dirty log itself, which a migration takes over";
 		return -EBUSY;
 	}
-	for (i = 0; i < s->nslots; i++) {
-		if (s->slots[i].logged &&
-		    !(s->slots[i].flags & KVM_MEM_LOG_DIRTY_PAGES)) {
-			s->why = "a memslot is not dirty-logged: the VMM switches KVM_MEM_LOG_DIRTY_PAGES on before a migration (kvmmig never changes memslots)";
-			return -ESTALE;
-		}
-	}
 	/*
 	 * Manual protect: GET only copies the bitmap out, and CLEAR re-protects
-	 * exactly the chunk about to be sent (invariants 1 and 2). INITIALLY_SET
-	 * matters only to slots the VMM starts logging later (none, normally).
+	 * exactly the chunk about to be sent (invariants 1 and 2). It is on
+	 * before the VMM switches logging on (checked at round 0): with
+	 * INITIALLY_SET, KVM then starts each slot's log all dirty and
+	 * write-protects nothing, where without it KVM would write-protect
+	 * (and split) the whole slot at once; round 0 sends every page and
+	 * protects chunk by chunk as it goes.
 	 */
 	ret = set_manual_protect(s, caps & (KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
 					    KVM_DIRTY_LOG_INITIALLY_SET));
@@ -240,10 +253,6 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 		return ret;
 	}
 	s->changed_protect = true;
-	if (!slots_unchanged(s)) {
-		s->why = "the VM's memslots changed while the migration started";
-		return -ESTALE;
-	}
 
 	ret = kvmmig_send_hello(s);
 	if (ret && !s->why)
@@ -388,10 +397,9 @@ static int final_check(struct kvmmig_session *s)
 	u32 i;
 	int ret;
 
-	if (!slots_unchanged(s)) {
-		s->why = "the VM's memslots changed during the final round";
-		return -ESTALE;
-	}
+	ret = check_slots(s, false);
+	if (ret)
+		return ret;
 	for (i = 0; i < s->nslots && !dirty; i++) {
 		if (!s->slots[i].logged)
 			continue;
@@ -421,10 +429,9 @@ int kvmmig_harvest_round(struct kvmmig_session *s, u32 flags)
 	int ret;
 
 	s->stats.round = s->round;
-	if (!slots_unchanged(s)) {
-		s->why = "the VM's memslots changed during the migration";
-		return -ESTALE;
-	}
+	ret = check_slots(s, s->round == 0);
+	if (ret)
+		return ret;
 	for (i = 0; i < s->nslots; i++) {
 		struct kvmmig_slot *slot = &s->slots[i];
 		u64 first;

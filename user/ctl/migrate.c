@@ -296,23 +296,6 @@ int migrate_main(int argc, char **argv)
 	free(payload);
 	m.awaiting_stream = 1;
 
-	/*
-	 * The VMM owns its memslots: it logs them, the module only harvests.
-	 * Logging it had on already (another migration's, or the VMM's own)
-	 * is not ours to switch off when we fail.
-	 */
-	if (!vst.dirty_log) {
-		ret = vmm_simple(&m.vmm, "dirty-log on");
-		if (ret) {
-			snprintf(why, sizeof(why),
-				 "the VMM could not switch dirty logging on (%s): a VMM migrated "
-				 "by kvmmig must serve 'dirty-log on'",
-				 m.vmm.error[0] ? m.vmm.error : strerror(-ret));
-			return fail(&m, why);
-		}
-		m.logging = 1;
-	}
-
 	/* The VMM's /dev/kvmmig file is the authority: the session is opened on it. */
 	ret = vmm_kvmmig_fd(&m.vmm, &vm_fd);
 	if (ret) {
@@ -329,6 +312,25 @@ int migrate_main(int argc, char **argv)
 		return fail(&m, why);
 	}
 	m.awaiting_stream = 0;
+	/*
+	 * The VMM owns its memslots: it logs them, the module only harvests.
+	 * Logging goes on after the session opened, which put KVM's dirty log
+	 * in manual-protect mode, initially all set: KVM then protects pages
+	 * chunk by chunk as round 0 sends them, not the whole guest at once.
+	 * Logging it had on already (another migration's, or the VMM's own)
+	 * is not ours to switch off when we fail.
+	 */
+	if (!vst.dirty_log) {
+		ret = vmm_simple(&m.vmm, "dirty-log on");
+		if (ret) {
+			snprintf(why, sizeof(why),
+				 "the VMM could not switch dirty logging on (%s): a VMM migrated "
+				 "by kvmmig must serve 'dirty-log on'",
+				 m.vmm.error[0] ? m.vmm.error : strerror(-ret));
+			return fail(&m, why);
+		}
+		m.logging = 1;
+	}
 	m.start_ns = now_ns();
 
 	for (;;) {
