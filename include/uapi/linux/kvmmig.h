@@ -168,12 +168,14 @@ struct kvmmig_mark_dirty {
  * then ends with a result of ECANCELED (or the socket error the abort
  * caused), and any later request fails with EIO.
  *
- * The VMM owns its memslots: before a source session it switches dirty
- * logging on (KVM_MEM_LOG_DIRTY_PAGES) for every slot that is not
- * read-only; the module never creates, moves, deletes or re-flags a
- * memslot. It refuses a slot that is not logged (ESTALE), a VM whose
- * layout, memslot generation or logging changes during the session
- * (ESTALE at the next round), a VMM that already uses manual dirty-log
+ * The VMM owns its memslots: once a source session is open (its setup has
+ * put the dirty log in manual-protect mode, initially all set, so KVM
+ * write-protects nothing at once) it switches dirty logging on
+ * (KVM_MEM_LOG_DIRTY_PAGES) for every slot that is not read-only; the
+ * module never creates, moves, deletes or re-flags a memslot. Round 0
+ * takes the layout as it finds it then, and refuses a slot that is not
+ * logged (ESTALE); from then on it refuses a VM whose layout, memslot
+ * generation or logging changes (ESTALE at the next round), a VMM that already uses manual dirty-log
  * protection (EBUSY: it harvests its own log, which a session takes over),
  * SMM memory (memslots in address space 1: EOPNOTSUPP), dirty-ring VMs
  * (KVM_CAP_DIRTY_LOG_RING: EOPNOTSUPP) and guest_memfd memslots. During a
