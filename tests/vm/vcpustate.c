@@ -359,7 +359,7 @@ static struct vmm_vm *migrate(struct vmm_vm *src)
 	int r;
 
 	vmm_vm_pause(src);
-	r = vmm_state_save(src, &blob, &size);
+	r = vmm_state_save(src, 0, &blob, &size);
 	if (r)
 		die("vmm_state_save", r);
 	dst = new_vm("vcpustate-dst", src->ncpus, true);
@@ -634,7 +634,7 @@ static int case_feature_msrs(void)
 	if (vmm_vm_start(src))
 		die("vmm_vm_start", EIO);
 	vmm_vm_pause(src);
-	if ((r = vmm_state_save(src, &blob, &size)))
+	if ((r = vmm_state_save(src, 0, &blob, &size)))
 		die("vmm_state_save", r);
 	vmm_vcpus_kick_and_join(src);
 

@@ -225,7 +225,13 @@ int incoming_main(int argc, char **argv)
 		}
 	}
 	free(payload);
-	if (wire_send(sock, WIRE_ACCEPT, NULL, 0))
+	/*
+	 * ACCEPT says the newest state blob version this VMM reads: a newer
+	 * source writes that version for it (a source tool that predates this
+	 * ignores the payload, and its VMM writes version 1, which every VMM reads).
+	 */
+	snprintf(line, sizeof(line), "state-version %u\n", vst.state_version);
+	if (wire_send_text(sock, WIRE_ACCEPT, line))
 		return fail(&vmm, sock, name, "the connection broke off during the handshake");
 
 	/* The VMM's /dev/kvmmig file is the authority: the session is opened on it. */

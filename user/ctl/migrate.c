@@ -178,6 +178,7 @@ int migrate_main(int argc, char **argv)
 	enum wire_type type;
 	int c, ret, verify = 0, insecure = 0, vm_fd;
 	uint32_t progress_ms = 0;
+	unsigned int peer_state_version;
 
 	policy_default_limits(&limits);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -293,6 +294,10 @@ int migrate_main(int argc, char **argv)
 		free(payload);
 		return fail(&m, why);
 	}
+	/* The newest state version the destination's VMM reads: 1 if it does not say. */
+	if (!payload || sscanf(payload, "state-version %u", &peer_state_version) != 1 ||
+	    !peer_state_version)
+		peer_state_version = 1;
 	free(payload);
 	m.awaiting_stream = 1;
 
@@ -410,9 +415,20 @@ int migrate_main(int argc, char **argv)
 		if (ret)
 			return fail(&m, "the connection broke off sending the digest");
 	}
-	ret = vmm_request(&m.vmm, "save-state", NULL, 0, &payload, &blob_len);
-	if (ret)
-		return fail(&m, "the VMM could not save the guest's state");
+	/*
+	 * In a version both VMMs know: ours writes its own, or an older one
+	 * the destination's reads (a VMM that predates versions writes 1).
+	 */
+	if (peer_state_version < vst.state_version)
+		snprintf(why, sizeof(why), "save-state %u", peer_state_version);
+	else
+		snprintf(why, sizeof(why), "save-state");
+	ret = vmm_request(&m.vmm, why, NULL, 0, &payload, &blob_len);
+	if (ret) {
+		snprintf(why, sizeof(why), "the VMM could not save the guest's state: %s",
+			 m.vmm.error[0] ? m.vmm.error : strerror(-ret));
+		return fail(&m, why);
+	}
 	ret = wire_send(m.sock, WIRE_STATE, payload, blob_len);
 	m.bytes += blob_len;
 	free(payload);

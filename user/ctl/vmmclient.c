@@ -236,6 +236,7 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 	int ret;
 
 	memset(st, 0, sizeof(*st));
+	st->state_version = 1; /* a VMM that does not say writes and reads version 1 only */
 	ret = vmm_request(c, "status", NULL, 0, &text, NULL);
 	if (ret)
 		return ret;
@@ -252,6 +253,8 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 			st->attached = 1;
 		if (!strcmp(line, "dirty-log on"))
 			st->dirty_log = 1;
+		if (sscanf(line, "state-versions %*u %u", &st->state_version) == 1)
+			continue;
 		if (!strncmp(line, "cpuid ", 6)) {
 			size_t used = strlen(st->cpuid);
 

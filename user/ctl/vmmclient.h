@@ -20,6 +20,7 @@ struct vmm_status {
 	struct vmm_memslot slots[VMM_MAX_SLOTS];
 	int attached;	   /* kvmmig attached */
 	int dirty_log;	   /* the VMM logs its memslots now ("dirty-log on") */
+	unsigned int state_version; /* newest state blob version it reads and writes (1 if unsaid) */
 	char cpuid[16384]; /* vCPU 0's "cpuid ..." lines, as the VMM prints them */
 };
 

@@ -9,7 +9,7 @@
  *                          <----   AUTH_OK | REFUSE
  *   [from here on kernel TLS, unless both sides run --insecure]
  *   HELLO (shape)          ---->
- *                          <----   ACCEPT | REFUSE (reason)
+ *                          <----   ACCEPT (state-version N) | REFUSE (reason)
  *   [module page stream: HELLO record ... rounds ... END record,
  *    or, when the source cannot start it, the tool's ABORT record]
  *   [DIGEST (memory)       ---->]  with --verify: checked before STATE

@@ -300,12 +300,20 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 		return reply_ok(c, NULL, 0);
 	}
 	if (!strcmp(cmd, "save-state")) {
+		unsigned int version = 0;
 		uint8_t *blob;
 		size_t size;
+		char end;
 
+		/* "save-state [VERSION]": an older reader's version (status: state-versions). */
+		if (arg && *arg && sscanf(arg, "%u%c", &version, &end) != 1)
+			return reply_error(c, "save-state: bad version '%s'", arg);
 		if (!vm_is_paused(vm))
 			return reply_error(c, "save-state needs a paused VM: pause first");
-		ret = vmm_state_save(vm, &blob, &size);
+		ret = vmm_state_save(vm, version, &blob, &size);
+		if (ret == -EPROTONOSUPPORT)
+			return reply_error(c, "save-state: this VMM writes state versions %d to %d, not %u",
+					   KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION, version);
 		if (ret)
 			return reply_error(c, "save-state failed: %s", strerror(-ret));
 		ret = reply_ok(c, blob, size);

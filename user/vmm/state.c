@@ -50,6 +50,7 @@ struct blob_writer {
 	size_t len;
 	size_t cap;
 	uint32_t count;
+	uint32_t version; /* of the blob being written */
 	int err;
 };
 
@@ -75,13 +76,28 @@ static void *writer_reserve(struct blob_writer *w, size_t len)
 	return w->buf + w->len - len;
 }
 
-/* A record of version 1 (the version of every record so far), must-understand or optional. */
+/*
+ * A record of version 1 (the version of every record so far), must-understand
+ * or optional. A version-1 blob (for a reader older than record versions)
+ * has neither field, and no optional record: every record of a version-1
+ * blob is must-understand, so one its reader does not know would refuse the
+ * whole blob. What the optional records carry (SREGS2's PDPTRs) the reader
+ * rebuilds from the rest, as it did before they existed.
+ */
 static void put_record_flags(struct blob_writer *w, uint32_t type, uint32_t index,
 			     const void *data, uint32_t size, uint16_t flags)
 {
 	struct kvmmig_state_record head = {
 	    .type = type, .index = index, .size = size, .version = 1, .flags = flags};
-	uint8_t *p = writer_reserve(w, sizeof(head) + ALIGN8(size));
+	uint8_t *p;
+
+	if (w->version == 1) {
+		if (!(flags & KVMMIG_STATE_F_MUST_UNDERSTAND))
+			return;
+		head.version = 0;
+		head.flags = 0;
+	}
+	p = writer_reserve(w, sizeof(head) + ALIGN8(size));
 
 	if (!p)
 		return;
@@ -369,17 +385,19 @@ static bool all_parked(struct vmm_vm *vm)
 	return parked;
 }
 
-int vmm_state_save(struct vmm_vm *vm, uint8_t **blob, size_t *size)
+int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *size)
 {
-	struct blob_writer w = {0};
+	struct blob_writer w = {.version = version ? version : KVMMIG_STATE_VERSION};
 	struct kvmmig_state_vm_info info = {
 	    .ncpus = vm->ncpus, .nslots = vm->nslots, .cpu_model = vm->cpu_model};
-	struct kvmmig_state_header header = {.version = KVMMIG_STATE_VERSION,
+	struct kvmmig_state_header header = {.version = w.version,
 					     .header_size = KVMMIG_STATE_HEADER_SIZE};
 	struct kvm_pit_state2 pit;
 	struct kvm_clock_data clock;
 	int err;
 
+	if (w.version < KVMMIG_STATE_VERSION_MIN || w.version > KVMMIG_STATE_VERSION)
+		return -EPROTONOSUPPORT;
 	if (!all_parked(vm))
 		return -EBUSY;
 	writer_reserve(&w, sizeof(header));

@@ -182,8 +182,13 @@ struct kvmmig_state_device_head {
 #define KVMMIG_STATE_MAX_XSAVE	(1 << 20)
 #define KVMMIG_STATE_MAX_DEVICE 4096
 
-/* Saves a paused VM: *@blob is malloc'ed, *@size its length. -errno on failure. */
-int vmm_state_save(struct vmm_vm *vm, uint8_t **blob, size_t *size);
+/*
+ * Saves a paused VM as a blob of @version (0: KVMMIG_STATE_VERSION; 1 for a
+ * reader that predates record versions: no optional records, see
+ * put_record_flags()): *@blob is malloc'ed, *@size its length. -errno on
+ * failure, -EPROTONOSUPPORT for a version this VMM does not write.
+ */
+int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *size);
 /*
  * Checks @blob whole, then applies it to an incoming VM. On failure, fills
  * @err (if not NULL) with a message saying what was wrong and where.
