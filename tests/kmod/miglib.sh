@@ -167,14 +167,14 @@ shutdown_detail() {
 why_stopped() {
 	local name
 	name=$(basename "$1" | cut -d. -f1)
-	printf 'console (%s reports): %s; ' "$(reports "$1")" "$(tail -n 1 "$1")"
+	printf 'console (%s reports): %s; ' "$(reports "$1")" "$(tail -n 3 "$1" | tr '\n' ' ')"
 	# A payload guest reports its own exceptions (tests/guests/fault.c).
 	grep -q '^FAULT' "$1" && printf 'the guest reported: %s; ' "$(grep '^FAULT' "$1" | tr '\n' ' ')"
 	if alive "$2"; then
 		printf 'VMM alive: threads %s; KVM %s; %s; %s; ' "$(threads "$2")" "$(kvm_exits "$2")" "$(kvm_detail "$2")" \
 			"$(kvmmig-ctl status "$name" 2>&1 | tr '\n' ' ')"
 	else
-		printf 'VMM gone: %s; %s; ' "$(tail -n 3 "${1%.log}.err" | tr '\n' ' ')" "$(shutdown_detail)"
+		printf 'VMM gone: %s; %s; ' "$(tail -n 12 "${1%.log}.err" | tr '\n' ' ')" "$(shutdown_detail)"
 	fi
 	dmesg >"$tmp/dmesg.why"
 	printf 'dmesg: %s%s' "$(emulator_rips "$tmp/dmesg.why")" "$(tail -n 3 "$tmp/dmesg.why" | tr '\n' ' ')"

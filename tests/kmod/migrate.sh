@@ -279,6 +279,13 @@ wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")"
 # the outcome is unknown: the source must stay paused until told.
 fport=7499
 for cut in round0 round1 round2 state; do
+	# Each cut starts from a guest running at the source (invariant 3 after
+	# the aborts before it); if it is gone, say why and stop the cuts.
+	if ! alive "$tmp/vmr.src.pid"; then
+		fail "the source guest vmr still runs before the cut at $cut (after the aborts before it)" \
+			"$(why_stopped "$tmp/vmr.src.log" "$tmp/vmr.src.pid")"
+		break
+	fi
 	tests/kmod/fakedest.py $fport $cut >"$tmp/fake.$cut" 2>&1 &
 	fake=$!
 	wait_for 60 grep -q waiting "$tmp/fake.$cut"
