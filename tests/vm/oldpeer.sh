@@ -21,7 +21,7 @@ esac
 
 vm_start src --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=2048 verify_every=4 report_ms=20"
 wait_iter src 0 100 10 && wait_iter src 1 100 10
-expect_output "status says which state versions this VMM writes" "^state-versions 1 2$" vm_ctl src status
+expect_output "status says which state versions this VMM writes" "^blob-versions 1 2$" vm_ctl src status
 expect "pause" vm_ctl src pause
 vm_ctl src save-state >"$vm_tmp/v2" && vm_ctl src save-state 1 >"$vm_tmp/v1" &&
 	vm_ctl src save-memory "$vm_tmp/mem" >/dev/null
@@ -41,8 +41,8 @@ fi
 
 vm_bin=$old
 vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/mem"
-if vm_ctl dst status | grep -q '^state-versions'; then
-	fail "the old VMM's status says no state versions (so: version 1 only)" "$(vm_ctl dst status | grep '^state-versions')"
+if vm_ctl dst status | grep -q '^blob-versions'; then
+	fail "the old VMM's status says no state versions (so: version 1 only)" "$(vm_ctl dst status | grep '^blob-versions')"
 else
 	pass "the old VMM's status says no state versions (so: version 1 only)"
 fi

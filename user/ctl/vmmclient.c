@@ -243,7 +243,8 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		struct vmm_memslot s;
 
-		if (sscanf(line, "state %31s", st->state) == 1)
+		/* "state " exactly: other lines may start with "state". */
+		if (!strncmp(line, "state ", 6) && sscanf(line + 6, "%31s", st->state) == 1)
 			continue;
 		if (sscanf(line, "cpus %u", &st->cpus) == 1)
 			continue;
@@ -253,7 +254,7 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 			st->attached = 1;
 		if (!strcmp(line, "dirty-log on"))
 			st->dirty_log = 1;
-		if (sscanf(line, "state-versions %*u %u", &st->state_version) == 1)
+		if (sscanf(line, "blob-versions %*u %u", &st->state_version) == 1)
 			continue;
 		if (!strncmp(line, "cpuid ", 6)) {
 			size_t used = strlen(st->cpuid);

@@ -305,7 +305,7 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 		size_t size;
 		char end;
 
-		/* "save-state [VERSION]": an older reader's version (status: state-versions). */
+		/* "save-state [VERSION]": an older reader's version (status: blob-versions). */
 		if (arg && *arg && sscanf(arg, "%u%c", &version, &end) != 1)
 			return reply_error(c, "save-state: bad version '%s'", arg);
 		if (!vm_is_paused(vm))

@@ -526,8 +526,12 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 			(unsigned long long)vm->slots[i].file_offset);
 	fprintf(f, "kvmmig %s\n", vm->kvmmig_fd >= 0 ? "attached" : "absent");
 	fprintf(f, "dirty-log %s\n", vm->dirty_logging ? "on" : "off");
-	/* The state blob versions it reads and writes (a VMM without this line: 1 only). */
-	fprintf(f, "state-versions %d %d\n", KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION);
+	/*
+	 * The state blob versions it reads and writes (a VMM without this line:
+	 * 1 only). Not "state-...": older kvmmig-ctl read any line starting with
+	 * "state" as the VM's state.
+	 */
+	fprintf(f, "blob-versions %d %d\n", KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION);
 	/* vCPU 0's CPUID, so a destination can refuse a guest it cannot host. */
 	for (uint32_t i = 0; vm->cpuid0 && i < vm->cpuid0->nent; i++)
 		fprintf(f, "cpuid 0x%x %u 0x%x 0x%x 0x%x 0x%x\n", vm->cpuid0->entries[i].function,
