@@ -168,6 +168,10 @@ why_stopped() {
 	local name
 	name=$(basename "$1" | cut -d. -f1)
 	printf 'console (%s reports): %s; ' "$(reports "$1")" "$(tail -n 3 "$1" | tr '\n' ' ')"
+	# A destination's incoming tool says why it gave up.
+	case $1 in *.dst.log) [ -s "${1%.dst.log}.in.out" ] &&
+		printf 'its incoming tool: %s; ' "$(tail -n 2 "${1%.dst.log}.in.out" | tr '\n' ' ')" ;;
+	esac
 	# A payload guest reports its own exceptions (tests/guests/fault.c).
 	grep -q '^FAULT' "$1" && printf 'the guest reported: %s; ' "$(grep '^FAULT' "$1" | tr '\n' ' ')"
 	if alive "$2"; then
