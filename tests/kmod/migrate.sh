@@ -21,7 +21,10 @@ for cfg in "1 16 100000" "2 16 100000" "1 256 1000000"; do
 	start_source $src $cpus "pages=4096 rate=$rate delay_us=$3 verify_every=2 report_ms=100"
 	start_dest $dst $cpus
 	before=$(last_iter "$tmp/$src.src.log")
-	if migrate_watched "$tmp/$src.mig.out" $src "127.0.0.1:$port" "${auth[@]}" --verify; then
+	# Convergence is not the point here (the policy tests own it): a slow
+	# test host (the debug kernel: kernel TLS at 0.6 MB/s) must still
+	# converge, so the downtime limit is far above what any host needs.
+	if migrate_watched "$tmp/$src.mig.out" $src "127.0.0.1:$port" "${auth[@]}" --verify --max-downtime 10000; then
 		pass "migrate $cpus-vCPU guest at rate $rate: tool reports success"
 	else
 		fail "migrate $cpus-vCPU guest at rate $rate: tool reports success" "$(tail -n 3 "$tmp/$src.mig.out" | tr '\n' ' ')"
