@@ -133,13 +133,6 @@ emulator_rips() {
 		sym=$(awk -v r="$rip" '($2 == "t" || $2 == "T") && $1 <= r && $1 > b {b = $1; n = $3 " " $4} END {print n}' /proc/kallsyms)
 		[ -n "$sym" ] && printf '(the guest RIP 0x%s is the host kernel'"'"'s %s: a fault of the emulator (QEMU TCG)) ' "$rip" "$sym"
 	done
-	# An MSR exit inside a payload (loaded at 0x100000), whose code has no
-	# RDMSR or WRMSR: the emulated CPU made the exit up, and KVM's handling
-	# of it (skipping an instruction that was not there) moves the guest's
-	# RIP, which then dies (issue 19: triple faults at the same RIP).
-	for rip in $(sed -n 's/.*guest rIP: 0x\(10[0-9a-f]\{4\}\) Unhandled [RW][DR]MSR.*/\1/p' "$1" | sort -u); do
-		printf '(KVM reported an MSR exit at payload RIP 0x%s, whose code has no RDMSR/WRMSR: a fault of the emulator (QEMU TCG)) ' "$rip"
-	done
 }
 # kvm_detail PIDFILE: where the VM's vCPUs are: the commonest KVM exits of 0.2 s
 # of the kvm_exit tracepoint (count, thread, reason@guest rip, the first

@@ -1,12 +1,14 @@
 #!/bin/bash
 # emulator-control.sh [SECONDS]: the control run of issue 19, inside a test
 # host started with --no-module: kvmmig.ko is never loaded. Payload guests
-# like migrate.sh's run for SECONDS (default 240) while their VMMs do what
-# the abort paths make them do (pause/resume, dirty logging on and off), and
-# KVM's MSR exits are traced. The dirtymem payload has no RDMSR or WRMSR
-# (objdump of build/guests/dirtymem.bin): an MSR exit at a payload RIP is
-# one the emulated CPU made up. Prints how many, where, and how the guests
-# ended; fails if a guest died (so that a death is counted, not missed).
+# like migrate.sh's vmr run for SECONDS (default 240) while their VMMs do
+# what the abort paths make them do (dirty logging on and off, pause,
+# resume). A guest that dies here died without kvmmig: the death rate
+# compares with migrate.sh's. KVM's MSR exits are traced too: the dirtymem
+# payload has no RDMSR or WRMSR, so an MSR exit at a payload RIP would be
+# one the emulated CPU made up. (KVM's "Unhandled WRMSR(0x1d9)" lines at
+# payload RIPs in migrate.sh's hosts are not such exits: a destination
+# VMM's KVM_SET_MSRS prints them with the vCPU's RIP.) Fails if a guest died.
 set -u
 cd "$(dirname "$0")/../.."
 MIGLIB_NO_MODULE=1
