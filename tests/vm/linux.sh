@@ -12,6 +12,14 @@ if [ -z "${KVMMIG_TESTHOST:-}" ]; then
 	vm_build
 	tests/testhost --kernel 6.1 --no-module --timeout 400 -- tests/vm/linux.sh
 	status=$?
+	# kvmmig.ko is never loaded here: a test host that stopped without a
+	# result (seen once, QEMU exit 0, no panic) lost nothing of ours. Once
+	# more; a second time fails.
+	if [ $status = 125 ]; then
+		echo "info: the test host (no kvmmig.ko) stopped without a result: running it once more"
+		tests/testhost --kernel 6.1 --no-module --timeout 400 -- tests/vm/linux.sh
+		status=$?
+	fi
 	if [ $status -ge 124 ]; then
 		fail "Linux guest test host run" "tests/testhost exited $status (timeout or boot failure)"
 		exit 1
