@@ -17,6 +17,17 @@ if mkdir -p $shutdowns 2>/dev/null && [ -w $shutdowns/events/kvm/kvm_exit/filter
 	echo 'exit_reason == 127' >$shutdowns/events/kvm/kvm_exit/filter
 	echo 1 >$shutdowns/events/kvm/kvm_exit/enable
 fi
+# A flight recorder: the last KVM events of every VM (exits, page faults,
+# injected exceptions, MMU-notifier unmaps) in a small ring that stops at the
+# first shutdown exit, so a guest that triple-faults leaves what led there.
+flight=$tracing/instances/kvmmig-flight
+if mkdir -p $flight 2>/dev/null && [ -w $flight/events/kvm/kvm_exit/trigger ]; then
+	echo 1024 >$flight/buffer_size_kb
+	for e in kvm_exit kvm_page_fault kvm_inj_exception kvm_unmap_hva_range; do
+		[ -w $flight/events/kvm/$e/enable ] && echo 1 >$flight/events/kvm/$e/enable
+	done
+	echo 'traceoff if exit_reason == 127' >$flight/events/kvm/kvm_exit/trigger
+fi
 cleanup() {
 	pkill -9 -f 'kvmmig-ctl (migrate|incoming)' 2>/dev/null
 	pkill -9 -f 'tests/kmod/(relay|fake)' 2>/dev/null
@@ -24,6 +35,8 @@ cleanup() {
 	wait 2>/dev/null
 	rm -rf "$tmp" "$KVMMIG_RUN_DIR"
 	[ -d $shutdowns ] && echo 0 >$shutdowns/events/kvm/kvm_exit/enable && rmdir $shutdowns
+	[ -d $flight ] && echo '!traceoff if exit_reason == 127' >$flight/events/kvm/kvm_exit/trigger &&
+		echo 0 >$flight/events/enable && rmdir $flight
 }
 trap cleanup EXIT
 # (The emulator control run, tests/stress/emulator-control.sh, never loads it.)
@@ -161,6 +174,18 @@ shutdown_detail() {
 	[ -r $shutdowns/trace ] || return
 	printf 'triple faults: %s' "$(grep -o 'kvm_exit: .* rip 0x[0-9a-f]*' $shutdowns/trace | sed 's/.* rip /rip /' | tr '\n' ' ')"
 	emulator_rips $shutdowns/trace
+	flight_detail
+}
+# flight_detail: the flight recorder's last events of the vCPU thread whose
+# shutdown exit stopped it, and the MMU-notifier unmaps just before.
+flight_detail() {
+	local tid
+	[ -r $flight/trace ] && [ "$(cat $flight/tracing_on)" = 0 ] || return
+	tid=$(sed -n 's/^ *[^ ]*-\([0-9]*\) .*kvm_exit: .*reason shutdown.*/\1/p' $flight/trace | head -n 1)
+	[ -n "$tid" ] || return
+	printf '; last KVM events of the vCPU thread %s: %s' "$tid" \
+		"$(grep -E -- "-$tid +\[" $flight/trace | tail -n 16 | sed 's/^.*\] [^ ]* *[0-9.]*: //' | tr '\n' '|')"
+	printf '; last unmaps: %s' "$(grep kvm_unmap_hva_range $flight/trace | tail -n 3 | sed 's/^.*: //' | tr '\n' '|')"
 }
 # why_stopped LOG PIDFILE: what is known of a guest that stopped reporting: its
 # console's last line; its VMM's threads, KVM exits and status if alive, its
