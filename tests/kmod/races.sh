@@ -37,12 +37,13 @@ while [ $n -lt "$iterations" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	grep -q '^kvmmig ' /proc/modules || insmod "$KVMMIG_KO" 2>/dev/null
 	name=race$((n % 3))
 	# A VMM (its vCPU writing half the time) that lives a random while.
-	{ [ $((RANDOM % 2)) = 0 ] && echo run; sleep "$(r)"; sleep "$(r)"; } |
+	# (Its input's writer outlives a killed reader: no broken-pipe noise.)
+	{ [ $((RANDOM % 2)) = 0 ] && echo run; sleep "$(r)"; sleep "$(r)"; } 2>/dev/null |
 		dirtier "$name" --mem 8 >/dev/null 2>"$tmp/vmm.err" &
 	vmm=$!
 	sleep "0.0$((RANDOM % 10))"
 	# A tool that starts a session and runs rounds, killed or not.
-	{ echo "round full"; sleep "$(r)"; echo round; sleep "$(r)"; echo stop; } |
+	{ echo "round full"; sleep "$(r)"; echo round; sleep "$(r)"; echo stop; } 2>/dev/null |
 		kvmmig-ctl debug source "$name" 127.0.0.1:$PORT >/dev/null 2>&1 &
 	tool=$!
 	sleep "$(r)"
