@@ -15,11 +15,23 @@ bg() {
 }
 
 # ask NAME CMD: sends CMD to NAME and prints its next answer line (waiting
-# at most $ask_wait seconds, 60 unless the script says otherwise).
+# at most $ask_wait seconds, 60 unless the script says otherwise). With no
+# answer it prints why: NAME still running (where its threads wait) or
+# gone, and its last lines (a test VMM says why its VM stopped).
 ask() {
-	local n
+	local n pid
 	n=$(wc -l <"$tmp/$1.out")
 	eval "echo \"\$2\" >&\${$1_fd}"
-	wait_for "${ask_wait:-60}" sh -c "[ \$(wc -l <'$tmp/$1.out') -gt $n ]"
-	tail -n +$((n + 1)) "$tmp/$1.out" | head -n 1
+	if wait_for "${ask_wait:-60}" sh -c "[ \$(wc -l <'$tmp/$1.out') -gt $n ]"; then
+		tail -n +$((n + 1)) "$tmp/$1.out" | head -n 1
+		return
+	fi
+	eval "pid=\$$1_pid"
+	if kill -0 "$pid" 2>/dev/null; then
+		printf 'no answer in %s s, %s still running: threads' "${ask_wait:-60}" "$1"
+		for t in /proc/$pid/task/*; do printf ' %s:%s' "$(cat "$t/comm")" "$(cat "$t/wchan" 2>/dev/null)"; done
+	else
+		printf 'no answer: %s is gone' "$1"
+	fi
+	printf '; its last lines: %s\n' "$(tail -n 4 "$tmp/$1.out" | tr '\n' ' ')"
 }
