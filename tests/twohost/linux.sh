@@ -1,6 +1,6 @@
 #!/bin/bash
 # linux.sh: runs on two test hosts (tests/testhost --hosts A,B). A Linux
-# guest (Debian's stock bzImage, the project's initramfs whose memcounter
+# guest on 2 vCPUs (Debian's stock bzImage, the project's initramfs whose memcounter
 # writes memory and prints a running counter with a checksum) boots in
 # kvmmig-vm on host a, live-migrates to host b over the network, then back
 # to host a. Each destination checks the guest itself: the console counter
@@ -19,6 +19,8 @@ export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
 role=$KVMMIG_ROLE self=$KVMMIG_SELF_ADDR peer=$KVMMIG_PEER_ADDR
 S=$KVMMIG_SCRATCH
 TEST_SUFFIX=" [$role: $(uname -r)]"
+# Two vCPUs: an AP's interrupts, IPIs and per-vCPU state have to move too.
+cpus=2
 mkdir -p "$KVMMIG_RUN_DIR"
 trap 'pkill -9 kvmmig-vm 2>/dev/null; wait 2>/dev/null' EXIT
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
@@ -50,7 +52,7 @@ continues() {
 # listens, stops waiting if the peer signals ABORT. Sets in_rc.
 receive() {
 	rm -f "$KVMMIG_RUN_DIR/lx.sock"
-	kvmmig-vm --incoming --name lx --cpus 1 --mem $mem --console "file:$1" 2>"/tmp/lx.$2.err" &
+	kvmmig-vm -v --incoming --name lx --cpus $cpus --mem $mem --console "file:$1" 2>"/tmp/lx.$2.err" &
 	wait_for 60 test -S "$KVMMIG_RUN_DIR/lx.sock"
 	kvmmig-ctl incoming lx --listen "$self:7437" --timeout 400 "${sec[@]}" >/tmp/in.out 2>&1 &
 	in_pid=$!
@@ -90,7 +92,7 @@ await key
 
 if [ "$role" = a ]; then
 	kernel=$PWD/build/testhost/$(uname -r)/boot/vmlinuz-$(uname -r)
-	kvmmig-vm --name lx --cpus 1 --mem $mem --kernel "$kernel" \
+	kvmmig-vm -v --name lx --cpus $cpus --mem $mem --kernel "$kernel" \
 		--initrd build/guests/linux-initramfs.cpio.gz --append "console=ttyS0 reboot=k panic=-1" \
 		--console "file:$log" 2>/tmp/lx.err &
 	say "host a ($(uname -r)): booting Debian's $(uname -r) bzImage as a guest in kvmmig-vm..."
