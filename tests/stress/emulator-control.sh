@@ -1,6 +1,7 @@
 #!/bin/bash
-# emulator-control.sh [SECONDS]: the control run of issue 19, inside a test
-# host started with --no-module: kvmmig.ko is never loaded. Payload guests
+# emulator-control.sh [SECONDS]: a control run for the source guests that
+# died by triple fault after aborted migrations, inside a test host started
+# with --no-module: kvmmig.ko is never loaded. Payload guests
 # like migrate.sh's vmr run for SECONDS (default 240) while their VMMs do
 # what the abort paths make them do (dirty logging on and off, pause,
 # resume). A guest that dies here died without kvmmig: the death rate
