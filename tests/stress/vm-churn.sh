@@ -1,13 +1,14 @@
 #!/bin/bash
 # vm-churn.sh [SECONDS]: a second control run for source guests that died
 # by triple fault, inside a test host started with --no-module: kvmmig.ko
-# is never loaded. Two payload guests like the suite's sources run for SECONDS (default 300) while other VMs
-# are created, run for a moment and destroyed beside them, as every
-# destination, fake destination and next case of the suite does. CI lost a
-# source guest that had never been migrated (secure.sh: a triple fault a
-# second after a destination VMM started), so the deaths may come with VM
-# churn, not with kvmmig. Fails if a steady guest died, with its last KVM
-# events (miglib.sh's flight recorder).
+# is never loaded. Two payload guests like the suite's sources run for
+# SECONDS (default 300) while other VMs are created, run for a moment and
+# destroyed beside them, as every destination, fake destination and next
+# case of the suite does. CI lost a source guest that had never been
+# migrated (secure.sh: a triple fault a second after a destination VMM
+# started), so the deaths may come with VM churn, not with kvmmig. Fails
+# if a steady guest died, with its last KVM events (miglib.sh's flight
+# recorder).
 set -u
 cd "$(dirname "$0")/../.."
 MIGLIB_NO_MODULE=1
