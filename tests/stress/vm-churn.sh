@@ -8,7 +8,10 @@
 # migrated (secure.sh: a triple fault a second after a destination VMM
 # started), so the deaths may come with VM churn, not with kvmmig. Fails
 # if a steady guest died, with its last KVM events (miglib.sh's flight
-# recorder).
+# recorder). Its first run with the early-verifying VMs (6.1, QEMU 7.2,
+# kvmmig.ko never loaded, kernel not tainted) ended after about 5 minutes
+# in a test-host panic, "corrupted stack end detected inside scheduler",
+# in a VMM's vCPU thread: test-host memory corrupted with no kvmmig at all.
 set -u
 cd "$(dirname "$0")/../.."
 MIGLIB_NO_MODULE=1
