@@ -41,4 +41,19 @@ wait_for() {
 	done
 }
 
+# threads PID: each thread of that process as comm:state:wchan:cpu-ticks
+# (utime+stime, sampled twice a second apart: a spinning vCPU shows +100),
+# and the kernel stack of any thread not running or sleeping interruptibly.
+threads() {
+	local t pid=$1
+	declare -A t0
+	for t in /proc/$pid/task/*; do t0[$t]=$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null); done
+	sleep 1
+	for t in /proc/$pid/task/*; do
+		printf '%s:%s:%s:+%s ' "$(cat "$t/comm")" "$(awk '{print $3}' "$t/stat")" "$(cat "$t/wchan")" \
+			"$(($(awk '{print $14 + $15}' "$t/stat") - ${t0[$t]:-0}))"
+		grep -q '^State:.*[DT]' "$t/status" && tr '\n' ' ' <"$t/stack"
+	done 2>/dev/null
+}
+
 finish() { [ "$test_failures" -eq 0 ]; }

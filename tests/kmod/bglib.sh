@@ -28,8 +28,7 @@ ask() {
 	fi
 	eval "pid=\$$1_pid"
 	if kill -0 "$pid" 2>/dev/null; then
-		printf 'no answer in %s s, %s still running: threads' "${ask_wait:-60}" "$1"
-		for t in /proc/$pid/task/*; do printf ' %s:%s' "$(cat "$t/comm")" "$(cat "$t/wchan" 2>/dev/null)"; done
+		printf 'no answer in %s s, %s still running: threads %s' "${ask_wait:-60}" "$1" "$(threads "$pid")"
 	else
 		printf 'no answer: %s is gone' "$1"
 	fi

@@ -107,21 +107,6 @@ start_dest() { # NAME CPUS [MEM]
 	wait_for 60 grep -q waiting "$tmp/$1.in.out"
 }
 alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
-# threads PIDFILE: each thread of that process as comm:state:wchan:cpu-ticks
-# (utime+stime, sampled twice a second apart: a spinning vCPU shows +100),
-# and the kernel stack of any thread not running or sleeping interruptibly.
-threads() {
-	local t pid
-	pid=$(cat "$1")
-	declare -A t0
-	for t in /proc/$pid/task/*; do t0[$t]=$(awk '{print $14 + $15}' "$t/stat" 2>/dev/null); done
-	sleep 1
-	for t in /proc/$pid/task/*; do
-		printf '%s:%s:%s:+%s ' "$(cat "$t/comm")" "$(awk '{print $3}' "$t/stat")" "$(cat "$t/wchan")" \
-			"$(($(awk '{print $14 + $15}' "$t/stat") - ${t0[$t]:-0}))"
-		grep -q '^State:.*[DT]' "$t/status" && tr '\n' ' ' <"$t/stack"
-	done 2>/dev/null
-}
 # kvm_exits PIDFILE: the VM's KVM exit counters (debugfs) gained in a second.
 kvm_exits() {
 	local d f
@@ -201,7 +186,7 @@ why_stopped() {
 	# A payload guest reports its own exceptions (tests/guests/fault.c).
 	grep -q '^FAULT' "$1" && printf 'the guest reported: %s; ' "$(grep '^FAULT' "$1" | tr '\n' ' ')"
 	if alive "$2"; then
-		printf 'VMM alive: threads %s; KVM %s; %s; %s; ' "$(threads "$2")" "$(kvm_exits "$2")" "$(kvm_detail "$2")" \
+		printf 'VMM alive: threads %s; KVM %s; %s; %s; ' "$(threads "$(cat "$2")")" "$(kvm_exits "$2")" "$(kvm_detail "$2")" \
 			"$(kvmmig-ctl status "$name" 2>&1 | tr '\n' ' ')"
 	else
 		printf 'VMM gone: %s; %s; ' "$(tail -n 12 "${1%.log}.err" | tr '\n' ' ')" "$(shutdown_detail)"

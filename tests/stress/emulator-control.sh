@@ -47,5 +47,4 @@ for g in ctl1 ctl2; do
 	fi
 done
 rmdir $msrs 2>/dev/null
-kill "$(cat "$tmp/ctl1.src.pid")" "$(cat "$tmp/ctl2.src.pid")" 2>/dev/null
 finish
