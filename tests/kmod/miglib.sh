@@ -6,9 +6,10 @@ TEST_SUFFIX=" [$(uname -r)]"
 export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
 tmp=$(mktemp -d)
 mkdir -p "$KVMMIG_RUN_DIR"
-# The tracing directory (tracefs), where the diagnostics below look.
-tracing=/sys/kernel/tracing
-[ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
+# The flight recorder (tests/flight.sh) keeps what led to a triple fault; it
+# also sets $tracing, the tracing directory the diagnostics below read.
+. tests/flight.sh
+flight_start
 # A trace instance records every shutdown exit (a triple fault: SVM exit
 # code 0x7f) of every VM, with its guest RIP, for why_stopped: the VMM of a
 # guest that triple-faulted is gone, and SVM resets the vCPU on the way.
@@ -17,17 +18,6 @@ if mkdir -p $shutdowns 2>/dev/null && [ -w $shutdowns/events/kvm/kvm_exit/filter
 	echo 'exit_reason == 127' >$shutdowns/events/kvm/kvm_exit/filter
 	echo 1 >$shutdowns/events/kvm/kvm_exit/enable
 fi
-# A flight recorder: the last KVM events of every VM (exits, page faults,
-# injected exceptions, MMU-notifier unmaps) in a small ring that stops at the
-# first shutdown exit, so a guest that triple-faults leaves what led there.
-flight=$tracing/instances/kvmmig-flight
-if mkdir -p $flight 2>/dev/null && [ -w $flight/events/kvm/kvm_exit/trigger ]; then
-	echo 1024 >$flight/buffer_size_kb
-	for e in kvm_exit kvm_page_fault kvm_inj_exception kvm_unmap_hva_range; do
-		[ -w $flight/events/kvm/$e/enable ] && echo 1 >$flight/events/kvm/$e/enable
-	done
-	echo 'traceoff if exit_reason == 127' >$flight/events/kvm/kvm_exit/trigger
-fi
 cleanup() {
 	pkill -9 -f 'kvmmig-ctl (migrate|incoming)' 2>/dev/null
 	pkill -9 -f 'tests/kmod/(relay|fake)' 2>/dev/null
@@ -35,8 +25,7 @@ cleanup() {
 	wait 2>/dev/null
 	rm -rf "$tmp" "$KVMMIG_RUN_DIR"
 	[ -d $shutdowns ] && echo 0 >$shutdowns/events/kvm/kvm_exit/enable && rmdir $shutdowns
-	[ -d $flight ] && echo '!traceoff if exit_reason == 127' >$flight/events/kvm/kvm_exit/trigger &&
-		echo 0 >$flight/events/enable && rmdir $flight
+	flight_stop
 }
 trap cleanup EXIT
 # (The emulator control run, tests/stress/emulator-control.sh, never loads it.)
@@ -160,17 +149,6 @@ shutdown_detail() {
 	printf 'triple faults: %s' "$(grep -o 'kvm_exit: .* rip 0x[0-9a-f]*' $shutdowns/trace | sed 's/.* rip /rip /' | tr '\n' ' ')"
 	emulator_rips $shutdowns/trace
 	flight_detail
-}
-# flight_detail: the flight recorder's last events of the vCPU thread whose
-# shutdown exit stopped it, and the MMU-notifier unmaps just before.
-flight_detail() {
-	local tid
-	[ -r $flight/trace ] && [ "$(cat $flight/tracing_on)" = 0 ] || return
-	tid=$(sed -n 's/^ *[^ ]*-\([0-9]*\) .*kvm_exit: .*reason shutdown.*/\1/p' $flight/trace | head -n 1)
-	[ -n "$tid" ] || return
-	printf '; last KVM events of the vCPU thread %s: %s' "$tid" \
-		"$(grep -E -- "-$tid +\[" $flight/trace | tail -n 16 | sed 's/^.*\] [^ ]* *[0-9.]*: //' | tr '\n' '|')"
-	printf '; last unmaps: %s' "$(grep kvm_unmap_hva_range $flight/trace | tail -n 3 | sed 's/^.*: //' | tr '\n' '|')"
 }
 # why_stopped LOG PIDFILE: what is known of a guest that stopped reporting: its
 # console's last line; its VMM's threads, KVM exits and status if alive, its
