@@ -43,6 +43,18 @@ key=$tmp/migration.key
 kvmmig-ctl keygen "$key" >/dev/null || fail "kvmmig-ctl keygen writes a key" "failed"
 auth=(--key "$key")
 
+# kvmmig_stacks: each kvmmig process and kthread with its kernel stack (8
+# frames), read with shell builtins only: migrate_watched runs it every 2 s
+# in the test host, where every fork and exec costs emulated CPU.
+kvmmig_stacks() {
+	local d comm frame frames n
+	for d in /proc/[0-9]*; do
+		read -r comm <"$d/comm" 2>/dev/null && [[ $comm == kvmmig* ]] || continue
+		frames='' n=0
+		while ((n++ < 8)) && read -r _ frame; do frames+="$frame "; done <"$d/stack" 2>/dev/null
+		echo "$comm: $frames"
+	done
+}
 # migrate_watched OUT ARGS...: kvmmig-ctl migrate ARGS >OUT, sampling every
 # 2 s the kernel stacks of the session threads and tools (kvmmig-*); on
 # failure the sample from about 10 s before the end is appended to OUT: a
@@ -54,10 +66,8 @@ migrate_watched() {
 	shift
 	rm -f "$tmp"/stacks.*
 	while :; do
-		for p in $(pgrep '^kvmmig'); do
-			echo "$(cat /proc/$p/comm 2>/dev/null): $(awk '{print $2}' /proc/$p/stack 2>/dev/null | head -n 8 | tr '\n' ' ')"
-		done >"$tmp/stacks.$(date +%s)"
-		sleep 2
+		kvmmig_stacks >"$tmp/stacks.$SECONDS"
+		nap 2
 	done &
 	sampler=$!
 	timeout -k 5 "${MIGRATE_TIMEOUT:-0}" kvmmig-ctl migrate "$@" >"$out" 2>&1
@@ -67,7 +77,7 @@ migrate_watched() {
 	wait "$sampler" 2>/dev/null
 	if [ $rc != 0 ]; then
 		last=$(ls "$tmp"/stacks.* 2>/dev/null | sort -t. -k2 -n | tail -n 6 | head -n 1)
-		[ -n "$last" ] && echo "stacks at $(($(date +%s) - ${last##*.})) s before the end: $(tr '\n' '|' <"$last")" >>"$out"
+		[ -n "$last" ] && echo "stacks at $((SECONDS - ${last##*.})) s before the end: $(tr '\n' '|' <"$last")" >>"$out"
 	fi
 	return $rc
 }
@@ -103,7 +113,7 @@ kvm_exits() {
 	for d in /sys/kernel/debug/kvm/"$(cat "$1")"-*; do
 		[ -d "$d" ] || continue
 		for f in exits io_exits halt_exits signal_exits pf_taken; do before[$f]=$(cat "$d/$f" 2>/dev/null); done
-		sleep 1
+		nap 1
 		for f in exits io_exits halt_exits signal_exits pf_taken; do
 			[ -n "${before[$f]}" ] && printf '%s +%d ' "${f%_*}" $(($(cat "$d/$f") - before[$f]))
 		done
@@ -129,7 +139,7 @@ kvm_detail() {
 	if [ -w $tracing/events/kvm/kvm_exit/enable ]; then
 		: >$tracing/trace
 		echo 1 >$tracing/events/kvm/kvm_exit/enable
-		sleep 0.2
+		nap 0.2
 		echo 0 >$tracing/events/kvm/kvm_exit/enable
 		printf 'exits: %s' "$(sed -n 's/^ *\([^ ]*\)-[0-9]* .*kvm_exit: .*reason \([^ ]*\) rip \(0x[0-9a-f]*\).*/\1 \2@\3/p' $tracing/trace |
 			sort | uniq -c | sort -rn | head -n 4 | tr -s ' \n' '  ')"

@@ -58,7 +58,7 @@ receive() {
 	in_pid=$!
 	wait_for 20 grep -q waiting /tmp/in.out
 	signal "$2"
-	while kill -0 $in_pid 2>/dev/null && [ ! -e "$S/$3" ]; do sleep 0.5; done
+	while kill -0 $in_pid 2>/dev/null && [ ! -e "$S/$3" ]; do nap 0.5; done
 	[ -e "$S/$3" ] && exit 1
 	wait $in_pid
 	in_rc=$?

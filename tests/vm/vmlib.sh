@@ -55,13 +55,13 @@ vm_start() {
 	local name=$1
 	shift
 	"$vm_bin" --name "$name" --console "file:$vm_tmp/$name.out" "$@" 2>"$vm_tmp/$name.err" &
-	local pid=$! deadline=$(($(date +%s) + 5))
+	local pid=$! deadline=$((SECONDS + 5))
 	vm_pids+=($pid)
 	eval "vm_pid_$name=$pid"
 	# Up once its control socket answers; a guest may also be over before that.
 	until [ -S "$KVMMIG_RUN_DIR/$name.sock" ] || ! kill -0 "$pid" 2>/dev/null; do
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.02
+		[ $SECONDS -lt $deadline ] || return 1
+		nap 0.02
 	done
 }
 
@@ -77,14 +77,14 @@ vm_ctl() {
 # vm_wait_exit NAME [SECONDS]: sets vm_status to the VMM's exit status, 124 if it still runs then.
 # (Not in $(...): a subshell cannot wait for this shell's children.)
 vm_wait_exit() {
-	local pid deadline=$(($(date +%s) + ${2:-5}))
+	local pid deadline=$((SECONDS + ${2:-5}))
 	pid=$(vm_pid "$1")
 	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$(date +%s)" -ge "$deadline" ]; then
+		if [ $SECONDS -ge $deadline ]; then
 			vm_status=124
 			return
 		fi
-		sleep 0.02
+		nap 0.02
 	done
 	wait "$pid"
 	vm_status=$?
@@ -103,12 +103,12 @@ last_verifies() {
 
 # wait_iter NAME CPU MIN [SECONDS]: waits until vCPU CPU reported an iteration above MIN.
 wait_iter() {
-	local deadline=$(($(date +%s) + ${4:-5})) it
+	local deadline=$((SECONDS + ${4:-5})) it
 	while :; do
 		it=$(last_iter "$1" "$2")
 		[ -n "$it" ] && [ "$it" -gt "$3" ] && return 0
-		[ "$(date +%s)" -lt "$deadline" ] || return 1
-		sleep 0.05
+		[ $SECONDS -lt $deadline ] || return 1
+		nap 0.05
 	done
 }
 
