@@ -8,11 +8,12 @@
 #include "vm/kvmmig-vm.h"
 #include "vm/payload_abi.h"
 
-#define I8042_DATA_PORT	   0x60
-#define I8042_COMMAND_PORT 0x64
-#define I8042_CMD_RESET	   0xfe
-#define CMOS_INDEX_PORT	   0x70
-#define CMOS_DATA_PORT	   0x71
+#define I8042_DATA_PORT		 0x60
+#define I8042_COMMAND_PORT	 0x64
+#define I8042_CMD_RESET		 0xfe
+#define I8042_STATUS_OUTPUT_FULL 0x01
+#define CMOS_INDEX_PORT		 0x70
+#define CMOS_DATA_PORT		 0x71
 
 static pthread_mutex_t console_line_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -101,14 +102,21 @@ static void vm_pio(struct vmm_vcpu *vcpu, uint16_t port, bool out, uint8_t *data
 		}
 		return;
 	case I8042_COMMAND_PORT:
+		/*
+		 * Only the reset line of an i8042 is here. Its status says
+		 * "ready for a command" (so reboot=k writes 0xfe at once)
+		 * and "output full" for ever: Linux's probe drains 16 bytes
+		 * and says "No controller found", where a status of 0 kept
+		 * it polling for a self-test answer: 10,000 port exits.
+		 */
 		if (out && data[0] == I8042_CMD_RESET)
 			vmm_vm_request_stop(vm, 0, "guest reset through the i8042 (reboot)");
 		else if (!out)
-			data[0] = 0; /* nothing to read, ready for commands */
+			data[0] = I8042_STATUS_OUTPUT_FULL;
 		return;
 	case I8042_DATA_PORT:
 		if (!out)
-			data[0] = 0;
+			data[0] = 0xff;
 		return;
 	case CMOS_INDEX_PORT:
 		if (out)
