@@ -8,6 +8,7 @@
 #   flight_detail [N]   the last N (default 16) events of the vCPU thread that
 #                       stopped it, and the last unmaps; nothing if it runs
 #   flight_stop         remove it
+#   emulator_rips FILE  names each guest RIP of FILE that is host kernel text
 tracing=/sys/kernel/tracing
 [ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
 flight=$tracing/instances/kvmmig-flight
@@ -35,4 +36,34 @@ flight_detail() {
 	printf '; last KVM events of the vCPU thread %s: %s' "$tid" \
 		"$(grep -E -- "-$tid +\[" $flight/trace | tail -n "${1:-16}" | sed 's/^.*\] [^ ]* *[0-9.]*: //' | tr '\n' '|')"
 	printf '; last unmaps: %s' "$(grep kvm_unmap_hva_range $flight/trace | tail -n 3 | sed 's/^.*: //' | tr '\n' '|')"
+}
+# emulator_rips FILE: each guest RIP of FILE's kvm_exit trace lines or KVM
+# kernel messages ("guest rIP: 0x...") that lies in this host's kernel text
+# (_stext.._etext) or in a loaded module, named as the emulated CPU handing
+# the guest host state. No payload guest can be there (they run at 0x100000,
+# identity-mapped), nor the test Linux guest's own code but by chance: its
+# initramfs loads no module, and its KASLR'd text rarely lands on the host's.
+emulator_rips() {
+	local rip sym
+	for rip in $(sed -n -e 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' \
+		-e 's/.*guest rIP: 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' "$1" | sort -u); do
+		host_text "$rip" || continue
+		sym=$(awk -v r="$rip" '($2 == "t" || $2 == "T") && $1 <= r && $1 > b {b = $1; n = $3 " " $4} END {print n}' /proc/kallsyms)
+		printf '(the guest RIP 0x%s is the host kernel'"'"'s %s: a fault of the emulator (QEMU TCG)) ' "$rip" "$sym"
+	done
+}
+# host_text ADDR (hex, no 0x): ADDR is in this kernel's text or a module's.
+# (Kernel addresses are negative as bash's 64-bit integers: u() flips the
+# sign bit so that < and >= compare them as unsigned.)
+host_text() {
+	local a name size base stext etext
+	u() { echo $(((16#${1#0x}) ^ (1 << 63))); }
+	a=$(u "$1")
+	read -r stext _ < <(grep ' _stext$' /proc/kallsyms)
+	read -r etext _ < <(grep ' _etext$' /proc/kallsyms)
+	[ -n "$stext" ] && [ "$a" -ge "$(u "$stext")" ] && [ "$a" -lt "$(u "$etext")" ] && return 0
+	while read -r name size _ _ _ base _; do
+		[ "$a" -ge "$(u "$base")" ] && [ "$a" -lt $(($(u "$base") + size)) ] && return 0
+	done </proc/modules
+	return 1
 }

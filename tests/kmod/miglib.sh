@@ -119,18 +119,6 @@ kvm_exits() {
 		done
 	done
 }
-# emulator_rips FILE: each guest RIP of FILE's kvm_exit trace lines or KVM
-# kernel messages ("guest rIP: 0x...") that is host kernel text, which no
-# payload guest can reach (it runs at 0x100000 in identity-mapped low
-# memory), named as the emulated CPU handing the guest host state.
-emulator_rips() {
-	local rip sym
-	for rip in $(sed -n -e 's/.*kvm_exit: .* rip 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' \
-		-e 's/.*guest rIP: 0x\(ffff[0-9a-f]\{12\}\) .*/\1/p' "$1" | sort -u); do
-		sym=$(awk -v r="$rip" '($2 == "t" || $2 == "T") && $1 <= r && $1 > b {b = $1; n = $3 " " $4} END {print n}' /proc/kallsyms)
-		[ -n "$sym" ] && printf '(the guest RIP 0x%s is the host kernel'"'"'s %s: a fault of the emulator (QEMU TCG)) ' "$rip" "$sym"
-	done
-}
 # kvm_detail PIDFILE: where the VM's vCPUs are: the commonest KVM exits of 0.2 s
 # of the kvm_exit tracepoint (count, thread, reason@guest rip, the first
 # exit's info1/info2), and each vCPU's TSC offset and scaling ratio.

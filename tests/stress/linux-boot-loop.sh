@@ -49,7 +49,7 @@ busy_loops "$load"
 trap 'kill ${load_pids[*]} 2>/dev/null; flight_stop; vm_cleanup' EXIT
 flight_start 4096
 
-t0=$(date +%s) n=0 deaths=0 hangs=0
+t0=$(date +%s) n=0 deaths=0 emulator=0 hangs=0
 while [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	n=$((n + 1))
 	name=b$n
@@ -68,8 +68,10 @@ while [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 		echo "info: boot $n died after $(($(date +%s) - b0)) s: $(grep -h 'VM stopped' "$vm_tmp/$name.err" | head -n 1)"
 		echo "info:   console: $(tail -n 3 "$vm_tmp/$name.out" | tr '\n' ' ')"
 		echo "info:   $(flight_detail 60 | tr '|' '\n' | sed 's/^/info:     /')"
-		echo "info:   the other vCPU threads' last events:"
-		grep -v "kvm_unmap_hva_range" $flight/trace | tail -n 400 | sed 's/^ *//' | awk '{print $1}' | sort | uniq -c | sed 's/^/info:     /'
+		grep 'reason shutdown' $flight/trace >"$vm_tmp/shutdown.trace"
+		echo "info:   verdict: $(emulator_rips "$vm_tmp/shutdown.trace")"
+		echo "info:   host modules: $(awk '{print $1 "@" $6 "+" $2}' /proc/modules | tr '\n' ' ')"
+		emulator_rips "$vm_tmp/shutdown.trace" | grep -q . && emulator=$((emulator + 1))
 		[ -n "${KVMMIG_SCRATCH:-}" ] && cp $flight/trace "$KVMMIG_SCRATCH/boot-$n.trace" &&
 			cp "$vm_tmp/$name.out" "$KVMMIG_SCRATCH/boot-$n.console"
 		flight_stop
@@ -82,7 +84,7 @@ while [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	fi
 	rm -f "$vm_tmp/$name.out" "$vm_tmp/$name.err"
 done
-echo "info: $n boots of a $cpus-vCPU Linux guest in $(($(date +%s) - t0)) s: $deaths died, $hangs hung"
+echo "info: $n boots of a $cpus-vCPU Linux guest in $(($(date +%s) - t0)) s: $deaths died ($emulator at a host kernel RIP), $hangs hung"
 if [ $deaths = 0 ] && [ $hangs = 0 ]; then
 	pass "$n boots of a $cpus-vCPU Linux guest, none died or hung"
 else
