@@ -67,3 +67,14 @@ host_text() {
 	done </proc/modules
 	return 1
 }
+# flight_verdict: for a guest that died: the shut-down vCPU's last KVM
+# events and, when its RIP was the host's, the emulator named (tests/run
+# runs a test host once more on that verdict, and only on it).
+flight_verdict() {
+	local f
+	[ -r $flight/trace ] || return 0
+	f=$(mktemp)
+	grep 'reason shutdown' $flight/trace >"$f"
+	printf '%s %s' "$(emulator_rips "$f")" "$(flight_detail 12)"
+	rm -f "$f"
+}

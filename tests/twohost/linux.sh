@@ -15,6 +15,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
+. tests/flight.sh
 export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
 role=$KVMMIG_ROLE self=$KVMMIG_SELF_ADDR peer=$KVMMIG_PEER_ADDR
 S=$KVMMIG_SCRATCH
@@ -22,7 +23,9 @@ TEST_SUFFIX=" [$role: $(uname -r)]"
 # Two vCPUs: an AP's interrupts, IPIs and per-vCPU state have to move too.
 cpus=2
 mkdir -p "$KVMMIG_RUN_DIR"
-trap 'pkill -9 kvmmig-vm 2>/dev/null; wait 2>/dev/null' EXIT
+# A guest that dies leaves its last KVM events, and the emulator's verdict.
+flight_start
+trap 'pkill -9 kvmmig-vm 2>/dev/null; wait 2>/dev/null; flight_stop' EXIT
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
 mem=160M
@@ -42,10 +45,10 @@ continues() {
 		if [ "$first" -gt "$last" ] && [ "$now" -gt "$first" ] && ! grep -q 'MISMATCH\|FAIL' "$log"; then
 			pass "the guest's counter goes on at $where ($(uname -r)): $last before, then $first .. $now here, checksums ok"
 		else
-			fail "the guest's counter goes on at $where" "last before $last, here $first .. $now: $(tail -n 2 "$log" | tr '\n' ' ')"
+			fail "the guest's counter goes on at $where" "last before $last, here $first .. $now: $(tail -n 2 "$log" | tr '\n' ' ')$(flight_verdict)"
 		fi
 	else
-		fail "the guest's counter goes on at $where" "incoming exit $in_rc: $(tail -n 1 /tmp/in.out); $(tail -n 2 "$log" | tr '\n' ' ')"
+		fail "the guest's counter goes on at $where" "incoming exit $in_rc: $(tail -n 1 /tmp/in.out); $(tail -n 2 "$log" | tr '\n' ' ')$(flight_verdict)"
 	fi
 }
 # receive LOG TAG ABORT: an incoming VMM and `kvmmig-ctl incoming`; signals TAG once it
@@ -104,7 +107,7 @@ if [ "$role" = a ]; then
 		# (tests/lib.sh threads), or that it is gone.
 		if kill -0 $lx_pid 2>/dev/null; then vmm="VMM threads $(threads $lx_pid)"; else vmm="VMM gone"; fi
 		fail "the Linux guest boots and its memcounter runs on host a" \
-			"$(tail -n 3 "$log" /tmp/lx.err | tr '\n' ' '); $vmm; status: $(kvmmig-ctl status lx 2>&1 | tr '\n' ' ')"
+			"$(tail -n 3 "$log" /tmp/lx.err | tr '\n' ' '); $vmm; status: $(kvmmig-ctl status lx 2>&1 | tr '\n' ' ')$(flight_verdict)"
 		signal failed; exit 1
 	fi
 	say "host a: guest console says: $(grep memcounter "$log" | tail -n 1)"
