@@ -90,11 +90,13 @@
  * Per VM:
  *	VM_INFO		struct kvmmig_state_vm_info (index 0), first record
  *	VM_IRQCHIP	struct kvm_irqchip, index = chip id: 0 PIC master,
- *			1 PIC slave, 2 IOAPIC
+ *			1 PIC slave, 2 IOAPIC; each exactly once, and the
+ *			payload's chip_id equal to the index
  *	VM_PIT		struct kvm_pit_state2
  *	VM_CLOCK	struct kvm_clock_data (kvmclock at save)
  *	DEVICE		struct kvmmig_state_device_head + the device's bytes;
- *			index = 0..n-1; every device the VMM registered, no other;
+ *			index = 0..n-1, each once; every device the VMM
+ *			registered, no other (found by name);
  *			the record version is the device's state version
  *	END		empty, last
  *
