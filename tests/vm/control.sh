@@ -69,6 +69,13 @@ else
 		"$cycles_ok cycles done: $(vm_out c1 | grep -m1 FAIL)"
 fi
 
+# A VMM waiting for its state has none to save.
+vm_start inc --mem 32M --incoming
+expect_output "save-state of an incoming VM is refused" \
+	"error save-state: VM 'inc' is incoming" vm_ctl inc save-state
+expect_output "the incoming VM is still incoming" "^state incoming$" vm_ctl inc status
+vm_ctl inc quit >/dev/null
+
 # A second VMM cannot take a name in use; the first one is unharmed.
 "$vm_bin" --name c1 --mem 16M --payload "$dirtymem" --console none >"$vm_tmp/dup.out" 2>&1
 dup_status=$?

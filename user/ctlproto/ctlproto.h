@@ -22,7 +22,8 @@
  *			idempotent. Payload empty.
  *	resume		runs the vCPUs again. In incoming mode only after a
  *			successful restore-state. Payload empty.
- *	save-state	paused only. Payload: the binary state blob
+ *	save-state	paused only, never incoming (a VM waiting for its
+ *			state has none to save). Payload: the binary state blob
  *			(user/vmm/state.h documents it).
  *	restore-state <length>
  *			incoming mode only (before the first resume). The request

@@ -311,6 +311,11 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 		if (!vm_is_paused(vm))
 			return reply_error(c, "save-state needs a paused VM: pause first");
 		ret = vmm_state_save(vm, version, &blob, &size);
+		if (ret == -ENODATA)
+			return reply_error(c,
+					   "save-state: VM '%s' is incoming: it waits for its state and "
+					   "has none to save (restore-state and resume it first)",
+					   vm->name);
 		if (ret == -EPROTONOSUPPORT)
 			return reply_error(c, "save-state: this VMM writes state versions %d to %d, not %u",
 					   KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION, version);

@@ -375,14 +375,18 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 	return w->err;
 }
 
-static bool all_parked(struct vmm_vm *vm)
+/* 0 if the VM has a state to save now: every vCPU parked, and not waiting for a state. */
+static int save_allowed(struct vmm_vm *vm)
 {
-	bool parked;
+	int ret = 0;
 
 	pthread_mutex_lock(&vm->lock);
-	parked = vm->pause_requested && vm->nparked == vm->ncpus;
+	if (vm->state == VMM_VM_INCOMING)
+		ret = -ENODATA;
+	else if (!vm->pause_requested || vm->nparked != vm->ncpus)
+		ret = -EBUSY;
 	pthread_mutex_unlock(&vm->lock);
-	return parked;
+	return ret;
 }
 
 int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *size)
@@ -398,8 +402,9 @@ int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *
 
 	if (w.version < KVMMIG_STATE_VERSION_MIN || w.version > KVMMIG_STATE_VERSION)
 		return -EPROTONOSUPPORT;
-	if (!all_parked(vm))
-		return -EBUSY;
+	err = save_allowed(vm);
+	if (err)
+		return err;
 	writer_reserve(&w, sizeof(header));
 
 	for (int i = 0; i < vm->nslots; i++) {

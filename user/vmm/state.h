@@ -188,7 +188,10 @@ struct kvmmig_state_device_head {
  * Saves a paused VM as a blob of @version (0: KVMMIG_STATE_VERSION; 1 for a
  * reader that predates record versions: no optional records, see
  * put_record_flags()): *@blob is malloc'ed, *@size its length. -errno on
- * failure, -EPROTONOSUPPORT for a version this VMM does not write.
+ * failure, -EPROTONOSUPPORT for a version this VMM does not write, -EBUSY
+ * if the VM is not paused, -ENODATA if it is incoming: a VM waiting for its
+ * state has none of its own (its vCPUs as created, its memory perhaps half
+ * received), and a blob of it restored elsewhere would start a blank guest.
  */
 int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *size);
 /*
