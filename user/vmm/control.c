@@ -15,6 +15,7 @@
 #include "vmm/control.h"
 #include "vmm/cpuid.h"
 #include "vmm/digest.h"
+#include "vmm/request.h"
 #include "vmm/state.h"
 
 /* A client that stops mid-request is dropped after this long: the VMM never waits on it forever. */
@@ -126,20 +127,11 @@ static int reply_error(struct client *c, const char *fmt, ...)
 static int read_line(struct client *c, char *line)
 {
 	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
+		int r = vmm_ctl_take_line(c->buf, &c->len, line);
 		ssize_t n;
 
-		if (nl) {
-			size_t llen = nl - c->buf;
-
-			memcpy(line, c->buf, llen);
-			line[llen] = 0;
-			c->len -= llen + 1;
-			memmove(c->buf, nl + 1, c->len);
-			return 1;
-		}
-		if (c->len == sizeof(c->buf))
-			return -EMSGSIZE;
+		if (r)
+			return r;
 		n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
 		if (n < 0) {
 			if (errno == EINTR)
@@ -182,21 +174,12 @@ static bool vm_is_paused(struct vmm_vm *vm)
 	return s == VMM_VM_PAUSED || s == VMM_VM_INCOMING;
 }
 
-static int cmd_restore_state(struct vmm_control *ctl, struct client *c, const char *arg)
+static int cmd_restore_state(struct vmm_control *ctl, struct client *c, uint64_t len)
 {
 	char err[512] = "";
-	unsigned long long len;
 	uint8_t *blob;
-	char *end;
 	int ret;
 
-	if (!arg || !*arg)
-		return reply_error(c, "restore-state needs the blob length");
-	errno = 0;
-	len = strtoull(arg, &end, 10);
-	if (errno || *end || len > KVMMIG_CTL_MAX_PAYLOAD)
-		return reply_error(c, "restore-state: bad length '%s' (at most %u)", arg,
-				   KVMMIG_CTL_MAX_PAYLOAD);
 	blob = malloc(len ? len : 1);
 	if (!blob)
 		return reply_error(c, "restore-state: out of memory");
@@ -211,7 +194,7 @@ static int cmd_restore_state(struct vmm_control *ctl, struct client *c, const ch
 		vmm_log("restore-state rejected: %s", err[0] ? err : strerror(-ret));
 		return reply_error(c, "%s", err[0] ? err : strerror(-ret));
 	}
-	vmm_debug("state restored (%llu bytes)", len);
+	vmm_debug("state restored (%llu bytes)", (unsigned long long)len);
 	return reply_ok(c, NULL, 0);
 }
 
@@ -220,17 +203,12 @@ static int cmd_restore_state(struct vmm_control *ctl, struct client *c, const ch
  * lines (as status prints them): can this host give a guest that CPUID?
  * The handshake of a migration asks before any memory moves.
  */
-static int cmd_check_cpuid(struct vmm_control *ctl, struct client *c, const char *arg)
+static int cmd_check_cpuid(struct vmm_control *ctl, struct client *c, uint64_t len)
 {
 	struct kvm_cpuid2 *cpuid, *own;
-	char err[512] = "", *text, *line, *save, *end;
-	unsigned long long len;
+	char err[512] = "", *text;
 	int ret;
 
-	errno = 0;
-	len = arg ? strtoull(arg, &end, 10) : 0;
-	if (!arg || errno || *end || len > KVMMIG_CTL_MAX_PAYLOAD)
-		return reply_error(c, "check-cpuid needs the length of its CPUID lines");
 	text = malloc(len + 1);
 	cpuid = calloc(1, sizeof(*cpuid) + KVMMIG_STATE_MAX_CPUID * sizeof(cpuid->entries[0]));
 	own = calloc(1, sizeof(*own) + KVMMIG_STATE_MAX_CPUID * sizeof(own->entries[0]));
@@ -244,16 +222,7 @@ static int cmd_check_cpuid(struct vmm_control *ctl, struct client *c, const char
 		return ret;
 	}
 	text[len] = '\0';
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct kvm_cpuid_entry2 e = {0};
-
-		if (sscanf(line, "cpuid %x %u %x %x %x %x", &e.function, &e.index, &e.eax, &e.ebx,
-			   &e.ecx, &e.edx) != 6)
-			continue;
-		if (cpuid->nent == KVMMIG_STATE_MAX_CPUID)
-			break;
-		cpuid->entries[cpuid->nent++] = e;
-	}
+	vmm_ctl_parse_cpuid_lines(text, cpuid, KVMMIG_STATE_MAX_CPUID);
 	/* The CPUID this VMM gave vCPU 0 (no vCPU ioctl: it would wait for KVM_RUN). */
 	own->nent = 0;
 	if (ctl->vm->cpuid0 && ctl->vm->cpuid0->nent <= KVMMIG_STATE_MAX_CPUID) {
@@ -271,12 +240,14 @@ static int cmd_check_cpuid(struct vmm_control *ctl, struct client *c, const char
 static int handle_request(struct vmm_control *ctl, struct client *c, char *line, bool *quit)
 {
 	struct vmm_vm *vm = ctl->vm;
-	char *cmd = strtok(line, " "), *arg = strtok(NULL, "");
+	struct vmm_ctl_request req;
+	char err[512];
 	int ret;
 
-	if (!cmd)
-		return reply_error(c, "empty request");
-	if (!strcmp(cmd, "status")) {
+	if (vmm_ctl_parse_request(line, &req, err, sizeof(err)))
+		return reply_error(c, "%s", err);
+	switch (req.command) {
+	case VMM_CTL_STATUS: {
 		char *text = vmm_vm_status_text(vm, ctl->guest_kind);
 
 		if (!text)
@@ -285,32 +256,25 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 		free(text);
 		return ret;
 	}
-	if (!strcmp(cmd, "pause")) {
+	case VMM_CTL_PAUSE:
 		if (vmm_vm_get_state(vm) == VMM_VM_STOPPING)
 			return reply_error(c, "the VM is stopping");
 		vmm_vm_pause(vm);
 		return reply_ok(c, NULL, 0);
-	}
-	if (!strcmp(cmd, "resume")) {
+	case VMM_CTL_RESUME:
 		ret = vmm_vm_resume(vm);
 		if (ret == -ENODATA)
 			return reply_error(c, "incoming VM has no state yet: restore-state first");
 		if (ret)
 			return reply_error(c, "the VM is stopping");
 		return reply_ok(c, NULL, 0);
-	}
-	if (!strcmp(cmd, "save-state")) {
-		unsigned int version = 0;
+	case VMM_CTL_SAVE_STATE: {
 		uint8_t *blob;
 		size_t size;
-		char end;
 
-		/* "save-state [VERSION]": an older reader's version (status: blob-versions). */
-		if (arg && *arg && sscanf(arg, "%u%c", &version, &end) != 1)
-			return reply_error(c, "save-state: bad version '%s'", arg);
 		if (!vm_is_paused(vm))
 			return reply_error(c, "save-state needs a paused VM: pause first");
-		ret = vmm_state_save(vm, version, &blob, &size);
+		ret = vmm_state_save(vm, req.version, &blob, &size);
 		if (ret == -ENODATA)
 			return reply_error(c,
 					   "save-state: VM '%s' is incoming: it waits for its state and "
@@ -318,29 +282,26 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 					   vm->name);
 		if (ret == -EPROTONOSUPPORT)
 			return reply_error(c, "save-state: this VMM writes state versions %d to %d, not %u",
-					   KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION, version);
+					   KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION, req.version);
 		if (ret)
 			return reply_error(c, "save-state failed: %s", strerror(-ret));
 		ret = reply_ok(c, blob, size);
 		free(blob);
 		return ret;
 	}
-	if (!strcmp(cmd, "restore-state"))
-		return cmd_restore_state(ctl, c, arg);
-	if (!strcmp(cmd, "check-cpuid"))
-		return cmd_check_cpuid(ctl, c, arg);
-	if (!strcmp(cmd, "save-memory")) {
-		if (!arg || !*arg)
-			return reply_error(c, "save-memory needs a path");
+	case VMM_CTL_RESTORE_STATE:
+		return cmd_restore_state(ctl, c, req.payload_len);
+	case VMM_CTL_CHECK_CPUID:
+		return cmd_check_cpuid(ctl, c, req.payload_len);
+	case VMM_CTL_SAVE_MEMORY:
 		if (!vm_is_paused(vm))
 			return reply_error(c, "save-memory needs a paused VM: pause first");
-		ret = vmm_memory_save(vm, arg);
+		ret = vmm_memory_save(vm, req.path);
 		if (ret)
-			return reply_error(c, "unable to save memory to %s: %s", arg,
+			return reply_error(c, "unable to save memory to %s: %s", req.path,
 					   strerror(-ret));
 		return reply_ok(c, NULL, 0);
-	}
-	if (!strcmp(cmd, "digest")) {
+	case VMM_CTL_DIGEST: {
 		char hex[24];
 
 		if (!vm_is_paused(vm))
@@ -349,18 +310,13 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 			 (unsigned long long)vmm_memory_digest(vm));
 		return reply_ok(c, hex, strlen(hex));
 	}
-	if (!strcmp(cmd, "dirty-log")) {
-		bool on = arg && !strcmp(arg, "on");
-
-		if (!arg || (!on && strcmp(arg, "off")))
-			return reply_error(c, "dirty-log needs on or off");
-		ret = vmm_vm_set_dirty_logging(vm, on);
+	case VMM_CTL_DIRTY_LOG:
+		ret = vmm_vm_set_dirty_logging(vm, req.on);
 		if (ret)
-			return reply_error(c, "KVM refused to switch dirty logging %s: %s", arg,
-					   strerror(-ret));
+			return reply_error(c, "KVM refused to switch dirty logging %s: %s",
+					   req.on ? "on" : "off", strerror(-ret));
 		return reply_ok(c, NULL, 0);
-	}
-	if (!strcmp(cmd, "kvmmig-fd")) {
+	case VMM_CTL_KVMMIG_FD:
 		/*
 		 * The authority over this VM's migrations (the /dev/kvmmig
 		 * file that attached it) goes to whoever reached this 0600
@@ -372,16 +328,11 @@ static int handle_request(struct vmm_control *ctl, struct client *c, char *line,
 					   "before starting the VMM)",
 					   vm->name);
 		return reply_ok_fd(c, vm->kvmmig_fd);
-	}
-	if (!strcmp(cmd, "quit")) {
+	case VMM_CTL_QUIT:
 		*quit = true;
 		return reply_ok(c, NULL, 0);
 	}
-	return reply_error(c,
-			   "unknown command '%s' (status, pause, resume, save-state, "
-			   "restore-state, check-cpuid, save-memory, digest, dirty-log, kvmmig-fd, "
-			   "quit)",
-			   cmd);
+	return reply_error(c, "request not served"); /* not reached: every command is above */
 }
 
 static void serve_client(struct vmm_control *ctl, int fd)
