@@ -10,7 +10,12 @@
  * Requests are one text line, "<command> [<arg>...]\n", at most
  * KVMMIG_CTL_LINE_MAX bytes including the newline. A connection may carry any
  * number of requests, one at a time: the server answers each before reading
- * the next. Every answer starts with one text line:
+ * the next. Up to 16 connections are served at once, each on its own; the
+ * requests run one at a time in the order they are complete, so that a
+ * slow client never delays another's pause. A request, its line and any
+ * payload, must arrive within 5 s of the answer to the previous one (of
+ * the connection, for the first): else the server logs it and hangs up.
+ * Every answer starts with one text line:
  *
  *	"ok <length>\n"    followed by exactly <length> bytes of payload
  *	"error <message>\n" nothing follows; the message is for humans
