@@ -12,7 +12,7 @@ out=build/tests/state_fuzz
 corpus=build/fuzz/state-corpus
 mkdir -p build/tests "$corpus"
 cc=$(command -v clang-14 || command -v clang)
-flags=(-g -O1 -Iinclude/uapi -Iuser -fno-sanitize-recover=undefined)
+flags=(-g -O1 -Iinclude/uapi -Iuser -fno-sanitize-recover=undefined -Wno-gnu-variable-sized-type-not-at-end)
 
 if "$cc" "${flags[@]}" -fsanitize=fuzzer,address,undefined -o "$out" tests/fuzz/state_fuzz.c \
 	2>build/tests/state_fuzz.log &&

@@ -77,6 +77,18 @@ printf 'nosuchdev\0' | dd of="$vm_tmp/bad" bs=1 seek=$((dev + 16)) conv=notrunc 
 "$vmctl_bin" --fix-crc "$vm_tmp/bad"
 rejects "state of a device the VM lacks" "device 'nosuchdev'"
 
+# A name from the blob is quoted in printable characters only: a newline in it must not forge a
+# line of the VMM's log.
+cp "$good" "$vm_tmp/bad"
+printf 'bad\nname\0' | dd of="$vm_tmp/bad" bs=1 seek=$((dev + 16)) conv=notrunc status=none
+"$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a device name with a newline" "device 'bad\?name'"
+if grep -q "^kvmmig-vm: restore-state rejected: state blob has state of device 'bad?name'" "$vm_tmp/dst.err"; then
+	pass "the log quotes that name on one line"
+else
+	fail "the log quotes that name on one line" "$(grep -A1 "device 'bad" "$vm_tmp/dst.err" | tr '\n' '|')"
+fi
+
 cp "$good" "$vm_tmp/bad"
 "$vmctl_bin" --poke "$vm_tmp/bad" $((dev + 16 + 16)) 0x0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
 rejects "invalid serial state" "invalid state of device 'serial0'"

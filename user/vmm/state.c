@@ -820,6 +820,16 @@ static int claim_device_index(struct vmm_vm *vm, uint32_t index, bool *seen, cha
 	return 0;
 }
 
+/* A DEVICE record's name for a message: unprintable bytes as '?', never a line break in a log. */
+static void printable_device_name(const struct rec *r, char name[17])
+{
+	int i;
+
+	for (i = 0; i < 16 && r->data[i]; i++)
+		name[i] = r->data[i] >= 0x20 && r->data[i] < 0x7f ? r->data[i] : '?';
+	name[i] = '\0';
+}
+
 static void *copy_aligned(const struct rec *r);
 
 /* The newest version of each record type this VMM reads; 0 for a type it does not know. */
@@ -979,11 +989,15 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 					    "malformed state blob: DEVICE record of %u bytes",
 					    r.size);
 				d = find_device(vm, &r);
-				if (d < 0)
+				if (d < 0) {
+					char name[17];
+
+					printable_device_name(&r, name);
 					return reject(err, err_size,
-						      "state blob has state of device '%.16s', "
+						      "state blob has state of device '%s', "
 						      "which this VM does not have",
-						      (const char *)r.data);
+						      name);
+				}
 				ret = claim_device_index(vm, h.index, device_index_seen, err,
 							 err_size);
 				if (ret)
