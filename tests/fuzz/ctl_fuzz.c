@@ -24,8 +24,10 @@ static void check_parsed(const char *line, size_t line_len, const struct vmm_ctl
 	if (req->payload_len)
 		assert(req->command == VMM_CTL_RESTORE_STATE || req->command == VMM_CTL_CHECK_CPUID);
 	if (req->command == VMM_CTL_SAVE_MEMORY) {
-		assert(req->path && *req->path);
-		assert(req->path > line && req->path < line + line_len);
+		/* A file name in the image directory, never a way out of it. */
+		assert(req->image > line && req->image < line + line_len);
+		assert(*req->image && *req->image != '.' && strlen(req->image) <= VMM_CTL_IMAGE_NAME_MAX);
+		assert(!strchr(req->image, '/') && !strstr(req->image, ".."));
 	}
 }
 

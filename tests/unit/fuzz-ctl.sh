@@ -26,7 +26,8 @@ printf '\377status\npause\nresume\nsave-state\nsave-state 1\ndigest\ndirty-log o
 printf '\003restore-state 16\nKVMMIGVS\0\0\0\0\0\0\0\0status\n' >"$corpus/restore-state"
 printf '\377check-cpuid 58\ncpuid 0x1 0 0x806f8 0x800 0xfed83203 0x178bfbff\ncpuid x\nstatus\n' \
 	>"$corpus/check-cpuid"
-printf '\000save-state 9999999999\nrestore-state -1\ndirty-log maybe\nfrobnicate\n\n' >"$corpus/refused"
+printf '\000save-state 9999999999\nrestore-state -1\ndirty-log maybe\nfrobnicate\n\nsave-memory ../x\nsave-memory /etc/x\nsave-memory .x\n' \
+	>"$corpus/refused"
 
 secs=${FUZZ_SECONDS:-15}
 if "$out" -max_total_time="$secs" -max_len=16384 -print_final_stats=1 \

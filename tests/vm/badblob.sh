@@ -130,7 +130,7 @@ expect_output "after the rejections resume is still refused" "no state yet" vm_c
 
 expect "the good blob then restores" vm_ctl dst restore-state <"$good"
 expect "resume" vm_ctl dst resume
-saved=$(image_iter "$vm_tmp/mem" 1)
+saved=$(image_iter "$vm_images/mem" 1)
 if wait_iter dst 0 "$saved" 10 && wait_iter dst 1 "$((saved + 100))" 10; then
 	pass "the restored guest runs on"
 else

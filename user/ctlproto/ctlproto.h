@@ -38,10 +38,16 @@
  *			followed by <length> bytes of "cpuid ..." lines as status
  *			prints them: "ok" if this host can give a guest that
  *			CPUID, else an error naming the leaf, register and bits.
- *	save-memory <path>
- *			paused only. Writes guest memory to <path> (created,
- *			0600) as a raw image: the memslots in slot order, each
- *			slot's bytes at its "memslot ... offset" in the file.
+ *	save-memory <name>
+ *			paused only. Writes guest memory as a raw image (the
+ *			memslots in slot order, each slot's bytes at its
+ *			"memslot ... offset" in the file) into a new file <name>
+ *			of the VMM's image directory (status: image-dir; chosen
+ *			at its start, by default the run directory). <name> is
+ *			a file name, not a path: 1 to 128 of [A-Za-z0-9._+-],
+ *			not starting with '.', no "..". The file is created 0600
+ *			with O_EXCL and O_NOFOLLOW: a name that exists, or is a
+ *			symbolic link, is refused; remove it or give another.
  *	digest		paused or incoming only. Payload: 16 hex digits, a 64-bit
  *			digest of guest memory (user/vmm/digest.h), to prove two
  *			copies equal.
@@ -76,6 +82,7 @@
  *	dirty-log on|off
  *	guest payload|linux|none
  *	cpuid <function> <index> <eax> <ebx> <ecx> <edx>	(vCPU 0, one per entry)
+ *	image-dir <path>	where save-memory writes
  * Unknown keys may be added later: readers must skip them.
  */
 

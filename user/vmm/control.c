@@ -1,5 +1,7 @@
 /* control.c: the control socket server of a VMM (protocol in ctlproto/ctlproto.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@ struct vmm_control {
 	struct vmm_vm *vm;
 	const char *guest_kind;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char image_dir[PATH_MAX]; /* the one directory save-memory writes into */
 	int listen_fd;
 	int stop_fd;
 	pthread_t thread; /* accepts, and starts a thread per client */
@@ -247,11 +250,14 @@ static bool vm_is_paused(struct vmm_vm *vm)
 
 static int cmd_status(struct vmm_control *ctl, struct answer *a)
 {
-	char *text = vmm_vm_status_text(ctl->vm, ctl->guest_kind);
+	char *text = vmm_vm_status_text(ctl->vm, ctl->guest_kind), *full = NULL;
 
-	if (!text)
+	if (!text || asprintf(&full, "%simage-dir %s\n", text, ctl->image_dir) < 0) {
+		free(text);
 		return answer_error(a, "status: out of memory");
-	return answer_ok(a, text, strlen(text));
+	}
+	free(text);
+	return answer_ok(a, full, strlen(full));
 }
 
 static int cmd_resume(struct vmm_vm *vm, struct answer *a)
@@ -333,16 +339,60 @@ static int cmd_check_cpuid(struct vmm_vm *vm, char *text, struct answer *a)
 	return answer_ok(a, NULL, 0);
 }
 
-static int cmd_save_memory(struct vmm_vm *vm, const char *path, struct answer *a)
+/* Why openat() of a new image refused @name (errno @err), and what to do. */
+static int answer_image_refused(struct vmm_control *ctl, int dir, const char *name, int err,
+				struct answer *a)
 {
-	int ret;
+	struct stat st;
 
-	if (!vm_is_paused(vm))
+	if (err == EEXIST && !fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode))
+		return answer_error(a,
+				    "save-memory: %s/%s is a symbolic link: images are never written "
+				    "through one; give a new name",
+				    ctl->image_dir, name);
+	if (err == EEXIST)
+		return answer_error(a, "save-memory: %s/%s exists: give a new name or remove it",
+				    ctl->image_dir, name);
+	return answer_error(a, "save-memory: unable to create %s/%s: %s", ctl->image_dir, name,
+			    strerror(err));
+}
+
+/*
+ * save-memory NAME: a new file NAME (request.h) in the image directory,
+ * created 0600 with O_EXCL and O_NOFOLLOW: never a file that exists, never
+ * through a link, never anywhere else.
+ */
+static int cmd_save_memory(struct vmm_control *ctl, const char *name, struct answer *a)
+{
+	int dir, fd, ret;
+
+	if (!vm_is_paused(ctl->vm))
 		return answer_error(a, "save-memory needs a paused VM: pause first");
-	ret = vmm_memory_save(vm, path);
-	if (ret)
-		return answer_error(a, "unable to save memory to %s: %s", path, strerror(-ret));
-	return answer_ok(a, NULL, 0);
+	dir = open(ctl->image_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return answer_error(a,
+				    "save-memory: unable to open the image directory %s: %s (create "
+				    "it, or start kvmmig-vm with --image-dir DIR)",
+				    ctl->image_dir, strerror(errno));
+	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		answer_image_refused(ctl, dir, name, errno, a);
+		close(dir);
+		return 0;
+	}
+	ret = vmm_memory_save(ctl->vm, fd);
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (ret) {
+		/* No partial image left under a name that --mem-file would load. */
+		unlinkat(dir, name, 0);
+		answer_error(a, "save-memory: unable to write %s/%s: %s", ctl->image_dir, name,
+			     strerror(-ret));
+	} else {
+		answer_ok(a, NULL, 0);
+	}
+	close(dir);
+	return 0;
 }
 
 static int cmd_digest(struct vmm_vm *vm, struct answer *a)
@@ -380,7 +430,7 @@ static int act(struct vmm_control *ctl, const struct vmm_ctl_request *req, uint8
 	case VMM_CTL_CHECK_CPUID:
 		return cmd_check_cpuid(vm, (char *)payload, a);
 	case VMM_CTL_SAVE_MEMORY:
-		return cmd_save_memory(vm, req->path, a);
+		return cmd_save_memory(ctl, req->image, a);
 	case VMM_CTL_DIGEST:
 		return cmd_digest(vm, a);
 	case VMM_CTL_DIRTY_LOG:
@@ -606,7 +656,7 @@ static bool socket_is_live(const struct sockaddr_un *addr)
 }
 
 int vmm_control_open(struct vmm_control **out, struct vmm_vm *vm, const char *path,
-		     const char *guest_kind)
+		     const char *image_dir, const char *guest_kind)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct vmm_control *ctl;
@@ -618,6 +668,14 @@ int vmm_control_open(struct vmm_control **out, struct vmm_vm *vm, const char *pa
 		return -ENOMEM;
 	ctl->vm = vm;
 	ctl->guest_kind = guest_kind;
+	if (!image_dir)
+		image_dir = kvmmig_ctl_run_dir();
+	if (strlen(image_dir) >= sizeof(ctl->image_dir)) {
+		vmm_log("unable to use the image directory %s: path too long", image_dir);
+		free(ctl);
+		return -ENAMETOOLONG;
+	}
+	strcpy(ctl->image_dir, image_dir);
 	ctl->listen_fd = ctl->stop_fd = -1;
 	pthread_mutex_init(&ctl->request_lock, NULL);
 	pthread_mutex_init(&ctl->clients_lock, NULL);

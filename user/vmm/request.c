@@ -68,6 +68,22 @@ static bool parse_length(const char *arg, uint64_t *len)
 	return true;
 }
 
+static bool image_name_is_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len > VMM_CTL_IMAGE_NAME_MAX || name[0] == '.' || strstr(name, ".."))
+		return false;
+	for (; *name; name++) {
+		char c = *name;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("._+-", c)))
+			return false;
+	}
+	return true;
+}
+
 static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, size_t err_size)
 {
 	unsigned int version = 0;
@@ -95,8 +111,16 @@ static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, siz
 		return 0;
 	case VMM_CTL_SAVE_MEMORY:
 		if (!arg)
-			return parse_error(err, err_size, "save-memory needs a path");
-		req->path = arg;
+			return parse_error(err, err_size,
+					   "save-memory needs a file name (a new file in the image "
+					   "directory)");
+		if (!image_name_is_valid(arg))
+			return parse_error(err, err_size,
+					   "save-memory: '%.64s' is not a file name: name a new file in "
+					   "the image directory (1 to %d of A-Z a-z 0-9 . _ + -, not "
+					   "starting with '.', no '..')",
+					   arg, VMM_CTL_IMAGE_NAME_MAX);
+		req->image = arg;
 		return 0;
 	case VMM_CTL_DIRTY_LOG:
 		req->on = arg && !strcmp(arg, "on");

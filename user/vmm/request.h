@@ -26,8 +26,15 @@ struct vmm_ctl_request {
 	uint64_t payload_len; /* restore-state, check-cpuid: bytes that follow the line */
 	uint32_t version;     /* save-state: the blob version asked for, 0 for the newest */
 	bool on;	      /* dirty-log */
-	const char *path;     /* save-memory: points into the parsed line */
+	const char *image;    /* save-memory: a file name (see below), points into the line */
 };
+
+/*
+ * save-memory names a new file in the VMM's image directory, never a path:
+ * 1 to VMM_CTL_IMAGE_NAME_MAX of [A-Za-z0-9._+-], not starting with '.'
+ * and without "..".
+ */
+#define VMM_CTL_IMAGE_NAME_MAX 128
 
 /*
  * Takes the first complete line out of @buf (@len bytes buffered) into
