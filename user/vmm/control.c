@@ -476,9 +476,13 @@ static int handle_request(struct client *c, char *line, struct answer *a)
 	if (req.command == VMM_CTL_RESTORE_STATE || req.command == VMM_CTL_CHECK_CPUID) {
 		/* One byte more: check-cpuid's lines are text, NUL-terminated here. */
 		payload = malloc(req.payload_len + 1);
-		if (!payload)
-			return answer_error(a, "out of memory for a payload of %llu bytes",
-					    (unsigned long long)req.payload_len);
+		if (!payload) {
+			/* Unread, the payload would be taken for requests: hang up instead. */
+			vmm_log("control socket: no memory for a payload of %llu bytes: connection "
+				"dropped",
+				(unsigned long long)req.payload_len);
+			return -ENOMEM;
+		}
 		ret = read_payload(c, payload, req.payload_len);
 		if (ret) {
 			free(payload);
