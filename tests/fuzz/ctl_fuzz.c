@@ -22,11 +22,13 @@ static void check_parsed(const char *line, size_t line_len, const struct vmm_ctl
 	assert(req->command <= VMM_CTL_QUIT);
 	assert(req->payload_len <= KVMMIG_CTL_MAX_PAYLOAD);
 	if (req->payload_len)
-		assert(req->command == VMM_CTL_RESTORE_STATE || req->command == VMM_CTL_CHECK_CPUID);
+		assert(req->command == VMM_CTL_RESTORE_STATE ||
+		       req->command == VMM_CTL_CHECK_CPUID);
 	if (req->command == VMM_CTL_SAVE_MEMORY) {
 		/* A file name in the image directory, never a way out of it. */
 		assert(req->image > line && req->image < line + line_len);
-		assert(*req->image && *req->image != '.' && strlen(req->image) <= VMM_CTL_IMAGE_NAME_MAX);
+		assert(*req->image && *req->image != '.' &&
+		       strlen(req->image) <= VMM_CTL_IMAGE_NAME_MAX);
 		assert(!strchr(req->image, '/') && !strstr(req->image, ".."));
 	}
 }
@@ -86,7 +88,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			memcpy(payload, buf, have);
 			len -= have;
 			memmove(buf, buf + have, len);
-			more = size - off < req.payload_len - have ? size - off : req.payload_len - have;
+			more = size - off < req.payload_len - have ? size - off
+								   : req.payload_len - have;
 			memcpy(payload + have, data + off, more);
 			off += more;
 			if (req.command == VMM_CTL_CHECK_CPUID)

@@ -23,8 +23,14 @@
 
 /* What state.c calls outside itself: the host checks need a live KVM. */
 bool vmm_verbose;
-void vmm_log(const char *fmt, ...) { (void)fmt; }
-void vmm_debug(const char *fmt, ...) { (void)fmt; }
+void vmm_log(const char *fmt, ...)
+{
+	(void)fmt;
+}
+void vmm_debug(const char *fmt, ...)
+{
+	(void)fmt;
+}
 int vmm_ioctl(int fd, unsigned long request, void *arg)
 {
 	(void)fd, (void)request, (void)arg;
@@ -130,8 +136,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(blob, data, size);
 	if (size >= KVMMIG_STATE_HEADER_SIZE) {
 		uint64_t total = size;
-		uint32_t crc = vmm_crc32(0, blob + KVMMIG_STATE_HEADER_SIZE,
-					 size - KVMMIG_STATE_HEADER_SIZE);
+		uint32_t crc =
+		    vmm_crc32(0, blob + KVMMIG_STATE_HEADER_SIZE, size - KVMMIG_STATE_HEADER_SIZE);
 
 		memcpy(blob + offsetof(struct kvmmig_state_header, total_size), &total,
 		       sizeof(total));

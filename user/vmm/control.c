@@ -103,7 +103,8 @@ static int answer_ok_fd(struct answer *a, int fd)
 	return 0;
 }
 
-static int answer_error(struct answer *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int answer_error(struct answer *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static int answer_error(struct answer *a, const char *fmt, ...)
 {
 	va_list ap;
@@ -121,7 +122,7 @@ static int answer_error(struct answer *a, const char *fmt, ...)
 	return 0;
 }
 
-/* @head in one sendmsg with @fd as SCM_RIGHTS: the client gets the descriptor with its first byte. */
+/* @head and, in the same sendmsg, @fd: the client gets the descriptor with the first byte. */
 static int send_with_fd(int sock, const char *head, int fd)
 {
 	union {
@@ -281,20 +282,21 @@ static int cmd_save_state(struct vmm_vm *vm, uint32_t version, struct answer *a)
 		return answer_error(a, "save-state needs a paused VM: pause first");
 	ret = vmm_state_save(vm, version, &blob, &size);
 	if (ret == -ENODATA)
-		return answer_error(a,
-				    "save-state: VM '%s' is incoming: it waits for its state and has "
-				    "none to save (restore-state and resume it first)",
-				    vm->name);
+		return answer_error(
+		    a,
+		    "save-state: VM '%s' is incoming: it waits for its state and has "
+		    "none to save (restore-state and resume it first)",
+		    vm->name);
 	if (ret == -EPROTONOSUPPORT)
-		return answer_error(a, "save-state: this VMM writes state versions %d to %d, not %u",
+		return answer_error(a,
+				    "save-state: this VMM writes state versions %d to %d, not %u",
 				    KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION, version);
 	if (ret)
 		return answer_error(a, "save-state failed: %s", strerror(-ret));
 	return answer_ok(a, blob, size);
 }
 
-static int cmd_restore_state(struct vmm_vm *vm, const uint8_t *blob, size_t len,
-			     struct answer *a)
+static int cmd_restore_state(struct vmm_vm *vm, const uint8_t *blob, size_t len, struct answer *a)
 {
 	char err[512] = "";
 	int ret;
@@ -346,10 +348,11 @@ static int answer_image_refused(struct vmm_control *ctl, int dir, const char *na
 	struct stat st;
 
 	if (err == EEXIST && !fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode))
-		return answer_error(a,
-				    "save-memory: %s/%s is a symbolic link: images are never written "
-				    "through one; give a new name",
-				    ctl->image_dir, name);
+		return answer_error(
+		    a,
+		    "save-memory: %s/%s is a symbolic link: images are never written "
+		    "through one; give a new name",
+		    ctl->image_dir, name);
 	if (err == EEXIST)
 		return answer_error(a, "save-memory: %s/%s exists: give a new name or remove it",
 				    ctl->image_dir, name);
@@ -370,10 +373,11 @@ static int cmd_save_memory(struct vmm_control *ctl, const char *name, struct ans
 		return answer_error(a, "save-memory needs a paused VM: pause first");
 	dir = open(ctl->image_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0)
-		return answer_error(a,
-				    "save-memory: unable to open the image directory %s: %s (create "
-				    "it, or start kvmmig-vm with --image-dir DIR)",
-				    ctl->image_dir, strerror(errno));
+		return answer_error(
+		    a,
+		    "save-memory: unable to open the image directory %s: %s (create "
+		    "it, or start kvmmig-vm with --image-dir DIR)",
+		    ctl->image_dir, strerror(errno));
 	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		answer_image_refused(ctl, dir, name, errno, a);
@@ -599,8 +603,10 @@ static void start_client(struct vmm_control *ctl, int fd)
 	if (err) {
 		char line[128];
 
-		snprintf(line, sizeof(line), "error the VMM cannot serve another client now (%s, "
-			 "at most %d at once): retry later\n", strerror(-err), MAX_CLIENTS);
+		snprintf(line, sizeof(line),
+			 "error the VMM cannot serve another client now (%s, "
+			 "at most %d at once): retry later\n",
+			 strerror(-err), MAX_CLIENTS);
 		send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
 		vmm_log("control socket: a client was turned away: %s", strerror(-err));
 		free(c);

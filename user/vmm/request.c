@@ -1,4 +1,5 @@
-/* request.c: the control protocol's requests, parsed from their text (protocol in ctlproto/ctlproto.h). */
+/* request.c: the control protocol's requests, parsed from their text (protocol in
+ * ctlproto/ctlproto.h). */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -115,11 +116,12 @@ static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, siz
 					   "save-memory needs a file name (a new file in the image "
 					   "directory)");
 		if (!image_name_is_valid(arg))
-			return parse_error(err, err_size,
-					   "save-memory: '%.64s' is not a file name: name a new file in "
-					   "the image directory (1 to %d of A-Z a-z 0-9 . _ + -, not "
-					   "starting with '.', no '..')",
-					   arg, VMM_CTL_IMAGE_NAME_MAX);
+			return parse_error(
+			    err, err_size,
+			    "save-memory: '%.64s' is not a file name: name a new file in "
+			    "the image directory (1 to %d of A-Z a-z 0-9 . _ + -, not "
+			    "starting with '.', no '..')",
+			    arg, VMM_CTL_IMAGE_NAME_MAX);
 		req->image = arg;
 		return 0;
 	case VMM_CTL_DIRTY_LOG:

@@ -1,4 +1,5 @@
-/* request.h: the control protocol's requests, parsed from their text (protocol in ctlproto/ctlproto.h). */
+/* request.h: the control protocol's requests, parsed from their text (protocol in
+ * ctlproto/ctlproto.h). */
 #ifndef KVMMIG_VMM_REQUEST_H
 #define KVMMIG_VMM_REQUEST_H
 
