@@ -51,13 +51,14 @@ while [ $n -lt "$hops" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	if [ "$via" = restore ]; then
 		# The same hop through the VMM alone: no module, no network.
 		ctl() { "$vmctl_bin" "$KVMMIG_RUN_DIR/$1.sock" "${@:2}"; }
+		rm -f "$KVMMIG_RUN_DIR/s.mem" # save-memory writes only a new file, in the run directory
 		if ! { ctl "$name" pause && ctl "$name" save-state >"$tmp/s.state" &&
-			ctl "$name" save-memory "$tmp/s.mem" && ctl "$name" quit; } >/dev/null 2>"$tmp/mig.out"; then
+			ctl "$name" save-memory s.mem && ctl "$name" quit; } >/dev/null 2>"$tmp/mig.out"; then
 			bad="hop $n: save failed: $(tail -n 1 "$tmp/mig.out")"
 			break
 		fi
 		wait_for 10 sh -c "! kill -0 $(cat "$tmp/$cur.pid")"
-		kvmmig-vm -v --incoming --name h$n --cpus 1 --mem 64M --mem-file "$tmp/s.mem" \
+		kvmmig-vm -v --incoming --name h$n --cpus 1 --mem 64M --mem-file "$KVMMIG_RUN_DIR/s.mem" \
 			--console "file:$tmp/h$n.dst.log" 2>"$tmp/h$n.dst.err" &
 		echo $! >"$tmp/h$n.dst.pid"
 		wait_for 20 test -S "$KVMMIG_RUN_DIR/h$n.sock"

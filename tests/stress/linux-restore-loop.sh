@@ -99,15 +99,16 @@ cur=g0
 while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	n=$((n + 1))
 	next=g$n
+	rm -f "$vm_images/s.mem" # save-memory writes only a new file
 	if ! { ctl $cur pause && ctl $cur save-state >"$vm_tmp/s.state" &&
-		ctl $cur save-memory "$vm_tmp/s.mem" && ctl $cur quit; } >/dev/null 2>"$vm_tmp/ctl.err"; then
+		ctl $cur save-memory s.mem && ctl $cur quit; } >/dev/null 2>"$vm_tmp/ctl.err"; then
 		bad="cycle $n: save failed: $(tail -n 30 "$vm_tmp/ctl.err" "$vm_tmp/$cur.err" | tr '\n' ' ')"
 		keep $cur
 		break
 	fi
 	vm_wait_exit $cur 20
 	before=$(counters $cur | tail -n 1)
-	start $next --cpus "$cpus" --mem "$mem" --incoming --mem-file "$vm_tmp/s.mem"
+	start $next --cpus "$cpus" --mem "$mem" --incoming --mem-file "$vm_images/s.mem"
 	if ! ctl $next restore-state <"$vm_tmp/s.state" >/dev/null 2>"$vm_tmp/ctl.err" ||
 		! ctl $next resume >/dev/null 2>>"$vm_tmp/ctl.err"; then
 		bad="cycle $n: restore failed: $(tail -n 30 "$vm_tmp/ctl.err" "$vm_tmp/$next.err" | tr '\n' ' ')"

@@ -64,7 +64,7 @@ expect_output "the first VM is still attached and running" "^state running$" vm_
 
 # Writes the VMM makes itself go to the module; loading a memory image is one of them.
 vm_ctl att1 pause >/dev/null && vm_ctl att1 save-state >"$vm_tmp/att1.state" &&
-	vm_ctl att1 save-memory "$vm_tmp/att1.mem" >/dev/null
+	vm_ctl att1 save-memory att1.mem >/dev/null
 expect "quit" vm_ctl att1 quit
 vm_wait_exit att1 10
 if wait_for 10 sh -c "! '$ctl' list 2>/dev/null | grep -q att1"; then
@@ -74,11 +74,11 @@ else
 fi
 
 # The name is free again: an incoming VM takes it and the guest goes on.
-vm_start att1 --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/att1.mem"
+vm_start att1 --cpus 2 --mem 64M --incoming --mem-file "$vm_images/att1.mem"
 expect_output "an incoming VM attaches under the freed name" "^kvmmig attached$" vm_ctl att1 status
 expect "restore-state and resume while attached" sh -c "'$vmctl_bin' '$KVMMIG_RUN_DIR/att1.sock' restore-state <'$vm_tmp/att1.state' &&
 	'$vmctl_bin' '$KVMMIG_RUN_DIR/att1.sock' resume"
-saved=$(image_iter "$vm_tmp/att1.mem" 0)
+saved=$(image_iter "$vm_images/att1.mem" 0)
 if wait_iter att1 0 "$saved" 60 && ! vm_out att1 | grep -q FAIL; then
 	pass "the restored, attached guest runs on and verifies clean"
 else

@@ -77,9 +77,41 @@ printf 'nosuchdev\0' | dd of="$vm_tmp/bad" bs=1 seek=$((dev + 16)) conv=notrunc 
 "$vmctl_bin" --fix-crc "$vm_tmp/bad"
 rejects "state of a device the VM lacks" "device 'nosuchdev'"
 
+# A name from the blob is quoted in printable characters only: a newline in it must not forge a
+# line of the VMM's log.
+cp "$good" "$vm_tmp/bad"
+printf 'bad\nname\0' | dd of="$vm_tmp/bad" bs=1 seek=$((dev + 16)) conv=notrunc status=none
+"$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a device name with a newline" "device 'bad\?name'"
+if grep -q "^kvmmig-vm: restore-state rejected: state blob has state of device 'bad?name'" "$vm_tmp/dst.err"; then
+	pass "the log quotes that name on one line"
+else
+	fail "the log quotes that name on one line" "$(grep -A1 "device 'bad" "$vm_tmp/dst.err" | tr '\n' '|')"
+fi
+
 cp "$good" "$vm_tmp/bad"
 "$vmctl_bin" --poke "$vm_tmp/bad" $((dev + 16 + 16)) 0x0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
 rejects "invalid serial state" "invalid state of device 'serial0'"
+
+# The irqchips: each record's chip_id must be its index, a chip KVM knows (0 PIC master,
+# 1 PIC slave, 2 IOAPIC), each exactly once; else KVM would set one chip twice and another not at
+# all, or refuse it half-way through the restore.
+ioapic=$(record_offset 0x20 2)
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((ioapic + 16)) 0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "an IOAPIC record holding the PIC master" "IRQCHIP record 2 holds chip 0"
+pic=$(record_offset 0x20 0)
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((pic + 16)) 7 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "an IRQCHIP record of an unknown chip" "IRQCHIP record 0 holds chip 7"
+
+# Device records are numbered 0..n-1, each number once.
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((dev + 4)) 0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "two DEVICE records of one index" "DEVICE index 0 appears twice"
+cp "$good" "$vm_tmp/bad"
+"$vmctl_bin" --poke "$vm_tmp/bad" $((dev + 4)) 9 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+rejects "a DEVICE record index out of range" "DEVICE index 9, the VM has 2 devices"
 
 # A guest using a feature this host's KVM cannot provide (leaf 1 ECX bit 16, reserved
 # everywhere) must not land here.
@@ -98,7 +130,7 @@ expect_output "after the rejections resume is still refused" "no state yet" vm_c
 
 expect "the good blob then restores" vm_ctl dst restore-state <"$good"
 expect "resume" vm_ctl dst resume
-saved=$(image_iter "$vm_tmp/mem" 1)
+saved=$(image_iter "$vm_images/mem" 1)
 if wait_iter dst 0 "$saved" 10 && wait_iter dst 1 "$((saved + 100))" 10; then
 	pass "the restored guest runs on"
 else

@@ -52,7 +52,7 @@ restores "a version-1 blob (the format of VMMs before record versions)"
 cp "$good" "$vm_tmp/blob" && "$vmctl_bin" --insert "$vm_tmp/blob" 0x7f 3 1 0 40
 restores "a blob with an unknown optional record"
 expect "resume" vm_ctl dst resume
-saved=$(image_iter "$vm_tmp/mem" 1)
+saved=$(image_iter "$vm_images/mem" 1)
 if wait_iter dst 0 "$saved" 10 && wait_iter dst 1 "$((saved + 100))" 10; then
 	pass "the restored guest runs on"
 else

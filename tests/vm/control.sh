@@ -1,6 +1,7 @@
 #!/bin/bash
 # control.sh: kvmmig-vm's control socket: status, pause (the guest really stops), resume,
-# commands refused in the wrong state, quit; names in use; the memslot layout it reports.
+# commands refused in the wrong state, quit; names in use; the memslot layout it reports;
+# save-memory writes new files in the image directory only.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/vm/vmlib.sh
@@ -24,7 +25,7 @@ done
 	"error VM 'c1' is not attached to kvmmig" vm_ctl c1 kvmmig-fd
 
 expect_output "save-state while running is refused" "needs a paused VM" vm_ctl c1 save-state
-expect_output "save-memory while running is refused" "needs a paused VM" vm_ctl c1 save-memory "$vm_tmp/x"
+expect_output "save-memory while running is refused" "needs a paused VM" vm_ctl c1 save-memory x
 expect_output "restore-state into a running VM is refused" "incoming VM" vm_ctl c1 restore-state </dev/null
 expect_output "an unknown command is refused" "unknown command 'frobnicate'" vm_ctl c1 frobnicate
 
@@ -32,18 +33,37 @@ expect_output "an unknown command is refused" "unknown command 'frobnicate'" vm_
 expect "pause" vm_ctl c1 pause
 expect_output "status says paused" "^state paused$" vm_ctl c1 status
 expect "pause twice is fine" vm_ctl c1 pause
-vm_ctl c1 save-memory "$vm_tmp/m1" >/dev/null
+vm_ctl c1 save-memory m1 >/dev/null
 sleep 0.3
-vm_ctl c1 save-memory "$vm_tmp/m2" >/dev/null
-a0=$(image_iter "$vm_tmp/m1" 0) a1=$(image_iter "$vm_tmp/m1" 1)
-b0=$(image_iter "$vm_tmp/m2" 0) b1=$(image_iter "$vm_tmp/m2" 1)
+vm_ctl c1 save-memory m2 >/dev/null
+a0=$(image_iter "$KVMMIG_RUN_DIR/m1" 0) a1=$(image_iter "$KVMMIG_RUN_DIR/m1" 1)
+b0=$(image_iter "$KVMMIG_RUN_DIR/m2" 0) b1=$(image_iter "$KVMMIG_RUN_DIR/m2" 1)
 if [ -n "$a0" ] && [ "$a0" -gt 0 ] && [ "$a0" = "$b0" ] && [ "$a1" = "$b1" ]; then
 	pass "paused: both vCPUs' iteration counters stand still ($a0, $a1)"
 else
 	fail "paused: both vCPUs' iteration counters stand still" "cpu0 $a0 -> $b0, cpu1 $a1 -> $b1"
 fi
-cmp -s "$vm_tmp/m1" "$vm_tmp/m2" && pass "paused: guest memory does not change" ||
+cmp -s "$KVMMIG_RUN_DIR/m1" "$KVMMIG_RUN_DIR/m2" && pass "paused: guest memory does not change" ||
 	fail "paused: guest memory does not change" "two images taken 0.3 s apart differ"
+
+# save-memory names a new file in the image directory (by default the run directory): never a
+# path, never a file that exists, never through a symbolic link.
+expect_output "save-memory wrote m1 into the run directory, 0600" "^600 $(stat -c %s "$KVMMIG_RUN_DIR/m2")$" \
+	stat -c "%a %s" "$KVMMIG_RUN_DIR/m1"
+expect_output "save-memory refuses a file that exists" \
+	"error save-memory: $KVMMIG_RUN_DIR/m1 exists: give a new name or remove it" vm_ctl c1 save-memory m1
+ln -s "$vm_tmp/target" "$KVMMIG_RUN_DIR/link"
+expect_output "save-memory refuses a symbolic link" \
+	"error save-memory: $KVMMIG_RUN_DIR/link is a symbolic link" vm_ctl c1 save-memory link
+[ ! -e "$vm_tmp/target" ] && pass "nothing was written through the link" ||
+	fail "nothing was written through the link" "$vm_tmp/target exists"
+for bad in "$vm_tmp/escape" ../escape .. . ""; do
+	expect_output "save-memory refuses '$bad'" "error save-memory( needs|: '.*' is not) a file name" \
+		vm_ctl c1 save-memory "$bad"
+done
+[ ! -e "$vm_tmp/escape" ] && pass "nothing was written outside" ||
+	fail "nothing was written outside" "$(ls "$vm_tmp")"
+
 out_before=$(vm_out c1 | wc -l)
 expect "resume" vm_ctl c1 resume
 expect_output "status says running" "^state running$" vm_ctl c1 status
@@ -68,6 +88,25 @@ else
 	fail "40 quick pause/resume cycles: no hang, the guest goes on clean" \
 		"$cycles_ok cycles done: $(vm_out c1 | grep -m1 FAIL)"
 fi
+
+# A VMM waiting for its state has none to save.
+vm_start inc --mem 32M --incoming
+expect_output "save-state of an incoming VM is refused" \
+	"error save-state: VM 'inc' is incoming" vm_ctl inc save-state
+expect_output "the incoming VM is still incoming" "^state incoming$" vm_ctl inc status
+vm_ctl inc quit >/dev/null
+
+# --image-dir: images go there, and status says where.
+mkdir "$vm_tmp/images"
+vm_start img --mem 32M --payload "$dirtymem" --append "pages=256" --image-dir "$vm_tmp/images"
+expect_output "status reports the image directory" "^image-dir $vm_tmp/images$" vm_ctl img status
+vm_ctl img pause >/dev/null
+expect "save-memory writes into --image-dir" vm_ctl img save-memory img.mem
+expect_output "the image is there, whole" "^33554432$" stat -c %s "$vm_tmp/images/img.mem"
+vm_ctl img quit >/dev/null
+expect_output "an --image-dir that is no directory is refused at start" \
+	"invalid --image-dir '$vm_tmp/nodir': No such file or directory" \
+	"$vm_bin" --name nodir --mem 32M --payload "$dirtymem" --image-dir "$vm_tmp/nodir"
 
 # A second VMM cannot take a name in use; the first one is unharmed.
 "$vm_bin" --name c1 --mem 16M --payload "$dirtymem" --console none >"$vm_tmp/dup.out" 2>&1

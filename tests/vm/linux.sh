@@ -93,12 +93,12 @@ wait_for 240 count_counters lxa 3 ||
 
 expect "pause, save-state, save-memory, quit" sh -c "'$vmctl_bin' '$KVMMIG_RUN_DIR/lxa.sock' pause &&
 	'$vmctl_bin' '$KVMMIG_RUN_DIR/lxa.sock' save-state >'$vm_tmp/lx.state' &&
-	'$vmctl_bin' '$KVMMIG_RUN_DIR/lxa.sock' save-memory '$vm_tmp/lx.mem' &&
+	'$vmctl_bin' '$KVMMIG_RUN_DIR/lxa.sock' save-memory lx.mem &&
 	'$vmctl_bin' '$KVMMIG_RUN_DIR/lxa.sock' quit"
 vm_wait_exit lxa 10
 before=$(counters lxa | tail -n1)
 
-linux_start lxb --cpus 1 --mem 160M --incoming --mem-file "$vm_tmp/lx.mem"
+linux_start lxb --cpus 1 --mem 160M --incoming --mem-file "$vm_images/lx.mem"
 expect "restore-state into a fresh kvmmig-vm" vm_ctl lxb restore-state <"$vm_tmp/lx.state"
 expect "resume" vm_ctl lxb resume
 if wait_for 60 count_counters lxb 2; then

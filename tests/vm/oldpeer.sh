@@ -24,7 +24,7 @@ wait_iter src 0 100 10 && wait_iter src 1 100 10
 expect_output "status says which state versions this VMM writes" "^blob-versions 1 2$" vm_ctl src status
 expect "pause" vm_ctl src pause
 vm_ctl src save-state >"$vm_tmp/v2" && vm_ctl src save-state 1 >"$vm_tmp/v1" &&
-	vm_ctl src save-memory "$vm_tmp/mem" >/dev/null
+	vm_ctl src save-memory mem >/dev/null
 expect_output "save-state of a version it does not write is refused" \
 	"writes state versions 1 to 2, not 3" vm_ctl src save-state 3
 vm_ctl src quit >/dev/null
@@ -40,7 +40,7 @@ else
 fi
 
 vm_bin=$old
-vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/mem"
+vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_images/mem"
 if vm_ctl dst status | grep -q '^blob-versions'; then
 	fail "the old VMM's status says no state versions (so: version 1 only)" "$(vm_ctl dst status | grep '^blob-versions')"
 else
@@ -49,8 +49,8 @@ fi
 vm_restore_refused "$vm_tmp/v2" "the old VMM refuses this VMM's version-2 blob" "unsupported state blob version 2"
 expect "the old VMM restores the version-1 blob" vm_ctl dst restore-state <"$vm_tmp/v1"
 expect "and resumes it" vm_ctl dst resume
-saved=$(image_iter "$vm_tmp/mem" 0)
-if wait_iter dst 0 "$((saved + 100))" 10 && wait_iter dst 1 "$(image_iter "$vm_tmp/mem" 1)" 10 &&
+saved=$(image_iter "$vm_images/mem" 0)
+if wait_iter dst 0 "$((saved + 100))" 10 && wait_iter dst 1 "$(image_iter "$vm_images/mem" 1)" 10 &&
 	! vm_out dst | grep -q 'FAIL\|failures [1-9]'; then
 	pass "the guest runs on in the old VMM, both vCPUs, its memory checks passing"
 else

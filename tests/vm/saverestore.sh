@@ -9,7 +9,8 @@ vm_build
 
 guest_args="pages=4096 rate=64 verify_every=4 report_ms=20 delay_us=20"
 
-# save_vm NAME CPUS: runs a guest a while, pauses it and saves it to $vm_tmp/NAME.{state,mem}.
+# save_vm NAME CPUS: runs a guest a while, pauses it and saves its state to $vm_tmp/NAME.state
+# and its memory to $vm_images/NAME.mem.
 save_vm() {
 	local name=$1 cpus=$2 c
 	vm_start "$name" --cpus "$cpus" --mem 64M --payload "$dirtymem" --append "$guest_args"
@@ -21,7 +22,7 @@ save_vm() {
 	done
 	vm_ctl "$name" pause >/dev/null &&
 		vm_ctl "$name" save-state >"$vm_tmp/$name.state" &&
-		vm_ctl "$name" save-memory "$vm_tmp/$name.mem" &&
+		vm_ctl "$name" save-memory "$name.mem" &&
 		vm_ctl "$name" quit >/dev/null || {
 		fail "pause, save-state, save-memory, quit" "a request failed"
 		return 1
@@ -41,15 +42,15 @@ for cpus in 1 2; do
 
 	# The image is consistent from outside, by the same oracle the guest uses.
 	expect_output "saved memory image passes the dirtymem oracle from outside" "dirtymem image ok" \
-		"$vmctl_bin" --check-dirtymem "$vm_tmp/$src.mem"
+		"$vmctl_bin" --check-dirtymem "$vm_images/$src.mem"
 
 	declare -A saved_iter saved_verifies
 	for ((c = 0; c < cpus; c++)); do
-		saved_iter[$c]=$(image_iter "$vm_tmp/$src.mem" $c)
+		saved_iter[$c]=$(image_iter "$vm_images/$src.mem" $c)
 		saved_verifies[$c]=$(last_verifies $src $c)
 	done
 
-	vm_start $dst --cpus $cpus --mem 64M --incoming --mem-file "$vm_tmp/$src.mem"
+	vm_start $dst --cpus $cpus --mem 64M --incoming --mem-file "$vm_images/$src.mem"
 	expect_output "incoming VMM waits in state incoming" "^state incoming$" vm_ctl $dst status
 	expect_output "incoming VMM refuses resume before restore-state" "no state yet" vm_ctl $dst resume
 	expect "restore-state of the saved blob" vm_ctl $dst restore-state <"$vm_tmp/$src.state"
@@ -102,15 +103,15 @@ done
 TEST_SUFFIX=
 
 # A restored VM saves and restores again like any other: a second hop continues the guest.
-vm_start hop1 --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/src2.mem"
+vm_start hop1 --cpus 2 --mem 64M --incoming --mem-file "$vm_images/src2.mem"
 vm_ctl hop1 restore-state <"$vm_tmp/src2.state" >/dev/null && vm_ctl hop1 resume >/dev/null
-wait_iter hop1 1 "$(image_iter "$vm_tmp/src2.mem" 1)" 10
+wait_iter hop1 1 "$(image_iter "$vm_images/src2.mem" 1)" 10
 vm_ctl hop1 pause >/dev/null && vm_ctl hop1 save-state >"$vm_tmp/hop1.state" &&
-	vm_ctl hop1 save-memory "$vm_tmp/hop1.mem" >/dev/null && vm_ctl hop1 quit >/dev/null
-vm_start hop2 --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/hop1.mem"
+	vm_ctl hop1 save-memory hop1.mem >/dev/null && vm_ctl hop1 quit >/dev/null
+vm_start hop2 --cpus 2 --mem 64M --incoming --mem-file "$vm_images/hop1.mem"
 vm_ctl hop2 restore-state <"$vm_tmp/hop1.state" >/dev/null && vm_ctl hop2 resume >/dev/null
-h0=$(image_iter "$vm_tmp/hop1.mem" 0) h1=$(image_iter "$vm_tmp/hop1.mem" 1)
-if [ -n "$h0" ] && [ "$h0" -gt "$(image_iter "$vm_tmp/src2.mem" 0)" ] && wait_iter hop2 0 "$h0" 10 &&
+h0=$(image_iter "$vm_images/hop1.mem" 0) h1=$(image_iter "$vm_images/hop1.mem" 1)
+if [ -n "$h0" ] && [ "$h0" -gt "$(image_iter "$vm_images/src2.mem" 0)" ] && wait_iter hop2 0 "$h0" 10 &&
 	wait_iter hop2 1 "$h1" 10 && ! vm_out hop2 | grep -q FAIL; then
 	pass "a restored VM saves and restores again: the guest goes on clean after two hops"
 else
@@ -122,9 +123,9 @@ vm_ctl hop2 quit >/dev/null
 # The oracle must be able to fail: flip one word of a written test page in the image. Pick
 # a page half the buffer away from where cpu0 writes next (rate 64 of 4096 pages), so that
 # the guest verifies (every 4 iterations) long before it would overwrite the damage.
-k=$(image_iter "$vm_tmp/src1.mem" 0)
+k=$(image_iter "$vm_images/src1.mem" 0)
 page=$(((k * 64 + 2048) % 4096))
-cp "$vm_tmp/src1.mem" "$vm_tmp/bad.mem"
+cp "$vm_images/src1.mem" "$vm_tmp/bad.mem"
 printf '\x77\x77\x77\x77' | dd of="$vm_tmp/bad.mem" bs=1 seek=$((0x1000000 + page * 4096)) conv=notrunc status=none
 expect_output "the outside oracle flags a damaged image" "page $page: " \
 	sh -c "'$vmctl_bin' --check-dirtymem '$vm_tmp/bad.mem'; true"

@@ -1,6 +1,7 @@
 /* vmctl.c: the tests' control-socket client, and state-blob surgery for malformed blobs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../guests/dirtymem.h"
@@ -27,6 +29,12 @@
  *   vmctl --cpuid-get BLOB VCPU FUNCTION REG
  *                                 prints register REG of leaf FUNCTION.0 in hex,
  *                                 "none" when the leaf is absent
+ *   vmctl --trickle SOCKET TEXT MS SECONDS
+ *                                 a slow client: connects, sends TEXT one byte
+ *                                 every MS milliseconds (all at once if 0), then
+ *                                 stays silent; prints "dropped after S s" and
+ *                                 exits 0 when the server closes the connection,
+ *                                 "still connected after S s" and 1 otherwise
  *   vmctl --check-dirtymem IMAGE  checks a memory image of a paused dirtymem
  *                                 guest from outside (tests/guests/dirtymem.h):
  *                                 prints "cpu<c> iter <k>" lines, then
@@ -124,6 +132,57 @@ static int request(const char *path, int argc, char **argv)
 		return 0;
 	}
 	fprintf(stderr, "vmctl: %s", head);
+	return 1;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec - t0->tv_sec + (now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Whether the server closed the connection within @ms milliseconds (whatever it said first). */
+static bool closed_within(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char buf[256];
+
+	while (poll(&p, 1, ms) > 0)
+		if (read(fd, buf, sizeof(buf)) <= 0)
+			return true;
+	return false;
+}
+
+static int trickle(const char *path, const char *text, int ms, int seconds)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct timespec t0;
+	size_t sent = 0, len = strlen(text);
+	int fd;
+
+	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		fprintf(stderr, "vmctl: unable to connect to %s: %s\n", path, strerror(errno));
+		return 2;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (seconds_since(&t0) < seconds) {
+		size_t n = ms ? 1 : len - sent;
+
+		if (sent < len && send(fd, text + sent, n, MSG_NOSIGNAL) != (ssize_t)n)
+			break;
+		sent += sent < len ? n : 0;
+		if (closed_within(fd, sent < len ? ms : 100)) {
+			printf("dropped after %.1f s (%zu of %zu bytes sent)\n", seconds_since(&t0),
+			       sent, len);
+			return 0;
+		}
+	}
+	printf("still connected after %.1f s (%zu of %zu bytes sent)\n", seconds_since(&t0), sent,
+	       len);
 	return 1;
 }
 
@@ -469,6 +528,8 @@ int main(int argc, char **argv)
 		return msr_get(argv);
 	if (argc >= 3 && !strcmp(argv[1], "--kvm-feature-msr"))
 		return kvm_feature_msr(argv[2]);
+	if (argc >= 6 && !strcmp(argv[1], "--trickle"))
+		return trickle(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
 	if (argc >= 3 && !strcmp(argv[1], "--check-dirtymem"))
 		return check_dirtymem(argv[2]);
 	if (argc < 3) {

@@ -9,6 +9,8 @@ dirtymem=$build/guests/dirtymem.bin
 
 vm_tmp=$(mktemp -d /tmp/kvmmig-vm-test.XXXXXX)
 export KVMMIG_RUN_DIR=$vm_tmp/run
+# Where save-memory writes: kvmmig-vm's default image directory is its run directory.
+vm_images=$KVMMIG_RUN_DIR
 vm_pids=()
 
 vm_cleanup() {
@@ -118,14 +120,14 @@ image_iter() {
 }
 
 # vm_saved_blob: a 2-vCPU dirtymem source saves its state to $vm_tmp/good
-# (in $good, its size in $size) and its memory to $vm_tmp/mem, then quits;
+# (in $good, its size in $size) and its memory to $vm_images/mem, then quits;
 # an incoming VM "dst" starts on that memory, waiting for a state blob.
 # Exits the test if no blob came.
 vm_saved_blob() {
 	vm_start src --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=2048 verify_every=4 report_ms=20"
 	wait_iter src 0 100 10 && wait_iter src 1 100 10
 	vm_ctl src pause >/dev/null && vm_ctl src save-state >"$vm_tmp/good" &&
-		vm_ctl src save-memory "$vm_tmp/mem" >/dev/null && vm_ctl src quit >/dev/null
+		vm_ctl src save-memory mem >/dev/null && vm_ctl src quit >/dev/null
 	good=$vm_tmp/good
 	size=$(stat -c %s "$good")
 	if [ "$size" -gt 1000 ]; then
@@ -134,7 +136,7 @@ vm_saved_blob() {
 		fail "source guest saved" "blob of ${size:-no} bytes"
 		exit 1
 	fi
-	vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_tmp/mem"
+	vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_images/mem"
 }
 
 # vm_restore_refused BLOB CHECK REGEX: restore-state of BLOB into "dst"

@@ -10,7 +10,12 @@
  * Requests are one text line, "<command> [<arg>...]\n", at most
  * KVMMIG_CTL_LINE_MAX bytes including the newline. A connection may carry any
  * number of requests, one at a time: the server answers each before reading
- * the next. Every answer starts with one text line:
+ * the next. Up to 16 connections are served at once, each on its own; the
+ * requests run one at a time in the order they are complete, so that a
+ * slow client never delays another's pause. A request, its line and any
+ * payload, must arrive within 5 s of the answer to the previous one (of
+ * the connection, for the first): else the server logs it and hangs up.
+ * Every answer starts with one text line:
  *
  *	"ok <length>\n"    followed by exactly <length> bytes of payload
  *	"error <message>\n" nothing follows; the message is for humans
@@ -22,7 +27,8 @@
  *			idempotent. Payload empty.
  *	resume		runs the vCPUs again. In incoming mode only after a
  *			successful restore-state. Payload empty.
- *	save-state	paused only. Payload: the binary state blob
+ *	save-state	paused only, never incoming (a VM waiting for its
+ *			state has none to save). Payload: the binary state blob
  *			(user/vmm/state.h documents it).
  *	restore-state <length>
  *			incoming mode only (before the first resume). The request
@@ -32,10 +38,16 @@
  *			followed by <length> bytes of "cpuid ..." lines as status
  *			prints them: "ok" if this host can give a guest that
  *			CPUID, else an error naming the leaf, register and bits.
- *	save-memory <path>
- *			paused only. Writes guest memory to <path> (created,
- *			0600) as a raw image: the memslots in slot order, each
- *			slot's bytes at its "memslot ... offset" in the file.
+ *	save-memory <name>
+ *			paused only. Writes guest memory as a raw image (the
+ *			memslots in slot order, each slot's bytes at its
+ *			"memslot ... offset" in the file) into a new file <name>
+ *			of the VMM's image directory (status: image-dir; chosen
+ *			at its start, by default the run directory). <name> is
+ *			a file name, not a path: 1 to 128 of [A-Za-z0-9._+-],
+ *			not starting with '.', no "..". The file is created 0600
+ *			with O_EXCL and O_NOFOLLOW: a name that exists, or is a
+ *			symbolic link, is refused; remove it or give another.
  *	digest		paused or incoming only. Payload: 16 hex digits, a 64-bit
  *			digest of guest memory (user/vmm/digest.h), to prove two
  *			copies equal.
@@ -70,6 +82,7 @@
  *	dirty-log on|off
  *	guest payload|linux|none
  *	cpuid <function> <index> <eax> <ebx> <ecx> <edx>	(vCPU 0, one per entry)
+ *	image-dir <path>	where save-memory writes
  * Unknown keys may be added later: readers must skip them.
  */
 

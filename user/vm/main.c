@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vm/kvmmig-vm.h"
@@ -27,6 +28,7 @@ struct options {
 	const char *console;
 	const char *control;
 	const char *mem_file;
+	const char *image_dir;
 	bool incoming;
 };
 
@@ -36,9 +38,11 @@ static void usage(FILE *f)
 	    f,
 	    "usage: kvmmig-vm [--name NAME] [--mem SIZE] [--cpus N] [--cpu host|baseline]\n"
 	    "                 (--payload FILE | --kernel BZIMAGE [--initrd FILE]) [--append TEXT]\n"
-	    "                 [--console stdio|none|file:PATH] [--control PATH] [-v]\n"
+	    "                 [--console stdio|none|file:PATH] [--control PATH] [--image-dir DIR]\n"
+	    "                 [-v]\n"
 	    "       kvmmig-vm --incoming [--mem-file IMAGE] [--name NAME] [--mem SIZE] [--cpus N]\n"
-	    "                 [--cpu host|baseline] [--console ...] [--control PATH] [-v]\n"
+	    "                 [--cpu host|baseline] [--console ...] [--control PATH]\n"
+	    "                 [--image-dir DIR] [-v]\n"
 	    "See kvmmig-vm(8).\n");
 }
 
@@ -77,6 +81,14 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+static bool is_directory(const char *path)
+{
+	struct stat st;
+
+	errno = 0;
+	return !stat(path, &st) && S_ISDIR(st.st_mode);
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum {
@@ -88,7 +100,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_CPU,
 		OPT_INCOMING,
 		OPT_MEM_FILE,
-		OPT_CONTROL
+		OPT_CONTROL,
+		OPT_IMAGE_DIR
 	};
 	static const struct option longopts[] = {
 	    {"name", required_argument, NULL, 'n'},
@@ -103,6 +116,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"incoming", no_argument, NULL, OPT_INCOMING},
 	    {"mem-file", required_argument, NULL, OPT_MEM_FILE},
 	    {"control", required_argument, NULL, OPT_CONTROL},
+	    {"image-dir", required_argument, NULL, OPT_IMAGE_DIR},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -171,6 +185,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case OPT_CONTROL:
 			o->control = optarg;
+			break;
+		case OPT_IMAGE_DIR:
+			if (!is_directory(optarg)) {
+				vmm_log("invalid --image-dir '%s': %s (give an existing directory)",
+					optarg, errno ? strerror(errno) : "not a directory");
+				return -EINVAL;
+			}
+			o->image_dir = optarg;
 			break;
 		case 'v':
 			vmm_verbose = true;
@@ -332,7 +354,7 @@ int main(int argc, char **argv)
 	err = vmm_attach(vm);
 	if (err)
 		goto out;
-	err = vmm_control_open(&control, vm, o.control, guest_kind);
+	err = vmm_control_open(&control, vm, o.control, o.image_dir, guest_kind);
 	if (err)
 		goto out;
 	err = vmm_vm_start(vm);

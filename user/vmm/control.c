@@ -1,5 +1,7 @@
 /* control.c: the control socket server of a VMM (protocol in ctlproto/ctlproto.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,31 +11,61 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctlproto/ctlproto.h"
 #include "vmm/control.h"
 #include "vmm/cpuid.h"
 #include "vmm/digest.h"
+#include "vmm/request.h"
 #include "vmm/state.h"
 
-/* A client that stops mid-request is dropped after this long: the VMM never waits on it forever. */
-#define CLIENT_TIMEOUT_SECONDS 30
+/*
+ * Every client is served on a thread of its own, and a request (its line
+ * and any payload) must have arrived this long after the VMM began to wait
+ * for it: a client that stops or trickles is dropped then, and meanwhile
+ * holds nothing that another client's pause would wait for.
+ */
+#define REQUEST_DEADLINE_SECONDS 5
+/* An answer the client does not read is given up after this long. */
+#define ANSWER_TIMEOUT_SECONDS 30
+/* Connections served at once; one more is told so and closed. */
+#define MAX_CLIENTS 16
 
 struct vmm_control {
 	struct vmm_vm *vm;
 	const char *guest_kind;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char image_dir[PATH_MAX]; /* the one directory save-memory writes into */
 	int listen_fd;
 	int stop_fd;
-	int client_fd; /* the connection being served, -1 if none */
-	pthread_t thread;
+	pthread_t thread; /* accepts, and starts a thread per client */
+	/* Requests act on the VM one at a time; reading and answering them is done outside. */
+	pthread_mutex_t request_lock;
+	/* The connections being served (detached threads), for vmm_control_close() to end. */
+	pthread_mutex_t clients_lock;
+	pthread_cond_t clients_gone;
+	int client_fds[MAX_CLIENTS];
+	int nclients;
 };
 
 struct client {
+	struct vmm_control *ctl;
 	int fd;
 	char buf[KVMMIG_CTL_LINE_MAX];
-	size_t len; /* bytes buffered */
+	size_t len;		  /* bytes buffered */
+	struct timespec deadline; /* of the request being read (CLOCK_MONOTONIC) */
+	size_t request_bytes;	  /* of it received so far */
+};
+
+/* What a request is answered: built under the request lock, sent after it. */
+struct answer {
+	char head[KVMMIG_CTL_LINE_MAX]; /* "ok <length>\n" or "error <message>\n" */
+	void *payload;			/* malloc'ed, @len bytes, freed once sent */
+	size_t len;
+	int pass_fd; /* passed with the head as SCM_RIGHTS; -1 for none */
+	bool quit;
 };
 
 static int write_all(int fd, const void *data, size_t len)
@@ -54,30 +86,50 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int reply_ok(struct client *c, const void *payload, size_t len)
+/* "ok <len>" with @payload, which the answer now owns (NULL with @len 0). */
+static int answer_ok(struct answer *a, void *payload, size_t len)
 {
-	char head[32];
-	int err;
-
-	snprintf(head, sizeof(head), "ok %zu\n", len);
-	err = write_all(c->fd, head, strlen(head));
-	if (!err && len)
-		err = write_all(c->fd, payload, len);
-	return err;
+	snprintf(a->head, sizeof(a->head), "ok %zu\n", len);
+	a->payload = payload;
+	a->len = len;
+	return 0;
 }
 
-/*
- * "ok 0\n" and, in the same sendmsg, @fd as SCM_RIGHTS: the client gets the
- * descriptor with the first byte of the answer.
- */
-static int reply_ok_fd(struct client *c, int fd)
+/* "ok 0" and, with its first byte, @fd as SCM_RIGHTS. */
+static int answer_ok_fd(struct answer *a, int fd)
 {
-	static const char head[] = "ok 0\n";
+	answer_ok(a, NULL, 0);
+	a->pass_fd = fd;
+	return 0;
+}
+
+static int answer_error(struct answer *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int answer_error(struct answer *a, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	n = snprintf(a->head, sizeof(a->head), "error ");
+	va_start(ap, fmt);
+	vsnprintf(a->head + n, sizeof(a->head) - n - 1, fmt, ap);
+	va_end(ap);
+	/* One line whatever the message holds. */
+	for (char *p = a->head; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	strcat(a->head, "\n");
+	return 0;
+}
+
+/* @head and, in the same sendmsg, @fd: the client gets the descriptor with the first byte. */
+static int send_with_fd(int sock, const char *head, int fd)
+{
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
-	struct iovec iov = {.iov_base = (void *)head, .iov_len = sizeof(head) - 1};
+	struct iovec iov = {.iov_base = (void *)head, .iov_len = strlen(head)};
 	struct msghdr msg = {
 	    .msg_iov = &iov,
 	    .msg_iovlen = 1,
@@ -94,60 +146,80 @@ static int reply_ok_fd(struct client *c, int fd)
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	do
-		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	/* The descriptor went with the first byte; the rest of the line follows plainly. */
-	return (size_t)n < iov.iov_len ? write_all(c->fd, head + n, iov.iov_len - n) : 0;
+	return (size_t)n < iov.iov_len ? write_all(sock, head + n, iov.iov_len - n) : 0;
 }
 
-static int reply_error(struct client *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static int reply_error(struct client *c, const char *fmt, ...)
+static int send_answer(struct client *c, struct answer *a)
 {
-	char line[KVMMIG_CTL_LINE_MAX];
-	va_list ap;
-	int n;
+	int err;
 
-	n = snprintf(line, sizeof(line), "error ");
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
-	/* One line whatever the message holds. */
-	for (char *p = line; *p; p++)
-		if (*p == '\n')
-			*p = ' ';
-	strcat(line, "\n");
-	return write_all(c->fd, line, strlen(line));
+	if (a->pass_fd >= 0)
+		return send_with_fd(c->fd, a->head, a->pass_fd);
+	err = write_all(c->fd, a->head, strlen(a->head));
+	if (!err && a->len)
+		err = write_all(c->fd, a->payload, a->len);
+	return err;
+}
+
+static void start_request(struct client *c)
+{
+	clock_gettime(CLOCK_MONOTONIC, &c->deadline);
+	c->deadline.tv_sec += REQUEST_DEADLINE_SECONDS;
+	c->request_bytes = c->len; /* a client may send its next request early */
+}
+
+static int ms_until(const struct timespec *t)
+{
+	struct timespec now;
+	long long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (t->tv_sec - now.tv_sec) * 1000LL + (t->tv_nsec - now.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : (int)ms;
+}
+
+/* Some bytes of the request, waiting no later than its deadline: >0, 0 at EOF, or -errno. */
+static ssize_t recv_by_deadline(struct client *c, void *dst, size_t len)
+{
+	for (;;) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int left = ms_until(&c->deadline), r;
+		ssize_t n;
+
+		if (!left)
+			return -ETIMEDOUT;
+		r = poll(&p, 1, left);
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (r <= 0)
+			continue;
+		n = recv(c->fd, dst, len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0)
+			return -errno;
+		c->request_bytes += n;
+		return n;
+	}
 }
 
 /* Reads one request line into @line (NUL-terminated, no newline); 0 at EOF, <0 on error. */
 static int read_line(struct client *c, char *line)
 {
 	for (;;) {
-		char *nl = memchr(c->buf, '\n', c->len);
+		int r = vmm_ctl_take_line(c->buf, &c->len, line);
 		ssize_t n;
 
-		if (nl) {
-			size_t llen = nl - c->buf;
-
-			memcpy(line, c->buf, llen);
-			line[llen] = 0;
-			c->len -= llen + 1;
-			memmove(c->buf, nl + 1, c->len);
-			return 1;
-		}
-		if (c->len == sizeof(c->buf))
-			return -EMSGSIZE;
-		n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return 0;
+		if (r)
+			return r;
+		n = recv_by_deadline(c, c->buf + c->len, sizeof(c->buf) - c->len);
+		if (n <= 0)
+			return n;
 		c->len += n;
 	}
 }
@@ -161,15 +233,10 @@ static int read_payload(struct client *c, uint8_t *dst, size_t len)
 	c->len -= from_buf;
 	memmove(c->buf, c->buf + from_buf, c->len);
 	for (size_t done = from_buf; done < len;) {
-		ssize_t n = recv(c->fd, dst + done, len - done, 0);
+		ssize_t n = recv_by_deadline(c, dst + done, len - done);
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			return -EPIPE;
+		if (n <= 0)
+			return n ? n : -EPIPE;
 		done += n;
 	}
 	return 0;
@@ -182,37 +249,65 @@ static bool vm_is_paused(struct vmm_vm *vm)
 	return s == VMM_VM_PAUSED || s == VMM_VM_INCOMING;
 }
 
-static int cmd_restore_state(struct vmm_control *ctl, struct client *c, const char *arg)
+static int cmd_status(struct vmm_control *ctl, struct answer *a)
 {
-	char err[512] = "";
-	unsigned long long len;
+	char *text = vmm_vm_status_text(ctl->vm, ctl->guest_kind), *full = NULL;
+
+	if (!text || asprintf(&full, "%simage-dir %s\n", text, ctl->image_dir) < 0) {
+		free(text);
+		return answer_error(a, "status: out of memory");
+	}
+	free(text);
+	return answer_ok(a, full, strlen(full));
+}
+
+static int cmd_resume(struct vmm_vm *vm, struct answer *a)
+{
+	int ret = vmm_vm_resume(vm);
+
+	if (ret == -ENODATA)
+		return answer_error(a, "incoming VM has no state yet: restore-state first");
+	if (ret)
+		return answer_error(a, "the VM is stopping");
+	return answer_ok(a, NULL, 0);
+}
+
+static int cmd_save_state(struct vmm_vm *vm, uint32_t version, struct answer *a)
+{
 	uint8_t *blob;
-	char *end;
+	size_t size;
 	int ret;
 
-	if (!arg || !*arg)
-		return reply_error(c, "restore-state needs the blob length");
-	errno = 0;
-	len = strtoull(arg, &end, 10);
-	if (errno || *end || len > KVMMIG_CTL_MAX_PAYLOAD)
-		return reply_error(c, "restore-state: bad length '%s' (at most %u)", arg,
-				   KVMMIG_CTL_MAX_PAYLOAD);
-	blob = malloc(len ? len : 1);
-	if (!blob)
-		return reply_error(c, "restore-state: out of memory");
-	ret = read_payload(c, blob, len);
-	if (ret) {
-		free(blob);
-		return ret; /* the client went away: nothing to answer */
-	}
-	ret = vmm_state_restore(ctl->vm, blob, len, err, sizeof(err));
-	free(blob);
+	if (!vm_is_paused(vm))
+		return answer_error(a, "save-state needs a paused VM: pause first");
+	ret = vmm_state_save(vm, version, &blob, &size);
+	if (ret == -ENODATA)
+		return answer_error(
+		    a,
+		    "save-state: VM '%s' is incoming: it waits for its state and has "
+		    "none to save (restore-state and resume it first)",
+		    vm->name);
+	if (ret == -EPROTONOSUPPORT)
+		return answer_error(a,
+				    "save-state: this VMM writes state versions %d to %d, not %u",
+				    KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION, version);
+	if (ret)
+		return answer_error(a, "save-state failed: %s", strerror(-ret));
+	return answer_ok(a, blob, size);
+}
+
+static int cmd_restore_state(struct vmm_vm *vm, const uint8_t *blob, size_t len, struct answer *a)
+{
+	char err[512] = "";
+	int ret;
+
+	ret = vmm_state_restore(vm, blob, len, err, sizeof(err));
 	if (ret) {
 		vmm_log("restore-state rejected: %s", err[0] ? err : strerror(-ret));
-		return reply_error(c, "%s", err[0] ? err : strerror(-ret));
+		return answer_error(a, "%s", err[0] ? err : strerror(-ret));
 	}
-	vmm_debug("state restored (%llu bytes)", len);
-	return reply_ok(c, NULL, 0);
+	vmm_debug("state restored (%zu bytes)", len);
+	return answer_ok(a, NULL, 0);
 }
 
 /*
@@ -220,195 +315,303 @@ static int cmd_restore_state(struct vmm_control *ctl, struct client *c, const ch
  * lines (as status prints them): can this host give a guest that CPUID?
  * The handshake of a migration asks before any memory moves.
  */
-static int cmd_check_cpuid(struct vmm_control *ctl, struct client *c, const char *arg)
+static int cmd_check_cpuid(struct vmm_vm *vm, char *text, struct answer *a)
 {
 	struct kvm_cpuid2 *cpuid, *own;
-	char err[512] = "", *text, *line, *save, *end;
-	unsigned long long len;
+	char err[512] = "";
 	int ret;
 
-	errno = 0;
-	len = arg ? strtoull(arg, &end, 10) : 0;
-	if (!arg || errno || *end || len > KVMMIG_CTL_MAX_PAYLOAD)
-		return reply_error(c, "check-cpuid needs the length of its CPUID lines");
-	text = malloc(len + 1);
 	cpuid = calloc(1, sizeof(*cpuid) + KVMMIG_STATE_MAX_CPUID * sizeof(cpuid->entries[0]));
 	own = calloc(1, sizeof(*own) + KVMMIG_STATE_MAX_CPUID * sizeof(own->entries[0]));
-	if (!text || !cpuid || !own) {
-		free(text), free(cpuid), free(own);
-		return reply_error(c, "check-cpuid: out of memory");
+	if (!cpuid || !own) {
+		free(cpuid), free(own);
+		return answer_error(a, "check-cpuid: out of memory");
 	}
-	ret = read_payload(c, (uint8_t *)text, len);
-	if (ret) {
-		free(text), free(cpuid), free(own);
-		return ret;
-	}
-	text[len] = '\0';
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct kvm_cpuid_entry2 e = {0};
-
-		if (sscanf(line, "cpuid %x %u %x %x %x %x", &e.function, &e.index, &e.eax, &e.ebx,
-			   &e.ecx, &e.edx) != 6)
-			continue;
-		if (cpuid->nent == KVMMIG_STATE_MAX_CPUID)
-			break;
-		cpuid->entries[cpuid->nent++] = e;
-	}
+	vmm_ctl_parse_cpuid_lines(text, cpuid, KVMMIG_STATE_MAX_CPUID);
 	/* The CPUID this VMM gave vCPU 0 (no vCPU ioctl: it would wait for KVM_RUN). */
 	own->nent = 0;
-	if (ctl->vm->cpuid0 && ctl->vm->cpuid0->nent <= KVMMIG_STATE_MAX_CPUID) {
-		own->nent = ctl->vm->cpuid0->nent;
-		memcpy(own->entries, ctl->vm->cpuid0->entries,
-		       own->nent * sizeof(own->entries[0]));
+	if (vm->cpuid0 && vm->cpuid0->nent <= KVMMIG_STATE_MAX_CPUID) {
+		own->nent = vm->cpuid0->nent;
+		memcpy(own->entries, vm->cpuid0->entries, own->nent * sizeof(own->entries[0]));
 	}
-	ret = vmm_cpuid_check_supported(ctl->vm->kvm_fd, own, cpuid, err, sizeof(err));
-	free(text), free(cpuid), free(own);
+	ret = vmm_cpuid_check_supported(vm->kvm_fd, own, cpuid, err, sizeof(err));
+	free(cpuid), free(own);
 	if (ret)
-		return reply_error(c, "%s", err[0] ? err : strerror(-ret));
-	return reply_ok(c, NULL, 0);
+		return answer_error(a, "%s", err[0] ? err : strerror(-ret));
+	return answer_ok(a, NULL, 0);
 }
 
-static int handle_request(struct vmm_control *ctl, struct client *c, char *line, bool *quit)
+/* Why openat() of a new image refused @name (errno @err), and what to do. */
+static int answer_image_refused(struct vmm_control *ctl, int dir, const char *name, int err,
+				struct answer *a)
+{
+	struct stat st;
+
+	if (err == EEXIST && !fstatat(dir, name, &st, AT_SYMLINK_NOFOLLOW) && S_ISLNK(st.st_mode))
+		return answer_error(
+		    a,
+		    "save-memory: %s/%s is a symbolic link: images are never written "
+		    "through one; give a new name",
+		    ctl->image_dir, name);
+	if (err == EEXIST)
+		return answer_error(a, "save-memory: %s/%s exists: give a new name or remove it",
+				    ctl->image_dir, name);
+	return answer_error(a, "save-memory: unable to create %s/%s: %s", ctl->image_dir, name,
+			    strerror(err));
+}
+
+/*
+ * save-memory NAME: a new file NAME (request.h) in the image directory,
+ * created 0600 with O_EXCL and O_NOFOLLOW: never a file that exists, never
+ * through a link, never anywhere else.
+ */
+static int cmd_save_memory(struct vmm_control *ctl, const char *name, struct answer *a)
+{
+	int dir, fd, ret;
+
+	if (!vm_is_paused(ctl->vm))
+		return answer_error(a, "save-memory needs a paused VM: pause first");
+	dir = open(ctl->image_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0)
+		return answer_error(
+		    a,
+		    "save-memory: unable to open the image directory %s: %s (create "
+		    "it, or start kvmmig-vm with --image-dir DIR)",
+		    ctl->image_dir, strerror(errno));
+	fd = openat(dir, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		answer_image_refused(ctl, dir, name, errno, a);
+		close(dir);
+		return 0;
+	}
+	ret = vmm_memory_save(ctl->vm, fd);
+	if (close(fd) < 0 && !ret)
+		ret = -errno;
+	if (ret) {
+		/* No partial image left under a name that --mem-file would load. */
+		unlinkat(dir, name, 0);
+		answer_error(a, "save-memory: unable to write %s/%s: %s", ctl->image_dir, name,
+			     strerror(-ret));
+	} else {
+		answer_ok(a, NULL, 0);
+	}
+	close(dir);
+	return 0;
+}
+
+static int cmd_digest(struct vmm_vm *vm, struct answer *a)
+{
+	char *hex;
+
+	if (!vm_is_paused(vm))
+		return answer_error(a, "digest needs a paused or incoming VM: pause first");
+	if (asprintf(&hex, "%016llx", (unsigned long long)vmm_memory_digest(vm)) < 0)
+		return answer_error(a, "digest: out of memory");
+	return answer_ok(a, hex, strlen(hex));
+}
+
+/* Acts on a parsed request, under the request lock; @payload is what followed its line. */
+static int act(struct vmm_control *ctl, const struct vmm_ctl_request *req, uint8_t *payload,
+	       struct answer *a)
 {
 	struct vmm_vm *vm = ctl->vm;
-	char *cmd = strtok(line, " "), *arg = strtok(NULL, "");
 	int ret;
 
-	if (!cmd)
-		return reply_error(c, "empty request");
-	if (!strcmp(cmd, "status")) {
-		char *text = vmm_vm_status_text(vm, ctl->guest_kind);
-
-		if (!text)
-			return reply_error(c, "status: out of memory");
-		ret = reply_ok(c, text, strlen(text));
-		free(text);
-		return ret;
-	}
-	if (!strcmp(cmd, "pause")) {
+	switch (req->command) {
+	case VMM_CTL_STATUS:
+		return cmd_status(ctl, a);
+	case VMM_CTL_PAUSE:
 		if (vmm_vm_get_state(vm) == VMM_VM_STOPPING)
-			return reply_error(c, "the VM is stopping");
+			return answer_error(a, "the VM is stopping");
 		vmm_vm_pause(vm);
-		return reply_ok(c, NULL, 0);
-	}
-	if (!strcmp(cmd, "resume")) {
-		ret = vmm_vm_resume(vm);
-		if (ret == -ENODATA)
-			return reply_error(c, "incoming VM has no state yet: restore-state first");
+		return answer_ok(a, NULL, 0);
+	case VMM_CTL_RESUME:
+		return cmd_resume(vm, a);
+	case VMM_CTL_SAVE_STATE:
+		return cmd_save_state(vm, req->version, a);
+	case VMM_CTL_RESTORE_STATE:
+		return cmd_restore_state(vm, payload, req->payload_len, a);
+	case VMM_CTL_CHECK_CPUID:
+		return cmd_check_cpuid(vm, (char *)payload, a);
+	case VMM_CTL_SAVE_MEMORY:
+		return cmd_save_memory(ctl, req->image, a);
+	case VMM_CTL_DIGEST:
+		return cmd_digest(vm, a);
+	case VMM_CTL_DIRTY_LOG:
+		ret = vmm_vm_set_dirty_logging(vm, req->on);
 		if (ret)
-			return reply_error(c, "the VM is stopping");
-		return reply_ok(c, NULL, 0);
-	}
-	if (!strcmp(cmd, "save-state")) {
-		unsigned int version = 0;
-		uint8_t *blob;
-		size_t size;
-		char end;
-
-		/* "save-state [VERSION]": an older reader's version (status: blob-versions). */
-		if (arg && *arg && sscanf(arg, "%u%c", &version, &end) != 1)
-			return reply_error(c, "save-state: bad version '%s'", arg);
-		if (!vm_is_paused(vm))
-			return reply_error(c, "save-state needs a paused VM: pause first");
-		ret = vmm_state_save(vm, version, &blob, &size);
-		if (ret == -EPROTONOSUPPORT)
-			return reply_error(c, "save-state: this VMM writes state versions %d to %d, not %u",
-					   KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION, version);
-		if (ret)
-			return reply_error(c, "save-state failed: %s", strerror(-ret));
-		ret = reply_ok(c, blob, size);
-		free(blob);
-		return ret;
-	}
-	if (!strcmp(cmd, "restore-state"))
-		return cmd_restore_state(ctl, c, arg);
-	if (!strcmp(cmd, "check-cpuid"))
-		return cmd_check_cpuid(ctl, c, arg);
-	if (!strcmp(cmd, "save-memory")) {
-		if (!arg || !*arg)
-			return reply_error(c, "save-memory needs a path");
-		if (!vm_is_paused(vm))
-			return reply_error(c, "save-memory needs a paused VM: pause first");
-		ret = vmm_memory_save(vm, arg);
-		if (ret)
-			return reply_error(c, "unable to save memory to %s: %s", arg,
-					   strerror(-ret));
-		return reply_ok(c, NULL, 0);
-	}
-	if (!strcmp(cmd, "digest")) {
-		char hex[24];
-
-		if (!vm_is_paused(vm))
-			return reply_error(c, "digest needs a paused or incoming VM: pause first");
-		snprintf(hex, sizeof(hex), "%016llx",
-			 (unsigned long long)vmm_memory_digest(vm));
-		return reply_ok(c, hex, strlen(hex));
-	}
-	if (!strcmp(cmd, "dirty-log")) {
-		bool on = arg && !strcmp(arg, "on");
-
-		if (!arg || (!on && strcmp(arg, "off")))
-			return reply_error(c, "dirty-log needs on or off");
-		ret = vmm_vm_set_dirty_logging(vm, on);
-		if (ret)
-			return reply_error(c, "KVM refused to switch dirty logging %s: %s", arg,
-					   strerror(-ret));
-		return reply_ok(c, NULL, 0);
-	}
-	if (!strcmp(cmd, "kvmmig-fd")) {
+			return answer_error(a, "KVM refused to switch dirty logging %s: %s",
+					    req->on ? "on" : "off", strerror(-ret));
+		return answer_ok(a, NULL, 0);
+	case VMM_CTL_KVMMIG_FD:
 		/*
 		 * The authority over this VM's migrations (the /dev/kvmmig
 		 * file that attached it) goes to whoever reached this 0600
 		 * socket: it is already as powerful as the VMM itself.
 		 */
 		if (vm->kvmmig_fd < 0)
-			return reply_error(c,
-					   "VM '%s' is not attached to kvmmig (load the module "
-					   "before starting the VMM)",
-					   vm->name);
-		return reply_ok_fd(c, vm->kvmmig_fd);
+			return answer_error(a,
+					    "VM '%s' is not attached to kvmmig (load the module "
+					    "before starting the VMM)",
+					    vm->name);
+		return answer_ok_fd(a, vm->kvmmig_fd);
+	case VMM_CTL_QUIT:
+		a->quit = true;
+		return answer_ok(a, NULL, 0);
 	}
-	if (!strcmp(cmd, "quit")) {
-		*quit = true;
-		return reply_ok(c, NULL, 0);
-	}
-	return reply_error(c,
-			   "unknown command '%s' (status, pause, resume, save-state, "
-			   "restore-state, check-cpuid, save-memory, digest, dirty-log, kvmmig-fd, "
-			   "quit)",
-			   cmd);
+	return answer_error(a, "request not served"); /* not reached: every command is above */
 }
 
-static void serve_client(struct vmm_control *ctl, int fd)
+/*
+ * Parses @line, reads the payload it announces (by the request's
+ * deadline), then acts under the request lock. 0 with @a to send, or
+ * -errno when the connection is to be dropped.
+ */
+static int handle_request(struct client *c, char *line, struct answer *a)
 {
-	struct timeval timeout = {.tv_sec = CLIENT_TIMEOUT_SECONDS};
-	struct client *c = calloc(1, sizeof(*c));
+	struct vmm_control *ctl = c->ctl;
+	struct vmm_ctl_request req;
+	uint8_t *payload = NULL;
+	char err[512];
+	int ret;
+
+	if (vmm_ctl_parse_request(line, &req, err, sizeof(err)))
+		return answer_error(a, "%s", err);
+	if (req.command == VMM_CTL_RESTORE_STATE || req.command == VMM_CTL_CHECK_CPUID) {
+		/* One byte more: check-cpuid's lines are text, NUL-terminated here. */
+		payload = malloc(req.payload_len + 1);
+		if (!payload) {
+			/* Unread, the payload would be taken for requests: hang up instead. */
+			vmm_log("control socket: no memory for a payload of %llu bytes: connection "
+				"dropped",
+				(unsigned long long)req.payload_len);
+			return -ENOMEM;
+		}
+		ret = read_payload(c, payload, req.payload_len);
+		if (ret) {
+			free(payload);
+			return ret;
+		}
+		payload[req.payload_len] = '\0';
+	}
+	pthread_mutex_lock(&ctl->request_lock);
+	ret = act(ctl, &req, payload, a);
+	pthread_mutex_unlock(&ctl->request_lock);
+	free(payload);
+	return ret;
+}
+
+static void serve_client(struct client *c)
+{
 	char *line = malloc(KVMMIG_CTL_LINE_MAX);
 	bool quit = false;
 
-	if (!c || !line)
-		goto out;
-	c->fd = fd;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
-	while (!quit) {
-		int r = read_line(c, line);
+	while (line && !quit) {
+		struct answer a = {.pass_fd = -1};
+		int r;
 
+		start_request(c);
+		r = read_line(c, line);
+		if (r == 0)
+			break; /* the client hung up */
 		if (r == -EMSGSIZE) {
-			reply_error(c, "request line longer than %d bytes", KVMMIG_CTL_LINE_MAX);
+			answer_error(&a, "request line longer than %d bytes", KVMMIG_CTL_LINE_MAX);
+			send_answer(c, &a);
 			break;
 		}
-		if (r <= 0)
+		if (r > 0)
+			r = handle_request(c, line, &a);
+		if (r == -ETIMEDOUT)
+			vmm_log("control socket: request not complete after %d s (%zu bytes): "
+				"connection dropped",
+				REQUEST_DEADLINE_SECONDS, c->request_bytes);
+		if (r < 0)
 			break;
-		if (handle_request(ctl, c, line, &quit) < 0)
+		r = send_answer(c, &a);
+		free(a.payload);
+		quit = a.quit;
+		if (r)
 			break;
 	}
 	if (quit)
-		vmm_vm_request_stop(ctl->vm, 0, "quit requested on the control socket");
-out:
+		vmm_vm_request_stop(c->ctl->vm, 0, "quit requested on the control socket");
 	free(line);
+}
+
+static bool remember_client(struct vmm_control *ctl, int fd)
+{
+	bool room;
+
+	pthread_mutex_lock(&ctl->clients_lock);
+	room = ctl->nclients < MAX_CLIENTS;
+	if (room)
+		ctl->client_fds[ctl->nclients++] = fd;
+	pthread_mutex_unlock(&ctl->clients_lock);
+	return room;
+}
+
+static void forget_client(struct vmm_control *ctl, int fd)
+{
+	pthread_mutex_lock(&ctl->clients_lock);
+	for (int i = 0; i < ctl->nclients; i++) {
+		if (ctl->client_fds[i] != fd)
+			continue;
+		ctl->client_fds[i] = ctl->client_fds[--ctl->nclients];
+		break;
+	}
+	if (!ctl->nclients)
+		pthread_cond_broadcast(&ctl->clients_gone);
+	pthread_mutex_unlock(&ctl->clients_lock);
+}
+
+static void *client_thread(void *arg)
+{
+	struct client *c = arg;
+
+	pthread_setname_np(pthread_self(), "control-client");
+	serve_client(c);
+	/* Forgotten before closed: vmm_control_close() never shuts down a reused descriptor. */
+	forget_client(c->ctl, c->fd);
+	close(c->fd);
 	free(c);
-	close(fd);
+	return NULL;
+}
+
+static void start_client(struct vmm_control *ctl, int fd)
+{
+	struct timeval timeout = {.tv_sec = ANSWER_TIMEOUT_SECONDS};
+	struct client *c = NULL;
+	pthread_attr_t attr;
+	pthread_t thread;
+	int err = -EBUSY;
+
+	if (remember_client(ctl, fd)) {
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+		c = calloc(1, sizeof(*c));
+		err = -ENOMEM;
+		if (c) {
+			c->ctl = ctl;
+			c->fd = fd;
+			pthread_attr_init(&attr);
+			pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+			err = -pthread_create(&thread, &attr, client_thread, c);
+			pthread_attr_destroy(&attr);
+		}
+		if (err)
+			forget_client(ctl, fd);
+	}
+	if (err) {
+		char line[128];
+
+		snprintf(line, sizeof(line),
+			 "error the VMM cannot serve another client now (%s, "
+			 "at most %d at once): retry later\n",
+			 strerror(-err), MAX_CLIENTS);
+		send(fd, line, strlen(line), MSG_DONTWAIT | MSG_NOSIGNAL);
+		vmm_log("control socket: a client was turned away: %s", strerror(-err));
+		free(c);
+		close(fd);
+	}
 }
 
 static void *control_thread(void *arg)
@@ -432,13 +635,21 @@ static void *control_thread(void *arg)
 		if (fds[1].revents)
 			break;
 		fd = accept4(ctl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0)
-			continue;
-		__atomic_store_n(&ctl->client_fd, fd, __ATOMIC_SEQ_CST);
-		serve_client(ctl, fd);
-		__atomic_store_n(&ctl->client_fd, -1, __ATOMIC_SEQ_CST);
+		if (fd >= 0)
+			start_client(ctl, fd);
 	}
 	return NULL;
+}
+
+/* Hangs up on every client and waits until their threads let go of the VM. */
+static void end_clients(struct vmm_control *ctl)
+{
+	pthread_mutex_lock(&ctl->clients_lock);
+	for (int i = 0; i < ctl->nclients; i++)
+		shutdown(ctl->client_fds[i], SHUT_RDWR);
+	while (ctl->nclients)
+		pthread_cond_wait(&ctl->clients_gone, &ctl->clients_lock);
+	pthread_mutex_unlock(&ctl->clients_lock);
 }
 
 /* A socket file nobody answers on is left over from a VMM that died: it may be replaced. */
@@ -455,7 +666,7 @@ static bool socket_is_live(const struct sockaddr_un *addr)
 }
 
 int vmm_control_open(struct vmm_control **out, struct vmm_vm *vm, const char *path,
-		     const char *guest_kind)
+		     const char *image_dir, const char *guest_kind)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct vmm_control *ctl;
@@ -467,7 +678,18 @@ int vmm_control_open(struct vmm_control **out, struct vmm_vm *vm, const char *pa
 		return -ENOMEM;
 	ctl->vm = vm;
 	ctl->guest_kind = guest_kind;
-	ctl->listen_fd = ctl->stop_fd = ctl->client_fd = -1;
+	if (!image_dir)
+		image_dir = kvmmig_ctl_run_dir();
+	if (strlen(image_dir) >= sizeof(ctl->image_dir)) {
+		vmm_log("unable to use the image directory %s: path too long", image_dir);
+		free(ctl);
+		return -ENAMETOOLONG;
+	}
+	strcpy(ctl->image_dir, image_dir);
+	ctl->listen_fd = ctl->stop_fd = -1;
+	pthread_mutex_init(&ctl->request_lock, NULL);
+	pthread_mutex_init(&ctl->clients_lock, NULL);
+	pthread_cond_init(&ctl->clients_gone, NULL);
 	if (path) {
 		if (strlen(path) >= sizeof(ctl->path)) {
 			err = -ENAMETOOLONG;
@@ -540,16 +762,12 @@ void vmm_control_close(struct vmm_control *ctl)
 {
 	uint64_t one = 1;
 
-	int client;
-
 	if (!ctl)
 		return;
-	/* An idle client must not hold the exit up. */
-	client = __atomic_load_n(&ctl->client_fd, __ATOMIC_SEQ_CST);
-	if (client >= 0)
-		shutdown(client, SHUT_RDWR);
+	/* No new client after the accepting thread ends; then the current ones. */
 	if (write(ctl->stop_fd, &one, sizeof(one)) == sizeof(one))
 		pthread_join(ctl->thread, NULL);
+	end_clients(ctl);
 	unlink(ctl->path);
 	close(ctl->listen_fd);
 	close(ctl->stop_fd);

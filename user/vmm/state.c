@@ -375,14 +375,18 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 	return w->err;
 }
 
-static bool all_parked(struct vmm_vm *vm)
+/* 0 if the VM has a state to save now: every vCPU parked, and not waiting for a state. */
+static int save_allowed(struct vmm_vm *vm)
 {
-	bool parked;
+	int ret = 0;
 
 	pthread_mutex_lock(&vm->lock);
-	parked = vm->pause_requested && vm->nparked == vm->ncpus;
+	if (vm->state == VMM_VM_INCOMING)
+		ret = -ENODATA;
+	else if (!vm->pause_requested || vm->nparked != vm->ncpus)
+		ret = -EBUSY;
 	pthread_mutex_unlock(&vm->lock);
-	return parked;
+	return ret;
 }
 
 int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *size)
@@ -398,8 +402,9 @@ int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *
 
 	if (w.version < KVMMIG_STATE_VERSION_MIN || w.version > KVMMIG_STATE_VERSION)
 		return -EPROTONOSUPPORT;
-	if (!all_parked(vm))
-		return -EBUSY;
+	err = save_allowed(vm);
+	if (err)
+		return err;
 	writer_reserve(&w, sizeof(header));
 
 	for (int i = 0; i < vm->nslots; i++) {
@@ -777,6 +782,54 @@ static int find_device(struct vmm_vm *vm, const struct rec *r)
 	return -1;
 }
 
+/*
+ * An IRQCHIP record's index and the chip_id inside its payload name the
+ * same chip, one KVM knows: KVM_SET_IRQCHIP follows the payload's, so a
+ * record whose two disagree would set one chip twice and leave another as
+ * it was, and an unknown chip would be refused half-way through a restore.
+ */
+static int check_irqchip(const struct kvmmig_state_record *h, const struct rec *r, char *err,
+			 size_t err_size)
+{
+	struct kvm_irqchip chip;
+
+	if (h->index > KVM_IRQCHIP_IOAPIC || r->size != sizeof(chip))
+		return reject(err, err_size, "malformed state blob: IRQCHIP %u of %u bytes",
+			      h->index, r->size);
+	memcpy(&chip, r->data, sizeof(chip));
+	if (chip.chip_id != h->index)
+		return reject(err, err_size,
+			      "malformed state blob: IRQCHIP record %u holds chip %u (0 PIC master, "
+			      "1 PIC slave, 2 IOAPIC)",
+			      h->index, chip.chip_id);
+	return 0;
+}
+
+/* DEVICE records are numbered 0..n-1 for the VM's n devices, each number once. */
+static int claim_device_index(struct vmm_vm *vm, uint32_t index, bool *seen, char *err,
+			      size_t err_size)
+{
+	if (index >= (uint32_t)vm->ndevices)
+		return reject(err, err_size,
+			      "malformed state blob: DEVICE index %u, the VM has %d devices", index,
+			      vm->ndevices);
+	if (seen[index])
+		return reject(err, err_size, "malformed state blob: DEVICE index %u appears twice",
+			      index);
+	seen[index] = true;
+	return 0;
+}
+
+/* A DEVICE record's name for a message: unprintable bytes as '?', never a line break in a log. */
+static void printable_device_name(const struct rec *r, char name[17])
+{
+	int i;
+
+	for (i = 0; i < 16 && r->data[i]; i++)
+		name[i] = r->data[i] >= 0x20 && r->data[i] < 0x7f ? r->data[i] : '?';
+	name[i] = '\0';
+}
+
 static void *copy_aligned(const struct rec *r);
 
 /* The newest version of each record type this VMM reads; 0 for a type it does not know. */
@@ -855,6 +908,7 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 {
 	size_t off = KVMMIG_STATE_HEADER_SIZE;
 	uint32_t n = 0, blob_version;
+	bool device_index_seen[VMM_MAX_DEVICES] = {0};
 	int ret;
 
 	ret = vmm_state_check_framing(blob, size, err, err_size);
@@ -905,11 +959,9 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 				slot = &p->info;
 				break;
 			case KVMMIG_STATE_VM_IRQCHIP:
-				if (h.index > 2 || r.size != sizeof(struct kvm_irqchip))
-					return reject(
-					    err, err_size,
-					    "malformed state blob: IRQCHIP %u of %u bytes", h.index,
-					    r.size);
+				ret = check_irqchip(&h, &r, err, err_size);
+				if (ret)
+					return ret;
 				slot = &p->irqchip[h.index];
 				break;
 			case KVMMIG_STATE_VM_PIT:
@@ -937,11 +989,19 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 					    "malformed state blob: DEVICE record of %u bytes",
 					    r.size);
 				d = find_device(vm, &r);
-				if (d < 0)
+				if (d < 0) {
+					char name[17];
+
+					printable_device_name(&r, name);
 					return reject(err, err_size,
-						      "state blob has state of device '%.16s', "
+						      "state blob has state of device '%s', "
 						      "which this VM does not have",
-						      (const char *)r.data);
+						      name);
+				}
+				ret = claim_device_index(vm, h.index, device_index_seen, err,
+							 err_size);
+				if (ret)
+					return ret;
 				slot = &p->device[d];
 				break;
 			}

@@ -90,11 +90,13 @@
  * Per VM:
  *	VM_INFO		struct kvmmig_state_vm_info (index 0), first record
  *	VM_IRQCHIP	struct kvm_irqchip, index = chip id: 0 PIC master,
- *			1 PIC slave, 2 IOAPIC
+ *			1 PIC slave, 2 IOAPIC; each exactly once, and the
+ *			payload's chip_id equal to the index
  *	VM_PIT		struct kvm_pit_state2
  *	VM_CLOCK	struct kvm_clock_data (kvmclock at save)
  *	DEVICE		struct kvmmig_state_device_head + the device's bytes;
- *			index = 0..n-1; every device the VMM registered, no other;
+ *			index = 0..n-1, each once; every device the VMM
+ *			registered, no other (found by name);
  *			the record version is the device's state version
  *	END		empty, last
  *
@@ -186,7 +188,10 @@ struct kvmmig_state_device_head {
  * Saves a paused VM as a blob of @version (0: KVMMIG_STATE_VERSION; 1 for a
  * reader that predates record versions: no optional records, see
  * put_record_flags()): *@blob is malloc'ed, *@size its length. -errno on
- * failure, -EPROTONOSUPPORT for a version this VMM does not write.
+ * failure, -EPROTONOSUPPORT for a version this VMM does not write, -EBUSY
+ * if the VM is not paused, -ENODATA if it is incoming: a VM waiting for its
+ * state has none of its own (its vCPUs as created, its memory perhaps half
+ * received), and a blob of it restored elsewhere would start a blank guest.
  */
 int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *size);
 /*

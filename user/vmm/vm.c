@@ -403,19 +403,13 @@ static bool page_is_zero(const uint8_t *p, size_t len)
 	return true;
 }
 
-int vmm_memory_save(struct vmm_vm *vm, const char *path)
+int vmm_memory_save(struct vmm_vm *vm, int fd)
 {
 	const size_t chunk = 1 << 20;
-	int fd, err = 0;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
 	/* Zero chunks stay holes: images of mostly empty guests are small and fast. */
-	if (ftruncate(fd, vm->mem_bytes) < 0) {
-		err = -errno;
-		goto out;
-	}
+	if (ftruncate(fd, vm->mem_bytes) < 0)
+		return -errno;
 	for (uint64_t off = 0; off < vm->mem_bytes; off += chunk) {
 		size_t len = vm->mem_bytes - off < chunk ? vm->mem_bytes - off : chunk;
 		size_t done = 0;
@@ -425,19 +419,12 @@ int vmm_memory_save(struct vmm_vm *vm, const char *path)
 		while (done < len) {
 			ssize_t n = pwrite(fd, vm->mem + off + done, len - done, off + done);
 
-			if (n < 0) {
-				err = -errno;
-				goto out;
-			}
+			if (n < 0)
+				return -errno;
 			done += n;
 		}
 	}
-	if (fsync(fd) < 0)
-		err = -errno;
-out:
-	if (close(fd) < 0 && !err)
-		err = -errno;
-	return err;
+	return fsync(fd) < 0 ? -errno : 0;
 }
 
 int vmm_memory_load(struct vmm_vm *vm, const char *path)

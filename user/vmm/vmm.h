@@ -195,8 +195,12 @@ void vmm_guest_mem_written(struct vmm_vm *vm, uint64_t gpa, uint64_t len);
 /* Copies @len bytes into guest memory at @gpa and reports the write; -EFAULT outside memory. */
 int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *src, uint64_t len);
 
-/* Memory images: raw slots in slot order (see ctlproto.h, save-memory). */
-int vmm_memory_save(struct vmm_vm *vm, const char *path);
+/*
+ * Memory images: raw slots in slot order (see ctlproto.h, save-memory).
+ * vmm_memory_save() writes one into @fd, a new empty file the caller
+ * opened (and closes).
+ */
+int vmm_memory_save(struct vmm_vm *vm, int fd);
 int vmm_memory_load(struct vmm_vm *vm, const char *path);
 
 int vmm_device_register(struct vmm_vm *vm, const struct vmm_device_ops *ops, void *opaque);

@@ -1,0 +1,255 @@
+/*
+ * state_fuzz.c: libFuzzer target for the state-blob parser. Builds the
+ * VMM's own user/vmm/state.c and parses each input as a restore-state
+ * would, against a fake 2-vCPU VM with two devices: no /dev/kvm, nothing
+ * applied. The header's total size and CRC are fixed up first, so that
+ * mutations reach the records instead of dying at the CRC.
+ *
+ * A blob the parser accepts must be one a restore can apply whole: every
+ * required record present, each irqchip once under its own chip id, each
+ * device's state once. A refused blob must say why, in one line.
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude/uapi -Iuser \
+ *         tests/fuzz/state_fuzz.c -o build/tests/state_fuzz
+ * Built with -DSTATE_FUZZ_WRITE_SEEDS (and without -fsanitize=fuzzer) it is
+ * instead a program that writes valid seed blobs into the directory argv[1].
+ */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../user/vmm/state.c"
+
+/* What state.c calls outside itself: the host checks need a live KVM. */
+bool vmm_verbose;
+void vmm_log(const char *fmt, ...)
+{
+	(void)fmt;
+}
+void vmm_debug(const char *fmt, ...)
+{
+	(void)fmt;
+}
+int vmm_ioctl(int fd, unsigned long request, void *arg)
+{
+	(void)fd, (void)request, (void)arg;
+	return -ENOTTY;
+}
+
+/* Reads every entry the parser let through, so ASan sees a count that lies. */
+static volatile uint32_t sink;
+
+int vmm_cpuid_check_supported(int kvm_fd, const struct kvm_cpuid2 *own,
+			      const struct kvm_cpuid2 *cpuid, char *err, size_t err_size)
+{
+	(void)kvm_fd, (void)own, (void)err, (void)err_size;
+	for (uint32_t i = 0; i < cpuid->nent; i++)
+		sink += cpuid->entries[i].eax;
+	return 0;
+}
+
+int vmm_feature_msrs_check(int kvm_fd, int vcpu, const struct kvm_msrs *msrs, char *err,
+			   size_t err_size)
+{
+	(void)kvm_fd, (void)vcpu, (void)err, (void)err_size;
+	for (uint32_t i = 0; i < msrs->nmsrs; i++)
+		sink += msrs->entries[i].index;
+	return 0;
+}
+
+#define FAKE_MEM	  (64u << 20)
+#define FAKE_XSAVE_SIZE	  4096
+#define FAKE_SERIAL_STATE 12
+#define FAKE_PORTS_STATE  4
+
+/* A device whose state is exactly as long as its opaque says. */
+static int fake_save(void *opaque, void *buf, size_t cap)
+{
+	size_t len = (uintptr_t)opaque;
+
+	if (len > cap)
+		return -ENOSPC;
+	memset(buf, 0x5a, len);
+	return len;
+}
+
+static int fake_load(void *opaque, const void *data, size_t len, bool apply)
+{
+	const uint8_t *p = data;
+
+	(void)apply;
+	for (size_t i = 0; i < len; i++)
+		sink += p[i];
+	return len == (uintptr_t)opaque ? 0 : -EINVAL;
+}
+
+static const struct vmm_device_ops fake_serial = {"serial0", fake_save, fake_load};
+static const struct vmm_device_ops fake_ports = {"debugcon", fake_save, fake_load};
+
+static void fake_vm_init(struct vmm_vm *vm)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->ncpus = 2;
+	vm->nslots = 1;
+	vm->slots[0] = (struct vmm_memslot){.slot = 0, .gpa = 0, .size = FAKE_MEM};
+	vm->mem_bytes = FAKE_MEM;
+	vm->xsave_size = FAKE_XSAVE_SIZE;
+	vm->has_xcrs = true;
+	vm->kvm_fd = vm->vm_fd = -1;
+	for (int i = 0; i < vm->ncpus; i++)
+		vm->vcpus[i].fd = -1;
+	vm->devices[0].ops = &fake_serial;
+	vm->devices[0].opaque = (void *)(uintptr_t)FAKE_SERIAL_STATE;
+	vm->devices[1].ops = &fake_ports;
+	vm->devices[1].opaque = (void *)(uintptr_t)FAKE_PORTS_STATE;
+	vm->ndevices = 2;
+}
+
+static void check_accepted(const struct vmm_vm *vm, const struct parsed_state *p)
+{
+	assert(p->info.data && p->pit.data && p->clock.data);
+	for (int i = 0; i < vm->ncpus; i++) {
+		assert(p->vcpu[i][V_REGS].data && p->vcpu[i][V_MSRS].data);
+		assert(!p->vcpu[i][V_FPU].data != !p->vcpu[i][V_XSAVE].data);
+	}
+	for (uint32_t c = 0; c < 3; c++) {
+		struct kvm_irqchip chip;
+
+		assert(p->irqchip[c].data && p->irqchip[c].size == sizeof(chip));
+		memcpy(&chip, p->irqchip[c].data, sizeof(chip));
+		assert(chip.chip_id == c); /* else KVM sets one chip twice, another never */
+	}
+	for (int d = 0; d < vm->ndevices; d++)
+		assert(p->device[d].data);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct parsed_state p;
+	struct vmm_vm *vm = malloc(sizeof(*vm));
+	uint8_t *blob = malloc(size ? size : 1);
+	char err[512] = "";
+	int ret;
+
+	fake_vm_init(vm);
+	memcpy(blob, data, size);
+	if (size >= KVMMIG_STATE_HEADER_SIZE) {
+		uint64_t total = size;
+		uint32_t crc =
+		    vmm_crc32(0, blob + KVMMIG_STATE_HEADER_SIZE, size - KVMMIG_STATE_HEADER_SIZE);
+
+		memcpy(blob + offsetof(struct kvmmig_state_header, total_size), &total,
+		       sizeof(total));
+		memcpy(blob + offsetof(struct kvmmig_state_header, crc32), &crc, sizeof(crc));
+	}
+	ret = parse_state(vm, blob, size, &p, err, sizeof(err));
+	if (ret) {
+		assert(ret == -EINVAL || ret == -ENOMEM);
+		assert(ret == -ENOMEM || (err[0] && !strchr(err, '\n')));
+	} else {
+		check_accepted(vm, &p);
+	}
+	free(blob);
+	free(vm);
+	return 0;
+}
+
+#ifdef STATE_FUZZ_WRITE_SEEDS
+/* A valid blob of the fake VM, written with state.c's own record writer. */
+static void write_seed(const char *dir, const char *name, bool xsave, uint32_t version)
+{
+	struct blob_writer w = {.version = version};
+	struct kvmmig_state_vm_info info = {.ncpus = 2, .nslots = 1};
+	struct kvmmig_state_header h = {.version = version,
+					.header_size = KVMMIG_STATE_HEADER_SIZE};
+	static uint8_t zeros[FAKE_XSAVE_SIZE];
+	struct {
+		struct kvm_cpuid2 head;
+		struct kvm_cpuid_entry2 e[2];
+	} cpuid = {.head.nent = 2, .e = {{.function = 0}, {.function = 1}}};
+	struct {
+		struct kvm_msrs head;
+		struct kvm_msr_entry e[2];
+	} msrs = {.head.nmsrs = 2, .e = {{.index = 0x10}, {.index = 0x6e0}}};
+	uint32_t tsc_khz = 2000000;
+	char path[4096];
+	FILE *f;
+
+	writer_reserve(&w, sizeof(h));
+	info.slots[0].size = FAKE_MEM;
+	put_record(&w, KVMMIG_STATE_VM_INFO, 0, &info, sizeof(info));
+	for (uint32_t i = 0; i < 2; i++) {
+		put_record(&w, KVMMIG_STATE_VCPU_MP_STATE, i, zeros, sizeof(struct kvm_mp_state));
+		put_record(&w, KVMMIG_STATE_VCPU_EVENTS, i, zeros, sizeof(struct kvm_vcpu_events));
+		put_record(&w, KVMMIG_STATE_VCPU_TSC_KHZ, i, &tsc_khz, sizeof(tsc_khz));
+		put_record(&w, KVMMIG_STATE_VCPU_CPUID, i, &cpuid, sizeof(cpuid));
+		put_record(&w, KVMMIG_STATE_VCPU_MSRS, i, &msrs, sizeof(msrs));
+		put_record(&w, KVMMIG_STATE_VCPU_SREGS, i, zeros, sizeof(struct kvm_sregs));
+		put_record_flags(&w, KVMMIG_STATE_VCPU_SREGS2, i, zeros, sizeof(struct kvm_sregs2),
+				 0);
+		put_record(&w, KVMMIG_STATE_VCPU_LAPIC, i, zeros, sizeof(struct kvm_lapic_state));
+		put_record(&w, KVMMIG_STATE_VCPU_XCRS, i, zeros, sizeof(struct kvm_xcrs));
+		if (xsave)
+			put_record(&w, KVMMIG_STATE_VCPU_XSAVE, i, zeros, FAKE_XSAVE_SIZE);
+		else
+			put_record(&w, KVMMIG_STATE_VCPU_FPU, i, zeros, sizeof(struct kvm_fpu));
+		put_record(&w, KVMMIG_STATE_VCPU_DEBUGREGS, i, zeros, sizeof(struct kvm_debugregs));
+		put_record(&w, KVMMIG_STATE_VCPU_REGS, i, zeros, sizeof(struct kvm_regs));
+	}
+	for (uint32_t c = 0; c < 3; c++) {
+		struct kvm_irqchip chip = {.chip_id = c};
+
+		put_record(&w, KVMMIG_STATE_VM_IRQCHIP, c, &chip, sizeof(chip));
+	}
+	put_record(&w, KVMMIG_STATE_VM_PIT, 0, zeros, sizeof(struct kvm_pit_state2));
+	put_record(&w, KVMMIG_STATE_VM_CLOCK, 0, zeros, sizeof(struct kvm_clock_data));
+	for (int d = 0; d < 2; d++) {
+		const struct vmm_device_ops *ops = d ? &fake_ports : &fake_serial;
+		uint8_t buf[sizeof(struct kvmmig_state_device_head) + 64] = {0};
+		size_t len = d ? FAKE_PORTS_STATE : FAKE_SERIAL_STATE;
+
+		strcpy((char *)buf, ops->name);
+		put_record(&w, KVMMIG_STATE_DEVICE, d, buf,
+			   sizeof(struct kvmmig_state_device_head) + len);
+	}
+	put_record(&w, KVMMIG_STATE_END, 0, NULL, 0);
+	assert(!w.err);
+	memcpy(h.magic, KVMMIG_STATE_MAGIC, sizeof(h.magic));
+	h.total_size = w.len;
+	h.record_count = w.count;
+	h.crc32 = vmm_crc32(0, w.buf + sizeof(h), w.len - sizeof(h));
+	memcpy(w.buf, &h, sizeof(h));
+	{
+		/* The seed must be one the parser takes, or it seeds nothing. */
+		static struct parsed_state p;
+		struct vmm_vm vm;
+		char err[512] = "";
+
+		fake_vm_init(&vm);
+		if (parse_state(&vm, w.buf, w.len, &p, err, sizeof(err))) {
+			fprintf(stderr, "state_fuzz: seed %s refused: %s\n", name, err);
+			exit(1);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(w.buf, 1, w.len, f) != w.len || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+	free(w.buf);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: state_fuzz_seeds DIR\n");
+		return 2;
+	}
+	write_seed(argv[1], "valid-xsave", true, KVMMIG_STATE_VERSION);
+	write_seed(argv[1], "valid-fpu", false, KVMMIG_STATE_VERSION);
+	write_seed(argv[1], "valid-v1", false, 1);
+	return 0;
+}
+#endif

@@ -1,0 +1,174 @@
+/* request.c: the control protocol's requests, parsed from their text (protocol in
+ * ctlproto/ctlproto.h). */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctlproto/ctlproto.h"
+#include "vmm/request.h"
+
+int vmm_ctl_take_line(char *buf, size_t *len, char *line)
+{
+	char *nl = memchr(buf, '\n', *len);
+	size_t llen;
+
+	if (!nl)
+		return *len == KVMMIG_CTL_LINE_MAX ? -EMSGSIZE : 0;
+	llen = nl - buf;
+	memcpy(line, buf, llen);
+	line[llen] = '\0';
+	*len -= llen + 1;
+	memmove(buf, nl + 1, *len);
+	return 1;
+}
+
+static const struct {
+	const char *name;
+	enum vmm_ctl_command command;
+} commands[] = {
+    {"status", VMM_CTL_STATUS},
+    {"pause", VMM_CTL_PAUSE},
+    {"resume", VMM_CTL_RESUME},
+    {"save-state", VMM_CTL_SAVE_STATE},
+    {"restore-state", VMM_CTL_RESTORE_STATE},
+    {"check-cpuid", VMM_CTL_CHECK_CPUID},
+    {"save-memory", VMM_CTL_SAVE_MEMORY},
+    {"digest", VMM_CTL_DIGEST},
+    {"dirty-log", VMM_CTL_DIRTY_LOG},
+    {"kvmmig-fd", VMM_CTL_KVMMIG_FD},
+    {"quit", VMM_CTL_QUIT},
+};
+
+static int parse_error(char *err, size_t err_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int parse_error(char *err, size_t err_size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, err_size, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+/* A payload length: decimal digits only, at most KVMMIG_CTL_MAX_PAYLOAD. */
+static bool parse_length(const char *arg, uint64_t *len)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!arg || *arg < '0' || *arg > '9')
+		return false;
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (errno || *end || v > KVMMIG_CTL_MAX_PAYLOAD)
+		return false;
+	*len = v;
+	return true;
+}
+
+static bool image_name_is_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len > VMM_CTL_IMAGE_NAME_MAX || name[0] == '.' || strstr(name, ".."))
+		return false;
+	for (; *name; name++) {
+		char c = *name;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      strchr("._+-", c)))
+			return false;
+	}
+	return true;
+}
+
+static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, size_t err_size)
+{
+	unsigned int version = 0;
+	char end;
+
+	switch (req->command) {
+	case VMM_CTL_SAVE_STATE:
+		/* "save-state [VERSION]": an older reader's version (status: blob-versions). */
+		if (arg && sscanf(arg, "%u%c", &version, &end) != 1)
+			return parse_error(err, err_size, "save-state: bad version '%.64s'", arg);
+		req->version = version;
+		return 0;
+	case VMM_CTL_RESTORE_STATE:
+		if (!arg)
+			return parse_error(err, err_size, "restore-state needs the blob length");
+		if (!parse_length(arg, &req->payload_len))
+			return parse_error(err, err_size,
+					   "restore-state: bad length '%.64s' (at most %u)", arg,
+					   KVMMIG_CTL_MAX_PAYLOAD);
+		return 0;
+	case VMM_CTL_CHECK_CPUID:
+		if (!parse_length(arg, &req->payload_len))
+			return parse_error(err, err_size,
+					   "check-cpuid needs the length of its CPUID lines");
+		return 0;
+	case VMM_CTL_SAVE_MEMORY:
+		if (!arg)
+			return parse_error(err, err_size,
+					   "save-memory needs a file name (a new file in the image "
+					   "directory)");
+		if (!image_name_is_valid(arg))
+			return parse_error(
+			    err, err_size,
+			    "save-memory: '%.64s' is not a file name: name a new file in "
+			    "the image directory (1 to %d of A-Z a-z 0-9 . _ + -, not "
+			    "starting with '.', no '..')",
+			    arg, VMM_CTL_IMAGE_NAME_MAX);
+		req->image = arg;
+		return 0;
+	case VMM_CTL_DIRTY_LOG:
+		req->on = arg && !strcmp(arg, "on");
+		if (!arg || (!req->on && strcmp(arg, "off")))
+			return parse_error(err, err_size, "dirty-log needs on or off");
+		return 0;
+	default:
+		return 0; /* the others take no argument; extra words are ignored */
+	}
+}
+
+int vmm_ctl_parse_request(char *line, struct vmm_ctl_request *req, char *err, size_t err_size)
+{
+	char *save, *cmd = strtok_r(line, " ", &save), *arg = strtok_r(NULL, "", &save);
+
+	memset(req, 0, sizeof(*req));
+	if (!cmd)
+		return parse_error(err, err_size, "empty request");
+	if (arg && !*arg)
+		arg = NULL;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(cmd, commands[i].name))
+			continue;
+		req->command = commands[i].command;
+		return parse_argument(arg, req, err, err_size);
+	}
+	return parse_error(err, err_size,
+			   "unknown command '%.64s' (status, pause, resume, save-state, "
+			   "restore-state, check-cpuid, save-memory, digest, dirty-log, kvmmig-fd, "
+			   "quit)",
+			   cmd);
+}
+
+void vmm_ctl_parse_cpuid_lines(char *text, struct kvm_cpuid2 *cpuid, uint32_t cap)
+{
+	char *line, *save;
+
+	cpuid->nent = 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct kvm_cpuid_entry2 e = {0};
+
+		if (sscanf(line, "cpuid %x %u %x %x %x %x", &e.function, &e.index, &e.eax, &e.ebx,
+			   &e.ecx, &e.edx) != 6)
+			continue;
+		if (cpuid->nent == cap)
+			break;
+		cpuid->entries[cpuid->nent++] = e;
+	}
+}
