@@ -11,6 +11,9 @@ vm_saved_blob
 
 # rejects NAME REGEX: restore-state of $vm_tmp/bad must fail with an error matching REGEX.
 rejects() { vm_restore_refused "$vm_tmp/bad" "$1 is rejected" "$2"; }
+# poked OFFSET VALUE: $vm_tmp/bad is the good blob with the u32 at OFFSET set
+# to VALUE and its CRC made right again (damage that a CRC does not catch).
+poked() { cp "$good" "$vm_tmp/bad" && "$vmctl_bin" --poke "$vm_tmp/bad" "$1" "$2" && "$vmctl_bin" --fix-crc "$vm_tmp/bad"; }
 
 head -c 10 "$good" >"$vm_tmp/bad"
 rejects "a 10-byte blob" "truncated state blob"
@@ -37,38 +40,30 @@ rejects "a blob with one byte flipped" "CRC mismatch"
 
 # Damage that a CRC does not catch: the CRC is recomputed after each edit.
 regs=$(record_offset 0x10 1)
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((regs + 8)) 143 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((regs + 8))" 143
 rejects "a REGS record of the wrong size" "vCPU 1 REGS is 143 bytes"
 
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((regs + 8)) 100000 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((regs + 8))" 100000
 rejects "a record running past the end" "past the end"
 
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" "$regs" 0x77 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$regs" 0x77
 rejects "an unknown must-understand record type" "record type 0x77 .*must-understand"
 
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((regs + 4)) 7 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((regs + 4))" 7
 rejects "a record for a vCPU the VM lacks" "record for vCPU 7"
 
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((regs + 4)) 0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((regs + 4))" 0
 rejects "a record given twice (and one missing)" "appears twice|lacks"
 
 msrs=$(record_offset 0x15 0)
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((msrs + 16)) 5000 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((msrs + 16))" 5000
 rejects "an MSR count that does not match its record" "MSRS: 5000 entries do not fit"
 
 info=$(record_offset 0x1 0)
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((info + 16)) 1 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((info + 16))" 1
 rejects "a blob of a 1-vCPU VM" "for 1 vCPUs, this VM has 2"
 
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((info + 16 + 16 + 16)) 0x2000000 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((info + 16 + 16 + 16))" 0x2000000
 rejects "a blob of a VM with other memslots" "memslot 0 .* differs"
 
 dev=$(record_offset 0x30 1)
@@ -89,28 +84,23 @@ else
 	fail "the log quotes that name on one line" "$(grep -A1 "device 'bad" "$vm_tmp/dst.err" | tr '\n' '|')"
 fi
 
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((dev + 16 + 16)) 0x0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((dev + 16 + 16))" 0x0
 rejects "invalid serial state" "invalid state of device 'serial0'"
 
 # The irqchips: each record's chip_id must be its index, a chip KVM knows (0 PIC master,
 # 1 PIC slave, 2 IOAPIC), each exactly once; else KVM would set one chip twice and another not at
 # all, or refuse it half-way through the restore.
 ioapic=$(record_offset 0x20 2)
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((ioapic + 16)) 0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((ioapic + 16))" 0
 rejects "an IOAPIC record holding the PIC master" "IRQCHIP record 2 holds chip 0"
 pic=$(record_offset 0x20 0)
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((pic + 16)) 7 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((pic + 16))" 7
 rejects "an IRQCHIP record of an unknown chip" "IRQCHIP record 0 holds chip 7"
 
 # Device records are numbered 0..n-1, each number once.
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((dev + 4)) 0 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((dev + 4))" 0
 rejects "two DEVICE records of one index" "DEVICE index 0 appears twice"
-cp "$good" "$vm_tmp/bad"
-"$vmctl_bin" --poke "$vm_tmp/bad" $((dev + 4)) 9 && "$vmctl_bin" --fix-crc "$vm_tmp/bad"
+poked "$((dev + 4))" 9
 rejects "a DEVICE record index out of range" "DEVICE index 9, the VM has 2 devices"
 
 # A guest using a feature this host's KVM cannot provide (leaf 1 ECX bit 16, reserved

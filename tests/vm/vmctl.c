@@ -77,20 +77,32 @@ static void write_all(int fd, const void *p, size_t len)
 	}
 }
 
-static int request(const char *path, int argc, char **argv)
+/* A connection to the control socket at @path, or -1 (said on stderr). */
+static int connect_control(const char *path)
 {
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
-	char line[4200], head[4200];
-	uint8_t *blob = NULL;
-	size_t blob_len = 0, hlen = 0;
 	int fd;
 
 	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
 		fprintf(stderr, "vmctl: unable to connect to %s: %s\n", path, strerror(errno));
-		return 2;
+		if (fd >= 0)
+			close(fd);
+		return -1;
 	}
+	return fd;
+}
+
+static int request(const char *path, int argc, char **argv)
+{
+	char line[4200], head[4200];
+	uint8_t *blob = NULL;
+	size_t blob_len = 0, hlen = 0;
+	int fd = connect_control(path);
+
+	if (fd < 0)
+		return 2;
 	if (!strcmp(argv[0], "restore-state")) {
 		blob = read_all(0, &blob_len);
 		snprintf(line, sizeof(line), "restore-state %zu\n", blob_len);
@@ -157,17 +169,12 @@ static bool closed_within(int fd, int ms)
 
 static int trickle(const char *path, const char *text, int ms, int seconds)
 {
-	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct timespec t0;
 	size_t sent = 0, len = strlen(text);
-	int fd;
+	int fd = connect_control(path);
 
-	snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		fprintf(stderr, "vmctl: unable to connect to %s: %s\n", path, strerror(errno));
+	if (fd < 0)
 		return 2;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	while (seconds_since(&t0) < seconds) {
 		size_t n = ms ? 1 : len - sent;
