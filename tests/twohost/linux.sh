@@ -107,7 +107,7 @@ if [ "$role" = a ]; then
 		# (tests/lib.sh threads), or that it is gone.
 		if kill -0 $lx_pid 2>/dev/null; then vmm="VMM threads $(threads $lx_pid)"; else vmm="VMM gone"; fi
 		fail "the Linux guest boots and its memcounter runs on host a" \
-			"$(tail -n 3 "$log" /tmp/lx.err | tr '\n' ' '); $vmm; status: $(kvmmig-ctl status lx 2>&1 | tr '\n' ' ')$(flight_verdict)"
+			"$(tail -n 3 "$log" /tmp/lx.err | tr '\n' ' '); $vmm; status: $(kvmmig-ctl status lx 2>&1 | tr '\n' ' ')$(flight_verdict boot)"
 		signal failed; exit 1
 	fi
 	say "host a: guest console says: $(grep memcounter "$log" | tail -n 1)"

@@ -66,7 +66,7 @@ if wait_for 240 count_counters lxa 3 && grep -q "userspace up, 2 CPUs" "$vm_tmp/
 	pass "Debian's bzImage boots to userspace on 2 vCPUs with the serial console ($(basename "$kernel"))"
 else
 	fail "Debian's bzImage boots to userspace on 2 vCPUs with the serial console" \
-		"$(grep -h 'VM stopped\|labeled as an exception' "$vm_tmp/lxa.err" | head -n 2 | tr '\n' ' ')$(tail -n 3 "$vm_tmp/lxa.out" "$vm_tmp/lxa.err" | tr '\n' ' ')$(flight_verdict)"
+		"$(grep -h 'VM stopped\|labeled as an exception' "$vm_tmp/lxa.err" | head -n 2 | tr '\n' ' ')$(tail -n 3 "$vm_tmp/lxa.out" "$vm_tmp/lxa.err" | tr '\n' ' ')$(flight_verdict boot)"
 	exit 1
 fi
 grep -q "Switched to clocksource kvm-clock" "$vm_tmp/lxa.out" && pass "the guest runs on kvm-clock" ||
