@@ -14,6 +14,13 @@ rejects() { vm_restore_refused "$vm_tmp/bad" "$1 is rejected" "$2"; }
 # poked OFFSET VALUE: $vm_tmp/bad is the good blob with the u32 at OFFSET set
 # to VALUE and its CRC made right again (damage that a CRC does not catch).
 poked() { cp "$good" "$vm_tmp/bad" && "$vmctl_bin" --poke "$vm_tmp/bad" "$1" "$2" && "$vmctl_bin" --fix-crc "$vm_tmp/bad"; }
+# renamed NAME: $vm_tmp/bad is the good blob with the name of the DEVICE record at $dev set to NAME,
+# its CRC made right again.
+renamed() {
+	cp "$good" "$vm_tmp/bad" &&
+		printf '%s\0' "$1" | dd of="$vm_tmp/bad" bs=1 seek=$((dev + 16)) conv=notrunc status=none &&
+		"$vmctl_bin" --fix-crc "$vm_tmp/bad"
+}
 
 head -c 10 "$good" >"$vm_tmp/bad"
 rejects "a 10-byte blob" "truncated state blob"
@@ -67,16 +74,12 @@ poked "$((info + 16 + 16 + 16))" 0x2000000
 rejects "a blob of a VM with other memslots" "memslot 0 .* differs"
 
 dev=$(record_offset 0x30 1)
-cp "$good" "$vm_tmp/bad"
-printf 'nosuchdev\0' | dd of="$vm_tmp/bad" bs=1 seek=$((dev + 16)) conv=notrunc status=none
-"$vmctl_bin" --fix-crc "$vm_tmp/bad"
+renamed nosuchdev
 rejects "state of a device the VM lacks" "device 'nosuchdev'"
 
 # A name from the blob is quoted in printable characters only: a newline in it must not forge a
 # line of the VMM's log.
-cp "$good" "$vm_tmp/bad"
-printf 'bad\nname\0' | dd of="$vm_tmp/bad" bs=1 seek=$((dev + 16)) conv=notrunc status=none
-"$vmctl_bin" --fix-crc "$vm_tmp/bad"
+renamed $'bad\nname'
 rejects "a device name with a newline" "device 'bad\?name'"
 if grep -q "^kvmmig-vm: restore-state rejected: state blob has state of device 'bad?name'" "$vm_tmp/dst.err"; then
 	pass "the log quotes that name on one line"
