@@ -9,6 +9,7 @@
 #                       stopped it, and the last unmaps; nothing if it runs
 #   flight_stop         remove it
 #   emulator_rips FILE  names each guest RIP of FILE that is host kernel text
+#   emulator_verdict [boot], flight_verdict [boot]: whose fault a death was
 tracing=/sys/kernel/tracing
 [ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
 flight=$tracing/instances/kvmmig-flight
@@ -28,10 +29,14 @@ flight_stop() {
 	echo 0 >$flight/events/enable
 	rmdir $flight
 }
+# shutdown_tid: the vCPU thread whose shutdown exit stopped the recorder.
+shutdown_tid() {
+	sed -n 's/^ *[^ ]*-\([0-9]*\) .*kvm_exit: .*reason shutdown.*/\1/p' $flight/trace | head -n 1
+}
 flight_detail() {
 	local tid
 	[ -r $flight/trace ] && [ "$(cat $flight/tracing_on)" = 0 ] || return
-	tid=$(sed -n 's/^ *[^ ]*-\([0-9]*\) .*kvm_exit: .*reason shutdown.*/\1/p' $flight/trace | head -n 1)
+	tid=$(shutdown_tid)
 	[ -n "$tid" ] || return
 	printf '; last KVM events of the vCPU thread %s: %s' "$tid" \
 		"$(grep -E -- "-$tid +\[" $flight/trace | tail -n "${1:-16}" | sed 's/^.*\] [^ ]* *[0-9.]*: //' | tr '\n' '|')"
@@ -67,27 +72,28 @@ host_text() {
 	done </proc/modules
 	return 1
 }
-# flight_verdict [boot]: for a guest that died: the shut-down vCPU's last KVM
-# events and, when its RIP was the host's, the emulator named (tests/run
-# runs a test host once more on that verdict, and only on it). With "boot"
-# (a guest no migration session has touched: it is booting), also when the
+# emulator_verdict [boot]: for a guest that died: the emulator named when
+# the shut-down vCPU's RIP was the host's (tests/run runs a test host once
+# more on that verdict, and only on it); nothing otherwise. With "boot" (a
+# guest no migration session has touched: it is booting), also when the
 # guest could not fetch the very instruction it was executing at its last
 # exit: a not-present instruction-fetch #PF at the same RIP as the exit
 # before it, that is, its code page left its own page tables between two
 # VM entries with no guest instruction completed in between (seen: a
 # rep movs of Linux's early boot, after four NPF exits at that RIP).
-flight_verdict() {
-	local f tid
+emulator_verdict() {
+	local tid
 	[ -r $flight/trace ] || return 0
-	f=$(mktemp)
-	grep 'reason shutdown' $flight/trace >"$f"
-	printf '%s' "$(emulator_rips "$f")"
-	tid=$(sed -n 's/^ *[^ ]*-\([0-9]*\) .*kvm_exit: .*reason shutdown.*/\1/p' $flight/trace | head -n 1)
+	emulator_rips <(grep 'reason shutdown' $flight/trace)
+	tid=$(shutdown_tid)
 	if [ "${1:-}" = boot ] && [ -n "$tid" ]; then
 		grep -E -- "-$tid +\[.*kvm_exit:" $flight/trace | tail -n 2 | lost_own_code
 	fi
-	printf ' %s' "$(flight_detail 12)"
-	rm -f "$f"
+}
+# flight_verdict [boot]: emulator_verdict, then the shut-down vCPU's last
+# KVM events.
+flight_verdict() {
+	printf '%s %s' "$(emulator_verdict "$@")" "$(flight_detail 12)"
 }
 # lost_own_code: reads a vCPU's last two kvm_exit lines, the second its
 # shutdown; names the emulator if the shutdown came of a not-present

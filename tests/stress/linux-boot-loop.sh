@@ -68,10 +68,10 @@ while [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 		echo "info: boot $n died after $(($(date +%s) - b0)) s: $(grep -h 'VM stopped' "$vm_tmp/$name.err" | head -n 1)"
 		echo "info:   console: $(tail -n 3 "$vm_tmp/$name.out" | tr '\n' ' ')"
 		echo "info:   $(flight_detail 60 | tr '|' '\n' | sed 's/^/info:     /')"
-		grep 'reason shutdown' $flight/trace >"$vm_tmp/shutdown.trace"
-		echo "info:   verdict: $(emulator_rips "$vm_tmp/shutdown.trace")"
+		verdict=$(emulator_verdict boot)
+		echo "info:   verdict: $verdict"
 		echo "info:   host modules: $(awk '{print $1 "@" $6 "+" $2}' /proc/modules | tr '\n' ' ')"
-		emulator_rips "$vm_tmp/shutdown.trace" | grep -q . && emulator=$((emulator + 1))
+		[ -n "$verdict" ] && emulator=$((emulator + 1))
 		[ -n "${KVMMIG_SCRATCH:-}" ] && cp $flight/trace "$KVMMIG_SCRATCH/boot-$n.trace" &&
 			cp "$vm_tmp/$name.out" "$KVMMIG_SCRATCH/boot-$n.console"
 		flight_stop
@@ -84,7 +84,7 @@ while [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	fi
 	rm -f "$vm_tmp/$name.out" "$vm_tmp/$name.err"
 done
-echo "info: $n boots of a $cpus-vCPU Linux guest in $(($(date +%s) - t0)) s: $deaths died ($emulator at a host kernel RIP), $hangs hung"
+echo "info: $n boots of a $cpus-vCPU Linux guest in $(($(date +%s) - t0)) s: $deaths died ($emulator named the emulator's), $hangs hung"
 if [ $deaths = 0 ] && [ $hangs = 0 ]; then
 	pass "$n boots of a $cpus-vCPU Linux guest, none died or hung"
 else
