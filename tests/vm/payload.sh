@@ -44,6 +44,34 @@ vm_start ud2 --mem 16M --payload "$vm_tmp/ud2.bin"
 vm_wait_exit ud2 5; status=$vm_status
 [ "$status" != 124 ] && pass "a guest triple fault ends the VM" ||
 	fail "a guest triple fault ends the VM" "still running after 5 s"
+# SVM resets a vCPU that triple-faults, so its VMM says what it still knows (user/vmm/postmortem.c):
+# here memory is intact, the guest's own walk of its rip maps it, and there is no IDT at all.
+err=$(cat "$vm_tmp/ud2.err")
+if grep -q "post mortem: the payload's page tables (0x2000-0x7fff): intact, 0 of 3072 entries differ" <<<"$err" &&
+	grep -q "post mortem: the boot GDT: intact" <<<"$err"; then
+	pass "after a triple fault the VMM checks the payload's page tables and GDT in memory: intact"
+else
+	fail "after a triple fault the VMM checks the payload's page tables and GDT in memory: intact" \
+		"$(grep -m3 'post mortem' <<<"$err" | tr '\n' ' ')"
+fi
+
+# A payload that unmaps its own code (clears the PD entry of [0, 2 MiB), reloads CR3) dies the way
+# the guests of issue 19 did: a not-present instruction fetch, no IDT to report it. Its post mortem
+# names the changed entry and the walk that now fails, from the state sampled at its last port exit.
+# mov $0xe9,%dx; mov $'x',%al; out; mov $'\n',%al; out; movq $0,0x4000; mov %cr3,%rax; mov %rax,%cr3; nop
+printf '\x66\xba\xe9\x00\xb0\x78\xee\xb0\x0a\xee\x48\xc7\x04\x25\x00\x40\x00\x00\x00\x00\x00\x00\x0f\x20\xd8\x0f\x22\xd8\x90' \
+	>"$vm_tmp/lose.bin"
+vm_start lose --mem 16M --payload "$vm_tmp/lose.bin"
+vm_wait_exit lose 5
+err=$(cat "$vm_tmp/lose.err")
+if grep -q "post mortem: the payload's page tables (0x2000-0x7fff): 1 of 3072 entries differ, first at 0x4000: 0x0 where the VMM wrote 0x87" <<<"$err" &&
+	grep -q "vCPU 0: post mortem: state last seen [0-9]* ms before, at an exit: rip 0x10000[0-9a-f] .* cr3 0x2000 " <<<"$err" &&
+	grep -q "vCPU 0: post mortem: page walk of that rip in memory now: pml4e 0x30[02]7 pdpte 0x40[02]7 pde 0x0 NOT PRESENT" <<<"$err"; then
+	pass "a payload that unmapped its own code: the post mortem names the entry and the failing walk"
+else
+	fail "a payload that unmapped its own code: the post mortem names the entry and the failing walk" \
+		"status $vm_status: $(grep 'post mortem' <<<"$err" | head -n 4 | tr '\n' ' ')"
+fi
 
 # A payload guest that takes an exception says so itself (tests/guests/fault.c): the
 # vector, the faulting address and its page walk, then ends with status 0x7e.

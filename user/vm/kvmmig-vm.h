@@ -40,6 +40,8 @@ void devices_flush(struct vmm_vm *vm);
 
 /* Loaders: they fill guest memory and set every vCPU's entry state. */
 int payload_load(struct vmm_vm *vm, const char *path, const char *cmdline);
+/* After a triple fault: is what payload_load() put in memory still there? */
+void payload_post_mortem(struct vmm_vm *vm);
 int linux_load(struct vmm_vm *vm, const char *kernel, const char *initrd, const char *cmdline);
 
 /* Sets vCPU @vcpu to 64-bit mode with CR3 @cr3 and the GDT at @gdt (code 0x8, data 0x10). */

@@ -28,40 +28,112 @@
 #define PTE_PRESENT (1ull << 0)
 #define PTE_RW	    (1ull << 1)
 #define PTE_USER    (1ull << 2)
+#define PTE_ACCESSED (1ull << 5)
+#define PTE_DIRTY    (1ull << 6)
 #define PTE_PS	    (1ull << 7)
+#define GDT_ACCESSED (1ull << 40)
 
 #define GDT_CODE64	0x00af9b000000ffffull
 #define GDT_DATA	0x00cf93000000ffffull
 #define GDT_USER_CODE64 0x00affb000000ffffull
 #define GDT_USER_DATA	0x00cff3000000ffffull
 
+static const uint64_t boot_gdt[] = {0, GDT_CODE64, GDT_DATA, GDT_USER_CODE64, GDT_USER_DATA};
+
 int write_boot_gdt(struct vmm_vm *vm, uint64_t gdt)
 {
-	const uint64_t entries[] = {0, GDT_CODE64, GDT_DATA, GDT_USER_CODE64, GDT_USER_DATA};
+	return vmm_guest_write(vm, gdt, boot_gdt, sizeof(boot_gdt));
+}
 
-	return vmm_guest_write(vm, gdt, entries, sizeof(entries));
+/* The identity map's six tables (PML4, PDPT, four PDs), as they sit from @pml4_gpa on. */
+#define IDENTITY_TABLES 6
+static void identity_tables(uint64_t pml4_gpa, uint64_t t[IDENTITY_TABLES][512])
+{
+	uint64_t pdpt_gpa = pml4_gpa + 0x1000, pd_gpa = pml4_gpa + 0x2000;
+
+	memset(t, 0, IDENTITY_TABLES * 512 * sizeof(uint64_t));
+	t[0][0] = pdpt_gpa | PTE_PRESENT | PTE_RW | PTE_USER;
+	for (int i = 0; i < 4; i++) {
+		t[1][i] = (pd_gpa + i * 0x1000ull) | PTE_PRESENT | PTE_RW | PTE_USER;
+		for (int j = 0; j < 512; j++)
+			t[2 + i][j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) +
+				      (PTE_PRESENT | PTE_RW | PTE_USER | PTE_PS);
+	}
 }
 
 int write_identity_page_tables(struct vmm_vm *vm, uint64_t pml4_gpa)
 {
-	uint64_t pdpt_gpa = pml4_gpa + 0x1000, pd_gpa = pml4_gpa + 0x2000;
-	uint64_t pml4[512] = {0}, pdpt[512] = {0}, pd[512];
-	int err;
+	static uint64_t t[IDENTITY_TABLES][512];
 
-	pml4[0] = pdpt_gpa | PTE_PRESENT | PTE_RW | PTE_USER;
-	for (int i = 0; i < 4; i++) {
-		pdpt[i] = (pd_gpa + i * 0x1000ull) | PTE_PRESENT | PTE_RW | PTE_USER;
-		for (int j = 0; j < 512; j++)
-			pd[j] = ((uint64_t)i << 30) + ((uint64_t)j << 21) +
-				(PTE_PRESENT | PTE_RW | PTE_USER | PTE_PS);
-		err = vmm_guest_write(vm, pd_gpa + i * 0x1000ull, pd, sizeof(pd));
-		if (err)
-			return err;
+	identity_tables(pml4_gpa, t);
+	return vmm_guest_write(vm, pml4_gpa, t, sizeof(t));
+}
+
+/*
+ * The payload this process loaded, kept for its post mortem: the page
+ * tables and GDT in guest memory must still be what payload_load() wrote
+ * (no payload changes them) and its code what the file holds.
+ */
+static uint8_t *loaded_image;
+static size_t loaded_len;
+
+/*
+ * How many 8-byte words of guest memory at @gpa differ from @want in other
+ * bits than @ignore; the first one into @first.
+ */
+static size_t words_differ(struct vmm_vm *vm, uint64_t gpa, const uint64_t *want, size_t n,
+			   uint64_t ignore, char *first, size_t len)
+{
+	const uint64_t *have = vmm_gpa_to_hva(vm, gpa, n * 8);
+	size_t diff = 0;
+
+	if (!have) {
+		snprintf(first, len, "0x%llx is outside RAM", (unsigned long long)gpa);
+		return n;
 	}
-	err = vmm_guest_write(vm, pml4_gpa, pml4, sizeof(pml4));
-	if (!err)
-		err = vmm_guest_write(vm, pdpt_gpa, pdpt, sizeof(pdpt));
-	return err;
+	for (size_t i = 0; i < n; i++) {
+		if (!((have[i] ^ want[i]) & ~ignore))
+			continue;
+		if (!diff++)
+			snprintf(first, len, "at 0x%llx: 0x%llx where the VMM wrote 0x%llx",
+				 (unsigned long long)(gpa + i * 8), (unsigned long long)have[i],
+				 (unsigned long long)want[i]);
+	}
+	return diff;
+}
+
+void payload_post_mortem(struct vmm_vm *vm)
+{
+	static uint64_t t[IDENTITY_TABLES][512];
+	char first[128] = "", pages[160] = "";
+	size_t diff, npages = 0, n = 0;
+
+	if (!loaded_image)
+		return;
+	identity_tables(PAYLOAD_PML4_GPA, t);
+	/* The CPU sets Accessed and Dirty in the entries it walks. */
+	diff = words_differ(vm, PAYLOAD_PML4_GPA, &t[0][0], IDENTITY_TABLES * 512,
+			    PTE_ACCESSED | PTE_DIRTY, first, sizeof(first));
+	vmm_log("post mortem: the payload's page tables (0x%x-0x%x): %s%zu of %d entries differ%s%s",
+		PAYLOAD_PML4_GPA, PAYLOAD_PML4_GPA + IDENTITY_TABLES * 0x1000 - 1,
+		diff ? "" : "intact, ", diff, IDENTITY_TABLES * 512, diff ? ", first " : "",
+		first);
+	/* ... and Accessed in the descriptors it loads. */
+	diff = words_differ(vm, PAYLOAD_GDT_GPA, boot_gdt, 5, GDT_ACCESSED, first, sizeof(first));
+	vmm_log("post mortem: the boot GDT: %s", diff ? first : "intact");
+	for (size_t off = 0; off < loaded_len; off += 0x1000) {
+		size_t len = loaded_len - off < 0x1000 ? loaded_len - off : 0x1000;
+		const uint8_t *have = vmm_gpa_to_hva(vm, PAYLOAD_LOAD_GPA + off, len);
+
+		if (have && !memcmp(have, loaded_image + off, len))
+			continue;
+		npages++;
+		if (n < sizeof(pages) - 16)
+			n += snprintf(pages + n, sizeof(pages) - n, " +0x%zx", off);
+	}
+	vmm_log("post mortem: the payload image (%zu pages at 0x%x): %zu pages differ from the "
+		"file (its data and bss live there too)%s",
+		(loaded_len + 0xfff) / 0x1000, PAYLOAD_LOAD_GPA, npages, pages);
 }
 
 int setup_long_mode(struct vmm_vcpu *vcpu, uint64_t gdt, uint64_t cr3)
@@ -176,9 +248,13 @@ int payload_load(struct vmm_vm *vm, const char *path, const char *cmdline)
 		return err;
 	}
 	err = vmm_guest_write(vm, PAYLOAD_LOAD_GPA, image, len);
-	free(image);
-	if (err)
+	if (err) {
+		free(image);
 		return err;
+	}
+	free(loaded_image);
+	loaded_image = image;
+	loaded_len = len;
 
 	tsc_khz = ioctl(vm->vcpus[0].fd, KVM_GET_TSC_KHZ, 0);
 	info.tsc_khz = tsc_khz > 0 ? tsc_khz : 0;

@@ -212,6 +212,7 @@ static const struct vmm_device_ops debugcon_ops = {
 const struct vmm_exit_ops vm_exit_ops = {
     .pio = vm_pio,
     .pio_string = vm_pio_string,
+    .post_mortem = payload_post_mortem,
 };
 
 int devices_init(struct vmm_vm *vm)

@@ -227,9 +227,11 @@ static void handle_exit(struct vmm_vcpu *vcpu)
 
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
+		vmm_vcpu_sample(vcpu);
 		handle_io(vcpu);
 		break;
 	case KVM_EXIT_MMIO:
+		vmm_vcpu_sample(vcpu);
 		handle_mmio(vcpu);
 		break;
 	case KVM_EXIT_INTR:
@@ -239,6 +241,7 @@ static void handle_exit(struct vmm_vcpu *vcpu)
 		break;
 	case KVM_EXIT_SHUTDOWN:
 		/* A triple fault: Linux's last-resort reboot, or a crashed payload. */
+		vmm_vcpu_post_mortem(vcpu);
 		vmm_vm_request_stop(vm, 0, "vCPU %d: guest shutdown (triple fault)", vcpu->index);
 		break;
 	case KVM_EXIT_SYSTEM_EVENT:

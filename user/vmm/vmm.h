@@ -54,6 +54,14 @@ struct vmm_memslot {
 
 struct vmm_vm;
 
+/* A vCPU's state at a recent exit (postmortem.c). */
+struct vmm_vcpu_sample {
+	bool valid;
+	uint64_t at_ms; /* CLOCK_MONOTONIC_COARSE */
+	uint64_t rip, rsp;
+	struct kvm_sregs sregs;
+};
+
 struct vmm_vcpu {
 	struct vmm_vm *vm;
 	int index;
@@ -66,6 +74,8 @@ struct vmm_vcpu {
 	bool exit_pending;
 	bool has_run;
 	void *priv; /* the VMM's per-vCPU data */
+	/* Read and written by this vCPU's thread only. */
+	struct vmm_vcpu_sample last_seen;
 };
 
 /*
@@ -80,6 +90,8 @@ struct vmm_exit_ops {
 	void (*pio_string)(struct vmm_vcpu *vcpu, uint16_t port, bool out, uint8_t *data,
 			   uint32_t size, uint32_t count);
 	void (*mmio)(struct vmm_vcpu *vcpu, uint64_t gpa, bool write, uint8_t *data, uint32_t len);
+	/* After a triple fault: checks what the VMM itself put in guest memory. */
+	void (*post_mortem)(struct vmm_vm *vm);
 };
 
 /*
@@ -180,6 +192,15 @@ void vmm_vm_request_stop(struct vmm_vm *vm, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 enum vmm_vm_state vmm_vm_get_state(struct vmm_vm *vm);
 const char *vmm_vm_state_name(enum vmm_vm_state state);
+
+/*
+ * Post mortem (postmortem.c): vmm_vcpu_sample() keeps a vCPU's state at an
+ * exit, at most every 100 ms; after a triple fault, which resets the vCPU
+ * on AMD, vmm_vcpu_post_mortem() logs that state and the guest's page walk
+ * of its RIP and #PF/#DF gates as they are in memory now.
+ */
+void vmm_vcpu_sample(struct vmm_vcpu *vcpu);
+void vmm_vcpu_post_mortem(struct vmm_vcpu *vcpu);
 
 /* Guest memory: a host pointer to [gpa, gpa + len) inside one slot, or NULL. */
 void *vmm_gpa_to_hva(struct vmm_vm *vm, uint64_t gpa, uint64_t len);
