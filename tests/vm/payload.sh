@@ -65,12 +65,40 @@ vm_start lose --mem 16M --payload "$vm_tmp/lose.bin"
 vm_wait_exit lose 5
 err=$(cat "$vm_tmp/lose.err")
 if grep -q "post mortem: the payload's page tables (0x2000-0x7fff): 1 of 3072 entries differ, first at 0x4000: 0x0 where the VMM wrote 0x87" <<<"$err" &&
-	grep -q "vCPU 0: post mortem: state last seen [0-9]* ms before, at an exit: rip 0x10000[0-9a-f] .* cr3 0x2000 " <<<"$err" &&
+	grep -q "vCPU 0: post mortem: state last seen [0-9]* ms before (an exit or its restore): rip 0x10000[0-9a-f] .* cr3 0x2000 " <<<"$err" &&
 	grep -q "vCPU 0: post mortem: page walk of that rip in memory now: pml4e 0x30[02]7 pdpte 0x40[02]7 pde 0x0 NOT PRESENT" <<<"$err"; then
 	pass "a payload that unmapped its own code: the post mortem names the entry and the failing walk"
 else
 	fail "a payload that unmapped its own code: the post mortem names the entry and the failing walk" \
 		"status $vm_status: $(grep 'post mortem' <<<"$err" | head -n 4 | tr '\n' ' ')"
+fi
+
+# The same death after a restore, in a VMM that never loaded the payload: the post mortem starts
+# from the state the restore handed KVM, and knows a payload guest by its boot information. The
+# guest spins until the byte at 0x200000 is set, which the test does in its saved memory image.
+# out 'x' and '\n' to 0xe9; 1: pause; cmpq $0,0x200000; je 1b; movq $0,0x4000; reload CR3; nop
+printf '\x66\xba\xe9\x00\xb0\x78\xee\xb0\x0a\xee\xf3\x90\x48\x83\x3c\x25\x00\x00\x20\x00\x00\x74\xf3\x48\xc7\x04\x25\x00\x40\x00\x00\x00\x00\x00\x00\x0f\x20\xd8\x0f\x22\xd8\x90' \
+	>"$vm_tmp/wait.bin"
+vm_start waiter --mem 16M --payload "$vm_tmp/wait.bin"
+wait_for 5 grep -q x "$vm_tmp/waiter.out"
+if vm_ctl waiter pause >/dev/null && vm_ctl waiter save-state >"$vm_tmp/waiter.state" &&
+	vm_ctl waiter save-memory waiter.mem && vm_ctl waiter quit >/dev/null; then
+	vm_wait_exit waiter 10
+	printf '\x01' | dd of="$vm_images/waiter.mem" bs=1 seek=$((0x200000)) conv=notrunc status=none
+	vm_start woken --mem 16M --incoming --mem-file "$vm_images/waiter.mem"
+	vm_ctl woken restore-state <"$vm_tmp/waiter.state" >/dev/null && vm_ctl woken resume >/dev/null
+	vm_wait_exit woken 5
+	err=$(cat "$vm_tmp/woken.err")
+	if grep -q "post mortem: the payload's page tables (0x2000-0x7fff): 1 of 3072 entries differ, first at 0x4000: 0x0 where the VMM wrote 0x87" <<<"$err" &&
+		grep -q "post mortem: the payload image: not known here" <<<"$err" &&
+		grep -q "vCPU 0: post mortem: state last seen [0-9]* ms before (an exit or its restore): rip 0x1000[01][0-9a-f] .* cr3 0x2000 " <<<"$err"; then
+		pass "after a restore the post mortem still knows a payload guest and its last state"
+	else
+		fail "after a restore the post mortem still knows a payload guest and its last state" \
+			"status $vm_status: $(grep 'post mortem' <<<"$err" | head -n 4 | tr '\n' ' ')"
+	fi
+else
+	fail "after a restore the post mortem still knows a payload guest and its last state" "save failed"
 fi
 
 # A payload guest that takes an exception says so itself (tests/guests/fault.c): the

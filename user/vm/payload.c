@@ -102,13 +102,22 @@ static size_t words_differ(struct vmm_vm *vm, uint64_t gpa, const uint64_t *want
 	return diff;
 }
 
+/* A payload guest restored or migrated here: its boot information is in memory. */
+static bool runs_a_payload(struct vmm_vm *vm)
+{
+	const struct payload_boot_info *info =
+	    vmm_gpa_to_hva(vm, PAYLOAD_BOOT_INFO_GPA, sizeof(*info));
+
+	return loaded_image || (info && info->magic == PAYLOAD_BOOT_MAGIC);
+}
+
 void payload_post_mortem(struct vmm_vm *vm)
 {
 	static uint64_t t[IDENTITY_TABLES][512];
 	char first[128] = "", pages[160] = "";
 	size_t diff, npages = 0, n = 0;
 
-	if (!loaded_image)
+	if (!runs_a_payload(vm))
 		return;
 	identity_tables(PAYLOAD_PML4_GPA, t);
 	/* The CPU sets Accessed and Dirty in the entries it walks. */
@@ -121,6 +130,11 @@ void payload_post_mortem(struct vmm_vm *vm)
 	/* ... and Accessed in the descriptors it loads. */
 	diff = words_differ(vm, PAYLOAD_GDT_GPA, boot_gdt, 5, GDT_ACCESSED, first, sizeof(first));
 	vmm_log("post mortem: the boot GDT: %s", diff ? first : "intact");
+	if (!loaded_image) {
+		vmm_log("post mortem: the payload image: not known here (the guest came by restore "
+			"or migration)");
+		return;
+	}
 	for (size_t off = 0; off < loaded_len; off += 0x1000) {
 		size_t len = loaded_len - off < 0x1000 ? loaded_len - off : 0x1000;
 		const uint8_t *have = vmm_gpa_to_hva(vm, PAYLOAD_LOAD_GPA + off, len);

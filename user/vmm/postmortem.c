@@ -35,12 +35,18 @@ static uint64_t now_ms(void)
 
 void vmm_vcpu_sample(struct vmm_vcpu *vcpu)
 {
+	const struct vmm_vcpu_sample *s = &vcpu->last_seen;
+
+	if (!s->valid || now_ms() - s->at_ms >= SAMPLE_MS)
+		vmm_vcpu_sample_now(vcpu);
+}
+
+void vmm_vcpu_sample_now(struct vmm_vcpu *vcpu)
+{
 	struct vmm_vcpu_sample *s = &vcpu->last_seen;
 	uint64_t now = now_ms();
 	struct kvm_regs regs;
 
-	if (s->valid && now - s->at_ms < SAMPLE_MS)
-		return;
 	if (ioctl(vcpu->fd, KVM_GET_REGS, &regs) < 0 ||
 	    ioctl(vcpu->fd, KVM_GET_SREGS, &s->sregs) < 0)
 		return;
@@ -125,7 +131,7 @@ void vmm_vcpu_post_mortem(struct vmm_vcpu *vcpu)
 		vmm_log("vCPU %d: post mortem: no exit sampled its state before", vcpu->index);
 		return;
 	}
-	vmm_log("vCPU %d: post mortem: state last seen %llu ms before, at an exit: rip 0x%llx "
+	vmm_log("vCPU %d: post mortem: state last seen %llu ms before (an exit or its restore): rip 0x%llx "
 		"rsp 0x%llx cr0 0x%llx cr3 0x%llx cr4 0x%llx efer 0x%llx idt 0x%llx/0x%x "
 		"gdt 0x%llx/0x%x tr 0x%llx",
 		vcpu->index, (unsigned long long)(now_ms() - s->at_ms),

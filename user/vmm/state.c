@@ -1400,6 +1400,9 @@ int vmm_state_restore(struct vmm_vm *vm, const uint8_t *blob, size_t size, char 
 			goto out;
 		}
 	}
+	/* The state handed to KVM is each vCPU's last seen, for a post mortem. */
+	for (int i = 0; i < vm->ncpus; i++)
+		vmm_vcpu_sample_now(&vm->vcpus[i]);
 	pthread_mutex_lock(&vm->lock);
 	vm->state_restored = true;
 	pthread_mutex_unlock(&vm->lock);

@@ -74,7 +74,7 @@ struct vmm_vcpu {
 	bool exit_pending;
 	bool has_run;
 	void *priv; /* the VMM's per-vCPU data */
-	/* Read and written by this vCPU's thread only. */
+	/* This vCPU's thread's, but for a restore, while it is parked or never ran. */
 	struct vmm_vcpu_sample last_seen;
 };
 
@@ -195,11 +195,13 @@ const char *vmm_vm_state_name(enum vmm_vm_state state);
 
 /*
  * Post mortem (postmortem.c): vmm_vcpu_sample() keeps a vCPU's state at an
- * exit, at most every 100 ms; after a triple fault, which resets the vCPU
+ * exit, at most every 100 ms (and at a restore); after a triple fault, which resets the vCPU
  * on AMD, vmm_vcpu_post_mortem() logs that state and the guest's page walk
  * of its RIP and #PF/#DF gates as they are in memory now.
  */
 void vmm_vcpu_sample(struct vmm_vcpu *vcpu);
+/* Samples at once: a restore (the vCPU parked, or never run). */
+void vmm_vcpu_sample_now(struct vmm_vcpu *vcpu);
 void vmm_vcpu_post_mortem(struct vmm_vcpu *vcpu);
 
 /* Guest memory: a host pointer to [gpa, gpa + len) inside one slot, or NULL. */
