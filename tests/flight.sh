@@ -9,7 +9,7 @@
 #                       stopped it, and the last unmaps; nothing if it runs
 #   flight_stop         remove it
 #   emulator_rips FILE  names each guest RIP of FILE that is host kernel text
-#   emulator_verdict [boot], flight_verdict [boot]: whose fault a death was
+#   emulator_verdict [boot|intact], flight_verdict [boot|intact]: whose fault a death was
 tracing=/sys/kernel/tracing
 [ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
 flight=$tracing/instances/kvmmig-flight
@@ -72,39 +72,48 @@ host_text() {
 	done </proc/modules
 	return 1
 }
-# emulator_verdict [boot]: for a guest that died: the emulator named when
-# the shut-down vCPU's RIP was the host's (tests/run runs a test host once
-# more on that verdict, and only on it); nothing otherwise. With "boot" (a
-# guest no migration session has touched: it is booting), also when the
-# guest could not fetch the very instruction it was executing at its last
-# exit: a not-present instruction-fetch #PF at the same RIP as the exit
-# before it, that is, its code page left its own page tables between two
-# VM entries with no guest instruction completed in between (seen: a
-# rep movs of Linux's early boot, after four NPF exits at that RIP).
+# emulator_verdict [boot|intact]: for a guest that died: the emulator named
+# when the shut-down vCPU's RIP was the host's (tests/run runs a test host
+# once more on that verdict, and only on it); nothing otherwise. Also when
+# the guest could not fetch the very instruction it was executing at its
+# last exit (lost_own_code) and its memory is known not to be the cause:
+# "boot", a guest no migration session has touched (it is booting; seen: a
+# rep movs of Linux's early boot, after four NPF exits at that RIP), or
+# "intact", a payload guest whose VMM's post mortem found its page tables
+# and GDT in memory exactly as the VMM wrote them (seen: a migrated guest,
+# its memory digest verified, after NPF exits on fresh pages at that RIP).
 emulator_verdict() {
-	local tid
 	[ -r $flight/trace ] || return 0
 	emulator_rips <(grep 'reason shutdown' $flight/trace)
-	tid=$(shutdown_tid)
-	if [ "${1:-}" = boot ] && [ -n "$tid" ]; then
-		grep -E -- "-$tid +\[.*kvm_exit:" $flight/trace | tail -n 2 | lost_own_code
-	fi
+	case ${1:-} in
+	boot) flight_lost_code "no migration session had touched it" ;;
+	intact) flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)" ;;
+	esac
 }
-# flight_verdict [boot]: emulator_verdict, then the shut-down vCPU's last
-# KVM events.
+# flight_lost_code WHY: lost_own_code on the shut-down vCPU's last two exits.
+flight_lost_code() {
+	local tid
+	[ -r $flight/trace ] || return 0
+	tid=$(shutdown_tid)
+	[ -n "$tid" ] || return 0
+	grep -E -- "-$tid +\[.*kvm_exit:" $flight/trace | tail -n 2 | lost_own_code "$1"
+}
+# flight_verdict [boot|intact]: emulator_verdict, then the shut-down vCPU's
+# last KVM events.
 flight_verdict() {
 	printf '%s %s' "$(emulator_verdict "$@")" "$(flight_detail 12)"
 }
-# lost_own_code: reads a vCPU's last two kvm_exit lines, the second its
+# lost_own_code WHY: reads a vCPU's last two kvm_exit lines, the second its
 # shutdown; names the emulator if the shutdown came of a not-present
 # instruction-fetch #PF (EXITINTINFO 0x80000b0e, error code bit 4 set, bit 0
-# clear) at the RIP of the exit just before.
+# clear) at the RIP of the exit just before: its code left its own page
+# tables between two VM entries, no guest instruction completed between.
 lost_own_code() {
 	local prev last rip
 	read -r prev || return 0
 	read -r last || return 0
 	rip=$(echo "$last" | sed -n 's/.* rip \(0x[0-9a-f]*\) .*intr_info 0x80000b0e error_code \(0x[0-9a-f]*\).*/\1 \2/p')
-	set -- $rip
-	[ $# = 2 ] && (((16#${2#0x} & 0x11) == 0x10)) && [[ $prev == *" rip $1 "* ]] || return 0
-	printf '(the guest could not fetch the instruction at %s it was executing at its exit before: its code left its own page tables between two entries: a fault of the emulator (QEMU TCG)) ' "$1"
+	set -- "$1" $rip
+	[ $# = 3 ] && (((16#${3#0x} & 0x11) == 0x10)) && [[ $prev == *" rip $2 "* ]] || return 0
+	printf '(the guest could not fetch the instruction at %s it was executing at its exit before, %s: a fault of the emulator (QEMU TCG)) ' "$2" "$1"
 }

@@ -1,0 +1,55 @@
+#!/bin/bash
+# flight.sh: the flight recorder's verdicts (tests/flight.sh) on trace lines of real deaths.
+# A guest that could not fetch the instruction it was executing at its exit before (a
+# not-present instruction-fetch #PF at the same RIP) is named the emulator's only when its
+# memory is known not to be the cause: a booting guest no session touched, or a payload whose
+# VMM's post mortem found its page tables and GDT intact. Nothing else is set aside.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+. tests/flight.sh
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+flight=$tmp # the recorder's instance directory, frozen
+echo 0 >"$tmp/tracing_on"
+host_text() { return 1; } # no guest RIP below is host text
+ev() { printf '           vcpu0-%s    [001] d..2.  %s: %s\n' "$@"; }
+# Run 4 of issue 19's loop: a migrated payload, NPF exits on fresh pages at 0x100b52, then the
+# shutdown (EXITINTINFO 0x80000b0e: #PF; error 0x14: instruction fetch, user, not present).
+npf() { ev 322 "$1" "kvm_exit: vcpu 0 reason npf rip 0x100b52 info1 0x0000000100000004 info2 0x00000000012e$2000 intr_info 0x00000000 error_code 0x00000000"; }
+death() { # ERROR-CODE [PREVIOUS-RIP]
+	{
+		ev 300 100.0 "kvm_exit: vcpu 1 reason io rip 0x100321 info1 0x00e90000 info2 0x0 intr_info 0x00000000 error_code 0x00000000"
+		npf 100.1 a
+		npf 100.2 b
+		ev 322 100.3 "kvm_page_fault: vcpu 0 rip ${2:-0x100b52} address 0x00000000012ec000 error_code 0x100000004"
+		ev 322 100.3 "kvm_exit: vcpu 0 reason npf rip ${2:-0x100b52} info1 0x0000000100000004 info2 0x00000000012ec000 intr_info 0x00000000 error_code 0x00000000"
+		ev 322 100.4 "kvm_exit: vcpu 0 reason shutdown rip 0x100b52 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x80000b0e error_code $1"
+	} >"$tmp/trace"
+}
+named='could not fetch the instruction at 0x100b52 it was executing at its exit before, .*a fault of the emulator'
+
+death 0x00000014
+expect_output "a payload with intact tables that lost its own code: the emulator's, the reason said" \
+	"$named" emulator_verdict intact
+expect_output "the reason is the post mortem's" "its page tables and GDT in memory intact" emulator_verdict intact
+expect_output "a booting guest of the same shape: the emulator's" "no migration session had touched it: a fault of the emulator" emulator_verdict boot
+expect "without either, a module test's death is not set aside" test -z "$(emulator_verdict)"
+death 0x00000004
+expect "a data access #PF is not that shape" test -z "$(emulator_verdict intact)"
+death 0x00000015
+expect "nor a fetch that found the page present (a protection fault)" test -z "$(emulator_verdict intact)"
+death 0x00000014 0x100a00
+expect "nor one whose exit before was at another RIP" test -z "$(emulator_verdict intact)"
+
+# miglib.sh's reading of the post mortem (user/vm/payload.c's words).
+. /dev/stdin <<<"$(sed -n '/^tables_intact()/,/^}/p' tests/kmod/miglib.sh)"
+cat >"$tmp/intact.err" <<'ERR'
+kvmmig-vm: post mortem: the payload's page tables (0x2000-0x7fff): intact, 0 of 3072 entries differ
+kvmmig-vm: post mortem: the boot GDT: intact
+ERR
+sed 's/intact, 0 of/1 of/' "$tmp/intact.err" >"$tmp/changed.err"
+expect "tables_intact reads an intact post mortem" tables_intact "$tmp/intact.err"
+not() { ! "$@"; }
+expect "and not one that found an entry changed" not tables_intact "$tmp/changed.err"
+finish
