@@ -11,19 +11,27 @@
 # guests here, with no kvmmig code in the test host, are the emulator's (or KVM's) own rate.
 #
 #   tests/stress/first-touch-loop.sh [--kernel 6.1|6.12|7.3] [--guests N] [--seconds S]
+#                                    [--with-module] [--big-before]
+#
+# The variants add, one at a time, what migrate.sh's test hosts have and this loop lacks:
+# --with-module loads kvmmig.ko (every guest is then attached to it, no session ever starts);
+# --big-before starts a 256 MiB guest, lets it write, and kills it before each fresh guest (the
+# sparse case's VMs torn down just before the source that died).
 #
 # KVMMIG_TESTHOST_QEMU=/path/to/qemu-system-x86_64 runs the test host under another QEMU.
 # Slow (seconds a guest): not in tests/run.
 cd "$(dirname "$0")/../.." || exit 1
 
-kver=7.3 guests=1000 seconds=1200
+kver=7.3 guests=1000 seconds=1200 with_module=0 big_before=0
 args=("$@")
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--kernel) kver=$2; shift 2 ;;
 	--guests) guests=$2; shift 2 ;;
 	--seconds) seconds=$2; shift 2 ;;
-	*) echo "usage: $0 [--kernel K] [--guests N] [--seconds S]" >&2
+	--with-module) with_module=1; shift ;;
+	--big-before) big_before=1; shift ;;
+	*) echo "usage: $0 [--kernel K] [--guests N] [--seconds S] [--with-module] [--big-before]" >&2
 		exit 2 ;;
 	esac
 done
@@ -32,9 +40,11 @@ done
 . tests/stress/lib.sh
 [ -n "${KVMMIG_TESTHOST:-}" ] || run_in_testhost $((seconds + 300)) -- tests/stress/first-touch-loop.sh "${args[@]}"
 
-MIGLIB_NO_MODULE=1
+[ $with_module = 1 ] || MIGLIB_NO_MODULE=1
 . tests/kmod/miglib.sh
-[ -e /dev/kvmmig ] && { fail "a control run without kvmmig.ko" "kvmmig.ko is loaded"; exit 1; }
+[ -e /dev/kvmmig ] && [ $with_module = 0 ] && { fail "a control run without kvmmig.ko" "kvmmig.ko is loaded"; exit 1; }
+setting="kvmmig.ko $([ $with_module = 1 ] && echo "loaded, guests attached" || echo "never loaded")"
+[ $big_before = 1 ] && setting="$setting, a 256 MiB guest killed before each"
 
 t0=$SECONDS n=0 deaths=0 detail=''
 declare -A per_cpus_n per_cpus_deaths
@@ -43,6 +53,12 @@ while [ $n -lt "$guests" ] && [ $((SECONDS - t0)) -lt "$seconds" ]; do
 	cpus=$((n % 2 + 1))
 	name=ft$n
 	per_cpus_n[$cpus]=$((${per_cpus_n[$cpus]:-0} + 1))
+	if [ $big_before = 1 ]; then
+		start_source big$n 1 "pages=16384 rate=2048 report_ms=100" 256M
+		kill -9 "$(cat "$tmp/big$n.src.pid")" 2>/dev/null
+		wait "$(cat "$tmp/big$n.src.pid")" 2>/dev/null
+		rm -f "$tmp/big$n".*
+	fi
 	# 16384 pages (64 MiB) split among the vCPUs, each writing 512 at once: the first passes
 	# touch every page of the region for the first time.
 	start_source "$name" "$cpus" "pages=$((16384 / cpus - 256)) rate=512 verify_every=2 report_ms=100"
@@ -64,7 +80,7 @@ done
 
 by=''
 for c in "${!per_cpus_n[@]}"; do by="$by $c vCPU ${per_cpus_deaths[$c]:-0}/${per_cpus_n[$c]}"; done
-summary="$deaths deaths in $n fresh guests (by size:$by; $((SECONDS - t0)) s, $(uname -r), kvmmig.ko never loaded)"
+summary="$deaths deaths in $n fresh guests (by size:$by; $((SECONDS - t0)) s, $(uname -r), $setting)"
 if [ "$deaths" -gt 0 ]; then
 	fail "fresh payload guests survive their first touches of memory" "$summary:$detail"
 else
