@@ -80,7 +80,7 @@ static int next_message(struct qmp *q, long long deadline, const char *waiting_f
 	json_t *m;
 	int ret;
 
-	while (!(nl = memchr(q->buf, '\n', q->len))) {
+	while (!q->len || !(nl = memchr(q->buf, '\n', q->len))) {
 		if (q->len > QMP_MAX_LINE)
 			return failed(q, -EPROTO, "QEMU sent a QMP line longer than %u bytes",
 				      QMP_MAX_LINE);
