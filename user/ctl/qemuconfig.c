@@ -247,13 +247,14 @@ static int check_vhost_user(struct qmp *q, struct qemu_config *cfg)
 			return ret;
 		json_array_foreach(list, i, o) {
 			const char *name, *type;
-			char n[80], t[80];
+			char n[80], t[80], device[128];
 
 			if (!json_unpack(o, "{s:s, s:s}", "name", &name, "type", &type) &&
-			    strstr(type, "vhost-user"))
+			    sscanf(type, "child<%127[^>]>", device) == 1 &&
+			    strstr(device, "vhost-user"))
 				refuse(cfg, "device '%s' is %s: a vhost-user backend writes guest RAM "
 					    "from another process, where no dirty log sees it; remove it",
-				       peer_text(n, sizeof(n), name), peer_text(t, sizeof(t), type));
+				       peer_text(n, sizeof(n), name), peer_text(t, sizeof(t), device));
 		}
 		json_decref(list);
 	}
