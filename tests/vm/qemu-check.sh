@@ -139,7 +139,7 @@ for entry in "${qemus[@]}"; do
 	setup='python3 "$qmp" "$tmp/qmp.sock" migrate-set-capabilities "{\"capabilities\":[{\"capability\":\"postcopy-ram\",\"state\":true}]}" >/dev/null'
 	check "QEMU $v, postcopy-ram on" "postcopy-ram is on" -- "$q" -accel kvm $(file_backend "$shm" on)
 	# Another process maps guest RAM (as a vhost-user backend would).
-	setup='python3 -c "import mmap, os, sys, time
+	setup='rm -f "$tmp/holder"; python3 -c "import mmap, os, sys, time
 f = os.open(sys.argv[1], os.O_RDWR)
 m = mmap.mmap(f, 4096)
 print(\"mapped\", flush=True)
@@ -150,6 +150,29 @@ time.sleep(60)" "$shm" >"$tmp/holder" & holder=$!; wait_for 10 grep -q mapped "$
 	holder=
 	setup=
 done
+
+# --json: one object per line, "refused" per reason, then "checked".
+json_ok() {
+	"$ctl" qemu-check "$tmp/qmp.sock" --json 2>/dev/null | python3 -c 'import json, sys
+objs = [json.loads(l) for l in sys.stdin]
+want_ok = sys.argv[1] == "ok"
+refused = [o for o in objs if o["event"] == "refused"]
+assert objs[-1]["event"] == "checked" and objs[-1]["ok"] == want_ok, objs
+assert (len(refused) == 0) == want_ok and objs[-1]["refusals"] == len(refused), objs
+assert objs[-1]["ram_bytes"] == 64 << 20, objs' "$1"
+}
+# shellcheck disable=SC2046
+if start_qemu qemu-system-x86_64 -accel kvm $(file_backend "$shm" on) && json_ok ok; then
+	stop_qemu
+	if start_qemu qemu-system-x86_64 -accel kvm $(file_backend "$shm" off) && json_ok refused; then
+		pass "qemu-check --json: valid lines, checked ok or refused with its reasons"
+	else
+		fail "qemu-check --json: valid lines, checked ok or refused with its reasons" "refused case"
+	fi
+else
+	fail "qemu-check --json: valid lines, checked ok or refused with its reasons" "good case"
+fi
+stop_qemu
 
 # Not a QMP socket at all, and no socket: exit 2 with the reason.
 expect_output "qemu-check: no socket is one line saying how to start QEMU" \
