@@ -23,6 +23,17 @@ if ! [ -r /dev/kvm ] || ! [ -w /dev/kvm ]; then
 	exit
 fi
 
+# The QMP client alone (tests/vm/qmpclient.c), built from the tool's own files.
+client=$PWD/build/tests/qmpclient
+mkdir -p build/tests
+if ! gcc -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iuser -Iinclude/uapi -o "$client" \
+	tests/vm/qmpclient.c user/ctl/qmp.c user/ctl/peertext.c $(pkg-config --libs jansson) \
+	2>build/tests/qmpclient.log; then
+	fail "qemu-check: the QMP client test program builds" "$(head -n 3 build/tests/qmpclient.log | tr '\n' ' ')"
+	finish
+	exit
+fi
+
 tmp=$(mktemp -d)
 shm=/dev/shm/kvmmig-qemu-check.$$
 qpid=
@@ -114,6 +125,16 @@ for entry in "${qemus[@]}"; do
 	v=${entry%% *}
 	q=${entry#* }
 	# shellcheck disable=SC2046 # the backend options are words
+	if start_qemu "$q" -accel kvm $(file_backend "$shm" on) &&
+		"$client" "$tmp/qmp.sock" >"$tmp/client.out" 2>&1 &&
+		grep -q "ok: QEMU refused no-such-command: CommandNotFound" "$tmp/client.out" &&
+		grep -Eq "ok: MIGRATION events: setup active .*completed$" "$tmp/client.out"; then
+		pass "QEMU $v: the QMP client maps QEMU's error and follows MIGRATION events to completed"
+	else
+		fail "QEMU $v: the QMP client maps QEMU's error and follows MIGRATION events to completed" \
+			"$(tr '\n' ' ' <"$tmp/client.out")"
+	fi
+	stop_qemu
 	check "QEMU $v, memory-backend-file on /dev/shm, share=on" pass qemu-says skipped -- \
 		"$q" -accel kvm $(file_backend "$shm" on)
 	check "QEMU $v, -m only (memory-backend-ram)" "memory-backend-ram" qemu-says copied -- \
