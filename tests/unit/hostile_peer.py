@@ -11,6 +11,7 @@
                                              with TEXT: WHEN is "auth" (REFUSE
                                              instead of AUTH_REPLY) or "hello"
                                              (REFUSE instead of ACCEPT)
+  hostile_peer.py text                       prints TEXT (a remote side's output)
   hostile_peer.py source PORT                a source that connects to 127.0.0.1:PORT
                                              and sends ABORT with TEXT instead of
                                              AUTH_HELLO
@@ -98,6 +99,8 @@ def source(port):
 if __name__ == "__main__":
     if sys.argv[1] == "vmm":
         vmm(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif sys.argv[1] == "text":
+        sys.stdout.buffer.write(TEXT + b"\n")
     elif sys.argv[1] == "dest":
         dest(int(sys.argv[2]), sys.argv[3])
     else:

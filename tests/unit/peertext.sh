@@ -100,6 +100,29 @@ if start_bg "dest ready" "$tmp/dest-plain.log" python3 "$peer" dest "$port" hell
 	fi
 fi
 
+# ssh://: the remote side's lines come back through the tool. A fake ssh
+# says where the destination listens, then prints the hostile text.
+port=$(free_port)
+printf '#!/bin/sh\ncat >/dev/null\necho "waiting for src on *:%s"\npython3 %s text\n' "$port" "$PWD/$peer" >"$tmp/fake-ssh"
+chmod +x "$tmp/fake-ssh"
+if start_bg "dest ready" "$tmp/dest-ssh.log" python3 "$peer" dest "$port" auth; then
+	"$ctl" migrate src "ssh://127.0.0.1" --ssh "$tmp/fake-ssh" --json >"$tmp/out-ssh" 2>"$tmp/err-ssh"
+	bad=$(cat "$tmp/out-ssh" "$tmp/err-ssh" | raw_controls)
+	if [ -z "$bad" ] && python3 - "$tmp/out-ssh" <<'PY'; then
+import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1], "rb").read().decode("ascii").splitlines()]
+dest = [o["text"] for o in objs if o["event"] == "destination"]
+assert objs[-1]["event"] == "failed", objs
+assert any("\\x1b[2J" in t for t in dest) and len(dest) >= 3, objs
+assert not any("forged" in o for o in objs), objs
+PY
+		pass "migrate ssh:// --json: the remote side's lines are destination events, escaped"
+	else
+		fail "migrate ssh:// --json: the remote side's lines are destination events, escaped" \
+			"raw: ${bad:-none}: $(head -c 400 "$tmp/out-ssh" | tr '\n' '|')"
+	fi
+fi
+
 # The destination side: a source that aborts the handshake with that text.
 start_bg "vmm ready" "$tmp/vmm-dst.log" python3 "$peer" vmm "$tmp" dst incoming ||
 	{ fail "peertext: fake incoming VMM starts" "$(cat "$tmp/vmm-dst.log")"; finish; exit; }
