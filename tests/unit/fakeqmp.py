@@ -9,6 +9,7 @@ configuration would (memory-backend-file on /dev/shm), except:
   events     an event before every reply (the client must skip them)
   error      query-kvm fails with an error whose text has an escape sequence
   huge       the greeting is a line of 5 MiB
+  deep       the greeting nests 100000 arrays (a recursive parser's stack)
   notjson    the reply to qmp_capabilities is not JSON
   duplicate  the reply to qmp_capabilities has the key "return" twice
   wrongid    the reply to query-kvm carries another id
@@ -59,6 +60,11 @@ if scenario == "vhostuser":
 
 if scenario == "huge":
     f.write(b'{"QMP": {"version": ' + b" " * (5 << 20) + b"\r\n")
+    f.flush()
+    time.sleep(5)
+    sys.exit(0)
+if scenario == "deep":
+    f.write(b'{"QMP": ' + b"[" * 100000 + b"]" * 100000 + b"}\r\n")
     f.flush()
     time.sleep(5)
     sys.exit(0)

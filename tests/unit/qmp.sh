@@ -49,6 +49,7 @@ fi
 expect_qmp_error "a QEMU error is one line, its escape sequence shown inert" error \
 	'QEMU refused query-kvm: GenericError: no \\x1b\[2Jway\\x0areally'
 expect_qmp_error "a line over 4 MiB is refused" huge "longer than 4194304 bytes"
+expect_qmp_error "100000 nested arrays are refused, not recursed into" deep "maximum parsing depth reached"
 expect_qmp_error "a line that is not JSON is refused" notjson "not JSON"
 expect_qmp_error "a duplicate key is refused" duplicate "not JSON: duplicate object key"
 expect_qmp_error "a reply to another id is refused" wrongid "answered another command than query-kvm"
