@@ -37,10 +37,17 @@ static long long now_ms(void)
 static int fill(struct qmp *q, long long deadline, const char *waiting_for)
 {
 	struct pollfd p = {.fd = q->fd, .events = POLLIN};
-	long long left = deadline - now_ms();
+	long long left;
 	ssize_t n;
+	int ready;
 
-	if (left <= 0 || poll(&p, 1, left) == 0)
+	do {
+		left = deadline - now_ms();
+		ready = left > 0 ? poll(&p, 1, left) : 0;
+	} while (ready < 0 && errno == EINTR);
+	if (ready < 0)
+		return failed(q, -errno, "waiting for QMP: %s", strerror(errno));
+	if (!ready)
 		return failed(q, -ETIMEDOUT, "QEMU did not answer %s within %u ms", waiting_for,
 			      q->timeout_ms);
 	if (q->cap - q->len < 65536) {

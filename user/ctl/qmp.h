@@ -55,6 +55,7 @@ void qmp_close(struct qmp *q);
  * if @ret is not NULL, a new reference to the "return" value in *@ret. A
  * QEMU error returns -EREMOTEIO with q->error "QEMU refused COMMAND:
  * CLASS: DESC"; no answer in time -ETIMEDOUT; anything malformed -EPROTO.
+ * After any error but -EREMOTEIO the connection is out of step: close it.
  */
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret);
 
