@@ -41,7 +41,8 @@ int main(int argc, char **argv)
 
 	if (qmp_execute(&q, "migrate-set-capabilities",
 			json_pack("{s:[{s:s, s:b}, {s:s, s:b}]}", "capabilities", "capability",
-				  "events", "state", 1, "capability", "x-ignore-shared", "state", 1),
+				  "events", "state", 1, "capability", "x-ignore-shared", "state",
+				  1),
 			NULL))
 		return bad(&q, "migrate-set-capabilities");
 	if (qmp_execute(&q, "migrate", json_pack("{s:s}", "uri", "exec:cat >/dev/null"), NULL))

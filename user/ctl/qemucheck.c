@@ -66,21 +66,22 @@ int qemu_check_main(int argc, char **argv)
 	}
 	for (i = 0; i < cfg.nrefusals; i++) {
 		if (json)
-			json_line(json_pack("{s:s, s:s}", "event", "refused", "reason",
-					    cfg.refusals[i]));
+			json_line(
+			    json_pack("{s:s, s:s}", "event", "refused", "reason", cfg.refusals[i]));
 		fprintf(stderr, "kvmmig-ctl: qemu-check: %s\n", cfg.refusals[i]);
 	}
 	if (json)
-		json_line(json_pack("{s:s, s:b, s:i, s:i, s:i, s:I, s:I}", "event", "checked", "ok",
-				    !cfg.nrefusals, "qemu_major", q.major, "qemu_minor", q.minor,
-				    "refusals", cfg.nrefusals, "backends", (json_int_t)cfg.nbackends,
-				    "ram_bytes", (json_int_t)cfg.ram_bytes));
+		json_line(json_pack(
+		    "{s:s, s:b, s:i, s:i, s:i, s:I, s:I}", "event", "checked", "ok", !cfg.nrefusals,
+		    "qemu_major", q.major, "qemu_minor", q.minor, "refusals", cfg.nrefusals,
+		    "backends", (json_int_t)cfg.nbackends, "ram_bytes", (json_int_t)cfg.ram_bytes));
 	else if (!cfg.nrefusals)
-		printf("QEMU %d.%d.%d (pid %d): guest RAM %llu MiB in %u shared backend%s that "
-		       "x-ignore-shared skips; KVM dirty bitmap; no postcopy, no vhost-user: kvmmig "
-		       "can move its memory\n",
-		       q.major, q.minor, q.micro, (int)q.pid, cfg.ram_bytes >> 20, cfg.nbackends,
-		       cfg.nbackends == 1 ? "" : "s");
+		printf(
+		    "QEMU %d.%d.%d (pid %d): guest RAM %llu MiB in %u shared backend%s that "
+		    "x-ignore-shared skips; KVM dirty bitmap; no postcopy, no vhost-user: kvmmig "
+		    "can move its memory\n",
+		    q.major, q.minor, q.micro, (int)q.pid, cfg.ram_bytes >> 20, cfg.nbackends,
+		    cfg.nbackends == 1 ? "" : "s");
 	qmp_close(&q);
 	return cfg.nrefusals ? 1 : 0;
 }

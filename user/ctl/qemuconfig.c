@@ -11,7 +11,7 @@
 #include "ctl/qemuproc.h"
 
 #define SHM_HINT                                                                                   \
-	"-object memory-backend-file,id=mem,mem-path=/dev/shm/NAME,size=SIZE,share=on -machine "     \
+	"-object memory-backend-file,id=mem,mem-path=/dev/shm/NAME,size=SIZE,share=on -machine "   \
 	"memory-backend=mem"
 
 static void refuse(struct qemu_config *cfg, const char *fmt, ...)
@@ -44,7 +44,7 @@ static int named_files_only(const struct qmp *q)
 
 static int check_backend(struct qmp *q, struct qemu_config *cfg, const char *id, const char *type)
 {
-	char path[300], name[160], mem_path[512] = "", hint[600];
+	char path[300], name[160], mem_path[512] = "", shown_path[600], hint[600];
 	json_t *share, *size, *v;
 	const char *prefix = NULL;
 	struct statfs fs;
@@ -59,7 +59,8 @@ static int check_backend(struct qmp *q, struct qemu_config *cfg, const char *id,
 	if (!json_is_boolean(share) || !json_is_integer(size)) {
 		if (share && size)
 			snprintf(q->error, sizeof(q->error),
-				 "QEMU's memory backend '%s' has no boolean share or integer size", name);
+				 "QEMU's memory backend '%s' has no boolean share or integer size",
+				 name);
 		json_decref(share);
 		json_decref(size);
 		return -EPROTO;
@@ -73,42 +74,57 @@ static int check_backend(struct qmp *q, struct qemu_config *cfg, const char *id,
 		if (json_is_string(v))
 			snprintf(mem_path, sizeof(mem_path), "%s", json_string_value(v));
 		json_decref(v);
+		peer_text(shown_path, sizeof(shown_path), mem_path);
 		prefix = mem_path;
 		if (!json_is_true(share)) {
-			refuse(cfg, "guest RAM backend '%s' (memory-backend-file) is not shared, so "
-				    "x-ignore-shared would not skip it: add share=on", name);
+			refuse(cfg,
+			       "guest RAM backend '%s' (memory-backend-file) is not shared, so "
+			       "x-ignore-shared would not skip it: add share=on",
+			       name);
 		} else if (statfs(mem_path, &fs)) {
-			refuse(cfg, "guest RAM backend '%s': cannot check its mem-path %s (%s): run "
-				    "kvmmig-ctl on QEMU's host, as root", name, mem_path,
-			       strerror(errno));
+			refuse(cfg,
+			       "guest RAM backend '%s': cannot check its mem-path %s (%s): run "
+			       "kvmmig-ctl on QEMU's host, as root",
+			       name, shown_path, strerror(errno));
 		} else if (fs.f_type != TMPFS_MAGIC) {
-			refuse(cfg, "guest RAM backend '%s' has mem-path %s, which is not on tmpfs%s: "
-				    "kvmmig moves shared memory files only; %s", name, mem_path,
-			       fs.f_type == HUGETLBFS_MAGIC ? " (hugetlbfs: huge pages)" : "", hint);
+			refuse(cfg,
+			       "guest RAM backend '%s' has mem-path %s, which is not on tmpfs%s: "
+			       "kvmmig moves shared memory files only; %s",
+			       name, shown_path,
+			       fs.f_type == HUGETLBFS_MAGIC ? " (hugetlbfs: huge pages)" : "",
+			       hint);
 			prefix = NULL;
 		}
 	} else if (!strcmp(type, "memory-backend-memfd")) {
 		prefix = "/memfd:memory-backend-memfd";
 		v = qom_get(q, path, "hugetlb");
 		if (json_is_true(v)) {
-			refuse(cfg, "guest RAM backend '%s' is a memfd with hugetlb=on: kvmmig does not "
-				    "move huge pages; %s", name, hint);
+			refuse(cfg,
+			       "guest RAM backend '%s' is a memfd with hugetlb=on: kvmmig does not "
+			       "move huge pages; %s",
+			       name, hint);
 			prefix = NULL;
 		} else if (named_files_only(q)) {
-			refuse(cfg, "guest RAM backend '%s' is memory-backend-memfd: QEMU %d.%d copies it "
-				    "itself even with x-ignore-shared (since 8.1 it skips only "
-				    "memory-backend-file); %s", name, q->major, q->minor, hint);
+			refuse(
+			    cfg,
+			    "guest RAM backend '%s' is memory-backend-memfd: QEMU %d.%d copies it "
+			    "itself even with x-ignore-shared (since 8.1 it skips only "
+			    "memory-backend-file); %s",
+			    name, q->major, q->minor, hint);
 			prefix = NULL;
 		} else if (!json_is_true(share)) {
-			refuse(cfg, "guest RAM backend '%s' (memory-backend-memfd) has share=off: drop "
-				    "share=off", name);
+			refuse(cfg,
+			       "guest RAM backend '%s' (memory-backend-memfd) has share=off: drop "
+			       "share=off",
+			       name);
 			prefix = NULL;
 		}
 		json_decref(v);
 	} else if (!strcmp(type, "memory-backend-ram")) {
-		refuse(cfg, "guest RAM backend '%s' is private anonymous memory "
-			    "(memory-backend-ram%s): QEMU would copy it itself; %s", name,
-		       strcmp(id, "pc.ram") ? "" : ", QEMU's default for -m", hint);
+		refuse(cfg,
+		       "guest RAM backend '%s' is private anonymous memory "
+		       "(memory-backend-ram%s): QEMU would copy it itself; %s",
+		       name, strcmp(id, "pc.ram") ? "" : ", QEMU's default for -m", hint);
 	} else {
 		char t[80];
 
@@ -123,10 +139,11 @@ static int check_backend(struct qmp *q, struct qemu_config *cfg, const char *id,
 
 		other = qemu_proc_other_mapper(q->pid, dev, ino, comm, sizeof(comm));
 		if (other)
-			refuse(cfg, "guest RAM backend '%s' is also mapped by process %d (%s), e.g. a "
-				    "vhost-user backend: its writes reach no dirty log; stop it or "
-				    "use an in-QEMU device", name, (int)other,
-			       peer_text(c, sizeof(c), comm));
+			refuse(cfg,
+			       "guest RAM backend '%s' is also mapped by process %d (%s), e.g. a "
+			       "vhost-user backend: its writes reach no dirty log; stop it or "
+			       "use an in-QEMU device",
+			       name, (int)other, peer_text(c, sizeof(c), comm));
 	}
 	json_decref(share);
 	json_decref(size);
@@ -142,7 +159,8 @@ static int check_memory(struct qmp *q, struct qemu_config *cfg)
 	ret = qmp_execute(q, "qom-list", json_pack("{s:s}", "path", "/objects"), &objects);
 	if (ret)
 		return ret;
-	json_array_foreach(objects, i, o) {
+	json_array_foreach(objects, i, o)
+	{
 		const char *name, *type;
 		char backend[128];
 
@@ -183,7 +201,8 @@ static int check_migration(struct qmp *q, struct qemu_config *cfg)
 	ret = qmp_execute(q, "query-migrate-capabilities", NULL, &caps);
 	if (ret)
 		return ret;
-	json_array_foreach(caps, i, c) {
+	json_array_foreach(caps, i, c)
+	{
 		const char *name;
 		int state;
 
@@ -192,13 +211,16 @@ static int check_migration(struct qmp *q, struct qemu_config *cfg)
 		if (!strcmp(name, "x-ignore-shared"))
 			ignore_shared = 1;
 		if (!strcmp(name, "postcopy-ram") && state)
-			refuse(cfg, "migration capability postcopy-ram is on: pages would move after "
-				    "the switchover; migrate-set-capabilities postcopy-ram off");
+			refuse(cfg,
+			       "migration capability postcopy-ram is on: pages would move after "
+			       "the switchover; migrate-set-capabilities postcopy-ram off");
 	}
 	json_decref(caps);
 	if (!ignore_shared)
-		refuse(cfg, "QEMU %d.%d has no migration capability x-ignore-shared: use QEMU 7.2 "
-			    "or later", q->major, q->minor);
+		refuse(cfg,
+		       "QEMU %d.%d has no migration capability x-ignore-shared: use QEMU 7.2 "
+		       "or later",
+		       q->major, q->minor);
 	return 0;
 }
 
@@ -218,15 +240,20 @@ static int check_kvm(struct qmp *q, struct qemu_config *cfg)
 		return 0;
 	}
 	if (!q->pid || qemu_proc_vcpus(q->pid, &v)) {
-		refuse(cfg, "cannot read QEMU's mappings (/proc/%d/maps) to rule out KVM's dirty "
-			    "ring: run kvmmig-ctl on QEMU's host, as root", (int)q->pid);
+		refuse(cfg,
+		       "cannot read QEMU's mappings (/proc/%d/maps) to rule out KVM's dirty "
+		       "ring: run kvmmig-ctl on QEMU's host, as root",
+		       (int)q->pid);
 	} else if (!v.mapped) {
-		refuse(cfg, "process %d behind the QMP socket maps no KVM vCPU: is it QEMU, on "
-			    "this host?", (int)q->pid);
+		refuse(cfg,
+		       "process %d behind the QMP socket maps no KVM vCPU: is it QEMU, on "
+		       "this host?",
+		       (int)q->pid);
 	} else if (v.rings) {
-		refuse(cfg, "QEMU uses KVM's dirty ring (%u of %u vCPUs): kvmmig harvests the dirty "
-			    "bitmap; start QEMU without -accel kvm,dirty-ring-size", v.rings,
-		       v.mapped);
+		refuse(cfg,
+		       "QEMU uses KVM's dirty ring (%u of %u vCPUs): kvmmig harvests the dirty "
+		       "bitmap; start QEMU without -accel kvm,dirty-ring-size",
+		       v.rings, v.mapped);
 	}
 	return 0;
 }
@@ -245,16 +272,19 @@ static int check_vhost_user(struct qmp *q, struct qemu_config *cfg)
 			continue; /* no such container: no device of that kind */
 		if (ret)
 			return ret;
-		json_array_foreach(list, i, o) {
+		json_array_foreach(list, i, o)
+		{
 			const char *name, *type;
 			char n[80], t[80], device[128];
 
 			if (!json_unpack(o, "{s:s, s:s}", "name", &name, "type", &type) &&
 			    sscanf(type, "child<%127[^>]>", device) == 1 &&
 			    strstr(device, "vhost-user"))
-				refuse(cfg, "device '%s' is %s: a vhost-user backend writes guest RAM "
-					    "from another process, where no dirty log sees it; remove it",
-				       peer_text(n, sizeof(n), name), peer_text(t, sizeof(t), device));
+				refuse(
+				    cfg,
+				    "device '%s' is %s: a vhost-user backend writes guest RAM "
+				    "from another process, where no dirty log sees it; remove it",
+				    peer_text(n, sizeof(n), name), peer_text(t, sizeof(t), device));
 		}
 		json_decref(list);
 	}

@@ -27,8 +27,8 @@
 #define QEMU_MAX_REFUSALS 16
 
 struct qemu_config {
-	unsigned int nbackends;		/* guest RAM backends seen */
-	unsigned long long ram_bytes;	/* their total size */
+	unsigned int nbackends;	      /* guest RAM backends seen */
+	unsigned long long ram_bytes; /* their total size */
 	unsigned int nrefusals;
 	char refusals[QEMU_MAX_REFUSALS][512]; /* each: what is wrong, and what to change */
 };

@@ -97,8 +97,8 @@ static int maps_file(pid_t pid, dev_t dev, ino_t ino)
 	if (!f)
 		return 0; /* gone, or a kernel thread */
 	while (!found && fgets(line, sizeof(line), f))
-		found = !parse_map_line(line, &m) && m.inode == ino &&
-			makedev(m.major, m.minor) == dev;
+		found =
+		    !parse_map_line(line, &m) && m.inode == ino && makedev(m.major, m.minor) == dev;
 	fclose(f);
 	return found;
 }

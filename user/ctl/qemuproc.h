@@ -13,8 +13,8 @@
 #include <sys/types.h>
 
 struct qemu_vcpus {
-	unsigned int mapped;	/* vCPU files mapped (kvm_run) */
-	unsigned int rings;	/* of which with a dirty ring mapped */
+	unsigned int mapped; /* vCPU files mapped (kvm_run) */
+	unsigned int rings;  /* of which with a dirty ring mapped */
 };
 
 /* Reads /proc/@pid/maps. Returns 0, or -errno (no such process, no access). */
@@ -26,8 +26,7 @@ int qemu_proc_vcpus(pid_t pid, struct qemu_vcpus *v);
  * ("/memfd:memory-backend-memfd", or the backend's mem-path). Returns 0
  * with its device and inode, -ENOENT when there is none.
  */
-int qemu_proc_ram_file(pid_t pid, const char *path_prefix, uint64_t size, dev_t *dev,
-		       ino_t *ino);
+int qemu_proc_ram_file(pid_t pid, const char *path_prefix, uint64_t size, dev_t *dev, ino_t *ino);
 
 /*
  * The first process other than @pid that maps the file (@dev, @ino):

@@ -97,7 +97,8 @@ static int next_message(struct qmp *q, long long deadline, const char *waiting_f
 	}
 	line = nl - q->buf;
 	if (line > QMP_MAX_LINE)
-		return failed(q, -EPROTO, "QEMU sent a QMP line longer than %u bytes", QMP_MAX_LINE);
+		return failed(q, -EPROTO, "QEMU sent a QMP line longer than %u bytes",
+			      QMP_MAX_LINE);
 	m = json_loadb(q->buf, line, JSON_REJECT_DUPLICATES, &jerr);
 	q->len -= line + 1;
 	memmove(q->buf, nl + 1, q->len);
@@ -243,7 +244,8 @@ int qmp_wait_event(struct qmp *q, const char *name, unsigned int timeout_ms, jso
 			return failed(q, -ENOTCONN, "the QMP connection is closed");
 		err = next_message(q, deadline, name, &ev, &kind);
 		if (err == -ETIMEDOUT)
-			return failed(q, err, "no %s event from QEMU within %u ms", name, timeout_ms);
+			return failed(q, err, "no %s event from QEMU within %u ms", name,
+				      timeout_ms);
 		if (err)
 			return err;
 		if (kind != QMP_EVENT) {

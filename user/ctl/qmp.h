@@ -18,13 +18,13 @@
 #include <sys/types.h>
 
 /* QEMU's largest answers (query-qmp-schema) are ~200 KB: far below this. */
-#define QMP_MAX_LINE (4u << 20)
-#define QMP_MAX_EVENTS 64
+#define QMP_MAX_LINE	       (4u << 20)
+#define QMP_MAX_EVENTS	       64
 #define QMP_DEFAULT_TIMEOUT_MS 10000
 
 struct qmp {
 	int fd;
-	pid_t pid; /* QEMU's (SO_PEERCRED), 0 when unknown */
+	pid_t pid;		 /* QEMU's (SO_PEERCRED), 0 when unknown */
 	int major, minor, micro; /* QEMU's version, from the greeting */
 	unsigned int timeout_ms; /* deadline of each command */
 	unsigned long next_id;
