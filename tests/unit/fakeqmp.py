@@ -15,6 +15,7 @@ configuration would (memory-backend-file on /dev/shm), except:
   wrongid    the reply to query-kvm carries another id
   silent     never answers query-kvm
   vhostuser  a vhost-user-blk-pci device and a vhost-user netdev
+  smm        the machine has smm=on
 """
 import json
 import os
@@ -51,6 +52,7 @@ answers = {
                           {"name": "mem", "type": "child<memory-backend-file>"}],
     "qom-list /machine/peripheral": [{"name": "type", "type": "string"}],
     "qom-list /machine/peripheral-anon": [{"name": "type", "type": "string"}],
+    "qom-get smm": "on" if scenario == "smm" else "off",
     "qom-get share": True, "qom-get size": 64 << 20, "qom-get mem-path": shm,
     "human-monitor-command": "hub 0\n \\ hub0port0: #net0: index=0,type=user,net=10.0.2.0\n",
 }

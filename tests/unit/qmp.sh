@@ -4,7 +4,8 @@
 # skipped; an error, a line over the bound, text that is not JSON, a
 # duplicate key, a reply to another id and silence each end qemu-check with
 # exit status 2 and one printable line saying so; vhost-user devices and
-# netdevs, which no real QEMU here can start without a backend, are refused.
+# netdevs, which no real QEMU here can start without a backend, are refused,
+# and so is smm=on (this machine's KVM has no SMM, so no real QEMU here has it).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -61,5 +62,12 @@ if [ $rc = 1 ] && grep -q "device 'disk0' is vhost-user-blk-pci" "$tmp/err" &&
 	pass "vhost-user device and netdev are refused, each in its line"
 else
 	fail "vhost-user device and netdev are refused, each in its line" "exit $rc: $(cat "$tmp/err" | tr '\n' ' ')"
+fi
+run smm
+if [ $rc = 1 ] && grep -q "System Management Mode (smm=on).*add smm=off to -machine" "$tmp/err" &&
+	[ "$(grep -c . "$tmp/err")" = 2 ]; then
+	pass "a machine with smm=on is refused (SMRAM in address space 1)"
+else
+	fail "a machine with smm=on is refused (SMRAM in address space 1)" "exit $rc: $(cat "$tmp/err" | tr '\n' ' ')"
 fi
 finish

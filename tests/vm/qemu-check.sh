@@ -170,6 +170,20 @@ time.sleep(60)" "$shm" >"$tmp/holder" & holder=$!; wait_for 10 grep -q mapped "$
 	kill "$holder" 2>/dev/null
 	holder=
 	setup=
+	# SMM as QEMU reports it: TCG has SMM (KVM here may not), so smm=on starts.
+	# shellcheck disable=SC2046
+	if start_qemu "$q" -accel tcg -machine pc,smm=on $(file_backend "$shm" on); then
+		"$ctl" qemu-check "$tmp/qmp.sock" >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		if [ $rc = 1 ] && grep -q "System Management Mode (smm=on)" "$tmp/err"; then
+			pass "QEMU $v, -machine smm=on: refused (System Management Mode)"
+		else
+			fail "QEMU $v, -machine smm=on: refused (System Management Mode)" "exit $rc: $(tr '\n' ' ' <"$tmp/err")"
+		fi
+	else
+		fail "QEMU $v, -machine smm=on: refused (System Management Mode)" "QEMU did not start"
+	fi
+	stop_qemu
 done
 
 # --json: one object per line, "refused" per reason, then "checked".

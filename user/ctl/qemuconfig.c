@@ -1,9 +1,13 @@
 /* qemuconfig.c: the configuration check of a QEMU guest (see qemuconfig.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/vfs.h>
+#include <unistd.h>
+#include <linux/kvm.h>
 #include <linux/magic.h>
 
 #include "ctl/peertext.h"
@@ -258,6 +262,38 @@ static int check_kvm(struct qmp *q, struct qemu_config *cfg)
 	return 0;
 }
 
+/*
+ * System Management Mode: with it, KVM gets SMRAM memslots in address space
+ * 1, which kvmmig.ko refuses (their writes are not harvested). QEMU's
+ * x86_machine_is_smm_enabled(): "auto" is on when KVM offers SMM.
+ */
+static int check_smm(struct qmp *q, struct qemu_config *cfg)
+{
+	const char *smm;
+	json_t *v;
+	int on, fd;
+
+	if (qmp_execute(q, "qom-get",
+			json_pack("{s:s, s:s}", "path", "/machine", "property", "smm"), &v))
+		return 0; /* not an x86 machine: no SMM */
+	smm = json_string_value(v);
+	on = !smm || strcmp(smm, "off");
+	if (on && smm && !strcmp(smm, "auto")) {
+		fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			on = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_SMM) > 0;
+			close(fd);
+		}
+	}
+	if (on)
+		refuse(cfg,
+		       "the machine has System Management Mode (smm=%s): KVM then holds SMRAM in "
+		       "address space 1, which kvmmig does not move; add smm=off to -machine",
+		       smm && !strcmp(smm, "on") ? "on" : "auto");
+	json_decref(v);
+	return 0;
+}
+
 /* Devices in QEMU's QOM tree whose type names vhost-user. */
 static int check_vhost_user(struct qmp *q, struct qemu_config *cfg)
 {
@@ -310,6 +346,8 @@ int qemu_config_check(struct qmp *q, struct qemu_config *cfg)
 		ret = check_migration(q, cfg);
 	if (!ret)
 		ret = check_memory(q, cfg);
+	if (!ret)
+		ret = check_smm(q, cfg);
 	if (!ret)
 		ret = check_vhost_user(q, cfg);
 	return ret ? ret : (int)cfg->nrefusals;

@@ -13,6 +13,8 @@
  *   (RAM_NAMED_FILE, backends/hostmem-file.c): a memfd is then copied by
  *   QEMU itself. kvmmig reads the RAM through its file, so a file must be on
  *   tmpfs (/dev/shm); huge pages are refused.
+ * - No System Management Mode: its SMRAM is in KVM's address space 1, whose
+ *   memslots kvmmig.ko refuses.
  * - No KVM dirty ring: the bitmap is what kvmmig.ko harvests.
  * - postcopy-ram off: pages would move after the switchover.
  * - No vhost-user device or netdev, and no other process mapping guest
