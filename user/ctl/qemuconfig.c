@@ -231,7 +231,7 @@ static int check_migration(struct qmp *q, struct qemu_config *cfg)
 static int check_kvm(struct qmp *q, struct qemu_config *cfg)
 {
 	struct qemu_vcpus v;
-	int enabled = 0, ret;
+	int enabled = 0, ret, fd;
 	json_t *kvm;
 
 	ret = qmp_execute(q, "query-kvm", NULL, &kvm);
@@ -248,17 +248,29 @@ static int check_kvm(struct qmp *q, struct qemu_config *cfg)
 		       "cannot read QEMU's mappings (/proc/%d/maps) to rule out KVM's dirty "
 		       "ring: run kvmmig-ctl on QEMU's host, as root",
 		       (int)q->pid);
-	} else if (!v.mapped) {
+		return 0;
+	}
+	if (!v.mapped) {
 		refuse(cfg,
 		       "process %d behind the QMP socket maps no KVM vCPU: is it QEMU, on "
 		       "this host?",
 		       (int)q->pid);
-	} else if (v.rings) {
+		return 0;
+	}
+	/* kvmmig-ctl will attach QEMU's VM by this file: can it take it? */
+	fd = qemu_proc_vm_fd(q->pid);
+	if (fd < 0)
+		refuse(cfg,
+		       "cannot take QEMU's KVM VM file (pidfd_getfd of anon_inode:kvm-vm in "
+		       "/proc/%d/fd: %s): run kvmmig-ctl as root, with ptrace access to QEMU",
+		       (int)q->pid, strerror(-fd));
+	else
+		close(fd);
+	if (v.rings)
 		refuse(cfg,
 		       "QEMU uses KVM's dirty ring (%u of %u vCPUs): kvmmig harvests the dirty "
 		       "bitmap; start QEMU without -accel kvm,dirty-ring-size",
 		       v.rings, v.mapped);
-	}
 	return 0;
 }
 
@@ -280,7 +292,14 @@ static int check_smm(struct qmp *q, struct qemu_config *cfg)
 	on = !smm || strcmp(smm, "off");
 	if (on && smm && !strcmp(smm, "auto")) {
 		fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-		if (fd >= 0) {
+		if (fd < 0) {
+			refuse(cfg,
+			       "the machine has smm=auto and /dev/kvm does not say whether KVM "
+			       "offers System Management Mode (%s): run as root, or add smm=off to "
+			       "-machine",
+			       strerror(errno));
+			on = 0;
+		} else {
 			on = ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_X86_SMM) > 0;
 			close(fd);
 		}

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -135,4 +136,47 @@ pid_t qemu_proc_other_mapper(pid_t pid, dev_t dev, ino_t ino, char *comm, size_t
 		}
 	}
 	return other;
+}
+
+/* The fd number of anon_inode:kvm-vm in /proc/@pid/fd, or -ENOENT. */
+static int find_vm_fd(pid_t pid)
+{
+	char dir[64], link[64 + sizeof(((struct dirent *)0)->d_name)], target[64];
+	struct dirent *e;
+	int found = -ENOENT;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	d = opendir(dir);
+	if (!d)
+		return -errno;
+	while (found < 0 && (e = readdir(d))) {
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		n = readlink(link, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		if (!strcmp(target, "anon_inode:kvm-vm"))
+			found = atoi(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+int qemu_proc_vm_fd(pid_t pid)
+{
+	int target = find_vm_fd(pid), pidfd, fd;
+
+	if (target < 0)
+		return target;
+	pidfd = pidfd_open(pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	fd = pidfd_getfd(pidfd, target, 0);
+	if (fd < 0)
+		fd = -errno;
+	close(pidfd);
+	return fd;
 }

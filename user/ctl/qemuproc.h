@@ -34,4 +34,12 @@ int qemu_proc_ram_file(pid_t pid, const char *path_prefix, uint64_t size, dev_t 
  */
 pid_t qemu_proc_other_mapper(pid_t pid, dev_t dev, ino_t ino, char *comm, size_t len);
 
+/*
+ * QEMU's KVM VM file, taken from process @pid with pidfd_getfd() (root, or
+ * ptrace access to QEMU): the fd shown as anon_inode:kvm-vm in
+ * /proc/@pid/fd. Returns the new fd (close-on-exec), -ENOENT when QEMU has
+ * none, or -errno (EPERM: no ptrace access).
+ */
+int qemu_proc_vm_fd(pid_t pid);
+
 #endif /* KVMMIG_CTL_QEMUPROC_H */
