@@ -17,7 +17,7 @@ trap '[ -z "$fake" ] || kill "$fake" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # run SCENARIO: qemu-check against the fake; its exit status in $rc, output in $tmp/out, $tmp/err.
 run() {
-	rm -f "$tmp/qmp.sock"
+	rm -f "$tmp/qmp.sock" "$tmp/fake.log" # a previous fake's "ready" must not count
 	python3 tests/unit/fakeqmp.py "$tmp/qmp.sock" "$1" >"$tmp/fake.log" 2>&1 &
 	fake=$!
 	wait_for 10 grep -q ready "$tmp/fake.log"
