@@ -125,7 +125,7 @@ done = objs[-1]
 assert done["event"] == "done" and done["rounds"] == len(rounds) == len(objs) - 1, objs
 assert all(isinstance(o[k], int) for o in rounds for k in ("pages_sent", "bytes", "wall_ns")), rounds
 assert rounds[-1]["decision"] == "stop and copy", rounds' "$tmp/sparse.mig.out" 2>"$tmp/json.err"; then
-	pass "migrate --json: one valid object per line, $(grep -c round "$tmp/sparse.mig.out") round events, then done"
+	pass "migrate --json: one valid object per line, $(grep -c '"event":"round"' "$tmp/sparse.mig.out") round events, then done"
 else
 	fail "migrate --json: one valid object per line, round events, then done" "$(tail -n 1 "$tmp/json.err"); $(head -c 300 "$tmp/sparse.mig.out")"
 fi
