@@ -101,7 +101,7 @@ memfd_mib() { # PIDFILE: MiB allocated to the VMM's guest-memory memfd
 start_source sparse 1 "$light" 256M
 start_dest sparsein 1 256M
 src_mib=$(memfd_mib "$tmp/sparse.src.pid")
-kvmmig-ctl migrate sparse "127.0.0.1:$port" "${auth[@]}" >"$tmp/sparse.mig.out" 2>&1 &
+kvmmig-ctl migrate sparse "127.0.0.1:$port" "${auth[@]}" --json >"$tmp/sparse.mig.out" 2>"$tmp/sparse.mig.err" &
 mig=$!
 # Allocation only grows: the last reading before the source exits (after
 # every round) is its most. A failed migration leaves the source running:
@@ -115,6 +115,19 @@ if runs_on "$tmp/sparsein.dst.log" "$tmp/sparsein.dst.pid"; then
 	pass "the sparse guest runs on at the destination: $(tail -n 1 "$tmp/sparse.mig.out")"
 else
 	fail "the sparse guest runs on at the destination" "$(tail -n 1 "$tmp/sparse.mig.out"); $(why_stopped "$tmp/sparsein.dst.log" "$tmp/sparsein.dst.pid")"
+fi
+# --json (built with jansson): every line one object, a round event per
+# round (the final one included), then done counting them.
+if python3 -c 'import json, sys
+objs = [json.loads(l) for l in open(sys.argv[1])]
+rounds = [o for o in objs if o["event"] == "round"]
+done = objs[-1]
+assert done["event"] == "done" and done["rounds"] == len(rounds) == len(objs) - 1, objs
+assert all(isinstance(o[k], int) for o in rounds for k in ("pages_sent", "bytes", "wall_ns")), rounds
+assert rounds[-1]["decision"] == "stop and copy", rounds' "$tmp/sparse.mig.out" 2>"$tmp/json.err"; then
+	pass "migrate --json: one valid object per line, $(grep -c '"event":"round"' "$tmp/sparse.mig.out") round events, then done"
+else
+	fail "migrate --json: one valid object per line, round events, then done" "$(tail -n 1 "$tmp/json.err"); $(head -c 300 "$tmp/sparse.mig.out")"
 fi
 dst_mib=$(memfd_mib "$tmp/sparsein.dst.pid")
 for side in "source:${src_mib:-?}" "destination:${dst_mib:-?}"; do

@@ -38,6 +38,13 @@ else
 	exit 1
 fi
 
+# The tools link libjansson (--json, QMP): dh_shlibdeps must make the package depend on it.
+if dpkg-deb -f "$work"/kvmmig-tools_*_amd64.deb Depends | grep -q 'libjansson4'; then
+	pass "kvmmig-tools depends on libjansson4"
+else
+	fail "kvmmig-tools depends on libjansson4" "Depends: $(dpkg-deb -f "$work"/kvmmig-tools_*_amd64.deb Depends)"
+fi
+
 debs=$(cd "$work" && ls kvmmig-dkms_*_all.deb kvmmig-tools_*_amd64.deb | sed "s|^|$work/|")
 if in_trixie apt-get install -y -qq $debs >"$work/install.log" 2>&1; then
 	pass "packages install"

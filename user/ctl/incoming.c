@@ -22,6 +22,7 @@
 
 #include "ctl/commands.h"
 #include "ctl/netio.h"
+#include "ctl/peertext.h"
 #include "ctl/secure.h"
 #include "ctl/session.h"
 #include "ctl/shape.h"
@@ -122,7 +123,7 @@ int incoming_main(int argc, char **argv)
 	struct vmm_status vst;
 	struct round_stats st;
 	enum wire_type type;
-	char *payload = NULL, why[512], line[64];
+	char *payload = NULL, why[512], line[64], peer[400];
 	size_t len;
 	int c, lfd, sock, ret, timeout_s = 0, insecure = 0, vm_fd;
 	uint32_t progress_ms = 0;
@@ -254,7 +255,7 @@ int incoming_main(int argc, char **argv)
 			snprintf(reason, sizeof(reason), "no reason given");
 		session_close(&sess);
 		snprintf(why, sizeof(why), "the source gave up before sending any memory: %s",
-			 reason);
+			 peer_text(peer, sizeof(peer), reason));
 		close(sock); /* the source is gone: nothing to tell it */
 		return fail(&vmm, -1, name, why);
 	}
@@ -278,7 +279,7 @@ int incoming_main(int argc, char **argv)
 				 ret ? "--verify: the VMM could not digest guest memory"
 				     : "--verify: guest memory differs after the transfer (source "
 				       "%.16s, destination %.16s)",
-				 payload, ours ? ours : "");
+				 peer_text(peer, sizeof(peer), payload), ours ? ours : "");
 			free(ours);
 			free(payload);
 			return fail(&vmm, sock, name, why);
@@ -294,7 +295,8 @@ int incoming_main(int argc, char **argv)
 	}
 	if (type != WIRE_STATE) {
 		snprintf(why, sizeof(why), "no guest state from the source: %s",
-			 payload && type == WIRE_ABORT ? payload : "connection lost");
+			 payload && type == WIRE_ABORT ? peer_text(peer, sizeof(peer), payload)
+						       : "connection lost");
 		free(payload);
 		return fail(&vmm, sock, name, why);
 	}

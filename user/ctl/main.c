@@ -14,6 +14,7 @@ static const struct {
     {"status", status_main, "Show what the VMM and the module say about a VM"},
     {"cancel", cancel_main, "Cancel a VM's migration; the guest goes on at the source"},
     {"resume", resume_main, "Resume a paused guest"},
+    {"qemu-check", qemu_check_main, "Check that kvmmig can move a QEMU guest's memory (QMP)"},
     {"list", list_main, "List the VMs attached to kvmmig"},
     {"keygen", keygen_main, "Write a new migration key (both hosts need the same)"},
     {"version", version_main, "Print the tool's and the kernel module's versions"},

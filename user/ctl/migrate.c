@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "ctl/commands.h"
+#include "ctl/jsonout.h"
 #include "ctl/netio.h"
+#include "ctl/peertext.h"
 #include "ctl/policy.h"
 #include "ctl/secure.h"
 #include "ctl/session.h"
@@ -54,6 +56,7 @@ static uint64_t now_ns(void)
 static int fail(struct migration *m, const char *what)
 {
 	const char *where = "running on the source";
+	char clean[1024];
 	int had_session = m->sess.fd >= 0;
 
 	/* The module lets go of the socket first: closing the session fd aborts it (socket shut down). */
@@ -89,9 +92,11 @@ static int fail(struct migration *m, const char *what)
 	}
 	if (m->ssh.pid)
 		ssh_dest_finish(&m->ssh, 15);
+	/* @what may quote the destination, or our VMM: printable ASCII only. */
+	peer_text(clean, sizeof(clean), what);
 	if (m->json)
-		printf("{\"event\":\"failed\",\"reason\":\"%s\"}\n", what);
-	fprintf(stderr, "kvmmig-ctl: migration of %s failed: %s; the guest is %s\n", m->name, what,
+		json_line(json_pack("{s:s, s:s}", "event", "failed", "reason", clean));
+	fprintf(stderr, "kvmmig-ctl: migration of %s failed: %s; the guest is %s\n", m->name, clean,
 		where);
 	return 1;
 }
@@ -102,15 +107,20 @@ static void show_round(const struct migration *m, const struct round_stats *st, 
 	double mbps = wall ? st->bytes * 1e3 / wall : 0;
 
 	if (m->json) {
-		printf("{\"event\":\"round\",\"round\":%u,\"pages_dirty\":%" PRIu64
-		       ",\"pages_sent\":%" PRIu64 ",\"pages_zero\":%" PRIu64 ",\"bytes\":%" PRIu64
-		       ",\"wall_ns\":%" PRIu64 ",\"harvest_ns\":%" PRIu64 ",\"bandwidth\":%" PRIu64
-		       ",\"dirty_rate\":%" PRIu64 ",\"expected_downtime_ns\":%" PRIu64
-		       ",\"decision\":\"%s\"}\n",
-		       st->round, st->pages_dirty, st->pages_sent, st->pages_zero, st->bytes, wall,
-		       st->harvest_ns, ps->bandwidth, ps->dirty_rate,
-		       ps->expected_downtime_ns == UINT64_MAX ? 0 : ps->expected_downtime_ns,
-		       policy_decision_name(d));
+		json_line(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+				    "event", "round", "round", (json_int_t)st->round,
+				    "pages_dirty", (json_int_t)st->pages_dirty,
+				    "pages_sent", (json_int_t)st->pages_sent,
+				    "pages_zero", (json_int_t)st->pages_zero,
+				    "bytes", (json_int_t)st->bytes, "wall_ns", (json_int_t)wall,
+				    "harvest_ns", (json_int_t)st->harvest_ns,
+				    "bandwidth", (json_int_t)ps->bandwidth,
+				    "dirty_rate", (json_int_t)ps->dirty_rate,
+				    "expected_downtime_ns",
+				    (json_int_t)(ps->expected_downtime_ns == UINT64_MAX
+						     ? 0
+						     : ps->expected_downtime_ns),
+				    "decision", policy_decision_name(d)));
 	} else {
 		printf("round %2u: %8" PRIu64 " dirty %8" PRIu64 " sent %8" PRIu64
 		       " zero (%5.1f%% of memory)  %7.1f MB at %6.1f MB/s  dirty rate %6.1f MB/s",
@@ -173,7 +183,7 @@ int migrate_main(int argc, char **argv)
 	const char *keypath = KVMMIG_DEFAULT_KEY, *dest, *ssh = "ssh", *remote_ctl = "kvmmig-ctl";
 	enum policy_decision d;
 	uint64_t timeout_ns = 0, pause_ns, downtime_ns, t, bandwidth = 0;
-	char hello[32768], *payload = NULL, why[512];
+	char hello[32768], *payload = NULL, why[512], peer[400];
 	size_t blob_len;
 	enum wire_type type;
 	int c, ret, verify = 0, insecure = 0, vm_fd;
@@ -267,6 +277,7 @@ int migrate_main(int argc, char **argv)
 	m.guest_pages = vst.mem / sysconf(_SC_PAGESIZE);
 
 	if (is_ssh_url(dest)) {
+		m.ssh.json = m.json;
 		if (ssh_dest_start(&m.ssh, dest, m.name, ssh, remote_ctl, progress_ms, key, why,
 				   sizeof(why)))
 			return fail(&m, why);
@@ -289,8 +300,9 @@ int migrate_main(int argc, char **argv)
 		return fail(&m, "the handshake with the destination broke off");
 	if (type != WIRE_ACCEPT) {
 		snprintf(why, sizeof(why), "the destination refused: %s",
-			 type == WIRE_REFUSE || type == WIRE_ABORT ? payload
-								   : wire_type_name(type));
+			 type == WIRE_REFUSE || type == WIRE_ABORT
+				 ? peer_text(peer, sizeof(peer), payload)
+				 : wire_type_name(type));
 		free(payload);
 		return fail(&m, why);
 	}
@@ -437,7 +449,8 @@ int migrate_main(int argc, char **argv)
 	if (type != WIRE_RESTORED) {
 		/* The destination's reason, e.g. a --verify mismatch. */
 		snprintf(why, sizeof(why), "the destination could not restore the state: %s",
-			 type == WIRE_ABORT ? payload : wire_type_name(type));
+			 type == WIRE_ABORT ? peer_text(peer, sizeof(peer), payload)
+					    : wire_type_name(type));
 		free(payload);
 		return fail(&m, why);
 	}
@@ -470,9 +483,9 @@ int migrate_main(int argc, char **argv)
 
 	t = now_ns() - m.start_ns;
 	if (m.json)
-		printf("{\"event\":\"done\",\"total_ns\":%" PRIu64 ",\"downtime_ns\":%" PRIu64
-		       ",\"bytes\":%" PRIu64 ",\"rounds\":%u}\n",
-		       t, downtime_ns, m.bytes, ps.rounds + 1);
+		json_line(json_pack("{s:s, s:I, s:I, s:I, s:I}", "event", "done", "total_ns",
+				    (json_int_t)t, "downtime_ns", (json_int_t)downtime_ns, "bytes",
+				    (json_int_t)m.bytes, "rounds", (json_int_t)(ps.rounds + 1)));
 	else
 		printf("migrated %s in %.2f s: downtime %" PRIu64 " ms, %.1f MB in %u rounds%s\n",
 		       m.name, t / 1e9, downtime_ns / 1000000, m.bytes / 1e6, ps.rounds + 1,

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 
 #include "ctl/ktls.h"
+#include "ctl/peertext.h"
 #include "ctl/secure.h"
 #include "ctl/wire.h"
 
@@ -174,7 +175,10 @@ static int recv_exact_msg(int fd, const char *peer, enum wire_type want, void *o
 		return -1;
 	}
 	if (type == WIRE_REFUSE || type == WIRE_ABORT) {
-		snprintf(why, len, "the %s refused: %s", peer, payload);
+		char text[400];
+
+		snprintf(why, len, "the %s refused: %s", peer,
+			 peer_text(text, sizeof(text), payload));
 		free(payload);
 		return -1;
 	}

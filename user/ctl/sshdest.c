@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/jsonout.h"
 #include "ctl/netio.h"
+#include "ctl/peertext.h"
 #include "ctl/sshdest.h"
 
 /* How long the remote side may take to say where it listens. */
@@ -64,7 +66,6 @@ int ssh_dest_start(struct ssh_dest *d, const char *url, const char *name, const 
 	int in[2], out[2];
 	time_t deadline;
 
-	memset(d, 0, sizeof(*d));
 	if (parse_url(url, login, sizeof(login), host, sizeof(host), port, sizeof(port))) {
 		snprintf(why, len, "not an SSH destination: '%s' (expected ssh://[USER@]HOST[:PORT])",
 			 url);
@@ -137,7 +138,7 @@ int ssh_dest_start(struct ssh_dest *d, const char *url, const char *name, const 
 
 int ssh_dest_finish(struct ssh_dest *d, int timeout_s)
 {
-	char line[512];
+	char line[512], clean[2048];
 	int status = -1, i;
 
 	if (d->out) {
@@ -148,7 +149,13 @@ int ssh_dest_finish(struct ssh_dest *d, int timeout_s)
 
 			if (poll(&p, 1, timeout_s * 1000) != 1 || !fgets(line, sizeof(line), d->out))
 				break;
-			printf("destination: %s", line);
+			line[strcspn(line, "\n")] = '\0';
+			peer_text(clean, sizeof(clean), line);
+			if (d->json)
+				json_line(json_pack("{s:s, s:s}", "event", "destination", "text",
+						    clean));
+			else
+				printf("destination: %s\n", clean);
 		}
 		fflush(stdout);
 		fclose(d->out);

@@ -23,6 +23,7 @@ struct ssh_dest {
 	pid_t pid;  /* the ssh client, 0 when none */
 	FILE *out;  /* the remote incoming's stdout */
 	char data[300]; /* "HOST:PORT" of the data connection */
+	int json;	/* print the remote side's lines as --json events */
 };
 
 static inline int is_ssh_url(const char *dest)
@@ -31,8 +32,9 @@ static inline int is_ssh_url(const char *dest)
 }
 
 /*
- * Starts the remote side. @ssh is the ssh command (words split by the
- * shell, e.g. "ssh -F cfg"); @remote_ctl the remote kvmmig-ctl;
+ * Starts the remote side in @d, which the caller zeroed (and set .json in).
+ * @ssh is the ssh command (words split by the shell, e.g. "ssh -F cfg");
+ * @remote_ctl the remote kvmmig-ctl;
  * @progress_ms, when not 0, its --progress-timeout (the same bound on both
  * sides). Returns 0 with @d->data set, or -1 with a one-line reason in @why.
  */
@@ -41,7 +43,8 @@ int ssh_dest_start(struct ssh_dest *d, const char *url, const char *name, const 
 		   char *why, size_t len);
 
 /*
- * Prints what the remote side said ("destination: ..."), waits up to
+ * Prints what the remote side said ("destination: ...", or --json events
+ * {"event":"destination","text":...}; through peer_text()), waits up to
  * @timeout_s for it to exit (then kills it). Returns its exit status, or -1.
  */
 int ssh_dest_finish(struct ssh_dest *d, int timeout_s);

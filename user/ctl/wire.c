@@ -66,9 +66,6 @@ int wire_recv_stream_abort(int fd, char *reason, size_t size)
 	while (got + 1 < size && (n = read(fd, reason + got, size - 1 - got)) > 0)
 		got += n;
 	reason[got] = '\0';
-	for (size_t i = 0; i < got; i++)
-		if ((unsigned char)reason[i] < ' ')
-			reason[i] = ' ';
 	return got ? 0 : -ENODATA;
 }
 

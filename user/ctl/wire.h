@@ -58,7 +58,8 @@ int wire_send(int fd, enum wire_type type, const void *payload, size_t len);
  * gives up with the stream's own ABORT record (uapi kvmmig.h) and its
  * reason, then closes its side; the destination's module stops after the
  * header (ECONNABORTED) and its tool reads the reason with
- * wire_recv_stream_abort() (up to @size - 1 bytes, NUL-terminated).
+ * wire_recv_stream_abort() (up to @size - 1 bytes, NUL-terminated, as the
+ * peer wrote them: print them through peer_text()).
  */
 int wire_send_stream_abort(int fd, const char *reason);
 int wire_recv_stream_abort(int fd, char *reason, size_t size);
