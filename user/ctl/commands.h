@@ -11,5 +11,6 @@ int cancel_main(int argc, char **argv);
 int resume_main(int argc, char **argv);
 int debug_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
+int cpubaseline_main(int argc, char **argv);
 
 #endif /* KVMMIG_CTL_COMMANDS_H */

@@ -393,7 +393,7 @@ int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *
 {
 	struct blob_writer w = {.version = version ? version : KVMMIG_STATE_VERSION};
 	struct kvmmig_state_vm_info info = {
-	    .ncpus = vm->ncpus, .nslots = vm->nslots, .cpu_model = vm->cpu_model};
+	    .ncpus = vm->ncpus, .nslots = vm->nslots, .cpu_model = vm->cpu_model->id};
 	struct kvmmig_state_header header = {.version = w.version,
 					     .header_size = KVMMIG_STATE_HEADER_SIZE};
 	struct kvm_pit_state2 pit;
@@ -749,9 +749,25 @@ static int check_vm_info(struct vmm_vm *vm, const struct rec *r, char *err, size
 	if (info.ncpus != (uint32_t)vm->ncpus)
 		return reject(err, err_size, "state blob is for %u vCPUs, this VM has %d",
 			      info.ncpus, vm->ncpus);
-	if (info.cpu_model != (uint32_t)vm->cpu_model)
-		return reject(err, err_size, "state blob has CPU model %u, this VM %d",
-			      info.cpu_model, vm->cpu_model);
+	if (info.cpu_model != (uint32_t)vm->cpu_model->id) {
+		const struct cpu_model *m = cpu_model_by_id(info.cpu_model);
+
+		if (info.cpu_model == CPU_MODEL_RETIRED_BASELINE)
+			return reject(err, err_size,
+				      "the guest runs kvmmig's retired CPU model 'baseline' (a "
+				      "CPUID no named model reproduces): restore it with the "
+				      "kvmmig-vm that started it");
+		if (!m)
+			return reject(err, err_size,
+				      "the guest runs CPU model %u, unknown to this kvmmig-vm: "
+				      "upgrade it",
+				      info.cpu_model);
+		return reject(err, err_size,
+			      "the guest runs CPU model %s version %u, this VM %s version %u: "
+			      "start kvmmig-vm --incoming --cpu %s",
+			      m->name, m->version, vm->cpu_model->name, vm->cpu_model->version,
+			      m->name);
+	}
 	if (info.nslots != (uint32_t)vm->nslots)
 		return reject(err, err_size, "state blob has %u memslots, this VM %d", info.nslots,
 			      vm->nslots);
