@@ -406,9 +406,9 @@ static int cmd_check_cpuid(struct vmm_vm *vm, char *text, size_t text_len, struc
 		memcpy(own->entries, vm->cpuid0->entries, own->nent * sizeof(own->entries[0]));
 	}
 	if (!ret)
-		ret = vmm_cpuid_check_supported(vm->kvm_fd, own, t.cpuid, err, sizeof(err));
-	if (!ret)
 		ret = check_xsave_size(vm, t.cpuid, err, sizeof(err));
+	if (!ret)
+		ret = vmm_cpuid_check_supported(vm->kvm_fd, own, t.cpuid, err, sizeof(err));
 	if (!ret)
 		ret = check_tsc(vm, &t, err, sizeof(err));
 	free(t.cpuid), free(own);

@@ -20,6 +20,34 @@
 
 static struct kvm_cpuid2 *supported;
 
+static struct kvm_cpuid2 *vcpu_reported_cpuid(int kvm_fd);
+
+/*
+ * Adds to @c's feature words what a vCPU of this host reports beyond them:
+ * nothing on KVM, which reports what it was given; PVM lists less in its
+ * supported CPUID than its vCPUs get (SMEP, SSE4.2, ...), and they get it
+ * whatever the VMM sets. VMX and SVM stay out: nested state is not migrated.
+ */
+static void add_vcpu_reported(int kvm_fd, struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid2 *own = vcpu_reported_cpuid(kvm_fd);
+
+	for (uint32_t i = 0; own && i < c->nent; i++)
+		for (int w = 0; w < CPU_NWORDS; w++) {
+			struct kvm_cpuid_entry2 *e = &c->entries[i];
+			uint32_t add = cpuid_word(own, w) & ~cpu_words[w].vmm_owned;
+
+			if (w == W_1_ECX)
+				add &= ~CPUID_1_ECX_VMX;
+			if (w == W_E1_ECX)
+				add &= ~CPUID_EXT1_ECX_SVM;
+			if (e->function == cpu_words[w].function && e->index == cpu_words[w].index)
+				cpuid_set_reg(e, cpu_words[w].reg,
+					      cpuid_reg(e, cpu_words[w].reg) | add);
+		}
+	free(own);
+}
+
 int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out)
 {
 	if (!supported) {
@@ -48,7 +76,9 @@ int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out)
 			for (uint32_t i = 0; i < c->nent; i++)
 				if (c->entries[i].function == 1 && c->entries[i].index == 0)
 					c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
+		/* Set first: the vCPU below gets its CPUID built from it. */
 		supported = c;
+		add_vcpu_reported(kvm_fd, c);
 	}
 	*out = supported;
 	return 0;
@@ -252,9 +282,8 @@ int vmm_cpu_model_check_host(int kvm_fd, const struct cpu_model *model,
 }
 
 /*
- * What a vCPU set up with the host model reports (KVM_GET_CPUID2): the
- * checks count it as given, since PVM lists less in its supported CPUID
- * than its vCPUs get. NULL if no VM can be made here.
+ * What a vCPU of a throwaway VM reports (KVM_GET_CPUID2) once given the
+ * host model built from KVM's supported CPUID. NULL if no VM can be made.
  */
 static struct kvm_cpuid2 *vcpu_reported_cpuid(int kvm_fd)
 {
@@ -287,36 +316,18 @@ fail:
 int vmm_cpuid_print_supported(int kvm_fd, FILE *f)
 {
 	const struct kvm_cpuid2 *sup;
-	struct kvm_cpuid2 *own, *c;
 	char vendor[13];
 	int ret = vmm_cpuid_supported(kvm_fd, &sup);
 
 	if (ret)
 		return ret;
-	c = malloc(sizeof(*c) + sup->nent * sizeof(c->entries[0]));
-	if (!c)
-		return -ENOMEM;
-	memcpy(c, sup, sizeof(*c) + sup->nent * sizeof(c->entries[0]));
-	own = vcpu_reported_cpuid(kvm_fd);
-	/* Feature words only: the rest of a vCPU's CPUID is the VMM's own doing (topology). */
-	for (uint32_t i = 0; own && i < c->nent; i++)
-		for (int w = 0; w < CPU_NWORDS; w++) {
-			struct kvm_cpuid_entry2 *e = &c->entries[i];
-
-			if (e->function == cpu_words[w].function && e->index == cpu_words[w].index)
-				cpuid_set_reg(e, cpu_words[w].reg,
-					      cpuid_reg(e, cpu_words[w].reg) |
-						  (cpuid_word(own, w) & ~cpu_words[w].vmm_owned));
-		}
-	free(own);
-	sup = c;
 	cpuid_vendor(sup, vendor);
-	fprintf(f, "# KVM_GET_SUPPORTED_CPUID of this host (%s), by kvmmig-vm\n", vendor);
+	fprintf(f, "# what this host's KVM gives a guest (%s), by kvmmig-vm --print-supported-cpuid\n",
+		vendor);
 	fprintf(f, "# kvmmig-ctl cpu-baseline FILE... picks the best model every host runs\n");
 	for (uint32_t i = 0; i < sup->nent; i++)
 		fprintf(f, "cpuid 0x%x %u 0x%x 0x%x 0x%x 0x%x\n", sup->entries[i].function,
 			sup->entries[i].index, sup->entries[i].eax, sup->entries[i].ebx,
 			sup->entries[i].ecx, sup->entries[i].edx);
-	free(c);
 	return ferror(f) ? -EIO : 0;
 }

@@ -18,7 +18,12 @@
  *  - no XSAVE state component (leaf 0xd) whose feature is not offered.
  */
 
-/* KVM's supported CPUID, fetched once per process. -errno on failure. */
+/*
+ * What this host's KVM gives a guest, fetched once per process:
+ * KVM_GET_SUPPORTED_CPUID with the TSC-deadline timer KVM_CAP_TSC_DEADLINE_TIMER
+ * promises, and the feature bits a vCPU reports beyond it (PVM's vCPUs
+ * get more than it lists). -errno on failure.
+ */
 int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out);
 /* Builds the CPUID of vCPU @index; the caller frees *@out. */
 int vmm_cpuid_build(int kvm_fd, const struct cpu_model *model, int index, int ncpus,
@@ -41,11 +46,7 @@ int vmm_cpuid_check_supported(int kvm_fd, const struct kvm_cpuid2 *own,
  */
 int vmm_cpu_model_check_host(int kvm_fd, const struct cpu_model *model,
 			     const struct kvm_cpuid2 *own, char *err, size_t err_size);
-/*
- * Writes what this host's KVM can give a guest as "cpuid ..." lines
- * (kvmmig-vm --print-supported-cpuid): KVM_GET_SUPPORTED_CPUID, its feature
- * words joined with what a vCPU reports, as the checks count them.
- */
+/* Writes vmm_cpuid_supported() as "cpuid ..." lines (kvmmig-vm --print-supported-cpuid). */
 int vmm_cpuid_print_supported(int kvm_fd, FILE *f);
 
 #endif /* KVMMIG_VMM_CPUID_H */

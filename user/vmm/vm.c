@@ -540,6 +540,8 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 	fprintf(f, "cpu-model %s %u\n", vm->cpu_model->name, vm->cpu_model->version);
 	if (vm->tsc_khz > 0)
 		fprintf(f, "tsc-khz %d\n", vm->tsc_khz);
+	/* Whether a guest whose TSC ran at another rate keeps it here (KVM_CAP_TSC_CONTROL). */
+	fprintf(f, "tsc-scaling %s\n", vm->has_tsc_control ? "yes" : "no");
 	fprintf(f, "mem %llu\n", (unsigned long long)vm->mem_bytes);
 	for (int i = 0; i < vm->nslots; i++)
 		fprintf(f, "memslot %u gpa 0x%llx size 0x%llx offset 0x%llx\n", vm->slots[i].slot,
