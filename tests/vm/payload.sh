@@ -8,7 +8,7 @@ vm_build
 
 for cpus in 1 2; do
 	for model in host x86-64-v2; do
-		name=run$cpus$model
+		name=run$cpus${model//-/}
 		TEST_SUFFIX=" [$cpus vCPU, --cpu $model]"
 		vm_start $name --cpus $cpus --mem 64M --cpu $model --payload "$dirtymem" \
 			--append "pages=2048 rate=32 verify_every=4 iterations=3000 report_ms=1000"
