@@ -7,80 +7,158 @@
 
 /* Linux's names (arch/x86/include/asm/cpufeatures.h), upper case. */
 static const char *const names_1_edx[32] = {
-    "FPU",   "VME",  "DE",	"PSE",	"TSC",	"MSR",	"PAE",	"MCE",	"CX8",	"APIC", NULL,
-    "SEP",   "MTRR", "PGE",	"MCA",	"CMOV", "PAT",	"PSE36", "PN",	"CLFLUSH", NULL,  "DS",
-    "ACPI",  "MMX",  "FXSR",	"SSE",	"SSE2", "SS",	"HTT",	"TM",	"IA64", "PBE"};
+    "FPU",  "VME",  "DE",   "PSE", "TSC",  "MSR", "PAE",   "MCE", "CX8",     "APIC", NULL,
+    "SEP",  "MTRR", "PGE",  "MCA", "CMOV", "PAT", "PSE36", "PN",  "CLFLUSH", NULL,   "DS",
+    "ACPI", "MMX",  "FXSR", "SSE", "SSE2", "SS",  "HTT",   "TM",  "IA64",    "PBE"};
 static const char *const names_1_ecx[32] = {
-    "SSE3",	"PCLMULQDQ", "DTES64", "MONITOR", "DS_CPL",	"VMX",	   "SMX",    "EST",
-    "TM2",	"SSSE3",     "CID",    "SDBG",	  "FMA",	"CX16",	   "XTPR",   "PDCM",
-    NULL,	"PCID",	     "DCA",    "SSE4_1",  "SSE4_2",	"X2APIC",  "MOVBE",  "POPCNT",
-    "TSC_DEADLINE_TIMER", "AES", "XSAVE", "OSXSAVE", "AVX",	"F16C",	   "RDRAND", "HYPERVISOR"};
-static const char *const names_6_eax[32] = {[0] = "DTHERM", [1] = "IDA", [2] = "ARAT",
-					    [4] = "PLN",    [6] = "PTS", [7] = "HWP"};
+    "SSE3",   "PCLMULQDQ", "DTES64",  "MONITOR", "DS_CPL",
+    "VMX",    "SMX",	   "EST",     "TM2",	 "SSSE3",
+    "CID",    "SDBG",	   "FMA",     "CX16",	 "XTPR",
+    "PDCM",   NULL,	   "PCID",    "DCA",	 "SSE4_1",
+    "SSE4_2", "X2APIC",	   "MOVBE",   "POPCNT",	 "TSC_DEADLINE_TIMER",
+    "AES",    "XSAVE",	   "OSXSAVE", "AVX",	 "F16C",
+    "RDRAND", "HYPERVISOR"};
+static const char *const names_6_eax[32] = {
+    [0] = "DTHERM", [1] = "IDA", [2] = "ARAT", [4] = "PLN", [6] = "PTS", [7] = "HWP"};
 static const char *const names_7_0_ebx[32] = {
-    "FSGSBASE", "TSC_ADJUST", "SGX",	  "BMI1",	"HLE",	    "AVX2",	"FDP_EXCPTN_ONLY",
-    "SMEP",	"BMI2",	      "ERMS",	  "INVPCID",	"RTM",	    "CQM",	"ZERO_FCS_FDS",
-    "MPX",	"RDT_A",      "AVX512F",  "AVX512DQ",	"RDSEED",   "ADX",	"SMAP",
-    "AVX512IFMA", "PCOMMIT",  "CLFLUSHOPT", "CLWB",	"INTEL_PT", "AVX512PF", "AVX512ER",
-    "AVX512CD", "SHA_NI",     "AVX512BW", "AVX512VL"};
-static const char *const names_7_0_ecx[32] = {
-    "PREFETCHWT1", "AVX512VBMI", "UMIP",     "PKU",	   "OSPKE",	 "WAITPKG",
-    "AVX512_VBMI2", "SHSTK",     "GFNI",     "VAES",	   "VPCLMULQDQ", "AVX512_VNNI",
-    "AVX512_BITALG", "TME",	     "AVX512_VPOPCNTDQ", NULL,	 "LA57",	 NULL,
-    NULL,	   NULL,	 NULL,	     NULL,	   "RDPID",	 "KEYLOCKER",
-    "BUS_LOCK_DETECT", "CLDEMOTE", NULL,     "MOVDIRI",	   "MOVDIR64B",	 "ENQCMD",
-    "SGX_LC",	   "PKS"};
-static const char *const names_7_0_edx[32] = {
-    [1] = "SGX_KEYS",	     [2] = "AVX512_4VNNIW",   [3] = "AVX512_4FMAPS",
-    [4] = "FSRM",	     [5] = "UINTR",	      [8] = "AVX512_VP2INTERSECT",
-    [9] = "SRBDS_CTRL",	     [10] = "MD_CLEAR",	      [11] = "RTM_ALWAYS_ABORT",
-    [13] = "TSX_FORCE_ABORT", [14] = "SERIALIZE",     [15] = "HYBRID_CPU",
-    [16] = "TSXLDTRK",	     [18] = "PCONFIG",	      [19] = "ARCH_LBR",
-    [20] = "IBT",	     [22] = "AMX_BF16",	      [23] = "AVX512_FP16",
-    [24] = "AMX_TILE",	     [25] = "AMX_INT8",	      [26] = "SPEC_CTRL",
-    [27] = "INTEL_STIBP",    [28] = "FLUSH_L1D",      [29] = "ARCH_CAPABILITIES",
-    [30] = "CORE_CAPABILITIES", [31] = "SPEC_CTRL_SSBD"};
+    "FSGSBASE",	  "TSC_ADJUST", "SGX",	      "BMI1",	  "HLE",      "AVX2",	  "FDP_EXCPTN_ONLY",
+    "SMEP",	  "BMI2",	"ERMS",	      "INVPCID",  "RTM",      "CQM",	  "ZERO_FCS_FDS",
+    "MPX",	  "RDT_A",	"AVX512F",    "AVX512DQ", "RDSEED",   "ADX",	  "SMAP",
+    "AVX512IFMA", "PCOMMIT",	"CLFLUSHOPT", "CLWB",	  "INTEL_PT", "AVX512PF", "AVX512ER",
+    "AVX512CD",	  "SHA_NI",	"AVX512BW",   "AVX512VL"};
+static const char *const names_7_0_ecx[32] = {"PREFETCHWT1",
+					      "AVX512VBMI",
+					      "UMIP",
+					      "PKU",
+					      "OSPKE",
+					      "WAITPKG",
+					      "AVX512_VBMI2",
+					      "SHSTK",
+					      "GFNI",
+					      "VAES",
+					      "VPCLMULQDQ",
+					      "AVX512_VNNI",
+					      "AVX512_BITALG",
+					      "TME",
+					      "AVX512_VPOPCNTDQ",
+					      NULL,
+					      "LA57",
+					      NULL,
+					      NULL,
+					      NULL,
+					      NULL,
+					      NULL,
+					      "RDPID",
+					      "KEYLOCKER",
+					      "BUS_LOCK_DETECT",
+					      "CLDEMOTE",
+					      NULL,
+					      "MOVDIRI",
+					      "MOVDIR64B",
+					      "ENQCMD",
+					      "SGX_LC",
+					      "PKS"};
+static const char *const names_7_0_edx[32] = {[1] = "SGX_KEYS",
+					      [2] = "AVX512_4VNNIW",
+					      [3] = "AVX512_4FMAPS",
+					      [4] = "FSRM",
+					      [5] = "UINTR",
+					      [8] = "AVX512_VP2INTERSECT",
+					      [9] = "SRBDS_CTRL",
+					      [10] = "MD_CLEAR",
+					      [11] = "RTM_ALWAYS_ABORT",
+					      [13] = "TSX_FORCE_ABORT",
+					      [14] = "SERIALIZE",
+					      [15] = "HYBRID_CPU",
+					      [16] = "TSXLDTRK",
+					      [18] = "PCONFIG",
+					      [19] = "ARCH_LBR",
+					      [20] = "IBT",
+					      [22] = "AMX_BF16",
+					      [23] = "AVX512_FP16",
+					      [24] = "AMX_TILE",
+					      [25] = "AMX_INT8",
+					      [26] = "SPEC_CTRL",
+					      [27] = "INTEL_STIBP",
+					      [28] = "FLUSH_L1D",
+					      [29] = "ARCH_CAPABILITIES",
+					      [30] = "CORE_CAPABILITIES",
+					      [31] = "SPEC_CTRL_SSBD"};
 static const char *const names_7_1_eax[32] = {
-    [0] = "SHA512",	[1] = "SM3",	  [2] = "SM4",	      [4] = "AVX_VNNI",
-    [5] = "AVX512_BF16", [7] = "CMPCCXADD", [10] = "FZRM",    [11] = "FSRS",
-    [12] = "FSRC",	[17] = "FRED",	  [18] = "LKGS",      [19] = "WRMSRNS",
-    [21] = "AMX_FP16",	[22] = "HRESET",  [23] = "AVX_IFMA", [26] = "LAM",
-    [27] = "MSRLIST"};
-static const char *const names_7_1_edx[32] = {[4] = "AVX_VNNI_INT8", [5] = "AVX_NE_CONVERT",
-					      [10] = "AVX_VNNI_INT16", [14] = "PREFETCHITI",
+    [0] = "SHA512",    [1] = "SM3",	 [2] = "SM4",	    [4] = "AVX_VNNI", [5] = "AVX512_BF16",
+    [7] = "CMPCCXADD", [10] = "FZRM",	 [11] = "FSRS",	    [12] = "FSRC",    [17] = "FRED",
+    [18] = "LKGS",     [19] = "WRMSRNS", [21] = "AMX_FP16", [22] = "HRESET",  [23] = "AVX_IFMA",
+    [26] = "LAM",      [27] = "MSRLIST"};
+static const char *const names_7_1_edx[32] = {[4] = "AVX_VNNI_INT8",
+					      [5] = "AVX_NE_CONVERT",
+					      [10] = "AVX_VNNI_INT16",
+					      [14] = "PREFETCHITI",
 					      [19] = "AVX10"};
-static const char *const names_7_2_edx[32] = {"PSFD",	  "IPRED_CTRL", "RRSBA_CTRL",
-					      "DDPD_U",	  "BHI_CTRL",	"MCDT_NO"};
+static const char *const names_7_2_edx[32] = {"PSFD",	"IPRED_CTRL", "RRSBA_CTRL",
+					      "DDPD_U", "BHI_CTRL",   "MCDT_NO"};
 static const char *const names_xcr0[32] = {
-    [0] = "X87",       [1] = "SSE",	   [2] = "AVX",	     [3] = "BNDREGS",
-    [4] = "BNDCSR",    [5] = "OPMASK",	   [6] = "ZMM_HI256", [7] = "HI16_ZMM",
-    [9] = "PKRU",      [17] = "XTILECFG", [18] = "XTILEDATA"};
+    [0] = "X87",    [1] = "SSE",       [2] = "AVX",	  [3] = "BNDREGS",
+    [4] = "BNDCSR", [5] = "OPMASK",    [6] = "ZMM_HI256", [7] = "HI16_ZMM",
+    [9] = "PKRU",   [17] = "XTILECFG", [18] = "XTILEDATA"};
 static const char *const names_d_1_eax[32] = {"XSAVEOPT", "XSAVEC", "XGETBV1", "XSAVES", "XFD"};
-static const char *const names_kvm_eax[32] = {
-    [0] = "CLOCKSOURCE",    [1] = "NOP_IO_DELAY",  [2] = "MMU_OP",	     [3] = "CLOCKSOURCE2",
-    [4] = "ASYNC_PF",	    [5] = "STEAL_TIME",	   [6] = "PV_EOI",	     [7] = "PV_UNHALT",
-    [9] = "PV_TLB_FLUSH",   [10] = "ASYNC_PF_VMEXIT", [11] = "PV_SEND_IPI",  [12] = "POLL_CONTROL",
-    [13] = "PV_SCHED_YIELD", [14] = "ASYNC_PF_INT", [15] = "MSI_EXT_DEST_ID",
-    [16] = "HC_MAP_GPA_RANGE", [17] = "MIGRATION_CONTROL", [24] = "CLOCKSOURCE_STABLE"};
-static const char *const names_e1_ecx[32] = {
-    "LAHF_LM", "CMP_LEGACY", "SVM",	  "EXTAPIC",	  "CR8_LEGACY", "ABM",	"SSE4A", "MISALIGNSSE",
-    "3DNOWPREFETCH", "OSVW", "IBS",	  "XOP",	  "SKINIT",	"WDT",	NULL,	 "LWP",
-    "FMA4",    "TCE",	     NULL,	  "NODEID_MSR",	  NULL,		"TBM",	"TOPOEXT", "PERFCTR_CORE",
-    "PERFCTR_NB", NULL,	     "BPEXT",	  "PTSC",	  "PERFCTR_LLC", "MWAITX"};
+static const char *const names_kvm_eax[32] = {[0] = "CLOCKSOURCE",
+					      [1] = "NOP_IO_DELAY",
+					      [2] = "MMU_OP",
+					      [3] = "CLOCKSOURCE2",
+					      [4] = "ASYNC_PF",
+					      [5] = "STEAL_TIME",
+					      [6] = "PV_EOI",
+					      [7] = "PV_UNHALT",
+					      [9] = "PV_TLB_FLUSH",
+					      [10] = "ASYNC_PF_VMEXIT",
+					      [11] = "PV_SEND_IPI",
+					      [12] = "POLL_CONTROL",
+					      [13] = "PV_SCHED_YIELD",
+					      [14] = "ASYNC_PF_INT",
+					      [15] = "MSI_EXT_DEST_ID",
+					      [16] = "HC_MAP_GPA_RANGE",
+					      [17] = "MIGRATION_CONTROL",
+					      [24] = "CLOCKSOURCE_STABLE"};
+static const char *const names_e1_ecx[32] = {"LAHF_LM",	   "CMP_LEGACY",  "SVM",
+					     "EXTAPIC",	   "CR8_LEGACY",  "ABM",
+					     "SSE4A",	   "MISALIGNSSE", "3DNOWPREFETCH",
+					     "OSVW",	   "IBS",	  "XOP",
+					     "SKINIT",	   "WDT",	  NULL,
+					     "LWP",	   "FMA4",	  "TCE",
+					     NULL,	   "NODEID_MSR",  NULL,
+					     "TBM",	   "TOPOEXT",	  "PERFCTR_CORE",
+					     "PERFCTR_NB", NULL,	  "BPEXT",
+					     "PTSC",	   "PERFCTR_LLC", "MWAITX"};
 static const char *const names_e1_edx[32] = {
-    "FPU",  "VME",  "DE",   "PSE", "TSC",  "MSR",    "PAE",    "MCE",	"CX8",	   "APIC", NULL,
-    "SYSCALL", "MTRR", "PGE", "MCA", "CMOV", "PAT",  "PSE36",  NULL,	"MP",	   "NX",   NULL,
-    "MMXEXT", "MMX", "FXSR", "FXSR_OPT", "PDPE1GB", "RDTSCP", NULL, "LM", "3DNOWEXT", "3DNOW"};
+    "FPU",  "VME",	"DE",	   "PSE",     "TSC",  "MSR", "PAE",	 "MCE",
+    "CX8",  "APIC",	NULL,	   "SYSCALL", "MTRR", "PGE", "MCA",	 "CMOV",
+    "PAT",  "PSE36",	NULL,	   "MP",      "NX",   NULL,  "MMXEXT",	 "MMX",
+    "FXSR", "FXSR_OPT", "PDPE1GB", "RDTSCP",  NULL,   "LM",  "3DNOWEXT", "3DNOW"};
 static const char *const names_e7_edx[32] = {[8] = "INVTSC"};
-static const char *const names_e8_ebx[32] = {
-    [0] = "CLZERO",	      [1] = "IRPERF",	     [2] = "XSAVEERPTR",   [4] = "RDPRU",
-    [8] = "MCOMMIT",	      [9] = "WBNOINVD",	     [12] = "AMD_IBPB",    [14] = "AMD_IBRS",
-    [15] = "AMD_STIBP",	      [16] = "AMD_IBRS_ALWAYS_ON", [17] = "AMD_STIBP_ALWAYS_ON",
-    [18] = "AMD_IBRS_PREFERRED", [19] = "AMD_IBRS_SAME_MODE", [20] = "EFER_LMSLE_UNSUPPORTED",
-    [23] = "AMD_PPIN",	      [24] = "AMD_SSBD",     [25] = "VIRT_SSBD",   [26] = "AMD_SSB_NO",
-    [27] = "CPPC",	      [28] = "AMD_PSFD",     [29] = "BTC_NO",	   [30] = "AMD_IBPB_RET"};
+static const char *const names_e8_ebx[32] = {[0] = "CLZERO",
+					     [1] = "IRPERF",
+					     [2] = "XSAVEERPTR",
+					     [4] = "RDPRU",
+					     [8] = "MCOMMIT",
+					     [9] = "WBNOINVD",
+					     [12] = "AMD_IBPB",
+					     [14] = "AMD_IBRS",
+					     [15] = "AMD_STIBP",
+					     [16] = "AMD_IBRS_ALWAYS_ON",
+					     [17] = "AMD_STIBP_ALWAYS_ON",
+					     [18] = "AMD_IBRS_PREFERRED",
+					     [19] = "AMD_IBRS_SAME_MODE",
+					     [20] = "EFER_LMSLE_UNSUPPORTED",
+					     [23] = "AMD_PPIN",
+					     [24] = "AMD_SSBD",
+					     [25] = "VIRT_SSBD",
+					     [26] = "AMD_SSB_NO",
+					     [27] = "CPPC",
+					     [28] = "AMD_PSFD",
+					     [29] = "BTC_NO",
+					     [30] = "AMD_IBPB_RET"};
 static const char *const names_e21_eax[32] = {
-    [0] = "NO_NESTED_DATA_BP", [1] = "WRMSR_XX_BASE_NS", [2] = "LFENCE_RDTSC",
+    [0] = "NO_NESTED_DATA_BP", [1] = "WRMSR_XX_BASE_NS",  [2] = "LFENCE_RDTSC",
     [5] = "VERW_CLEAR",	       [6] = "NULL_SEL_CLR_BASE", [8] = "AUTOIBRS",
     [9] = "NO_SMM_CTL_MSR",    [20] = "PREFETCHI",	  [27] = "SBPB",
     [28] = "IBPB_BRTYPE",      [29] = "SRSO_NO",	  [30] = "SRSO_USER_KERNEL_NO"};

@@ -48,9 +48,9 @@ enum cpu_reg { R_EAX, R_EBX, R_ECX, R_EDX };
 struct cpu_word_info {
 	uint32_t function, index;
 	enum cpu_reg reg;
-	const char *name;	      /* "7.0 EBX" */
-	const char *const *bits;      /* 32 names, NULL where none is known */
-	uint32_t vmm_owned;	      /* bits the VMM sets or the guest toggles itself */
+	const char *name;	 /* "7.0 EBX" */
+	const char *const *bits; /* 32 names, NULL where none is known */
+	uint32_t vmm_owned;	 /* bits the VMM sets or the guest toggles itself */
 };
 
 extern const struct cpu_word_info cpu_words[CPU_NWORDS];

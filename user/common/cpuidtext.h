@@ -18,7 +18,7 @@
  * and lines starting with '#' are skipped (dump files); otherwise the only
  * empty line allowed is after the last newline.
  */
-#define CPUID_TEXT_COMMENTS 0x1
+#define CPUID_TEXT_COMMENTS  0x1
 #define CPUID_TEXT_MODEL_MAX 32
 
 struct cpuid_text {

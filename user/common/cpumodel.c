@@ -16,10 +16,10 @@
 #define V2_1_ECX  (B(0) | B(9) | B(13) | B(19) | B(20) | B(23))
 #define V2_E1_ECX B(0)
 /* v3: + PCLMULQDQ FMA MOVBE AES XSAVE AVX F16C; BMI1 AVX2 BMI2; ABM (LZCNT); XCR0 x87 SSE AVX. */
-#define V3_1_ECX   (V2_1_ECX | B(1) | B(12) | B(22) | B(25) | B(26) | B(28) | B(29))
-#define V3_7_EBX   (B(3) | B(5) | B(8))
-#define V3_E1_ECX  (V2_E1_ECX | B(5))
-#define V3_XCR0	   (B(0) | B(1) | B(2))
+#define V3_1_ECX  (V2_1_ECX | B(1) | B(12) | B(22) | B(25) | B(26) | B(28) | B(29))
+#define V3_7_EBX  (B(3) | B(5) | B(8))
+#define V3_E1_ECX (V2_E1_ECX | B(5))
+#define V3_XCR0	  (B(0) | B(1) | B(2))
 /* v4: + AVX512F AVX512DQ AVX512CD AVX512BW AVX512VL; XCR0 OPMASK ZMM_HI256 HI16_ZMM. */
 #define V4_7_EBX (V3_7_EBX | B(16) | B(17) | B(28) | B(30) | B(31))
 #define V4_XCR0	 (V3_XCR0 | B(5) | B(6) | B(7))
@@ -186,8 +186,8 @@ void cpu_model_mask(const struct cpu_model *m, struct kvm_cpuid_entry2 *e)
 	}
 }
 
-int cpu_model_missing(const struct cpu_model *m, const struct kvm_cpuid2 *const *avail,
-		      int navail, char *buf, size_t len)
+int cpu_model_missing(const struct cpu_model *m, const struct kvm_cpuid2 *const *avail, int navail,
+		      char *buf, size_t len)
 {
 	size_t n = 0;
 	int words = 0;

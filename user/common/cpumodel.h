@@ -72,7 +72,7 @@ void cpu_model_mask(const struct cpu_model *m, struct kvm_cpuid_entry2 *e);
  * AVX512F AVX512DQ; ..." into @buf; the number of words lacking some (0:
  * this host can run @m).
  */
-int cpu_model_missing(const struct cpu_model *m, const struct kvm_cpuid2 *const *avail,
-		      int navail, char *buf, size_t len);
+int cpu_model_missing(const struct cpu_model *m, const struct kvm_cpuid2 *const *avail, int navail,
+		      char *buf, size_t len);
 
 #endif /* KVMMIG_COMMON_CPUMODEL_H */

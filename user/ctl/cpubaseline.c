@@ -1,4 +1,5 @@
-/* cpubaseline.c: kvmmig-ctl cpu-baseline: the best CPU model that every one of several hosts runs. */
+/* cpubaseline.c: kvmmig-ctl cpu-baseline: the best CPU model that every one of several hosts runs.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +87,8 @@ static void print_optional(const struct cpu_model *m, struct host *hosts, int n)
 			if (!((some & ~all) & CPUID_BIT(b)))
 				continue;
 			if (!any)
-				printf("optional features some hosts lack (a guest started where one is "
+				printf("optional features some hosts lack (a guest started where "
+				       "one is "
 				       "cannot move where it is not):\n");
 			any = true;
 			cpu_bit_names(w, CPUID_BIT(b), name, sizeof(name));

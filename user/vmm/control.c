@@ -325,7 +325,7 @@ static int check_tsc(struct vmm_vm *vm, const struct cpuid_text *t, char *err, s
 	    !(cpuid_word(t->cpuid, W_E7_EDX) & CPUID_BIT(8)))
 		return 0;
 	diff = t->tsc_khz > (uint32_t)vm->tsc_khz ? t->tsc_khz - vm->tsc_khz
-						 : vm->tsc_khz - t->tsc_khz;
+						  : vm->tsc_khz - t->tsc_khz;
 	if (diff * 1000000 <= (uint64_t)vm->tsc_khz * 250)
 		return 0;
 	snprintf(err, len,
@@ -382,8 +382,8 @@ static int cmd_check_cpuid(struct vmm_vm *vm, char *text, size_t text_len, struc
 		free(t.cpuid), free(own);
 		return answer_error(a, "check-cpuid: malformed CPUID text: %s", err);
 	}
-	if (t.model[0] && (strcmp(t.model, vm->cpu_model->name) ||
-			   t.model_version != vm->cpu_model->version)) {
+	if (t.model[0] &&
+	    (strcmp(t.model, vm->cpu_model->name) || t.model_version != vm->cpu_model->version)) {
 		const struct cpu_model *m = cpu_model_by_name(t.model);
 
 		if (m && m->version == t.model_version)

@@ -12,11 +12,11 @@
 
 #define MAX_CPUID_ENTRIES 256
 
-#define CPUID_1_ECX_VMX	       BIT(5)
-#define CPUID_1_ECX_HYPERVISOR BIT(31)
+#define CPUID_1_ECX_VMX		 BIT(5)
+#define CPUID_1_ECX_HYPERVISOR	 BIT(31)
 #define CPUID_1_ECX_TSC_DEADLINE BIT(24)
-#define CPUID_1_EDX_HTT	       BIT(28)
-#define CPUID_EXT1_ECX_SVM     BIT(2)
+#define CPUID_1_EDX_HTT		 BIT(28)
+#define CPUID_EXT1_ECX_SVM	 BIT(2)
 
 static struct kvm_cpuid2 *supported;
 
@@ -266,8 +266,7 @@ int vmm_cpu_model_check_host(int kvm_fd, const struct cpu_model *model,
 	int ret = vmm_cpuid_supported(kvm_fd, &sup);
 
 	if (ret) {
-		snprintf(err, err_size, "unable to read KVM's supported CPUID: %s",
-			 strerror(-ret));
+		snprintf(err, err_size, "unable to read KVM's supported CPUID: %s", strerror(-ret));
 		return ret;
 	}
 	avail[0] = sup;
@@ -322,7 +321,8 @@ int vmm_cpuid_print_supported(int kvm_fd, FILE *f)
 	if (ret)
 		return ret;
 	cpuid_vendor(sup, vendor);
-	fprintf(f, "# what this host's KVM gives a guest (%s), by kvmmig-vm --print-supported-cpuid\n",
+	fprintf(f,
+		"# what this host's KVM gives a guest (%s), by kvmmig-vm --print-supported-cpuid\n",
 		vendor);
 	fprintf(f, "# kvmmig-ctl cpu-baseline FILE... picks the best model every host runs\n");
 	for (uint32_t i = 0; i < sup->nent; i++)
