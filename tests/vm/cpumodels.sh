@@ -75,10 +75,10 @@ else
 	fail "x86-64-v2: leaf 1 ECX has nothing beyond the level" "leaf 1 ECX $l1"
 fi
 # kept: FSGSBASE SMEP INVPCID SMAP; 7.0 EDX MD_CLEAR SPEC_CTRL STIBP FLUSH_L1D ARCH_CAPABILITIES SSBD;
-# 0x80000008 EBX AMD_IBPB ... AMD_IBPB_RET; 0x80000021 EAX NO_NESTED_DATA_BP ... SRSO_USER_KERNEL_NO.
+# 0x80000008 EBX AMD_IBPB ... AMD_IBPB_RET; 0x80000021 EAX LFENCE_RDTSC ... SRSO_USER_KERNEL_NO.
 ok=1 why=""
 for word in "0x7 0 ebx 0x100481" "0x7 0 ecx 0x4" "0x7 0 edx 0xbc000400" "0x7 2 edx 0x37" \
-	"0x80000008 0 ebx 0x770fd000" "0x80000021 0 eax 0x78000165"; do
+	"0x80000008 0 ebx 0x770fd000" "0x80000021 0 eax 0x78000124"; do
 	set -- $word
 	h=$(reg "$here" $1 $2 $3) g=$(reg "$guest" $1 $2 $3)
 	if [ $((h & $4)) != $((g & $4)) ] || [ $((g & ~$4)) != 0 ]; then

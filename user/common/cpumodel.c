@@ -29,7 +29,9 @@
  * FSGSBASE, INVPCID (KPTI without PCID/INVPCID flushes the TLB at every
  * kernel entry). Speculation controls and "not affected" bits, Intel's
  * (7.0 EDX, 7.2 EDX) and AMD's (0x80000008 EBX, 0x80000021 EAX): without
- * them a guest cannot mitigate Spectre v2, SSB, MDS, L1TF, SRSO, BHI.
+ * them a guest cannot mitigate Spectre v2, SSB, MDS, L1TF, SRSO, BHI. Not
+ * 0x80000021's NO_NESTED_DATA_BP or NULL_SEL_CLR_BASE: behaviours, not
+ * mitigations, that newer KVMs list and older ones do not.
  * KVM-emulated: x2APIC, TSC-deadline, ARAT, kvmclock, PV EOI.
  */
 #define ALLOWED                                                                                    \
@@ -44,7 +46,7 @@
 	    [W_KVM_EAX] = B(0) | B(1) | B(3) | B(6) | B(24),                                       \
 	    [W_E8_EBX] = B(12) | B(14) | B(15) | B(16) | B(17) | B(18) | B(19) | B(24) | B(25) |   \
 			 B(26) | B(28) | B(29) | B(30),                                            \
-	    [W_E21_EAX] = B(0) | B(2) | B(5) | B(6) | B(8) | B(27) | B(28) | B(29) | B(30),        \
+	    [W_E21_EAX] = B(2) | B(5) | B(8) | B(27) | B(28) | B(29) | B(30),                      \
 	}
 
 const struct cpu_model cpu_models[] = {
