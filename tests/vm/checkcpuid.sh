@@ -65,14 +65,14 @@ accepted "the VMM's own CPUID passes" <<<"$own"
 
 # Feature words the check of nine registers did not compare.
 alter 0xd 1 eax "|" 0x8 | refused "XSAVES (leaf 0xd.1) this host lacks is refused" \
-	"0xd\.1 EAX has XSAVES \(0x8\) that this host's KVM cannot provide"
+	"0xd\.1 EAX has 0x8 that this host's KVM cannot provide: XSAVES$"
 alter 0x7 1 eax "|" $((1 << 21)) | refused "a leaf 7.1 feature this host lacks is refused" \
-	"7\.1 EAX has AMX_FP16"
+	"7\.1 EAX has 0x200000 .*: AMX_FP16$"
 alter 0x80000008 0 ebx "|" $((1 << 12)) | refused "AMD's IBPB (leaf 0x80000008 EBX) this host lacks is refused" \
-	"0x80000008 EBX has AMD_IBPB"
+	"0x80000008 EBX has 0x1000 .*: AMD_IBPB$"
 alter 0x80000021 0 eax "|" $((1 << 29)) | refused "a leaf 0x80000021 bit this host lacks is refused" \
-	"0x80000021 EAX has SRSO_NO"
-alter 0x6 0 eax "|" $((1 << 7)) | refused "a leaf 6 bit this host lacks is refused" "6 EAX has HWP"
+	"0x80000021 EAX has 0x20000000 .*: SRSO_NO$"
+alter 0x6 0 eax "|" $((1 << 7)) | refused "a leaf 6 bit this host lacks is refused" "leaf 6 EAX has 0x80 .*: HWP$"
 
 # The vendor, the physical address width, the XSAVE layout and size.
 # vendor EBX EDX ECX: $own with leaf 0's vendor string replaced.

@@ -273,8 +273,8 @@ int cpu_check_features(const struct kvm_cpuid2 *guest, const struct kvm_cpuid2 *
 			continue;
 		cpu_bit_names(w, missing, names, sizeof(names));
 		snprintf(err, len,
-			 "guest CPUID leaf %s has %s (%#x) that this host's KVM cannot provide",
-			 cpu_words[w].name, names, missing);
+			 "guest CPUID leaf %s has %#x that this host's KVM cannot provide: %s",
+			 cpu_words[w].name, missing, names);
 		return -EOPNOTSUPP;
 	}
 	return 0;

@@ -73,7 +73,8 @@ void cpuid_vendor(const struct kvm_cpuid2 *c, char buf[13]);
  * Whether every feature bit of @guest is one of @navail CPUIDs (a host's
  * KVM_GET_SUPPORTED_CPUID and what its KVM reports for a vCPU it set up)
  * provides. -EOPNOTSUPP with one line in @err naming the first word that
- * lacks some ("leaf 0xd.1 EAX: XSAVES (0x8)") otherwise.
+ * lacks some ("leaf 0xd.1 EAX has 0x8 ...: XSAVES", names last: a
+ * refusal crossing the wire is cut at 256 bytes) otherwise.
  */
 int cpu_check_features(const struct kvm_cpuid2 *guest, const struct kvm_cpuid2 *const *avail,
 		       int navail, char *err, size_t len);
