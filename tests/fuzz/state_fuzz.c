@@ -33,8 +33,8 @@
  * FAKE_ARCH_CAPABILITIES. Any other descriptor is a bad one, as the fake
  * VM's vCPU fds are.
  */
-#define FAKE_KVM_FD		1000
-#define FAKE_ARCH_CAPABILITIES	0x2bull
+#define FAKE_KVM_FD	       1000
+#define FAKE_ARCH_CAPABILITIES 0x2bull
 static int fake_ioctl(int fd, unsigned long request, ...)
 {
 	va_list ap;
@@ -63,7 +63,8 @@ static int fake_ioctl(int fd, unsigned long request, ...)
 	if (request == KVM_GET_MSRS) {
 		struct kvm_msrs *msrs = arg;
 
-		msrs->entries[0].data = msrs->entries[0].index == 0x10a ? FAKE_ARCH_CAPABILITIES : 0;
+		msrs->entries[0].data =
+		    msrs->entries[0].index == 0x10a ? FAKE_ARCH_CAPABILITIES : 0;
 		return 1;
 	}
 	errno = ENOTTY;
@@ -122,7 +123,6 @@ int vmm_cpuid_check_supported(int kvm_fd, const struct kvm_cpuid2 *own,
 	assert(!ret || (ret == -EOPNOTSUPP && err[0] && !strchr(err, '\n')));
 	return ret;
 }
-
 
 #define FAKE_MEM	  (64u << 20)
 #define FAKE_XSAVE_SIZE	  4096
@@ -240,7 +240,9 @@ static void write_seed(const char *dir, const char *name, bool xsave, uint32_t v
 		struct kvm_msrs head;
 		struct kvm_msr_entry e[3];
 	} msrs = {.head.nmsrs = 3,
-		  .e = {{.index = 0x10}, {.index = 0x6e0}, {.index = 0x10a, .data = FAKE_ARCH_CAPABILITIES}}};
+		  .e = {{.index = 0x10},
+			{.index = 0x6e0},
+			{.index = 0x10a, .data = FAKE_ARCH_CAPABILITIES}}};
 	uint32_t tsc_khz = 2000000;
 	char path[4096];
 	FILE *f;

@@ -36,19 +36,24 @@ int main(void)
 	static struct {
 		struct kvm_cpuid2 head;
 		struct kvm_cpuid_entry2 e[8];
-	} host = {.head.nent = 8,
-		  .e = {
-		      {.function = 0, .eax = 0xd, .ebx = 0x68747541, .ecx = 0x444d4163, .edx = 0x69746e65},
-		      /* every leaf 1 bit but VMX */
-		      {.function = 1, .ecx = 0xffffffdf, .edx = 0xffffffff},
-		      /* every leaf 7.0 bit: AVX-512, TSX, SMEP, ... */
-		      {.function = 7, .eax = 2, .ebx = 0xffffffff, .ecx = 0xffffffff, .edx = 0xffffffff},
-		      {.function = 7, .index = 1, .eax = 0xffffffff},
-		      {.function = 0xd, .eax = 0x2e7, .ecx = 0x988},
-		      {.function = 0x80000001, .ecx = 0xffffffff, .edx = 0xffffffff},
-		      {.function = 0x80000007, .edx = 0x100},
-		      {.function = 0x80000008, .eax = 0x3030, .ebx = 0xffffffff},
-		  }};
+	} host = {
+	    .head.nent = 8,
+	    .e = {
+		{.function = 0,
+		 .eax = 0xd,
+		 .ebx = 0x68747541,
+		 .ecx = 0x444d4163,
+		 .edx = 0x69746e65},
+		/* every leaf 1 bit but VMX */
+		{.function = 1, .ecx = 0xffffffdf, .edx = 0xffffffff},
+		/* every leaf 7.0 bit: AVX-512, TSX, SMEP, ... */
+		{.function = 7, .eax = 2, .ebx = 0xffffffff, .ecx = 0xffffffff, .edx = 0xffffffff},
+		{.function = 7, .index = 1, .eax = 0xffffffff},
+		{.function = 0xd, .eax = 0x2e7, .ecx = 0x988},
+		{.function = 0x80000001, .ecx = 0xffffffff, .edx = 0xffffffff},
+		{.function = 0x80000007, .edx = 0x100},
+		{.function = 0x80000008, .eax = 0x3030, .ebx = 0xffffffff},
+	    }};
 	const struct kvm_cpuid2 *avail[1] = {&host.head};
 	const struct cpu_model *v3 = cpu_model_by_name("x86-64-v3");
 	struct kvm_cpuid_entry2 e;
@@ -84,12 +89,12 @@ int main(void)
 		 e.edx);
 	check("x86-64-v3 leaf 7.0: BMI1 AVX2 BMI2 + FSGSBASE SMEP INVPCID SMAP, UMIP, the Intel "
 	      "speculation controls; no AVX-512, TSX, LA57",
-	      e.eax == 2 && e.ebx == (0x128 | 0x100481) &&
-		  e.ecx == 0x4 && e.edx == 0xbc000400,
+	      e.eax == 2 && e.ebx == (0x128 | 0x100481) && e.ecx == 0x4 && e.edx == 0xbc000400,
 	      err);
 	e = host.e[3];
 	cpu_model_mask(v3, &e);
-	check("x86-64-v3 leaf 7.1: nothing (no AVX-VNNI, no LAM)", !e.eax && !e.ebx, "7.1 not empty");
+	check("x86-64-v3 leaf 7.1: nothing (no AVX-VNNI, no LAM)", !e.eax && !e.ebx,
+	      "7.1 not empty");
 	e = host.e[7];
 	cpu_model_mask(v3, &e);
 	snprintf(err, sizeof(err), "0x80000008 EAX %#x EBX %#x", e.eax, e.ebx);
@@ -117,9 +122,10 @@ int main(void)
 		static struct {
 			struct kvm_cpuid2 head;
 			struct kvm_cpuid_entry2 e[2];
-		} guest = {.head.nent = 2,
-			   .e = {{.function = 0, .ebx = 0x68747541, .ecx = 0x444d4163, .edx = 0x69746e65},
-				 {.function = 7, .ebx = 0x10000 | 0x80}}};
+		} guest = {
+		    .head.nent = 2,
+		    .e = {{.function = 0, .ebx = 0x68747541, .ecx = 0x444d4163, .edx = 0x69746e65},
+			  {.function = 7, .ebx = 0x10000 | 0x80}}};
 
 		err[0] = '\0';
 		cpu_check_features(&guest.head, avail, 1, err, sizeof(err));
