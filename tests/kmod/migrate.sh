@@ -244,6 +244,8 @@ vmm_request() { # NAME COMMAND: one raw request on the VMM's control socket
 }
 expect_output "status shows the VMM's view" '^vmr: running, 1 vCPUs, 64 MiB$' kvmmig-ctl status vmr
 expect_output "status shows the module's view" '^kvmmig: idle$' kvmmig-ctl status vmr
+expect_output "status shows the CPU model and its version" '^cpu model: host, version 1; TSC [0-9]+ kHz$' \
+	kvmmig-ctl status vmr
 vmm_request vmr pause >/dev/null
 n0=$(reports "$tmp/vmr.src.log")
 sleep 1
