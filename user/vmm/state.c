@@ -1299,6 +1299,11 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 	SET(KVM_SET_CPUID2, V_CPUID);
 	if (i == 0) {
 		struct kvm_cpuid2 *cpuid0 = copy_aligned(&v[V_CPUID]);
+		int khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+
+		/* The guest's rate now (scaled or not): status and the next handshake say it. */
+		if (khz > 0)
+			vm->tsc_khz = khz;
 
 		if (cpuid0) {
 			free(vm->cpuid0);
