@@ -88,6 +88,14 @@ else
 	fail "Intel and AMD hosts are refused together" "exit $rc: $(echo "$out" | tr '\n' ' ')"
 fi
 
+{ cat "$tmp/v4b"; echo "cpuid 0x80000008 0 0x3027 0x0 0x0 0x0"; } >"$tmp/narrow"
+out=$("$ctl" cpu-baseline "$tmp/v4a" "$tmp/narrow" 2>&1); rc=$?
+if [ $rc = 0 ] && echo "$out" | grep -q "^$tmp/narrow has 39 physical address bits: guests started on hosts with more (at most 40) cannot move there$"; then
+	pass "a host with fewer address bits than the models' 40 is named"
+else
+	fail "a host with fewer address bits than the models' 40 is named" "exit $rc: $(echo "$out" | tr '\n' ' ')"
+fi
+
 { head -n 3 "$tmp/v3"; echo "cpuid 0x7 0 zero"; } >"$tmp/bad"
 out=$("$ctl" cpu-baseline "$tmp/v3" "$tmp/bad" 2>&1); rc=$?
 if [ $rc = 1 ] && echo "$out" | grep -q "$tmp/bad: line 4: not 'cpuid 0xFUNCTION.*write it with kvmmig-vm --print-supported-cpuid"; then

@@ -101,6 +101,27 @@ static void print_optional(const struct cpu_model *m, struct host *hosts, int n)
 	}
 }
 
+/* The models cap the guest's address width at 40 bits; a host with fewer takes fewer guests. */
+static void print_phys_bits(struct host *hosts, int n)
+{
+	unsigned int bits[MAX_HOSTS], low = CPU_MODEL_MAX_PHYS_BITS;
+
+	for (int i = 0; i < n; i++) {
+		const struct kvm_cpuid_entry2 *e = cpuid_find(hosts[i].cpuid, 0x80000008, 0);
+
+		bits[i] = e ? e->eax & 0xff : 0;
+		if (bits[i] && bits[i] < low)
+			low = bits[i];
+	}
+	if (low == CPU_MODEL_MAX_PHYS_BITS)
+		return;
+	for (int i = 0; i < n; i++)
+		if (bits[i] == low)
+			printf("%s has %u physical address bits: guests started on hosts with more "
+			       "(at most %u) cannot move there\n",
+			       hosts[i].name, low, CPU_MODEL_MAX_PHYS_BITS);
+}
+
 int cpubaseline_main(int argc, char **argv)
 {
 	struct host hosts[MAX_HOSTS] = {{0}};
@@ -164,8 +185,10 @@ int cpubaseline_main(int argc, char **argv)
 		}
 		break;
 	}
-	if (best)
+	if (best) {
 		print_optional(best, hosts, n);
+		print_phys_bits(hosts, n);
+	}
 	ret = best ? 0 : 1;
 out:
 	for (int i = 0; i < n && i < MAX_HOSTS; i++)
