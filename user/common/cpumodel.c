@@ -6,12 +6,18 @@
 
 #define B CPUID_BIT
 
-/* x86-64 base: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT PSE36 CLFLUSH
- * MMX FXSR SSE SSE2; SYSCALL NX LM. */
+/*
+ * x86-64 base, what a 64-bit Linux requires (asm/required-features.h) and
+ * KVM always gives: FPU PSE TSC MSR PAE CX8 APIC PGE CMOV MMX FXSR SSE SSE2;
+ * SYSCALL NX LM. The rest of leaf 1 EDX's classics are given where the host
+ * has them (QEMU's TCG CPU "max", the test hosts', has no VME).
+ */
 #define BASE_1_EDX                                                                                 \
-	(B(0) | B(1) | B(2) | B(3) | B(4) | B(5) | B(6) | B(7) | B(8) | B(9) | B(11) | B(12) |     \
-	 B(13) | B(14) | B(15) | B(16) | B(17) | B(19) | B(23) | B(24) | B(25) | B(26))
-#define BASE_E1_EDX (B(11) | B(20) | B(29))
+	(B(0) | B(3) | B(4) | B(5) | B(6) | B(8) | B(9) | B(13) | B(15) | B(23) | B(24) | B(25) |  \
+	 B(26))
+/* VME DE MCE SEP MTRR MCA PAT PSE36 CLFLUSH, and HTT (the VMM's). */
+#define ALLOWED_1_EDX (B(1) | B(2) | B(7) | B(11) | B(12) | B(14) | B(16) | B(17) | B(19) | B(28))
+#define BASE_E1_EDX   (B(11) | B(20) | B(29))
 /* v2: SSE3 SSSE3 CX16 SSE4_1 SSE4_2 POPCNT; LAHF_LM. */
 #define V2_1_ECX  (B(0) | B(9) | B(13) | B(19) | B(20) | B(23))
 #define V2_E1_ECX B(0)
@@ -37,7 +43,7 @@
 #define ALLOWED                                                                                    \
 	.allowed = {                                                                               \
 	    [W_1_ECX] = B(17) | B(21) | B(24) | B(27) | B(31),                                     \
-	    [W_1_EDX] = B(28),                                                                     \
+	    [W_1_EDX] = ALLOWED_1_EDX,                                                             \
 	    [W_6_EAX] = B(2),                                                                      \
 	    [W_7_0_EBX] = B(0) | B(7) | B(10) | B(20),                                             \
 	    [W_7_0_ECX] = B(2),                                                                    \
