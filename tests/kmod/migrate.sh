@@ -171,8 +171,9 @@ if migrate_watched "$tmp/vmc.mig.out" vmc "127.0.0.1:$port" "${auth[@]}" --verif
 else
 	fail "an x86-64-v2 destination takes the x86-64-v2 guest" "$(tail -n 3 "$tmp/vmc.mig.out" | tr '\n' ' ')"
 fi
+# Only these two: vmr, started above, serves the cases below.
 kill "$(cat "$tmp/vmc.src.pid")" "$(cat "$tmp/vmcin2.dst.pid")" 2>/dev/null
-wait 2>/dev/null
+wait "$(cat "$tmp/vmc.src.pid")" "$(cat "$tmp/vmcin2.dst.pid")" 2>/dev/null
 
 # --- The destination refuses, naming why, before any page moves.
 auth=(--insecure)
