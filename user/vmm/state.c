@@ -311,12 +311,22 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 	if (!cpuid)
 		return -ENOMEM;
 	cpuid->nent = KVMMIG_STATE_MAX_CPUID;
+	/*
+	 * 6.1's KVM_GET_CPUID2 writes nent back only when it fails: count the
+	 * entries it filled in, or the blob carries the rest of the buffer as
+	 * zero "leaf 0" entries (duplicates a destination refuses).
+	 */
+	for (uint32_t n = 0; n < cpuid->nent; n++)
+		cpuid->entries[n].function = cpuid->entries[n].index = UINT32_MAX;
 	if (ioctl(vcpu->fd, KVM_GET_CPUID2, cpuid) < 0) {
 		r = -errno;
 		free(cpuid);
 		vmm_log("unable to save vCPU %d: KVM_GET_CPUID2: %s", i, strerror(-r));
 		return r;
 	}
+	while (cpuid->nent && cpuid->entries[cpuid->nent - 1].function == UINT32_MAX &&
+	       cpuid->entries[cpuid->nent - 1].index == UINT32_MAX)
+		cpuid->nent--;
 	put_record(w, KVMMIG_STATE_VCPU_CPUID, i, cpuid,
 		   sizeof(*cpuid) + cpuid->nent * sizeof(cpuid->entries[0]));
 

@@ -555,12 +555,21 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 	 * "state" as the VM's state.
 	 */
 	fprintf(f, "blob-versions %d %d\n", KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION);
-	/* vCPU 0's CPUID, so a destination can refuse a guest it cannot host. */
-	for (uint32_t i = 0; vm->cpuid0 && i < vm->cpuid0->nent; i++)
+	/*
+	 * vCPU 0's CPUID, so a destination can refuse a guest it cannot host;
+	 * each leaf once (a blob saved on 6.1 by an older kvmmig-vm carries
+	 * zero duplicates of leaf 0, which check-cpuid refuses).
+	 */
+	for (uint32_t i = 0; vm->cpuid0 && i < vm->cpuid0->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &vm->cpuid0->entries[i];
+
+		if (cpuid_find(vm->cpuid0, e->function, e->index) != e)
+			continue;
 		fprintf(f, "cpuid 0x%x %u 0x%x 0x%x 0x%x 0x%x\n", vm->cpuid0->entries[i].function,
 			vm->cpuid0->entries[i].index, vm->cpuid0->entries[i].eax,
 			vm->cpuid0->entries[i].ebx, vm->cpuid0->entries[i].ecx,
 			vm->cpuid0->entries[i].edx);
+	}
 	fprintf(f, "guest %s\n", guest_kind ? guest_kind : "none");
 	if (fclose(f)) {
 		free(text);
