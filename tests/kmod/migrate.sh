@@ -204,7 +204,8 @@ kvmmig-ctl incoming vmpt --listen "127.0.0.1:$port" --timeout 120 --insecure --p
 	>"$tmp/vmpt.in.out" 2>&1 &
 pt_in=$!
 wait_for 60 grep -q waiting "$tmp/vmpt.in.out"
-tests/kmod/fakesource.py 127.0.0.1 $port 'protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n' \
+# This host's leaves 0 and 1: a HELLO without a CPUID is refused as malformed.
+tests/kmod/fakesource.py 127.0.0.1 $port "protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n${here}" \
 	hold 120 >"$tmp/vmpt.src" 2>&1 &
 pt_src=$!
 t0=$(date +%s)
