@@ -3,8 +3,10 @@
  * Builds the VMM's own user/vmm/request.c and plays the server: the input
  * is what a client sends, taken in pieces as recv() might deliver it, cut
  * into lines, each line parsed; the payload a request announces is
- * skipped, and check-cpuid's is parsed as CPUID lines. Buffers are sized
- * exactly, so ASan sees any read or write past them.
+ * skipped, and check-cpuid's is parsed as the VMM parses it
+ * (user/common/cpuidtext.c): what it accepts must be in range, each leaf
+ * once, within the cap; what it refuses, refused in one line. Buffers are
+ * sized exactly, so ASan sees any read or write past them.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude/uapi -Iuser \
  *         tests/fuzz/ctl_fuzz.c -o build/tests/ctl_fuzz
@@ -13,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../user/common/cpuidtext.c"
 #include "../../user/vmm/request.c"
 
 #define CPUID_CAP 8
@@ -38,10 +41,26 @@ static void parse_cpuid_payload(const uint8_t *data, size_t len)
 	char *text = malloc(len + 1);
 	struct kvm_cpuid2 *cpuid = malloc(sizeof(*cpuid) + CPUID_CAP * sizeof(cpuid->entries[0]));
 
+	struct cpuid_text t = {.cpuid = cpuid, .cap = CPUID_CAP};
+	char err[256] = "";
+
 	memcpy(text, data, len);
 	text[len] = '\0';
-	vmm_ctl_parse_cpuid_lines(text, cpuid, CPUID_CAP);
-	assert(cpuid->nent <= CPUID_CAP);
+	if (cpuid_text_parse(text, data[0] & 1 ? CPUID_TEXT_COMMENTS : 0, &t, err, sizeof(err))) {
+		assert(err[0] && !strchr(err, '\n'));
+	} else {
+		assert(cpuid->nent <= CPUID_CAP);
+		assert(strlen(t.model) < CPUID_TEXT_MODEL_MAX && (!t.model[0] || t.model_version));
+		for (uint32_t i = 0; i < cpuid->nent; i++) {
+			uint32_t f = cpuid->entries[i].function & 0xffffff00u;
+
+			assert(f == 0 || f == 0x40000000u || f == 0x80000000u || f == 0xc0000000u);
+			assert(cpuid->entries[i].index <= 255);
+			for (uint32_t j = 0; j < i; j++)
+				assert(cpuid->entries[j].function != cpuid->entries[i].function ||
+				       cpuid->entries[j].index != cpuid->entries[i].index);
+		}
+	}
 	free(text);
 	free(cpuid);
 }
@@ -92,7 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 								   : req.payload_len - have;
 			memcpy(payload + have, data + off, more);
 			off += more;
-			if (req.command == VMM_CTL_CHECK_CPUID)
+			if (req.command == VMM_CTL_CHECK_CPUID && have + more)
 				parse_cpuid_payload(payload, have + more);
 			free(payload);
 		}

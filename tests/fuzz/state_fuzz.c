@@ -5,6 +5,10 @@
  * applied. The header's total size and CRC are fixed up first, so that
  * mutations reach the records instead of dying at the CRC.
  *
+ * The CPUID and feature-MSR checks are the real ones (user/common/cpufeat.c,
+ * user/vmm/featmsr.c) against a fake host: a made-up supported CPUID and a
+ * fake /dev/kvm that answers the two feature-MSR ioctls.
+ *
  * A blob the parser accepts must be one a restore can apply whole: every
  * required record present, each irqchip once under its own chip id, each
  * device's state once. A refused blob must say why, in one line.
@@ -15,13 +19,65 @@
  * instead a program that writes valid seed blobs into the directory argv[1].
  */
 #include <assert.h>
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <linux/kvm.h>
 
+/*
+ * A fake /dev/kvm for the feature-MSR check (user/vmm/featmsr.c, the real
+ * one): it lists ARCH_CAPABILITIES and UCODE_REV, and can give
+ * FAKE_ARCH_CAPABILITIES. Any other descriptor is a bad one, as the fake
+ * VM's vCPU fds are.
+ */
+#define FAKE_KVM_FD	       1000
+#define FAKE_ARCH_CAPABILITIES 0x2bull
+static int fake_ioctl(int fd, unsigned long request, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, request);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (fd != FAKE_KVM_FD) {
+		errno = EBADF;
+		return -1;
+	}
+	if (request == KVM_GET_MSR_FEATURE_INDEX_LIST) {
+		struct kvm_msr_list *list = arg;
+
+		if (list->nmsrs < 2) {
+			list->nmsrs = 2;
+			errno = E2BIG;
+			return -1;
+		}
+		list->nmsrs = 2;
+		list->indices[0] = 0x10a;
+		list->indices[1] = 0x8b;
+		return 0;
+	}
+	if (request == KVM_GET_MSRS) {
+		struct kvm_msrs *msrs = arg;
+
+		msrs->entries[0].data =
+		    msrs->entries[0].index == 0x10a ? FAKE_ARCH_CAPABILITIES : 0;
+		return 1;
+	}
+	errno = ENOTTY;
+	return -1;
+}
+#define ioctl fake_ioctl
+
+#include "../../user/common/cpufeat.c"
+#include "../../user/common/cpumodel.c"
+#include "../../user/vmm/featmsr.c"
 #include "../../user/vmm/state.c"
 
-/* What state.c calls outside itself: the host checks need a live KVM. */
+/* What state.c calls outside itself. */
 bool vmm_verbose;
 void vmm_log(const char *fmt, ...)
 {
@@ -40,22 +96,32 @@ int vmm_ioctl(int fd, unsigned long request, void *arg)
 /* Reads every entry the parser let through, so ASan sees a count that lies. */
 static volatile uint32_t sink;
 
+/*
+ * The real checks (common/cpufeat.c) against a fake host: a blob's CPUID
+ * with a feature or vendor this host lacks is refused in one line.
+ */
+static const struct {
+	struct kvm_cpuid2 head;
+	struct kvm_cpuid_entry2 e[3];
+} fake_supported = {.head.nent = 3,
+		    .e = {{.function = 0},
+			  {.function = 1, .ecx = 0x80202201, .edx = 0x078bfbff},
+			  {.function = 7, .ebx = 0x209}}};
+
 int vmm_cpuid_check_supported(int kvm_fd, const struct kvm_cpuid2 *own,
 			      const struct kvm_cpuid2 *cpuid, char *err, size_t err_size)
 {
-	(void)kvm_fd, (void)own, (void)err, (void)err_size;
+	const struct kvm_cpuid2 *avail[2] = {&fake_supported.head, own};
+	int ret;
+
+	(void)kvm_fd;
 	for (uint32_t i = 0; i < cpuid->nent; i++)
 		sink += cpuid->entries[i].eax;
-	return 0;
-}
-
-int vmm_feature_msrs_check(int kvm_fd, int vcpu, const struct kvm_msrs *msrs, char *err,
-			   size_t err_size)
-{
-	(void)kvm_fd, (void)vcpu, (void)err, (void)err_size;
-	for (uint32_t i = 0; i < msrs->nmsrs; i++)
-		sink += msrs->entries[i].index;
-	return 0;
+	ret = cpu_check_identity(cpuid, &fake_supported.head, err, err_size);
+	if (!ret)
+		ret = cpu_check_features(cpuid, avail, own && own->nent ? 2 : 1, err, err_size);
+	assert(!ret || (ret == -EOPNOTSUPP && err[0] && !strchr(err, '\n')));
+	return ret;
 }
 
 #define FAKE_MEM	  (64u << 20)
@@ -96,7 +162,9 @@ static void fake_vm_init(struct vmm_vm *vm)
 	vm->mem_bytes = FAKE_MEM;
 	vm->xsave_size = FAKE_XSAVE_SIZE;
 	vm->has_xcrs = true;
-	vm->kvm_fd = vm->vm_fd = -1;
+	vm->cpu_model = &cpu_models[0];
+	vm->kvm_fd = FAKE_KVM_FD;
+	vm->vm_fd = -1;
 	for (int i = 0; i < vm->ncpus; i++)
 		vm->vcpus[i].fd = -1;
 	vm->devices[0].ops = &fake_serial;
@@ -145,7 +213,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	ret = parse_state(vm, blob, size, &p, err, sizeof(err));
 	if (ret) {
-		assert(ret == -EINVAL || ret == -ENOMEM);
+		assert(ret == -EINVAL || ret == -ENOMEM || ret == -EOPNOTSUPP);
 		assert(ret == -ENOMEM || (err[0] && !strchr(err, '\n')));
 	} else {
 		check_accepted(vm, &p);
@@ -170,8 +238,11 @@ static void write_seed(const char *dir, const char *name, bool xsave, uint32_t v
 	} cpuid = {.head.nent = 2, .e = {{.function = 0}, {.function = 1}}};
 	struct {
 		struct kvm_msrs head;
-		struct kvm_msr_entry e[2];
-	} msrs = {.head.nmsrs = 2, .e = {{.index = 0x10}, {.index = 0x6e0}}};
+		struct kvm_msr_entry e[3];
+	} msrs = {.head.nmsrs = 3,
+		  .e = {{.index = 0x10},
+			{.index = 0x6e0},
+			{.index = 0x10a, .data = FAKE_ARCH_CAPABILITIES}}};
 	uint32_t tsc_khz = 2000000;
 	char path[4096];
 	FILE *f;

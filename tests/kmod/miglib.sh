@@ -86,8 +86,10 @@ migrate_watched() {
 last_iter() { grep -o 'iter [0-9]*' "$1" 2>/dev/null | awk '{print $2}' | sort -n | tail -n1; }
 reports() { grep -c ' iter [0-9]* verifies ' "$1" 2>/dev/null; }
 
+# $cpu_model: the VMM's --cpu (host unless the caller sets it for one call).
 start_source() { # NAME CPUS APPEND [MEM]
-	kvmmig-vm -v --name "$1" --cpus "$2" --mem "${4:-64M}" --payload "$guest" --append "$3" \
+	kvmmig-vm -v --name "$1" --cpus "$2" --mem "${4:-64M}" --cpu "${cpu_model:-host}" \
+		--payload "$guest" --append "$3" \
 		--console "file:$tmp/$1.src.log" 2>"$tmp/$1.src.err" &
 	echo $! >"$tmp/$1.src.pid"
 	wait_for 20 grep -q ' iter ' "$tmp/$1.src.log"
@@ -96,7 +98,7 @@ start_source() { # NAME CPUS APPEND [MEM]
 # previous case's incoming tool, killed with its VMM, exits in its own time.
 port_free() { wait_for 60 sh -c "! ss -Hltn 'sport = :$1' | grep -q ."; }
 start_dest() { # NAME CPUS [MEM]
-	kvmmig-vm -v --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" \
+	kvmmig-vm -v --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" --cpu "${cpu_model:-host}" \
 		--console "file:$tmp/$1.dst.log" 2>"$tmp/$1.dst.err" &
 	echo $! >"$tmp/$1.dst.pid"
 	wait_for 20 test -S "$KVMMIG_RUN_DIR/$1.sock"

@@ -161,6 +161,33 @@ fi
 wait_for 10 sh -c "! kill -0 $(cat "$tmp/vmrin.dst.pid")" &&
 	pass "a refusing destination stops its empty VMM" || fail "a refusing destination stops its empty VMM" "still running"
 
+# --- A guest started with a CPU model: a destination VM of another model
+# refuses it before any page moves, saying which to start; one of the same
+# model takes it, and it runs on there with the model's CPUID.
+cpu_model=x86-64-v2 start_source vmc 1 "pages=2048 rate=64 delay_us=100000 verify_every=2 report_ms=100"
+start_dest vmcin 1
+out=$(kvmmig-ctl migrate vmc "127.0.0.1:$port" "${auth[@]}" 2>&1)
+if [ $? -ne 0 ] && echo "$out" | grep -q 'refused: this host cannot give the guest its CPU: the guest runs CPU model x86-64-v2 version 1, this VM host version 1: start kvmmig-vm --incoming --cpu x86-64-v2'; then
+	pass "a host-model destination refuses an x86-64-v2 guest, naming the model to start"
+else
+	fail "a host-model destination refuses an x86-64-v2 guest" "$(echo "$out" | tail -n 2 | tr '\n' ' ')"
+fi
+if ! grep -q '^received' "$tmp/vmcin.in.out"; then
+	pass "the refused guest moved no page: $(tail -n 1 "$tmp/vmcin.in.out")"
+else
+	fail "the refused guest moved no page" "$(cat "$tmp/vmcin.in.out" | tr '\n' ' ')"
+fi
+cpu_model=x86-64-v2 start_dest vmcin2 1
+if migrate_watched "$tmp/vmc.mig.out" vmc "127.0.0.1:$port" "${auth[@]}" --verify &&
+	runs_on "$tmp/vmcin2.dst.log" "$tmp/vmcin2.dst.pid"; then
+	pass "an x86-64-v2 destination takes the x86-64-v2 guest, which runs on there"
+else
+	fail "an x86-64-v2 destination takes the x86-64-v2 guest" "$(tail -n 3 "$tmp/vmc.mig.out" | tr '\n' ' ')"
+fi
+# Only these two: vmr, started above, serves the cases below.
+kill "$(cat "$tmp/vmc.src.pid")" "$(cat "$tmp/vmcin2.dst.pid")" 2>/dev/null
+wait "$(cat "$tmp/vmc.src.pid")" "$(cat "$tmp/vmcin2.dst.pid")" 2>/dev/null
+
 # --- The destination refuses, naming why, before any page moves.
 auth=(--insecure)
 start_dest vmrin 1
@@ -168,10 +195,17 @@ expect_output "destination refuses another protocol version" \
 	'^REFUSE protocol version 3, this kvmmig-ctl speaks 2' \
 	tests/kmod/fakesource.py 127.0.0.1 $port 'protocol 3\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n'
 start_dest vmrin 1
+# This host's own leaves 0 and 1 (vendor, base features), and every bit of leaf 7.
+here=$(kvmmig-vm --print-supported-cpuid | grep -E '^cpuid 0x[01] 0 ' | sed 's/$/\\n/' | tr -d '\n')
 expect_output "destination refuses a CPUID its host cannot give, naming leaf and bits" \
-	'^REFUSE this host cannot give the guest its CPU: guest CPUID leaf 0x7.0 (EBX|ECX|EDX) has features 0x[0-9a-f]+ that this host' \
+	'^REFUSE this host cannot give the guest its CPU: guest CPUID leaf 7.0 (EBX|ECX|EDX) has 0x[0-9a-f]+ that this host.s KVM cannot provide: [A-Z]' \
 	tests/kmod/fakesource.py 127.0.0.1 $port \
-	'protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\ncpuid 0x7 0 0x0 0xffffffff 0xffffffff 0xffffffff\n'
+	"protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n${here}cpuid 0x7 0 0x0 0xffffffff 0xffffffff 0xffffffff\n"
+start_dest vmrin 1
+expect_output "destination refuses malformed CPUID lines before any page moves" \
+	"^REFUSE this host cannot give the guest its CPU: check-cpuid: malformed CPUID text: line 3: not 'cpuid 0xFUNCTION" \
+	tests/kmod/fakesource.py 127.0.0.1 $port \
+	"protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n${here}cpuid 0x7 0 garbage\n"
 # --- A source that goes silent after the handshake: the destination's
 # --progress-timeout (3 s here, 30 s by default) ends its wait with the
 # reason named, and its empty VMM goes.
@@ -183,7 +217,8 @@ kvmmig-ctl incoming vmpt --listen "127.0.0.1:$port" --timeout 120 --insecure --p
 	>"$tmp/vmpt.in.out" 2>&1 &
 pt_in=$!
 wait_for 60 grep -q waiting "$tmp/vmpt.in.out"
-tests/kmod/fakesource.py 127.0.0.1 $port 'protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n' \
+# This host's leaves 0 and 1: a HELLO without a CPUID is refused as malformed.
+tests/kmod/fakesource.py 127.0.0.1 $port "protocol 2\npage-size 4096\ncpus 1\nmemslot 0 0x0 0x4000000\n${here}" \
 	hold 120 >"$tmp/vmpt.src" 2>&1 &
 pt_src=$!
 t0=$(date +%s)
@@ -224,6 +259,8 @@ vmm_request() { # NAME COMMAND: one raw request on the VMM's control socket
 }
 expect_output "status shows the VMM's view" '^vmr: running, 1 vCPUs, 64 MiB$' kvmmig-ctl status vmr
 expect_output "status shows the module's view" '^kvmmig: idle$' kvmmig-ctl status vmr
+expect_output "status shows the CPU model and its version" '^cpu model: host, version 1; TSC [0-9]+ kHz$' \
+	kvmmig-ctl status vmr
 vmm_request vmr pause >/dev/null
 n0=$(reports "$tmp/vmr.src.log")
 sleep 1

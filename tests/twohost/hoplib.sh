@@ -1,14 +1,16 @@
 # hoplib.sh: sourced by the multi-host migration tests (tests/twohost/migrate.sh,
 # tests/threehost/hop.sh). One payload guest (console in $log) hops between
 # hosts that take turns through the caller's signal/await; the caller also
-# provides $self, $key, $role, last_iter, reports and kernel.
+# provides $self, $key, $role, last_iter, reports and kernel, and may set
+# $cpu_model (the guest's --cpu; host if unset).
 
 # hop_receive HOP SRC: an empty VM of the same shape takes the guest from
 # host SRC; the guest must go on here with its memory checks passing.
 hop_receive() {
 	local hop=$1 src=$2 in_pid in_rc src_last n0
 	rm -f "$log"
-	kvmmig-vm --incoming --name vm0 --mem 64M --console "file:$log" 2>/tmp/vm0.err &
+	kvmmig-vm --incoming --name vm0 --mem 64M --cpu "${cpu_model:-host}" --console "file:$log" \
+		2>/tmp/vm0.err &
 	wait_for 20 test -S "$KVMMIG_RUN_DIR/vm0.sock"
 	kvmmig-ctl incoming vm0 --listen "$self:7437" --timeout 180 --key "$key" >/tmp/in.out 2>&1 &
 	in_pid=$!

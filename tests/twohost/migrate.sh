@@ -40,9 +40,11 @@ else
 	await key
 fi
 
-# Host a starts the guest.
+# Host a starts the guest with a named CPU model: the two kernels' KVMs
+# list different features, and a model is what lets a guest hop both ways.
+cpu_model=x86-64-v2
 if [ "$role" = a ]; then
-	kvmmig-vm --name vm0 --mem 64M --payload "$guest" --append "pages=4096 rate=16 delay_us=100000 report_ms=100" \
+	kvmmig-vm --name vm0 --mem 64M --cpu $cpu_model --payload "$guest" --append "pages=4096 rate=16 delay_us=100000 report_ms=100" \
 		--console "file:$log" 2>/tmp/vm0.err &
 	wait_for 30 grep -q ' iter ' "$log" || fail "guest starts on host a" "$(cat /tmp/vm0.err)"
 fi

@@ -26,6 +26,8 @@ printf '\377status\npause\nresume\nsave-state\nsave-state 1\ndigest\ndirty-log o
 printf '\003restore-state 16\nKVMMIGVS\0\0\0\0\0\0\0\0status\n' >"$corpus/restore-state"
 printf '\377check-cpuid 58\ncpuid 0x1 0 0x806f8 0x800 0xfed83203 0x178bfbff\ncpuid x\nstatus\n' \
 	>"$corpus/check-cpuid"
+printf '\377check-cpuid 144\ncpu-model x86-64-v3 1\ntsc-khz 2100000\ncpuid 0x0 0 0xd 0x68747541 0x444d4163 0x69746e65\ncpuid 0x7 0 0x0 0x219c07ab 0x0 0x0\nstatus\n' \
+	>"$corpus/check-cpuid-model"
 printf '\000save-state 9999999999\nrestore-state -1\ndirty-log maybe\nfrobnicate\n\nsave-memory ../x\nsave-memory /etc/x\nsave-memory .x\n' \
 	>"$corpus/refused"
 

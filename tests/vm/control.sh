@@ -11,7 +11,7 @@ vm_start c1 --cpus 2 --mem 64M --payload "$dirtymem" --append "pages=2048 report
 wait_iter c1 0 10 10
 
 status=$(vm_ctl c1 status)
-for want in "^name c1$" "^state running$" "^cpus 2$" "^cpu-model host$" "^mem 67108864$" \
+for want in "^name c1$" "^state running$" "^cpus 2$" "^cpu-model host 1$" "^mem 67108864$" \
 	"^memslot 0 gpa 0x0 size 0x4000000 offset 0x0$" "^kvmmig (attached|absent)$" "^guest payload$" \
 	"^pid $(vm_pid c1)$"; do
 	if echo "$status" | grep -Eq "$want"; then

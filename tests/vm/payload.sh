@@ -1,14 +1,14 @@
 #!/bin/bash
 # payload.sh: kvmmig-vm runs the dirtymem payload guest on /dev/kvm with 1 and 2 vCPUs,
-# host and baseline CPU models; the guest's own verdicts decide, not just exit codes.
+# the host and x86-64-v2 CPU models; the guest's own verdicts decide, not just exit codes.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/vm/vmlib.sh
 vm_build
 
 for cpus in 1 2; do
-	for model in host baseline; do
-		name=run$cpus$model
+	for model in host x86-64-v2; do
+		name=run$cpus${model//-/}
 		TEST_SUFFIX=" [$cpus vCPU, --cpu $model]"
 		vm_start $name --cpus $cpus --mem 64M --cpu $model --payload "$dirtymem" \
 			--append "pages=2048 rate=32 verify_every=4 iterations=3000 report_ms=1000"

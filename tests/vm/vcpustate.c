@@ -312,7 +312,7 @@ static struct vmm_vm *new_vm(const char *name, int ncpus, bool incoming)
 	struct vmm_vm_config config = {.name = name,
 				       .mem_bytes = MEM_BYTES,
 				       .ncpus = ncpus,
-				       .cpu_model = VMM_CPU_HOST,
+				       .cpu_model = &cpu_models[0], /* host */
 				       .incoming = incoming,
 				       .exit_ops = &guest_ops};
 	struct vmm_vm *vm;

@@ -21,12 +21,12 @@ vm_build
 
 bin=$build/tests/vcpustate
 # A test host sees build/ read-only: a stale harness is rebuilt in the test's own dir.
-for src in tests/vm/vcpustate.c user/vmm/*.[ch]; do
+for src in tests/vm/vcpustate.c user/vmm/*.[ch] user/common/*.[ch]; do
 	[ "$src" -nt "$bin" ] || continue
 	[ -w "$build" ] || bin=$vm_tmp/vcpustate
 	mkdir -p "$(dirname "$bin")"
 	gcc -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -Iinclude/uapi -Iuser \
-		-o "$bin" tests/vm/vcpustate.c user/vmm/*.c -lpthread >"$vm_tmp/vcpustate.log" 2>&1 || {
+		-o "$bin" tests/vm/vcpustate.c user/vmm/*.c user/common/*.c -lpthread >"$vm_tmp/vcpustate.log" 2>&1 || {
 		fail "build vcpustate" "$(grep -m1 error "$vm_tmp/vcpustate.log")"
 		finish
 		exit

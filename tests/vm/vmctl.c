@@ -17,7 +17,8 @@
 
 /*
  *   vmctl SOCKET COMMAND [ARG]    one request; the payload goes to stdout.
- *                                 restore-state sends stdin as the blob.
+ *                                 restore-state sends stdin as the blob,
+ *                                 check-cpuid as its CPUID text.
  *                                 Exit 0 on "ok", 1 on "error" (message on
  *                                 stderr), 2 on a broken connection.
  *   vmctl --records BLOB          one line per record: offset type index size
@@ -103,9 +104,9 @@ static int request(const char *path, int argc, char **argv)
 
 	if (fd < 0)
 		return 2;
-	if (!strcmp(argv[0], "restore-state")) {
+	if (!strcmp(argv[0], "restore-state") || !strcmp(argv[0], "check-cpuid")) {
 		blob = read_all(0, &blob_len);
-		snprintf(line, sizeof(line), "restore-state %zu\n", blob_len);
+		snprintf(line, sizeof(line), "%s %zu\n", argv[0], blob_len);
 	} else {
 		snprintf(line, sizeof(line), "%s%s%s\n", argv[0], argc > 1 ? " " : "",
 			 argc > 1 ? argv[1] : "");

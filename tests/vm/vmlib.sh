@@ -40,14 +40,15 @@ vm_build() {
 
 vm_build_vmctl() {
 	local src
-	for src in "$repo/tests/vm/vmctl.c" "$repo"/user/vmm/*.[ch] "$repo/tests/guests/dirtymem.h"; do
+	for src in "$repo/tests/vm/vmctl.c" "$repo"/user/vmm/*.[ch] "$repo"/user/common/*.[ch] \
+		"$repo/tests/guests/dirtymem.h"; do
 		[ "$src" -nt "$vmctl_bin" ] || continue
 		# A test host sees build/ read-only: a stale vmctl is rebuilt in the test's own dir.
 		[ -w "$build" ] || vmctl_bin=$vm_tmp/vmctl
 		mkdir -p "$(dirname "$vmctl_bin")" &&
 			gcc -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -I"$repo/include/uapi" \
 				-I"$repo/user" -o "$vmctl_bin" "$repo/tests/vm/vmctl.c" "$repo"/user/vmm/*.c \
-				-lpthread
+				"$repo"/user/common/*.c -lpthread
 		return
 	done
 }

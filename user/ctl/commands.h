@@ -12,5 +12,6 @@ int resume_main(int argc, char **argv);
 int debug_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
 int qemu_check_main(int argc, char **argv);
+int cpubaseline_main(int argc, char **argv);
 
 #endif /* KVMMIG_CTL_COMMANDS_H */

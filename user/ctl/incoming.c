@@ -123,7 +123,7 @@ int incoming_main(int argc, char **argv)
 	struct vmm_status vst;
 	struct round_stats st;
 	enum wire_type type;
-	char *payload = NULL, why[512], line[64], peer[400];
+	char *payload = NULL, why[1024], line[64], peer[400];
 	size_t len;
 	int c, lfd, sock, ret, timeout_s = 0, insecure = 0, vm_fd;
 	uint32_t progress_ms = 0;
@@ -209,11 +209,18 @@ int incoming_main(int argc, char **argv)
 		close(sock);
 		return fail(&vmm, -1, name, why);
 	}
-	/* Refuse a guest whose CPUID this host cannot give, before any page moves. */
+	/* Refuse a guest whose CPU this host cannot give, before any page moves. */
 	{
-		char *cpuid = strstr(payload, "\ncpuid ");
+		static char cpuid[65536];
 
-		cpuid = cpuid ? cpuid + 1 : "";
+		if (shape_cpu_text(payload, cpuid, sizeof(cpuid))) {
+			free(payload);
+			snprintf(why, sizeof(why), "the source describes a CPU of over %zu bytes",
+				 sizeof(cpuid));
+			wire_send_text(sock, WIRE_REFUSE, why);
+			close(sock);
+			return fail(&vmm, -1, name, why);
+		}
 		snprintf(line, sizeof(line), "check-cpuid %zu", strlen(cpuid));
 		ret = vmm_request(&vmm, line, cpuid, strlen(cpuid), NULL, NULL);
 		if (ret) {

@@ -17,6 +17,7 @@ static const struct {
     {"qemu-check", qemu_check_main, "Check that kvmmig can move a QEMU guest's memory (QMP)"},
     {"list", list_main, "List the VMs attached to kvmmig"},
     {"keygen", keygen_main, "Write a new migration key (both hosts need the same)"},
+    {"cpu-baseline", cpubaseline_main, "The best CPU model that every host given runs"},
     {"version", version_main, "Print the tool's and the kernel module's versions"},
     {"debug", debug_main, "Drive the module's data path by hand (tests only)"},
 };
@@ -27,7 +28,7 @@ static void show_usage(FILE *f)
 
 	fprintf(f, "Usage: kvmmig-ctl <command> [<args>]\n\nAvailable commands:\n");
 	for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
-		fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].description);
+		fprintf(f, "  %-12s %s\n", subcommands[i].name, subcommands[i].description);
 	fprintf(f, "\nkvmmig-ctl <command> --help shows a command's usage.\n");
 }
 

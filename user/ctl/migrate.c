@@ -183,7 +183,7 @@ int migrate_main(int argc, char **argv)
 	const char *keypath = KVMMIG_DEFAULT_KEY, *dest, *ssh = "ssh", *remote_ctl = "kvmmig-ctl";
 	enum policy_decision d;
 	uint64_t timeout_ns = 0, pause_ns, downtime_ns, t, bandwidth = 0;
-	char hello[32768], *payload = NULL, why[512], peer[400];
+	char hello[32768], *payload = NULL, why[1024], peer[400];
 	size_t blob_len;
 	enum wire_type type;
 	int c, ret, verify = 0, insecure = 0, vm_fd;

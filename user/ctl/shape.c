@@ -17,9 +17,37 @@ int shape_describe(const struct vmm_status *st, char *buf, size_t len)
 	for (i = 0; i < st->nslots && n < len; i++)
 		n += snprintf(buf + n, len - n, "memslot %u 0x%" PRIx64 " 0x%" PRIx64 "\n",
 			      st->slots[i].slot, st->slots[i].gpa, st->slots[i].size);
+	/* Before the CPUID lines: a destination kvmmig-ctl of before models forwards only those. */
+	if (n < len && st->cpu_model[0])
+		n += snprintf(buf + n, len - n, "cpu-model %s\n", st->cpu_model);
+	if (n < len && st->tsc_khz)
+		n += snprintf(buf + n, len - n, "tsc-khz %u\n", st->tsc_khz);
 	if (n < len)
 		n += snprintf(buf + n, len - n, "%s", st->cpuid);
 	return n < len ? 0 : -1;
+}
+
+int shape_cpu_text(const char *hello, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (const char *line = hello; line && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t llen = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (!strncmp(line, "cpuid ", 6) || !strncmp(line, "cpu-model ", 10) ||
+		    !strncmp(line, "tsc-khz ", 8)) {
+			if (n + llen + 2 > len)
+				return -1;
+			memcpy(buf + n, line, llen);
+			n += llen;
+			buf[n++] = '\n';
+			buf[n] = '\0';
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return 0;
 }
 
 int shape_check(const char *hello, const struct vmm_status *st, char *why, size_t len)

@@ -10,6 +10,13 @@
 int shape_describe(const struct vmm_status *st, char *buf, size_t len);
 
 /*
+ * The lines of a source's HELLO that describe its guest's CPU ("cpuid",
+ * "cpu-model", "tsc-khz"), for the destination VMM's check-cpuid. -1 if
+ * they do not fit @len.
+ */
+int shape_cpu_text(const char *hello, char *buf, size_t len);
+
+/*
  * Checks a source's HELLO text against the destination VM @st. Returns 0,
  * or -1 with a one-line reason (and what to do) in @why.
  */

@@ -45,6 +45,17 @@ int status_main(int argc, char **argv)
 		return 1;
 	}
 	printf("%s: %s, %u vCPUs, %" PRIu64 " MiB\n", argv[1], st.state, st.cpus, st.mem >> 20);
+	/* "x86-64-v3 1": the destination VM must be started with the same name and version. */
+	if (st.cpu_model[0]) {
+		unsigned int version = 0;
+		char model[64] = "";
+
+		sscanf(st.cpu_model, "%63s %u", model, &version);
+		printf("cpu model: %s, version %u", model, version);
+		if (st.tsc_khz)
+			printf("; TSC %u kHz", st.tsc_khz);
+		printf("\n");
+	}
 	for (i = 0; i < st.nslots; i++)
 		printf("memslot %u: gpa 0x%" PRIx64 " size %" PRIu64 " MiB\n", st.slots[i].slot,
 		       st.slots[i].gpa, st.slots[i].size >> 20);

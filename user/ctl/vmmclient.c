@@ -256,6 +256,12 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 			st->dirty_log = 1;
 		if (sscanf(line, "blob-versions %*u %u", &st->state_version) == 1)
 			continue;
+		if (!strncmp(line, "cpu-model ", 10)) {
+			snprintf(st->cpu_model, sizeof(st->cpu_model), "%s", line + 10);
+			continue;
+		}
+		if (sscanf(line, "tsc-khz %u", &st->tsc_khz) == 1)
+			continue;
 		if (!strncmp(line, "cpuid ", 6)) {
 			size_t used = strlen(st->cpuid);
 

@@ -22,6 +22,8 @@ struct vmm_status {
 	int dirty_log;	   /* the VMM logs its memslots now ("dirty-log on") */
 	unsigned int state_version; /* newest state blob version it reads and writes (1 if unsaid) */
 	char cpuid[16384]; /* vCPU 0's "cpuid ..." lines, as the VMM prints them */
+	char cpu_model[64]; /* "x86-64-v3 1": the model's name and version; "" if unsaid */
+	unsigned int tsc_khz; /* vCPU 0's TSC rate; 0 if unsaid */
 };
 
 /*
@@ -32,7 +34,7 @@ struct vmm_status {
 struct vmm_conn {
 	int fd;		 /* only during a request */
 	char path[108];	 /* the control socket */
-	char error[256]; /* the VMM's "error ..." message, if any */
+	char error[768]; /* the VMM's "error ..." message, if any */
 };
 
 /* Checks that VM @name's control socket answers; prints a one-line reason if not. */

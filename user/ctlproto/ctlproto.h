@@ -35,9 +35,16 @@
  *			line is followed by exactly <length> bytes of state blob.
  *			The blob is checked whole before anything is applied.
  *	check-cpuid <length>
- *			followed by <length> bytes of "cpuid ..." lines as status
- *			prints them: "ok" if this host can give a guest that
- *			CPUID, else an error naming the leaf, register and bits.
+ *			followed by <length> (at most 65536) bytes of text: the
+ *			"cpuid ..." lines as status prints them, and optionally
+ *			the guest's "cpu-model NAME VERSION" and "tsc-khz KHZ"
+ *			(user/common/cpuidtext.h; anything else, a leaf out of
+ *			range or twice, or more than 256 leaves is refused as
+ *			malformed). "ok" if this VM can take that guest: same
+ *			model, same vendor, every feature bit, address width,
+ *			XSAVE layout and size, TSC rate or scaling for an
+ *			invariant TSC; else an error naming what differs (the
+ *			leaf, register and bits for features).
  *	save-memory <name>
  *			paused only. Writes guest memory as a raw image (the
  *			memslots in slot order, each slot's bytes at its
@@ -75,7 +82,9 @@
  *	pid <pid>
  *	state running|paused|incoming|stopping
  *	cpus <n>
- *	cpu-model host|baseline
+ *	cpu-model <name> <version>	host, x86-64-v2, x86-64-v3 or x86-64-v4
+ *	tsc-khz <kHz>		vCPU 0's TSC rate (absent if KVM cannot say)
+ *	tsc-scaling yes|no	whether KVM can give a guest another TSC rate
  *	mem <bytes>
  *	memslot <slot> gpa 0x<hex> size 0x<hex> offset 0x<hex>	(one per slot)
  *	kvmmig attached|absent

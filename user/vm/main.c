@@ -1,5 +1,6 @@
 /* main.c: kvmmig-vm, the reference VMM: options, VM setup, the main loop. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
@@ -20,7 +21,7 @@ struct options {
 	char name[KVMMIG_NAME_MAX];
 	uint64_t mem_bytes;
 	int ncpus;
-	enum vmm_cpu_model cpu_model;
+	const struct cpu_model *cpu_model;
 	const char *kernel;
 	const char *initrd;
 	const char *append;
@@ -36,13 +37,15 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: kvmmig-vm [--name NAME] [--mem SIZE] [--cpus N] [--cpu host|baseline]\n"
+	    "usage: kvmmig-vm [--name NAME] [--mem SIZE] [--cpus N] [--cpu MODEL]\n"
 	    "                 (--payload FILE | --kernel BZIMAGE [--initrd FILE]) [--append TEXT]\n"
 	    "                 [--console stdio|none|file:PATH] [--control PATH] [--image-dir DIR]\n"
 	    "                 [-v]\n"
 	    "       kvmmig-vm --incoming [--mem-file IMAGE] [--name NAME] [--mem SIZE] [--cpus N]\n"
-	    "                 [--cpu host|baseline] [--console ...] [--control PATH]\n"
+	    "                 [--cpu MODEL] [--console ...] [--control PATH]\n"
 	    "                 [--image-dir DIR] [-v]\n"
+	    "       kvmmig-vm --print-supported-cpuid\n"
+	    "MODEL: host (the default), x86-64-v2, x86-64-v3, x86-64-v4.\n"
 	    "See kvmmig-vm(8).\n");
 }
 
@@ -89,6 +92,25 @@ static bool is_directory(const char *path)
 	return !stat(path, &st) && S_ISDIR(st.st_mode);
 }
 
+/* kvmmig-vm --print-supported-cpuid: this host's part of kvmmig-ctl cpu-baseline. */
+static int print_supported_cpuid(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC), err;
+
+	if (fd < 0) {
+		vmm_log("unable to open /dev/kvm: %s (is KVM enabled and are you in group kvm?)",
+			strerror(errno));
+		return 1;
+	}
+	err = vmm_cpuid_print_supported(fd, stdout);
+	close(fd);
+	if (!err && fflush(stdout))
+		err = -errno;
+	if (err)
+		vmm_log("unable to print KVM's supported CPUID: %s", strerror(-err));
+	return err ? 1 : 0;
+}
+
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	enum {
@@ -101,7 +123,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_INCOMING,
 		OPT_MEM_FILE,
 		OPT_CONTROL,
-		OPT_IMAGE_DIR
+		OPT_IMAGE_DIR,
+		OPT_PRINT_SUPPORTED_CPUID
 	};
 	static const struct option longopts[] = {
 	    {"name", required_argument, NULL, 'n'},
@@ -117,6 +140,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	    {"mem-file", required_argument, NULL, OPT_MEM_FILE},
 	    {"control", required_argument, NULL, OPT_CONTROL},
 	    {"image-dir", required_argument, NULL, OPT_IMAGE_DIR},
+	    {"print-supported-cpuid", no_argument, NULL, OPT_PRINT_SUPPORTED_CPUID},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {0},
@@ -126,7 +150,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	snprintf(o->name, sizeof(o->name), "vm-%d", (int)getpid());
 	o->mem_bytes = 256ull << 20;
 	o->ncpus = 1;
-	o->cpu_model = VMM_CPU_HOST;
+	o->cpu_model = cpu_model_by_name("host");
 	while ((c = getopt_long(argc, argv, "n:m:c:vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
@@ -172,11 +196,21 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->console = optarg;
 			break;
 		case OPT_CPU:
-			if (vmm_cpu_model_parse(optarg, &o->cpu_model)) {
-				vmm_log("invalid --cpu '%s': host or baseline", optarg);
+			if (!strcmp(optarg, "baseline")) {
+				/* Kept for scripts written before models; it never meant a fixed CPUID. */
+				vmm_log("--cpu baseline is deprecated and now means x86-64-v2 (version "
+					"1), which keeps SMEP/SMAP and the speculation controls the "
+					"old baseline dropped: say --cpu x86-64-v2");
+				optarg = "x86-64-v2";
+			}
+			o->cpu_model = cpu_model_by_name(optarg);
+			if (!o->cpu_model) {
+				vmm_log("invalid --cpu '%s': one of %s", optarg, cpu_model_names());
 				return -EINVAL;
 			}
 			break;
+		case OPT_PRINT_SUPPORTED_CPUID:
+			exit(print_supported_cpuid());
 		case OPT_INCOMING:
 			o->incoming = true;
 			break;
@@ -362,7 +396,7 @@ int main(int argc, char **argv)
 		goto out;
 	vmm_debug("VM '%s' %s: %d vCPUs, %llu MiB, CPU model %s, control %s", vm->name,
 		  o.incoming ? "waiting for its state" : "running", vm->ncpus,
-		  (unsigned long long)(vm->mem_bytes >> 20), vmm_cpu_model_name(vm->cpu_model),
+		  (unsigned long long)(vm->mem_bytes >> 20), vm->cpu_model->name,
 		  vmm_control_path(control));
 
 	status = main_loop(vm);

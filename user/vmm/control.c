@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/cpuidtext.h"
 #include "ctlproto/ctlproto.h"
 #include "vmm/control.h"
 #include "vmm/cpuid.h"
@@ -311,31 +312,106 @@ static int cmd_restore_state(struct vmm_vm *vm, const uint8_t *blob, size_t len,
 }
 
 /*
- * check-cpuid <length>, then <length> bytes of "cpuid F I EAX EBX ECX EDX"
- * lines (as status prints them): can this host give a guest that CPUID?
- * The handshake of a migration asks before any memory moves.
+ * What a guest's TSC needs here: a guest promised an invariant TSC must keep
+ * its rate, which only TSC scaling gives on a host whose TSC runs at
+ * another (KVM tolerates 250 ppm without it). Without the promise the
+ * guest runs on at this host's rate, as QEMU does (restore_vcpu() logs it).
  */
-static int cmd_check_cpuid(struct vmm_vm *vm, char *text, struct answer *a)
+static int check_tsc(struct vmm_vm *vm, const struct cpuid_text *t, char *err, size_t len)
 {
-	struct kvm_cpuid2 *cpuid, *own;
-	char err[512] = "";
+	uint64_t diff;
+
+	if (!t->has_tsc_khz || !t->tsc_khz || vm->tsc_khz <= 0 || vm->has_tsc_control ||
+	    !(cpuid_word(t->cpuid, W_E7_EDX) & CPUID_BIT(8)))
+		return 0;
+	diff = t->tsc_khz > (uint32_t)vm->tsc_khz ? t->tsc_khz - vm->tsc_khz
+						  : vm->tsc_khz - t->tsc_khz;
+	if (diff * 1000000 <= (uint64_t)vm->tsc_khz * 250)
+		return 0;
+	snprintf(err, len,
+		 "the guest was promised an invariant TSC at %u kHz, this host's runs at %d kHz "
+		 "and its KVM cannot scale it (no KVM_CAP_TSC_CONTROL): migrate to a host with "
+		 "TSC scaling or the same TSC rate",
+		 t->tsc_khz, vm->tsc_khz);
+	return -EOPNOTSUPP;
+}
+
+/* The XSAVE area the guest's components need (leaf 0xd.0 ECX) must fit this KVM's. */
+static int check_xsave_size(struct vmm_vm *vm, const struct kvm_cpuid2 *cpuid, char *err,
+			    size_t len)
+{
+	const struct kvm_cpuid_entry2 *d0 = cpuid_find(cpuid, 0xd, 0);
+	int have = vm->xsave_size ? vm->xsave_size : 0;
+
+	if (!d0 || !(cpuid_word(cpuid, W_1_ECX) & CPUID_BIT(26)) || d0->ecx <= (uint32_t)have)
+		return 0;
+	snprintf(err, len,
+		 "the guest's XSAVE area is %u bytes (leaf 0xd.0 ECX), this host's KVM saves %d: "
+		 "it cannot hold the guest's registers",
+		 d0->ecx, have);
+	return -EOPNOTSUPP;
+}
+
+/*
+ * check-cpuid <length>, then <length> bytes of text (common/cpuidtext.h):
+ * "cpuid F I EAX EBX ECX EDX" lines as status prints them, and the
+ * guest's "cpu-model" and "tsc-khz". Can this host give that guest its
+ * CPU? The handshake of a migration asks before any memory moves.
+ */
+static int cmd_check_cpuid(struct vmm_vm *vm, char *text, size_t text_len, struct answer *a)
+{
+	struct cpuid_text t = {.cap = KVMMIG_STATE_MAX_CPUID};
+	struct kvm_cpuid2 *own;
+	char err[768] = "";
 	int ret;
 
-	cpuid = calloc(1, sizeof(*cpuid) + KVMMIG_STATE_MAX_CPUID * sizeof(cpuid->entries[0]));
+	if (strlen(text) != text_len)
+		return answer_error(a, "check-cpuid: the CPUID text holds a NUL byte");
+	t.cpuid = calloc(1, sizeof(*t.cpuid) + t.cap * sizeof(t.cpuid->entries[0]));
 	own = calloc(1, sizeof(*own) + KVMMIG_STATE_MAX_CPUID * sizeof(own->entries[0]));
-	if (!cpuid || !own) {
-		free(cpuid), free(own);
+	if (!t.cpuid || !own) {
+		free(t.cpuid), free(own);
 		return answer_error(a, "check-cpuid: out of memory");
 	}
-	vmm_ctl_parse_cpuid_lines(text, cpuid, KVMMIG_STATE_MAX_CPUID);
+	ret = cpuid_text_parse(text, 0, &t, err, sizeof(err));
+	if (!ret && (!cpuid_find(t.cpuid, 0, 0) || !cpuid_find(t.cpuid, 1, 0))) {
+		snprintf(err, sizeof(err), "no CPUID leaf 0 or 1: not a guest's CPUID");
+		ret = -EINVAL;
+	}
+	if (ret) {
+		free(t.cpuid), free(own);
+		return answer_error(a, "check-cpuid: malformed CPUID text: %s", err);
+	}
+	if (t.model[0] &&
+	    (strcmp(t.model, vm->cpu_model->name) || t.model_version != vm->cpu_model->version)) {
+		const struct cpu_model *m = cpu_model_by_name(t.model);
+
+		if (m && m->version == t.model_version)
+			snprintf(err, sizeof(err),
+				 "the guest runs CPU model %s version %u, this VM %s version %u: "
+				 "start kvmmig-vm --incoming --cpu %s",
+				 t.model, t.model_version, vm->cpu_model->name,
+				 vm->cpu_model->version, t.model);
+		else
+			snprintf(err, sizeof(err),
+				 "the guest runs CPU model %s version %u, which this kvmmig-vm "
+				 "does not know: upgrade kvmmig on this host",
+				 t.model, t.model_version);
+		ret = -EOPNOTSUPP;
+	}
 	/* The CPUID this VMM gave vCPU 0 (no vCPU ioctl: it would wait for KVM_RUN). */
 	own->nent = 0;
 	if (vm->cpuid0 && vm->cpuid0->nent <= KVMMIG_STATE_MAX_CPUID) {
 		own->nent = vm->cpuid0->nent;
 		memcpy(own->entries, vm->cpuid0->entries, own->nent * sizeof(own->entries[0]));
 	}
-	ret = vmm_cpuid_check_supported(vm->kvm_fd, own, cpuid, err, sizeof(err));
-	free(cpuid), free(own);
+	if (!ret)
+		ret = check_xsave_size(vm, t.cpuid, err, sizeof(err));
+	if (!ret)
+		ret = vmm_cpuid_check_supported(vm->kvm_fd, own, t.cpuid, err, sizeof(err));
+	if (!ret)
+		ret = check_tsc(vm, &t, err, sizeof(err));
+	free(t.cpuid), free(own);
 	if (ret)
 		return answer_error(a, "%s", err[0] ? err : strerror(-ret));
 	return answer_ok(a, NULL, 0);
@@ -432,7 +508,7 @@ static int act(struct vmm_control *ctl, const struct vmm_ctl_request *req, uint8
 	case VMM_CTL_RESTORE_STATE:
 		return cmd_restore_state(vm, payload, req->payload_len, a);
 	case VMM_CTL_CHECK_CPUID:
-		return cmd_check_cpuid(vm, (char *)payload, a);
+		return cmd_check_cpuid(vm, (char *)payload, req->payload_len, a);
 	case VMM_CTL_SAVE_MEMORY:
 		return cmd_save_memory(ctl, req->image, a);
 	case VMM_CTL_DIGEST:

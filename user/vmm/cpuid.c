@@ -1,38 +1,52 @@
-/* cpuid.c: the CPUID a guest sees: the host's (what KVM supports) or a conservative baseline. */
+/* cpuid.c: the CPUID a guest sees (KVM's supported CPUID through a CPU model) and its checks. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "vmm/cpuid.h"
 
-#define BIT(n) (1u << (n))
+#define BIT(n) CPUID_BIT(n)
 
 #define MAX_CPUID_ENTRIES 256
 
-/* Leaf 1 EDX: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT PSE36 CLFSH MMX
- * FXSR SSE SSE2 */
-static const uint32_t baseline_1_edx = BIT(0) | BIT(1) | BIT(2) | BIT(3) | BIT(4) | BIT(5) |
-				       BIT(6) | BIT(7) | BIT(8) | BIT(9) | BIT(11) | BIT(12) |
-				       BIT(13) | BIT(14) | BIT(15) | BIT(16) | BIT(17) | BIT(19) |
-				       BIT(23) | BIT(24) | BIT(25) | BIT(26);
-/* Leaf 1 ECX: SSE3 SSSE3 CX16 SSE4.1 SSE4.2 x2APIC POPCNT TSC-deadline HYPERVISOR */
-static const uint32_t baseline_1_ecx =
-    BIT(0) | BIT(9) | BIT(13) | BIT(19) | BIT(20) | BIT(21) | BIT(23) | BIT(24) | BIT(31);
-/* Leaf 0x80000001 EDX: SYSCALL NX LM; ECX: LAHF/SAHF */
-static const uint32_t baseline_ext1_edx = BIT(11) | BIT(20) | BIT(29);
-static const uint32_t baseline_ext1_ecx = BIT(0);
-/* Leaf 0x40000001 EAX: CLOCKSOURCE NOP_IO_DELAY CLOCKSOURCE2 PV_EOI CLOCKSOURCE_STABLE_BIT */
-static const uint32_t baseline_kvm_eax = BIT(0) | BIT(1) | BIT(3) | BIT(6) | BIT(24);
-
-#define CPUID_1_ECX_VMX	       BIT(5)
-#define CPUID_1_ECX_HYPERVISOR BIT(31)
+#define CPUID_1_ECX_VMX		 BIT(5)
+#define CPUID_1_ECX_HYPERVISOR	 BIT(31)
 #define CPUID_1_ECX_TSC_DEADLINE BIT(24)
-#define CPUID_1_EDX_HTT	       BIT(28)
-#define CPUID_EXT1_ECX_SVM     BIT(2)
+#define CPUID_1_EDX_HTT		 BIT(28)
+#define CPUID_EXT1_ECX_SVM	 BIT(2)
 
 static struct kvm_cpuid2 *supported;
+
+static struct kvm_cpuid2 *vcpu_reported_cpuid(int kvm_fd);
+
+/*
+ * Adds to @c's feature words what a vCPU of this host reports beyond them:
+ * nothing on KVM, which reports what it was given; PVM lists less in its
+ * supported CPUID than its vCPUs get (SMEP, SSE4.2, ...), and they get it
+ * whatever the VMM sets. VMX and SVM stay out: nested state is not migrated.
+ */
+static void add_vcpu_reported(int kvm_fd, struct kvm_cpuid2 *c)
+{
+	struct kvm_cpuid2 *own = vcpu_reported_cpuid(kvm_fd);
+
+	for (uint32_t i = 0; own && i < c->nent; i++)
+		for (int w = 0; w < CPU_NWORDS; w++) {
+			struct kvm_cpuid_entry2 *e = &c->entries[i];
+			uint32_t add = cpuid_word(own, w) & ~cpu_words[w].vmm_owned;
+
+			if (w == W_1_ECX)
+				add &= ~CPUID_1_ECX_VMX;
+			if (w == W_E1_ECX)
+				add &= ~CPUID_EXT1_ECX_SVM;
+			if (e->function == cpu_words[w].function && e->index == cpu_words[w].index)
+				cpuid_set_reg(e, cpu_words[w].reg,
+					      cpuid_reg(e, cpu_words[w].reg) | add);
+		}
+	free(own);
+}
 
 int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out)
 {
@@ -62,35 +76,12 @@ int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out)
 			for (uint32_t i = 0; i < c->nent; i++)
 				if (c->entries[i].function == 1 && c->entries[i].index == 0)
 					c->entries[i].ecx |= CPUID_1_ECX_TSC_DEADLINE;
+		/* Set first: the vCPU below gets its CPUID built from it. */
 		supported = c;
+		add_vcpu_reported(kvm_fd, c);
 	}
 	*out = supported;
 	return 0;
-}
-
-static bool baseline_keeps_leaf(uint32_t function)
-{
-	switch (function) {
-	case 0x0:
-	case 0x1:
-	case 0x2:
-	case 0x4:
-	case 0x6:
-	case 0x7:
-	case 0xb:
-	case 0x40000000:
-	case 0x40000001:
-	case 0x80000000:
-	case 0x80000001:
-	case 0x80000002:
-	case 0x80000003:
-	case 0x80000004:
-	case 0x80000007:
-	case 0x80000008:
-		return true;
-	default:
-		return false;
-	}
 }
 
 static unsigned int order_base_2(unsigned int n)
@@ -123,32 +114,6 @@ static void set_topology(struct kvm_cpuid_entry2 *e, int index, int ncpus)
 	}
 }
 
-static void apply_baseline(struct kvm_cpuid_entry2 *e)
-{
-	switch (e->function) {
-	case 0x1:
-		e->ecx &= baseline_1_ecx;
-		e->edx &= baseline_1_edx | CPUID_1_EDX_HTT;
-		break;
-	case 0x6:
-	case 0x7:
-	case 0x80000007:
-		e->eax = e->ebx = e->ecx = e->edx = 0;
-		break;
-	case 0x40000001:
-		e->eax &= baseline_kvm_eax;
-		e->ebx = e->ecx = e->edx = 0;
-		break;
-	case 0x80000001:
-		e->ecx &= baseline_ext1_ecx;
-		e->edx &= baseline_ext1_edx;
-		break;
-	case 0x80000008:
-		e->ebx = 0; /* AMD's speculation-control feature bits */
-		break;
-	}
-}
-
 static struct kvm_cpuid_entry2 *find_entry(struct kvm_cpuid2 *c, uint32_t function, uint32_t index)
 {
 	for (uint32_t i = 0; i < c->nent; i++)
@@ -166,7 +131,8 @@ static struct kvm_cpuid_entry2 *find_entry(struct kvm_cpuid2 *c, uint32_t functi
 static void sanitize_xsave_leaf(struct kvm_cpuid2 *c)
 {
 	struct kvm_cpuid_entry2 *l1 = find_entry(c, 1, 0), *l7 = find_entry(c, 7, 0);
-	struct kvm_cpuid_entry2 *d0 = find_entry(c, 0xd, 0);
+	struct kvm_cpuid_entry2 *d0 = find_entry(c, 0xd, 0), *d1;
+	uint64_t xss;
 	uint32_t ebx7 = l7 ? l7->ebx : 0, ecx7 = l7 ? l7->ecx : 0, edx7 = l7 ? l7->edx : 0;
 	uint64_t xcr0;
 	uint32_t max_size = 576; /* legacy area and XSAVE header */
@@ -192,12 +158,14 @@ static void sanitize_xsave_leaf(struct kvm_cpuid2 *c)
 		if (e->ebx + e->eax > max_size)
 			max_size = e->ebx + e->eax;
 	}
+	/* Components neither XCR0 nor IA32_XSS may enable: a model may have masked them. */
+	d1 = find_entry(c, 0xd, 1);
+	xss = d1 ? ((uint64_t)d1->edx << 32) | d1->ecx : 0;
 	for (uint32_t i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
 		if (e->function == 0xd && e->index >= 2 && e->index < 64 &&
-		    (d0->eax | ((uint64_t)d0->edx << 32)) & (1ull << e->index) &&
-		    !(xcr0 & (1ull << e->index)))
+		    !((xcr0 | xss) & (1ull << e->index)))
 			e->eax = e->ebx = e->ecx = e->edx = 0;
 	}
 	d0->eax = (uint32_t)xcr0;
@@ -205,12 +173,12 @@ static void sanitize_xsave_leaf(struct kvm_cpuid2 *c)
 	d0->ecx = max_size;
 }
 
-int vmm_cpuid_build(int kvm_fd, enum vmm_cpu_model model, int index, int ncpus,
+int vmm_cpuid_build(int kvm_fd, const struct cpu_model *model, int index, int ncpus,
 		    struct kvm_cpuid2 **out)
 {
 	const struct kvm_cpuid2 *sup;
 	struct kvm_cpuid2 *c;
-	uint32_t max_basic = 0;
+	uint32_t max_basic = 0, max_ext = 0x80000000;
 	int err;
 
 	err = vmm_cpuid_supported(kvm_fd, &sup);
@@ -223,11 +191,10 @@ int vmm_cpuid_build(int kvm_fd, enum vmm_cpu_model model, int index, int ncpus,
 	for (uint32_t i = 0; i < sup->nent; i++) {
 		struct kvm_cpuid_entry2 e = sup->entries[i];
 
-		if (model == VMM_CPU_BASELINE && !baseline_keeps_leaf(e.function))
+		if (!cpu_model_keeps_leaf(model, e.function, e.index))
 			continue;
-		if (model == VMM_CPU_BASELINE && e.function == 0x7 && e.index != 0)
-			continue;
-
+		/* The model first: what follows sets bits the VMM owns. */
+		cpu_model_mask(model, &e);
 		switch (e.function) {
 		case 0x1:
 			e.ebx = (e.ebx & 0x0000ffff) | ((uint32_t)index << 24) |
@@ -255,102 +222,112 @@ int vmm_cpuid_build(int kvm_fd, enum vmm_cpu_model model, int index, int ncpus,
 			e.ecx = (e.ecx & ~0xffu) | (uint32_t)(ncpus - 1);
 			break;
 		}
-		if (model == VMM_CPU_BASELINE)
-			apply_baseline(&e);
 		if (e.function < 0x40000000 && e.function > max_basic)
 			max_basic = e.function;
+		if (e.function >= 0x80000000 && e.function < 0xc0000000 && e.function > max_ext)
+			max_ext = e.function;
 		c->entries[c->nent++] = e;
 	}
 	sanitize_xsave_leaf(c);
-	/* Leaves 0 and 0x80000000 must not announce leaves the baseline removed. */
+	/* Leaves 0 and 0x80000000 must not announce leaves the model removed. */
 	for (uint32_t i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
 		if (e->function == 0 && e->eax > max_basic)
 			e->eax = max_basic;
-		if (model == VMM_CPU_BASELINE && e->function == 0x80000000 && e->eax > 0x80000008)
-			e->eax = 0x80000008;
+		if (e->function == 0x80000000 && e->eax > max_ext)
+			e->eax = max_ext;
 	}
 	*out = c;
 	return 0;
 }
 
-/* Feature registers a guest may only use if this host's KVM supports each bit. */
-static const struct {
-	uint32_t function, index;
-	int reg;	    /* 0 eax, 1 ebx, 2 ecx, 3 edx */
-	uint32_t vmm_owned; /* bits the VMM sets or the guest toggles itself */
-} feature_regs[] = {
-    {0x1, 0, 2, CPUID_1_ECX_HYPERVISOR | BIT(27) /* OSXSAVE */},
-    {0x1, 0, 3, CPUID_1_EDX_HTT},
-    {0x7, 0, 1, 0},
-    {0x7, 0, 2, BIT(4) /* OSPKE */},
-    {0x7, 0, 3, 0},
-    {0xd, 0, 0, 0},
-    {0x80000001, 0, 2, 0},
-    {0x80000001, 0, 3, 0},
-    {0x40000001, 0, 0, 0},
-};
-
-static uint32_t reg_of(const struct kvm_cpuid_entry2 *e, int reg)
-{
-	return reg == 0 ? e->eax : reg == 1 ? e->ebx : reg == 2 ? e->ecx : e->edx;
-}
-
 int vmm_cpuid_check_supported(int kvm_fd, const struct kvm_cpuid2 *own,
 			      const struct kvm_cpuid2 *cpuid, char *err, size_t err_size)
 {
-	static const char reg_names[4][4] = {"EAX", "EBX", "ECX", "EDX"};
-	const struct kvm_cpuid2 *sup;
+	const struct kvm_cpuid2 *sup, *avail[2];
 	int ret = vmm_cpuid_supported(kvm_fd, &sup);
 
 	if (ret)
 		return ret;
-	for (size_t f = 0; f < sizeof(feature_regs) / sizeof(feature_regs[0]); f++) {
-		const struct kvm_cpuid_entry2 *want = NULL, *have = NULL, *mine = NULL;
-		uint32_t missing;
+	ret = cpu_check_identity(cpuid, sup, err, err_size);
+	if (ret)
+		return ret;
+	avail[0] = sup;
+	avail[1] = own;
+	return cpu_check_features(cpuid, avail, own ? 2 : 1, err, err_size);
+}
 
-		for (uint32_t i = 0; i < cpuid->nent; i++)
-			if (cpuid->entries[i].function == feature_regs[f].function &&
-			    cpuid->entries[i].index == feature_regs[f].index)
-				want = &cpuid->entries[i];
-		for (uint32_t i = 0; i < sup->nent; i++)
-			if (sup->entries[i].function == feature_regs[f].function &&
-			    sup->entries[i].index == feature_regs[f].index)
-				have = &sup->entries[i];
-		for (uint32_t i = 0; own && i < own->nent; i++)
-			if (own->entries[i].function == feature_regs[f].function &&
-			    own->entries[i].index == feature_regs[f].index)
-				mine = &own->entries[i];
-		if (!want)
-			continue;
-		missing = reg_of(want, feature_regs[f].reg) & ~feature_regs[f].vmm_owned &
-			  ~(have ? reg_of(have, feature_regs[f].reg) : 0) &
-			  ~(mine ? reg_of(mine, feature_regs[f].reg) : 0);
-		if (missing) {
-			snprintf(err, err_size,
-				 "guest CPUID leaf %#x.%u %s has features %#x that this host's KVM "
-				 "cannot provide",
-				 feature_regs[f].function, feature_regs[f].index,
-				 reg_names[feature_regs[f].reg], missing);
-			return -EOPNOTSUPP;
-		}
+int vmm_cpu_model_check_host(int kvm_fd, const struct cpu_model *model,
+			     const struct kvm_cpuid2 *own, char *err, size_t err_size)
+{
+	const struct kvm_cpuid2 *sup, *avail[2];
+	char lacks[768];
+	int ret = vmm_cpuid_supported(kvm_fd, &sup);
+
+	if (ret) {
+		snprintf(err, err_size, "unable to read KVM's supported CPUID: %s", strerror(-ret));
+		return ret;
 	}
-	return 0;
+	avail[0] = sup;
+	avail[1] = own;
+	if (!cpu_model_missing(model, avail, own ? 2 : 1, lacks, sizeof(lacks)))
+		return 0;
+	snprintf(err, err_size,
+		 "this host cannot run CPU model %s: its KVM lacks %s: choose a lower model "
+		 "(kvmmig-ctl cpu-baseline says which one every host runs)",
+		 model->name, lacks);
+	return -EOPNOTSUPP;
 }
 
-const char *vmm_cpu_model_name(enum vmm_cpu_model model)
+/*
+ * What a vCPU of a throwaway VM reports (KVM_GET_CPUID2) once given the
+ * host model built from KVM's supported CPUID. NULL if no VM can be made.
+ */
+static struct kvm_cpuid2 *vcpu_reported_cpuid(int kvm_fd)
 {
-	return model == VMM_CPU_BASELINE ? "baseline" : "host";
+	struct kvm_cpuid2 *set = NULL, *got = NULL;
+	int vm = ioctl(kvm_fd, KVM_CREATE_VM, 0), vcpu = -1;
+
+	if (vm < 0)
+		return NULL;
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0ul);
+	got = calloc(1, sizeof(*got) + MAX_CPUID_ENTRIES * sizeof(got->entries[0]));
+	if (vcpu < 0 || !got || vmm_cpuid_build(kvm_fd, &cpu_models[0], 0, 1, &set) ||
+	    ioctl(vcpu, KVM_SET_CPUID2, set) < 0)
+		goto fail;
+	got->nent = MAX_CPUID_ENTRIES;
+	if (ioctl(vcpu, KVM_GET_CPUID2, got) < 0)
+		goto fail;
+	free(set);
+	close(vcpu);
+	close(vm);
+	return got;
+fail:
+	free(set);
+	free(got);
+	if (vcpu >= 0)
+		close(vcpu);
+	close(vm);
+	return NULL;
 }
 
-int vmm_cpu_model_parse(const char *name, enum vmm_cpu_model *out)
+int vmm_cpuid_print_supported(int kvm_fd, FILE *f)
 {
-	if (!strcmp(name, "host"))
-		*out = VMM_CPU_HOST;
-	else if (!strcmp(name, "baseline"))
-		*out = VMM_CPU_BASELINE;
-	else
-		return -EINVAL;
-	return 0;
+	const struct kvm_cpuid2 *sup;
+	char vendor[13];
+	int ret = vmm_cpuid_supported(kvm_fd, &sup);
+
+	if (ret)
+		return ret;
+	cpuid_vendor(sup, vendor);
+	fprintf(f,
+		"# what this host's KVM gives a guest (%s), by kvmmig-vm --print-supported-cpuid\n",
+		vendor);
+	fprintf(f, "# kvmmig-ctl cpu-baseline FILE... picks the best model every host runs\n");
+	for (uint32_t i = 0; i < sup->nent; i++)
+		fprintf(f, "cpuid 0x%x %u 0x%x 0x%x 0x%x 0x%x\n", sup->entries[i].function,
+			sup->entries[i].index, sup->entries[i].eax, sup->entries[i].ebx,
+			sup->entries[i].ecx, sup->entries[i].edx);
+	return ferror(f) ? -EIO : 0;
 }

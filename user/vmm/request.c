@@ -106,9 +106,12 @@ static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, siz
 					   KVMMIG_CTL_MAX_PAYLOAD);
 		return 0;
 	case VMM_CTL_CHECK_CPUID:
-		if (!parse_length(arg, &req->payload_len))
+		if (!parse_length(arg, &req->payload_len) ||
+		    req->payload_len > VMM_CTL_CHECK_CPUID_MAX)
 			return parse_error(err, err_size,
-					   "check-cpuid needs the length of its CPUID lines");
+					   "check-cpuid needs the length of its CPUID lines (at "
+					   "most %u)",
+					   VMM_CTL_CHECK_CPUID_MAX);
 		return 0;
 	case VMM_CTL_SAVE_MEMORY:
 		if (!arg)
@@ -154,21 +157,4 @@ int vmm_ctl_parse_request(char *line, struct vmm_ctl_request *req, char *err, si
 			   "restore-state, check-cpuid, save-memory, digest, dirty-log, kvmmig-fd, "
 			   "quit)",
 			   cmd);
-}
-
-void vmm_ctl_parse_cpuid_lines(char *text, struct kvm_cpuid2 *cpuid, uint32_t cap)
-{
-	char *line, *save;
-
-	cpuid->nent = 0;
-	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct kvm_cpuid_entry2 e = {0};
-
-		if (sscanf(line, "cpuid %x %u %x %x %x %x", &e.function, &e.index, &e.eax, &e.ebx,
-			   &e.ecx, &e.edx) != 6)
-			continue;
-		if (cpuid->nent == cap)
-			break;
-		cpuid->entries[cpuid->nent++] = e;
-	}
 }

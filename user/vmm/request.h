@@ -36,6 +36,8 @@ struct vmm_ctl_request {
  * and without "..".
  */
 #define VMM_CTL_IMAGE_NAME_MAX 128
+/* check-cpuid's text: 256 leaves of status lines fit four times over. */
+#define VMM_CTL_CHECK_CPUID_MAX 65536
 
 /*
  * Takes the first complete line out of @buf (@len bytes buffered) into
@@ -49,11 +51,5 @@ int vmm_ctl_take_line(char *buf, size_t *len, char *line);
  * -EINVAL with @err saying what is wrong in one line, ready for "error".
  */
 int vmm_ctl_parse_request(char *line, struct vmm_ctl_request *req, char *err, size_t err_size);
-/*
- * check-cpuid's payload (modified in place): "cpuid F I EAX EBX ECX EDX"
- * lines as status prints them, other lines ignored, at most @cap entries
- * into @cpuid.
- */
-void vmm_ctl_parse_cpuid_lines(char *text, struct kvm_cpuid2 *cpuid, uint32_t cap);
 
 #endif /* KVMMIG_VMM_REQUEST_H */

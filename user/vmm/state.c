@@ -311,12 +311,22 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 	if (!cpuid)
 		return -ENOMEM;
 	cpuid->nent = KVMMIG_STATE_MAX_CPUID;
+	/*
+	 * 6.1's KVM_GET_CPUID2 writes nent back only when it fails: count the
+	 * entries it filled in, or the blob carries the rest of the buffer as
+	 * zero "leaf 0" entries (duplicates a destination refuses).
+	 */
+	for (uint32_t n = 0; n < cpuid->nent; n++)
+		cpuid->entries[n].function = cpuid->entries[n].index = UINT32_MAX;
 	if (ioctl(vcpu->fd, KVM_GET_CPUID2, cpuid) < 0) {
 		r = -errno;
 		free(cpuid);
 		vmm_log("unable to save vCPU %d: KVM_GET_CPUID2: %s", i, strerror(-r));
 		return r;
 	}
+	while (cpuid->nent && cpuid->entries[cpuid->nent - 1].function == UINT32_MAX &&
+	       cpuid->entries[cpuid->nent - 1].index == UINT32_MAX)
+		cpuid->nent--;
 	put_record(w, KVMMIG_STATE_VCPU_CPUID, i, cpuid,
 		   sizeof(*cpuid) + cpuid->nent * sizeof(cpuid->entries[0]));
 
@@ -393,7 +403,7 @@ int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *
 {
 	struct blob_writer w = {.version = version ? version : KVMMIG_STATE_VERSION};
 	struct kvmmig_state_vm_info info = {
-	    .ncpus = vm->ncpus, .nslots = vm->nslots, .cpu_model = vm->cpu_model};
+	    .ncpus = vm->ncpus, .nslots = vm->nslots, .cpu_model = vm->cpu_model->id};
 	struct kvmmig_state_header header = {.version = w.version,
 					     .header_size = KVMMIG_STATE_HEADER_SIZE};
 	struct kvm_pit_state2 pit;
@@ -749,9 +759,25 @@ static int check_vm_info(struct vmm_vm *vm, const struct rec *r, char *err, size
 	if (info.ncpus != (uint32_t)vm->ncpus)
 		return reject(err, err_size, "state blob is for %u vCPUs, this VM has %d",
 			      info.ncpus, vm->ncpus);
-	if (info.cpu_model != (uint32_t)vm->cpu_model)
-		return reject(err, err_size, "state blob has CPU model %u, this VM %d",
-			      info.cpu_model, vm->cpu_model);
+	if (info.cpu_model != (uint32_t)vm->cpu_model->id) {
+		const struct cpu_model *m = cpu_model_by_id(info.cpu_model);
+
+		if (info.cpu_model == CPU_MODEL_RETIRED_BASELINE)
+			return reject(err, err_size,
+				      "the guest runs kvmmig's retired CPU model 'baseline' (a "
+				      "CPUID no named model reproduces): restore it with the "
+				      "kvmmig-vm that started it");
+		if (!m)
+			return reject(err, err_size,
+				      "the guest runs CPU model %u, unknown to this kvmmig-vm: "
+				      "upgrade it",
+				      info.cpu_model);
+		return reject(err, err_size,
+			      "the guest runs CPU model %s version %u, this VM %s version %u: "
+			      "start kvmmig-vm --incoming --cpu %s",
+			      m->name, m->version, vm->cpu_model->name, vm->cpu_model->version,
+			      m->name);
+	}
 	if (info.nslots != (uint32_t)vm->nslots)
 		return reject(err, err_size, "state blob has %u memslots, this VM %d", info.nslots,
 			      vm->nslots);
@@ -1283,6 +1309,11 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 	SET(KVM_SET_CPUID2, V_CPUID);
 	if (i == 0) {
 		struct kvm_cpuid2 *cpuid0 = copy_aligned(&v[V_CPUID]);
+		int khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+
+		/* The guest's rate now (scaled or not): status and the next handshake say it. */
+		if (khz > 0)
+			vm->tsc_khz = khz;
 
 		if (cpuid0) {
 			free(vm->cpuid0);

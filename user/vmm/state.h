@@ -164,7 +164,7 @@ struct kvmmig_state_record {
 struct kvmmig_state_vm_info {
 	uint32_t ncpus;
 	uint32_t nslots;
-	uint32_t cpu_model; /* enum vmm_cpu_model: 0 host, 1 baseline */
+	uint32_t cpu_model; /* enum cpu_model_id: a model's name and version */
 	uint32_t reserved;
 	struct {
 		uint32_t slot;

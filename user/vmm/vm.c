@@ -145,6 +145,26 @@ int vmm_vm_set_dirty_logging(struct vmm_vm *vm, bool on)
 	return 0;
 }
 
+/*
+ * Whether this host's KVM gives every feature the VM's model requires,
+ * asked once vCPU 0 has its CPUID: PVM lists less in its supported CPUID
+ * than its vCPUs get, and reports those with KVM_GET_CPUID2.
+ */
+static int check_model(struct vmm_vm *vm, struct vmm_vcpu *vcpu, char *why, size_t len)
+{
+	struct kvm_cpuid2 *own = calloc(1, sizeof(*own) + 256 * sizeof(own->entries[0]));
+	int err;
+
+	if (!own)
+		return -ENOMEM;
+	own->nent = 256;
+	if (ioctl(vcpu->fd, KVM_GET_CPUID2, own) < 0)
+		own->nent = 0;
+	err = vmm_cpu_model_check_host(vm->kvm_fd, vm->cpu_model, own, why, len);
+	free(own);
+	return err;
+}
+
 static int create_vcpu(struct vmm_vm *vm, int index)
 {
 	struct vmm_vcpu *vcpu = &vm->vcpus[index];
@@ -176,6 +196,17 @@ static int create_vcpu(struct vmm_vm *vm, int index)
 	}
 	err = vmm_ioctl(vcpu->fd, KVM_SET_CPUID2, cpuid);
 	if (!err && index == 0) {
+		int khz = ioctl(vcpu->fd, KVM_GET_TSC_KHZ, 0);
+		char why[1024];
+
+		err = check_model(vm, vcpu, why, sizeof(why));
+		if (err) {
+			vmm_log("%s", why);
+			free(cpuid);
+			return err;
+		}
+
+		vm->tsc_khz = khz > 0 ? khz : 0;
 		free(vm->cpuid0);
 		vm->cpuid0 = cpuid;
 	} else {
@@ -211,7 +242,7 @@ int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config)
 		vm->vcpus[i].fd = -1;
 	snprintf(vm->name, sizeof(vm->name), "%s", config->name);
 	vm->ncpus = config->ncpus;
-	vm->cpu_model = config->cpu_model;
+	vm->cpu_model = config->cpu_model ? config->cpu_model : &cpu_models[0];
 	vm->exit_ops = config->exit_ops;
 	vm->priv = config->priv;
 	vm->state = config->incoming ? VMM_VM_INCOMING : VMM_VM_PAUSED;
@@ -260,8 +291,8 @@ int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config)
 		vm->xsave_size =
 		    check_extension(vm->vm_fd, KVM_CAP_XSAVE) ? (int)sizeof(struct kvm_xsave) : 0;
 	vm->has_xcrs = check_extension(vm->vm_fd, KVM_CAP_XCRS);
-	vm->has_tsc_control = check_extension(vm->vm_fd, KVM_CAP_TSC_CONTROL) ||
-			      check_extension(vm->vm_fd, KVM_CAP_GET_TSC_KHZ);
+	/* TSC scaling: KVM_SET_TSC_KHZ then gives a guest any rate, not only this host's. */
+	vm->has_tsc_control = check_extension(vm->kvm_fd, KVM_CAP_TSC_CONTROL) > 0;
 	err = fetch_msr_list(vm);
 	if (err) {
 		vmm_log("unable to read KVM's MSR index list: %s", strerror(-err));
@@ -505,7 +536,12 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 	fprintf(f, "pid %d\n", (int)getpid());
 	fprintf(f, "state %s\n", vmm_vm_state_name(vmm_vm_get_state(vm)));
 	fprintf(f, "cpus %d\n", vm->ncpus);
-	fprintf(f, "cpu-model %s\n", vmm_cpu_model_name(vm->cpu_model));
+	/* The name and its version: the pair means the same CPUID features forever. */
+	fprintf(f, "cpu-model %s %u\n", vm->cpu_model->name, vm->cpu_model->version);
+	if (vm->tsc_khz > 0)
+		fprintf(f, "tsc-khz %d\n", vm->tsc_khz);
+	/* Whether a guest whose TSC ran at another rate keeps it here (KVM_CAP_TSC_CONTROL). */
+	fprintf(f, "tsc-scaling %s\n", vm->has_tsc_control ? "yes" : "no");
 	fprintf(f, "mem %llu\n", (unsigned long long)vm->mem_bytes);
 	for (int i = 0; i < vm->nslots; i++)
 		fprintf(f, "memslot %u gpa 0x%llx size 0x%llx offset 0x%llx\n", vm->slots[i].slot,
@@ -519,12 +555,21 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 	 * "state" as the VM's state.
 	 */
 	fprintf(f, "blob-versions %d %d\n", KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION);
-	/* vCPU 0's CPUID, so a destination can refuse a guest it cannot host. */
-	for (uint32_t i = 0; vm->cpuid0 && i < vm->cpuid0->nent; i++)
+	/*
+	 * vCPU 0's CPUID, so a destination can refuse a guest it cannot host;
+	 * each leaf once (a blob saved on 6.1 by an older kvmmig-vm carries
+	 * zero duplicates of leaf 0, which check-cpuid refuses).
+	 */
+	for (uint32_t i = 0; vm->cpuid0 && i < vm->cpuid0->nent; i++) {
+		const struct kvm_cpuid_entry2 *e = &vm->cpuid0->entries[i];
+
+		if (cpuid_find(vm->cpuid0, e->function, e->index) != e)
+			continue;
 		fprintf(f, "cpuid 0x%x %u 0x%x 0x%x 0x%x 0x%x\n", vm->cpuid0->entries[i].function,
 			vm->cpuid0->entries[i].index, vm->cpuid0->entries[i].eax,
 			vm->cpuid0->entries[i].ebx, vm->cpuid0->entries[i].ecx,
 			vm->cpuid0->entries[i].edx);
+	}
 	fprintf(f, "guest %s\n", guest_kind ? guest_kind : "none");
 	if (fclose(f)) {
 		free(text);

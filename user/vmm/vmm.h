@@ -11,6 +11,8 @@
 
 #include <linux/kvmmig.h>
 
+#include "common/cpumodel.h"
+
 #define VMM_MAX_VCPUS	 64
 #define VMM_MAX_MEMSLOTS 2
 #define VMM_MAX_DEVICES	 8
@@ -30,11 +32,6 @@
 /* Intel's KVM_SET_TSS_ADDR needs three pages in the hole; the identity map one more. */
 #define VMM_TSS_ADDR	      0xfffbd000ull
 #define VMM_IDENTITY_MAP_ADDR 0xfffbc000ull
-
-enum vmm_cpu_model {
-	VMM_CPU_HOST,
-	VMM_CPU_BASELINE,
-};
 
 enum vmm_vm_state {
 	VMM_VM_RUNNING,
@@ -109,7 +106,7 @@ struct vmm_vm_config {
 	const char *name;
 	uint64_t mem_bytes;
 	int ncpus;
-	enum vmm_cpu_model cpu_model;
+	const struct cpu_model *cpu_model; /* cpu_models[0] (host) if NULL */
 	bool incoming;
 	const struct vmm_exit_ops *exit_ops;
 	void *priv;
@@ -132,7 +129,7 @@ struct vmm_vm {
 	struct vmm_memslot slots[VMM_MAX_MEMSLOTS];
 	int ncpus;
 	struct vmm_vcpu vcpus[VMM_MAX_VCPUS];
-	enum vmm_cpu_model cpu_model;
+	const struct cpu_model *cpu_model;
 	const struct vmm_exit_ops *exit_ops;
 	void *priv;
 
@@ -140,6 +137,7 @@ struct vmm_vm {
 	int xsave_size; /* 0: no XSAVE, use KVM_GET_FPU */
 	bool has_xcrs;
 	bool has_tsc_control;
+	int tsc_khz; /* vCPU 0's at creation; 0 if KVM cannot say */
 	struct kvm_msr_list *msr_list;
 
 	int kvmmig_fd; /* -1 when running without kvmmig.ko */
