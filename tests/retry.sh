@@ -8,8 +8,9 @@
 #   or with --any-stop stopped without a result at all (for test hosts where kvmmig.ko is
 #   never loaded), it runs once more and the first attempt's lines are printed as
 #   "info: set aside" lines. A module suite (tests/kmod-suite SCRIPT...) resumes at the
-#   script it died in instead: the scripts it had finished keep their lines, each block
-#   complete with its own kernel-log check (tests/kmod-suite). Any other failure counts,
+#   script it died in instead (or, when every script had finished, boots once more for
+#   the test host's end checks alone): the scripts it had finished keep their lines, each
+#   block complete with its own kernel-log check (tests/kmod-suite). Any other failure counts,
 #   and so does a second fault. Returns the last run's status.
 
 _testhost_attempt() { # LIVE OUT ARGS...: one run of tests/testhost into OUT
@@ -47,6 +48,8 @@ testhost_retry() {
 		for ((i = suite + 1; i < ${#args[@]}; i++)); do
 			grep -qF "info: ${args[$i]} took " "$out" || { first=$i; break; }
 		done
+		# Every script finished: only the test host's own end checks are left.
+		[ "$first" -lt 0 ] && first=${#args[@]}
 	fi
 	if [ "$first" -gt $((suite + 1)) ]; then
 		keep=$(grep -nF "info: ${args[$((first - 1))]} took " "$out" | tail -n 1 | cut -d: -f1)
@@ -55,7 +58,7 @@ testhost_retry() {
 	fi
 	tail -n +$((keep + 1)) "$out" | sed 's/^/info: set aside (a fault of the emulator): /'
 	local notice="info: the test host met a fault of its emulator (above): running it once more"
-	[ "$keep" -gt 0 ] && notice="info: the test host met a fault of its emulator (above) in ${args[$((suite + 1))]}: resuming there"
+	[ "$keep" -gt 0 ] && notice="info: the test host met a fault of its emulator (above) in ${args[$((suite + 1))]:-its end checks, every script done}: resuming there"
 	echo "$notice"
 	[ "$live" = 1 ] && echo "$notice" >&2
 	_testhost_attempt "$live" "$out" "${args[@]}"

@@ -24,6 +24,7 @@ if [ "$n" = 1 ] && [ "$(cat mode)" != clean ]; then
 	die-in-c) for s in a b; do echo "== tests/kmod/$s.sh [k]"; echo "PASS: $s works"; echo "info: tests/kmod/$s.sh took 1 s [k]"; done
 		echo "== tests/kmod/c.sh [k]"; echo "FAIL: c half done: the host died" ;;
 	die-in-a) echo "== tests/kmod/a.sh [k]"; echo "FAIL: a half done: the host died" ;;
+	die-at-end) for s in a b c d; do echo "== tests/kmod/$s.sh [k]"; echo "PASS: $s works"; echo "info: tests/kmod/$s.sh took 1 s [k]"; done ;;
 	esac
 	case $(cat mode) in
 	ours) echo "FAIL: a check of ours"; echo "testhost: the test host failed its checks"; exit 1 ;;
@@ -61,6 +62,11 @@ try die-in-a "${suite_args[@]}"
 expect "a suite killed in its first script runs whole once more" \
 	test "$(sed -n 2p "$tmp/calls")" = "${suite_args[*]}"
 expect "and nothing of the first attempt counts" test "$(counted 'a half')$(counted 'a.sh works')" = 01
+
+try die-at-end "${suite_args[@]}"
+expect "a suite killed after its last script boots once more for the end checks alone" \
+	test "$(sed -n 2p "$tmp/calls")" = "--kernel k -- tests/kmod-suite"
+expect "and every script keeps its verdict" test "$(grep -c '^PASS: [abcd] works$' "$tmp/out")$(cat "$tmp/rc")" = 40
 
 try ours "${suite_args[@]}"
 expect "a failure of ours is not run again" test "$(wc -l <"$tmp/calls")$(cat "$tmp/rc")" = 11
