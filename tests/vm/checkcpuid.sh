@@ -42,16 +42,7 @@ alter() {
 }
 
 # refused NAME REGEX: check-cpuid of stdin must be refused with an error matching REGEX.
-refused() {
-	local out
-	if out=$(vm_ctl dst check-cpuid 2>&1); then
-		fail "$1" "check-cpuid answered ok"
-	elif echo "$out" | grep -Eq -- "$2"; then
-		pass "$1: $(echo "$out" | sed 's/^vmctl: error //' | cut -c1-200)"
-	else
-		fail "$1" "expected /$2/, got: $out"
-	fi
-}
+refused() { vm_refused "$1" "$2" check-cpuid; }
 accepted() {
 	local out
 	if out=$(vm_ctl dst check-cpuid 2>&1); then

@@ -140,18 +140,21 @@ vm_saved_blob() {
 	vm_start dst --cpus 2 --mem 64M --incoming --mem-file "$vm_images/mem"
 }
 
-# vm_restore_refused BLOB CHECK REGEX: restore-state of BLOB into "dst"
-# must fail with an error matching REGEX.
-vm_restore_refused() {
-	local out
-	if out=$(vm_ctl dst restore-state <"$1" 2>&1); then
-		fail "$2" "restore-state answered ok"
-	elif echo "$out" | grep -Eq -- "$3"; then
-		pass "$2: $(echo "$out" | sed 's/^vmctl: error //')"
+# vm_refused CHECK REGEX REQUEST...: control request REQUEST (its payload on
+# stdin) to "dst" must fail with an error matching REGEX.
+vm_refused() {
+	local name=$1 re=$2 out
+	shift 2
+	if out=$(vm_ctl dst "$@" 2>&1); then
+		fail "$name" "$1 answered ok"
+	elif echo "$out" | grep -Eq -- "$re"; then
+		pass "$name: $(echo "$out" | sed 's/^vmctl: error //' | cut -c1-200)"
 	else
-		fail "$2" "expected /$3/, got: $out"
+		fail "$name" "expected /$re/, got: $out"
 	fi
 }
+# vm_restore_refused BLOB CHECK REGEX: restore-state of BLOB into "dst" refused.
+vm_restore_refused() { vm_refused "$2" "$3" restore-state <"$1"; }
 
 # record_offset TYPE [INDEX]: offset of the first record of TYPE (hex) and
 # INDEX (default 0) in the blob $good.
