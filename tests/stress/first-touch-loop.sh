@@ -11,18 +11,21 @@
 # guests here, with no kvmmig code in the test host, are the emulator's (or KVM's) own rate.
 #
 #   tests/stress/first-touch-loop.sh [--kernel 6.1|6.12|7.3] [--guests N] [--seconds S]
-#                                    [--with-module] [--big-before]
+#                                    [--with-module] [--big-before] [--neighbour]
 #
 # The variants add, one at a time, what migrate.sh's test hosts have and this loop lacks:
 # --with-module loads kvmmig.ko (every guest is then attached to it, no session ever starts);
 # --big-before starts a 256 MiB guest, lets it write, and kills it before each fresh guest (the
-# sparse case's VMs torn down just before the source that died).
+# sparse case's VMs torn down just before the source that died); --neighbour keeps a steady
+# payload guest running beside the fresh ones (migrate.sh's hosts always run more than one VM:
+# a source and its destination, a guest beside the one under test), writing its memory all the
+# time, so that both of the test host's vCPUs run guests at once; its deaths count too.
 #
 # KVMMIG_TESTHOST_QEMU=/path/to/qemu-system-x86_64 runs the test host under another QEMU.
 # Slow (seconds a guest): not in tests/run.
 cd "$(dirname "$0")/../.." || exit 1
 
-kver=7.3 guests=1000 seconds=1200 with_module=0 big_before=0
+kver=7.3 guests=1000 seconds=1200 with_module=0 big_before=0 neighbour=0
 args=("$@")
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -31,7 +34,8 @@ while [ $# -gt 0 ]; do
 	--seconds) seconds=$2; shift 2 ;;
 	--with-module) with_module=1; shift ;;
 	--big-before) big_before=1; shift ;;
-	*) echo "usage: $0 [--kernel K] [--guests N] [--seconds S] [--with-module] [--big-before]" >&2
+	--neighbour) neighbour=1; shift ;;
+	*) echo "usage: $0 [--kernel K] [--guests N] [--seconds S] [--with-module] [--big-before] [--neighbour]" >&2
 		exit 2 ;;
 	esac
 done
@@ -45,6 +49,28 @@ done
 [ -e /dev/kvmmig ] && [ $with_module = 0 ] && { fail "a control run without kvmmig.ko" "kvmmig.ko is loaded"; exit 1; }
 setting="kvmmig.ko $([ $with_module = 1 ] && echo "loaded, guests attached" || echo "never loaded")"
 [ $big_before = 1 ] && setting="$setting, a 256 MiB guest killed before each"
+[ $neighbour = 1 ] && setting="$setting, a steady guest writing beside them"
+
+# The neighbour: like migrate.sh's vmr, it writes 512 of its 8192 pages every 300 ms and
+# verifies them, for as long as the loop runs.
+neighbour_deaths=0 neighbour_n=0
+start_neighbour() {
+	neighbour_n=$((neighbour_n + 1))
+	start_source nb$neighbour_n 1 "pages=8192 rate=512 delay_us=300000 verify_every=2 report_ms=100"
+}
+check_neighbour() { # a neighbour that stopped is counted, described and replaced
+	local nb=nb$neighbour_n
+	[ $neighbour = 1 ] || return 0
+	alive "$tmp/$nb.src.pid" && ! grep -q 'failures [1-9]\|FAIL' "$tmp/$nb.src.log" && return 0
+	neighbour_deaths=$((neighbour_deaths + 1))
+	echo "info: neighbour $neighbour_n stopped: $(why_stopped "$tmp/$nb.src.log" "$tmp/$nb.src.pid")"
+	detail="$detail [neighbour $neighbour_n]"
+	kill -9 "$(cat "$tmp/$nb.src.pid")" 2>/dev/null
+	flight_stop
+	flight_start
+	start_neighbour
+}
+[ $neighbour = 1 ] && start_neighbour
 
 t0=$SECONDS n=0 deaths=0 detail=''
 declare -A per_cpus_n per_cpus_deaths
@@ -76,12 +102,18 @@ while [ $n -lt "$guests" ] && [ $((SECONDS - t0)) -lt "$seconds" ]; do
 	kill -9 "$(cat "$tmp/$name.src.pid")" 2>/dev/null
 	wait "$(cat "$tmp/$name.src.pid")" 2>/dev/null
 	rm -f "$tmp/$name".*
+	check_neighbour
 done
+[ $neighbour = 1 ] && ! runs_on "$tmp/nb$neighbour_n.src.log" "$tmp/nb$neighbour_n.src.pid" && {
+	neighbour_deaths=$((neighbour_deaths + 1))
+	detail="$detail [neighbour $neighbour_n, at the end]"
+}
 
 by=''
 for c in "${!per_cpus_n[@]}"; do by="$by $c vCPU ${per_cpus_deaths[$c]:-0}/${per_cpus_n[$c]}"; done
 summary="$deaths deaths in $n fresh guests (by size:$by; $((SECONDS - t0)) s, $(uname -r), $setting)"
-if [ "$deaths" -gt 0 ]; then
+[ $neighbour = 1 ] && summary="$summary; $neighbour_deaths of $neighbour_n neighbours died"
+if [ "$deaths" -gt 0 ] || [ "$neighbour_deaths" -gt 0 ]; then
 	fail "fresh payload guests survive their first touches of memory" "$summary:$detail"
 else
 	pass "fresh payload guests survive their first touches of memory: $summary"
