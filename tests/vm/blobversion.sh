@@ -4,7 +4,10 @@
 #   - a version-1 blob (what VMMs before record versions wrote) still restores;
 #   - a record this VMM does not know is skipped when it is optional, and refused, naming
 #     it, when it is flagged must-understand; so is a newer version of a record it knows;
-#   - a header version from the future and unknown record flags are refused.
+#   - a header version from the future and unknown record flags are refused;
+#   - a device's state (a DEVICE record) of a version the device does not read is refused,
+#     naming the device and the versions, when must-understand, and skipped when optional
+#     (the device keeps its reset state).
 # The guest restored last (from the blob with an unknown optional record) must run on clean.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
@@ -42,7 +45,18 @@ cp "$good" "$vm_tmp/blob"
 "$vmctl_bin" --poke "$vm_tmp/blob" 8 3
 rejects "a blob of header version 3" "unsupported state blob version 3"
 
+# serial0's DEVICE record; kvmmig-vm's serial0 writes and reads state version 1 only.
+serial=$(record_offset 0x30 1)
+cp "$good" "$vm_tmp/blob"
+"$vmctl_bin" --poke "$vm_tmp/blob" $((serial + 12)) $((2 | 1 << 16)) && "$vmctl_bin" --fix-crc "$vm_tmp/blob"
+rejects "serial0's state of version 2 (must-understand)" \
+	"device 'serial0' state version 2, which this kvmmig-vm reads in versions 1 to 1"
+
 expect_output "after the refusals resume is still refused" "no state yet" vm_ctl dst resume
+
+cp "$good" "$vm_tmp/blob"
+"$vmctl_bin" --poke "$vm_tmp/blob" $((serial + 12)) 2 && "$vmctl_bin" --fix-crc "$vm_tmp/blob"
+restores "a blob with serial0's state of version 2, optional (serial0 keeps its reset state)"
 
 cp "$good" "$vm_tmp/blob" && "$vmctl_bin" --v1 "$vm_tmp/blob"
 restores "a version-1 blob (the format of VMMs before record versions)"

@@ -173,12 +173,14 @@ static int debugcon_save(void *opaque, void *buf, size_t cap)
 	return p - (uint8_t *)buf;
 }
 
-static int debugcon_load(void *opaque, const void *data, size_t size, bool apply)
+static int debugcon_load(void *opaque, uint16_t state_version, const void *data, size_t size,
+			 bool apply)
 {
 	struct vmm_vm *vm = opaque;
 	const uint8_t *p = data, *end = p + size;
 	uint32_t n;
 
+	(void)state_version; /* version 1 is the only one so far */
 	if (size < 4)
 		return -EINVAL;
 	memcpy(&n, p, 4);
@@ -205,6 +207,8 @@ static int debugcon_load(void *opaque, const void *data, size_t size, bool apply
 
 static const struct vmm_device_ops debugcon_ops = {
     .name = "debugcon",
+    .version = 1,
+    .first_version = 1,
     .save = debugcon_save,
     .load = debugcon_load,
 };

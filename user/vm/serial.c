@@ -42,7 +42,11 @@
 #define RX_FIFO_SIZE	     64
 #define SERIAL_STATE_VERSION 1
 
-/* The saved state is this struct, byte for byte: every field is a byte. */
+/*
+ * The saved state is this struct, byte for byte: every field is a byte.
+ * Its version is the DEVICE record's (serial_ops); the byte of its own
+ * predates record versions and stays, as version 1's layout has it.
+ */
 struct serial_regs {
 	uint8_t version;
 	uint8_t ier;
@@ -232,11 +236,12 @@ static int serial_save(void *opaque, void *buf, size_t cap)
 	return sizeof(uart.r);
 }
 
-static int serial_load(void *opaque, const void *data, size_t len, bool apply)
+static int serial_load(void *opaque, uint16_t state_version, const void *data, size_t len,
+		       bool apply)
 {
 	struct serial_regs r;
 
-	(void)opaque;
+	(void)opaque, (void)state_version; /* version 1 is the only one so far */
 	if (len != sizeof(r))
 		return -EINVAL;
 	memcpy(&r, data, sizeof(r));
@@ -256,6 +261,8 @@ static int serial_load(void *opaque, const void *data, size_t len, bool apply)
 
 static const struct vmm_device_ops serial_ops = {
     .name = "serial0",
+    .version = SERIAL_STATE_VERSION,
+    .first_version = 1,
     .save = serial_save,
     .load = serial_load,
 };

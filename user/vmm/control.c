@@ -292,6 +292,13 @@ static int cmd_save_state(struct vmm_vm *vm, uint32_t version, struct answer *a)
 		return answer_error(a,
 				    "save-state: this VMM writes state versions %d to %d, not %u",
 				    KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION, version);
+	if (ret == -ERANGE)
+		return answer_error(
+		    a,
+		    "save-state %u: a device's state is newer than a version-%u blob "
+		    "can carry (the VMM's log names it): upgrade the destination's "
+		    "kvmmig-vm",
+		    version, version);
 	if (ret)
 		return answer_error(a, "save-state failed: %s", strerror(-ret));
 	return answer_ok(a, blob, size);

@@ -77,18 +77,19 @@ static void *writer_reserve(struct blob_writer *w, size_t len)
 }
 
 /*
- * A record of version 1 (the version of every record so far), must-understand
- * or optional. A version-1 blob (for a reader older than record versions)
- * has neither field, and no optional record: every record of a version-1
- * blob is must-understand, so one its reader does not know would refuse the
- * whole blob. What the optional records carry (SREGS2's PDPTRs) the reader
- * rebuilds from the rest, as it did before they existed.
+ * A record of payload @version, must-understand or optional. A version-1
+ * blob (for a reader older than record versions) has neither field, and no
+ * optional record: every record of a version-1 blob is must-understand, so
+ * one its reader does not know would refuse the whole blob. What the
+ * optional records carry (SREGS2's PDPTRs) the reader rebuilds from the
+ * rest, as it did before they existed. Its reader takes every payload as
+ * version 1: the caller writes no other into it (put_devices()).
  */
-static void put_record_flags(struct blob_writer *w, uint32_t type, uint32_t index,
-			     const void *data, uint32_t size, uint16_t flags)
+static void put_record_version(struct blob_writer *w, uint32_t type, uint32_t index,
+			       const void *data, uint32_t size, uint16_t version, uint16_t flags)
 {
 	struct kvmmig_state_record head = {
-	    .type = type, .index = index, .size = size, .version = 1, .flags = flags};
+	    .type = type, .index = index, .size = size, .version = version, .flags = flags};
 	uint8_t *p;
 
 	if (w->version == 1) {
@@ -106,6 +107,13 @@ static void put_record_flags(struct blob_writer *w, uint32_t type, uint32_t inde
 		memcpy(p + sizeof(head), data, size);
 	memset(p + sizeof(head) + size, 0, ALIGN8(size) - size);
 	w->count++;
+}
+
+/* A record of version 1, the version of every record but devices' so far. */
+static void put_record_flags(struct blob_writer *w, uint32_t type, uint32_t index, const void *data,
+			     uint32_t size, uint16_t flags)
+{
+	put_record_version(w, type, index, data, size, 1, flags);
 }
 
 static void put_record(struct blob_writer *w, uint32_t type, uint32_t index, const void *data,
@@ -385,6 +393,45 @@ static int save_vcpu(struct vmm_vcpu *vcpu, struct blob_writer *w)
 	return w->err;
 }
 
+/*
+ * Each device's state, a DEVICE record of the version the device writes.
+ * A version-1 blob's reader takes every record as version 1: a device
+ * whose state is newer cannot go into one (-ERANGE).
+ */
+static int put_devices(struct vmm_vm *vm, struct blob_writer *w)
+{
+	for (int i = 0; i < vm->ndevices; i++) {
+		const struct vmm_device_ops *ops = vm->devices[i].ops;
+		uint8_t buf[sizeof(struct kvmmig_state_device_head) + KVMMIG_STATE_MAX_DEVICE];
+		struct kvmmig_state_device_head *head = (void *)buf;
+		int n;
+
+		if (w->version == 1 && ops->version != 1) {
+			vmm_log(
+			    "unable to save device %s into a version-1 blob: its state is version "
+			    "%u, a version-1 reader takes version 1 only: upgrade the "
+			    "destination's kvmmig-vm",
+			    ops->name, ops->version);
+			return -ERANGE;
+		}
+		memset(head, 0, sizeof(*head));
+		strncpy(head->name, ops->name, sizeof(head->name) - 1);
+		n = ops->save(vm->devices[i].opaque, buf + sizeof(*head), KVMMIG_STATE_MAX_DEVICE);
+		if (n < 0) {
+			vmm_log("unable to save device %s: %s", head->name, strerror(-n));
+			return n;
+		}
+		put_record_version(w, KVMMIG_STATE_DEVICE, i, buf, sizeof(*head) + n, ops->version,
+				   KVMMIG_STATE_F_MUST_UNDERSTAND);
+	}
+	return w->err;
+}
+
+bool vmm_device_versions_valid(const struct vmm_device_ops *ops)
+{
+	return ops->version >= 1 && ops->first_version >= 1 && ops->first_version <= ops->version;
+}
+
 /* 0 if the VM has a state to save now: every vCPU parked, and not waiting for a state. */
 static int save_allowed(struct vmm_vm *vm)
 {
@@ -453,22 +500,9 @@ int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *
 	}
 	put_record(&w, KVMMIG_STATE_VM_CLOCK, 0, &clock, sizeof(clock));
 
-	for (int i = 0; i < vm->ndevices; i++) {
-		uint8_t buf[sizeof(struct kvmmig_state_device_head) + KVMMIG_STATE_MAX_DEVICE];
-		struct kvmmig_state_device_head *head = (void *)buf;
-		int n;
-
-		memset(head, 0, sizeof(*head));
-		strncpy(head->name, vm->devices[i].ops->name, sizeof(head->name) - 1);
-		n = vm->devices[i].ops->save(vm->devices[i].opaque, buf + sizeof(*head),
-					     KVMMIG_STATE_MAX_DEVICE);
-		if (n < 0) {
-			err = n;
-			vmm_log("unable to save device %s: %s", head->name, strerror(-err));
-			goto fail;
-		}
-		put_record(&w, KVMMIG_STATE_DEVICE, i, buf, sizeof(*head) + n);
-	}
+	err = put_devices(vm, &w);
+	if (err)
+		goto fail;
 	put_record(&w, KVMMIG_STATE_END, 0, NULL, 0);
 	if (w.err) {
 		err = w.err;
@@ -495,6 +529,8 @@ fail:
 struct rec {
 	const uint8_t *data;
 	uint32_t size;
+	uint16_t version;     /* 1 in a version-1 blob */
+	bool must_understand; /* every record of a version-1 blob */
 };
 
 enum vcpu_slot {
@@ -521,6 +557,8 @@ struct parsed_state {
 	struct rec pit;
 	struct rec clock;
 	struct rec device[VMM_MAX_DEVICES]; /* by the VM's device order */
+	/* An optional record of a version the device does not read: it keeps its reset state. */
+	bool device_skipped[VMM_MAX_DEVICES];
 };
 
 static int reject(char *err, size_t err_size, const char *fmt, ...)
@@ -858,7 +896,10 @@ static void printable_device_name(const struct rec *r, char name[17])
 
 static void *copy_aligned(const struct rec *r);
 
-/* The newest version of each record type this VMM reads; 0 for a type it does not know. */
+/*
+ * The newest version of each record type this VMM reads; 0 for a type it
+ * does not know. DEVICE records are each device's own (device_reads()).
+ */
 static unsigned int record_known_version(uint32_t type)
 {
 	if (vcpu_slot_of(type) >= 0)
@@ -868,7 +909,6 @@ static unsigned int record_known_version(uint32_t type)
 	case KVMMIG_STATE_VM_IRQCHIP:
 	case KVMMIG_STATE_VM_PIT:
 	case KVMMIG_STATE_VM_CLOCK:
-	case KVMMIG_STATE_DEVICE: /* every device's state is version 1 so far */
 	case KVMMIG_STATE_END:
 		return 1;
 	}
@@ -904,13 +944,15 @@ static const char *record_type_name(uint32_t type)
  * naming it if must-understand (state.h: what the format promises).
  * Returns 1 to read it, 0 to skip it, -EINVAL to refuse the blob.
  */
-static int record_understood(uint32_t blob_version, const struct kvmmig_state_record *h,
-			     char *err, size_t err_size)
+static int record_understood(const struct kvmmig_state_record *h, const struct rec *r, char *err,
+			     size_t err_size)
 {
-	unsigned int version = blob_version == 1 ? 1 : h->version;
-	bool must = blob_version == 1 || (h->flags & KVMMIG_STATE_F_MUST_UNDERSTAND);
+	unsigned int version = r->version;
+	bool must = r->must_understand;
 	unsigned int known = record_known_version(h->type);
 
+	if (h->type == KVMMIG_STATE_DEVICE)
+		return 1; /* its device decides, once the record names it: device_reads() */
 	if (known && version <= known)
 		return 1;
 	if (must && !known)
@@ -926,6 +968,33 @@ static int record_understood(uint32_t blob_version, const struct kvmmig_state_re
 	vmm_log("state blob: skipped optional record type 0x%x version %u (index %u, %u bytes), "
 		"which this VMM does not read",
 		h->type, version, h->index, h->size);
+	return 0;
+}
+
+/*
+ * Whether device @ops reads the state in its DEVICE record @r: a version
+ * from its first to the one it writes. One it does not read is refused,
+ * naming the device and the versions, if the record is must-understand
+ * (as every device record written so far is), and skipped if optional:
+ * the device keeps its reset state. Returns 1 to read it, 0 to skip it,
+ * -EINVAL to refuse the blob.
+ */
+static int device_reads(const struct vmm_device_ops *ops, const struct rec *r, char *err,
+			size_t err_size)
+{
+	if (r->version >= ops->first_version && r->version <= ops->version)
+		return 1;
+	if (r->must_understand)
+		return reject(err, err_size,
+			      "state blob has device '%s' state version %u, which this kvmmig-vm "
+			      "reads in versions %u to %u: %s",
+			      ops->name, r->version, ops->first_version, ops->version,
+			      r->version > ops->version
+				  ? "restore it with a kvmmig-vm as new as the source's"
+				  : "no kvmmig-vm of this device wrote it");
+	vmm_log("state blob: skipped device '%s' state version %u (optional), which this "
+		"kvmmig-vm reads in versions %u to %u: the device keeps its reset state",
+		ops->name, r->version, ops->first_version, ops->version);
 	return 0;
 }
 
@@ -952,11 +1021,13 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 		memcpy(&h, blob + off, sizeof(h));
 		r.data = blob + off + sizeof(h);
 		r.size = h.size;
+		r.version = blob_version == 1 ? 1 : h.version;
+		r.must_understand = blob_version == 1 || (h.flags & KVMMIG_STATE_F_MUST_UNDERSTAND);
 		off += sizeof(h) + ALIGN8((size_t)h.size);
 
 		if (n == 0 && h.type != KVMMIG_STATE_VM_INFO)
 			return reject(err, err_size, "malformed state blob: VM_INFO is not first");
-		ret = record_understood(blob_version, &h, err, err_size);
+		ret = record_understood(&h, &r, err, err_size);
 		if (ret < 0)
 			return ret;
 		if (!ret)
@@ -1028,6 +1099,18 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 							 err_size);
 				if (ret)
 					return ret;
+				if (p->device[d].data || p->device_skipped[d])
+					return reject(err, err_size,
+						      "malformed state blob: state of device '%s' "
+						      "appears twice",
+						      vm->devices[d].ops->name);
+				ret = device_reads(vm->devices[d].ops, &r, err, err_size);
+				if (ret < 0)
+					return ret;
+				if (!ret) {
+					p->device_skipped[d] = true;
+					continue;
+				}
 				slot = &p->device[d];
 				break;
 			}
@@ -1098,11 +1181,13 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 		const struct rec *r = &p->device[d];
 		size_t head = sizeof(struct kvmmig_state_device_head);
 
+		if (p->device_skipped[d])
+			continue;
 		if (!r->data)
 			return reject(err, err_size, "state blob lacks device '%s'",
 				      vm->devices[d].ops->name);
-		if (vm->devices[d].ops->load(vm->devices[d].opaque, r->data + head, r->size - head,
-					     false))
+		if (vm->devices[d].ops->load(vm->devices[d].opaque, r->version, r->data + head,
+					     r->size - head, false))
 			return reject(err, err_size, "state blob has invalid state of device '%s'",
 				      vm->devices[d].ops->name);
 	}
@@ -1421,10 +1506,13 @@ int vmm_state_restore(struct vmm_vm *vm, const uint8_t *blob, size_t size, char 
 		goto out;
 	}
 	for (int d = 0; d < vm->ndevices; d++) {
+		const struct rec *r = &p->device[d];
 		size_t head = sizeof(struct kvmmig_state_device_head);
 
-		ret = vm->devices[d].ops->load(vm->devices[d].opaque, p->device[d].data + head,
-					       p->device[d].size - head, true);
+		if (p->device_skipped[d])
+			continue;
+		ret = vm->devices[d].ops->load(vm->devices[d].opaque, r->version, r->data + head,
+					       r->size - head, true);
 		if (ret) {
 			reject(err, err_size, "unable to restore device '%s': %s",
 			       vm->devices[d].ops->name, strerror(-ret));

@@ -2,6 +2,7 @@
 #ifndef KVMMIG_VMM_STATE_H
 #define KVMMIG_VMM_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,7 +40,14 @@
  *     refines another, which an older reader can do without, is optional
  *     (SREGS2 next to SREGS).
  *   - A record's payload layout changes only with its version, and a reader
- *     keeps reading every version it ever read.
+ *     keeps reading every version it ever read. A device's state (DEVICE)
+ *     is versioned by the device: it writes one version and reads every
+ *     version from the first it wrote (struct vmm_device_ops); a DEVICE
+ *     record of a version it does not read is refused naming the device
+ *     and both versions when must-understand (every DEVICE record written
+ *     so far), and skipped when optional, the device keeping its reset
+ *     state. A version-1 blob carries version-1 device state only: a VMM
+ *     with a device of a newer state version writes no version-1 blob.
  *   - Version-1 blobs (VMMs before record versions; bytes 12-15 of a record
  *     head 0) are read as every record version 1, must-understand. A VMM
  *     of version 1 reads no version-2 blob: a host of the old VMM is a
@@ -51,10 +59,10 @@
  * CRC, every record inside the blob, no unknown flag, every must-understand
  * record of a known type and version, index in range, the exact size of a
  * fixed-size payload or a consistent count in a variable one, zero padding
- * and reserved fields, no record twice, every required record
- * present, the VM shape (vCPU count, memslots) equal to the VM's, END last,
- * every CPUID feature bit supported by this host's KVM (vmm/cpuid.h), every
- * feature MSR value one it can give (vmm/featmsr.h).
+ * and reserved fields, no record twice, every required record present,
+ * every device's state of a version the device reads, the VM shape (vCPU
+ * count, memslots) equal to the VM's, END last, every CPUID feature bit supported by this host's
+ *KVM (vmm/cpuid.h), every feature MSR value one it can give (vmm/featmsr.h).
  *
  * Record types, all version 1 and must-understand unless said otherwise.
  * Per vCPU (index = vCPU index), all required except XCRS (present when
@@ -96,8 +104,10 @@
  *	VM_CLOCK	struct kvm_clock_data (kvmclock at save)
  *	DEVICE		struct kvmmig_state_device_head + the device's bytes;
  *			index = 0..n-1, each once; every device the VMM
- *			registered, no other (found by name);
- *			the record version is the device's state version
+ *			registered, no other (found by name); the record
+ *			version is the device's state version (kvmmig-vm's
+ *			serial0 and debugcon: 1), not bound to 1 as the other
+ *			record types are
  *	END		empty, last
  *
  * Save order: MP_STATE (KVM_GET_MP_STATE applies a latched INIT/SIPI and
@@ -188,7 +198,8 @@ struct kvmmig_state_device_head {
  * Saves a paused VM as a blob of @version (0: KVMMIG_STATE_VERSION; 1 for a
  * reader that predates record versions: no optional records, see
  * put_record_flags()): *@blob is malloc'ed, *@size its length. -errno on
- * failure, -EPROTONOSUPPORT for a version this VMM does not write, -EBUSY
+ * failure, -EPROTONOSUPPORT for a version this VMM does not write, -ERANGE
+ * for version 1 when a device's state is newer than 1 (put_devices()), -EBUSY
  * if the VM is not paused, -ENODATA if it is incoming: a VM waiting for its
  * state has none of its own (its vCPUs as created, its memory perhaps half
  * received), and a blob of it restored elsewhere would start a blank guest.
@@ -200,6 +211,8 @@ int vmm_state_save(struct vmm_vm *vm, uint32_t version, uint8_t **blob, size_t *
  */
 int vmm_state_restore(struct vmm_vm *vm, const uint8_t *blob, size_t size, char *err,
 		      size_t err_size);
+/* A device's state versions are in order: 1 <= first_version <= version (vmm_device_register()). */
+bool vmm_device_versions_valid(const struct vmm_device_ops *ops);
 /* Only the format checks that need no VM (magic, version, sizes, CRC, record framing). */
 int vmm_state_check_framing(const uint8_t *blob, size_t size, char *err, size_t err_size);
 uint32_t vmm_crc32(uint32_t crc, const void *data, size_t len);

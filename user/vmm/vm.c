@@ -513,7 +513,8 @@ out:
 
 int vmm_device_register(struct vmm_vm *vm, const struct vmm_device_ops *ops, void *opaque)
 {
-	if (vm->ndevices >= VMM_MAX_DEVICES || strlen(ops->name) > 15)
+	if (vm->ndevices >= VMM_MAX_DEVICES || strlen(ops->name) > 15 ||
+	    !vmm_device_versions_valid(ops))
 		return -EINVAL;
 	for (int i = 0; i < vm->ndevices; i++)
 		if (!strcmp(vm->devices[i].ops->name, ops->name))

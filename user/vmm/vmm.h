@@ -92,14 +92,21 @@ struct vmm_exit_ops {
 };
 
 /*
- * Device state in the state blob. @save writes at most @cap bytes and
- * returns the size used or -errno. @load checks @data (@apply false) or
- * applies it (@apply true, only after every record of the blob checked).
+ * Device state in the state blob: one DEVICE record whose version is the
+ * device's state version. @save writes state of @version, at most @cap
+ * bytes, and returns the size used or -errno. @load gets state of
+ * @state_version, from @first_version to @version (a device reads every
+ * version it ever wrote, so that hosts can be upgraded one at a time; the
+ * blob is refused before @load sees any other); it checks @data (@apply
+ * false) or applies it (@apply true, only after every record of the blob
+ * checked).
  */
 struct vmm_device_ops {
-	const char *name; /* at most 15 characters, unique */
+	const char *name;	/* at most 15 characters, unique */
+	uint16_t version;	/* the state version @save writes, from 1 */
+	uint16_t first_version; /* the oldest version @load reads, 1 to @version */
 	int (*save)(void *opaque, void *buf, size_t cap);
-	int (*load)(void *opaque, const void *data, size_t len, bool apply);
+	int (*load)(void *opaque, uint16_t state_version, const void *data, size_t len, bool apply);
 };
 
 struct vmm_vm_config {
@@ -224,6 +231,7 @@ int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *src, uint64_t l
 int vmm_memory_save(struct vmm_vm *vm, int fd);
 int vmm_memory_load(struct vmm_vm *vm, const char *path);
 
+/* -EINVAL for a name too long or state versions out of order (vmm_device_versions_valid()). */
 int vmm_device_register(struct vmm_vm *vm, const struct vmm_device_ops *ops, void *opaque);
 
 /* "key value" lines of the control protocol's status, into a malloc'ed string. */
