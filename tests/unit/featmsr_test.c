@@ -5,8 +5,9 @@
  * refuse half-way through a restore is refused before, in one line naming
  * the MSR and both values. The rules are KVM's own (6.1, 6.12, 7.x):
  * PERF_CAPABILITIES' LBR and PEBS formats are values, not bit masks
- * (vmx_set_msr()). This machine's CPUs are AMD, whose KVM has no
- * PERF_CAPABILITIES: the rule is proven against the fake Intel hosts here only.
+ * (vmx_set_msr()), the VMX capability MSRs follow vmx_set_vmx_msr() in
+ * arch/x86/kvm/vmx/nested.c. This machine's CPUs are AMD, whose KVM has
+ * neither: these rules are proven against the fake Intel hosts here only.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -199,8 +200,80 @@ static void perf_capabilities(void)
 		   0x2003, (const char *const[]){"PERF_CAPABILITIES", "LBR format 3", NULL});
 }
 
+static void vmx_basic(void)
+{
+	accepted("VMX_BASIC as the host gives it", VMX_BASIC, HOST_VMX_BASIC);
+	accepted("VMX_BASIC without INS/OUTS info (a subset of the features)", VMX_BASIC,
+		 HOST_VMX_BASIC & ~(1ull << 54));
+	accepted("VMX_BASIC with a larger VMCS", VMX_BASIC,
+		 (HOST_VMX_BASIC & ~(0x1fffull << 32)) | (0x1800ull << 32));
+	REFUSED("VMX_BASIC of another VMCS revision", VMX_BASIC, HOST_VMX_BASIC + 1, "0x480",
+		"VMX_BASIC", "VMCS revision 5", "revision 4");
+	REFUSED("VMX_BASIC with dual-monitor SMM the host lacks", VMX_BASIC,
+		HOST_VMX_BASIC | (1ull << 49), "VMX_BASIC", "0x2000000000000");
+	REFUSED("VMX_BASIC with a reserved bit", VMX_BASIC, HOST_VMX_BASIC | (1ull << 31),
+		"VMX_BASIC", "0x80000000");
+	REFUSED("VMX_BASIC with 32-bit VMX addresses (bit 48)", VMX_BASIC,
+		HOST_VMX_BASIC | (1ull << 48), "VMX_BASIC", "32-bit");
+	REFUSED("VMX_BASIC with a VMCS smaller than the host's", VMX_BASIC,
+		(HOST_VMX_BASIC & ~(0x1fffull << 32)) | (0x800ull << 32), "VMX_BASIC",
+		"VMCS of 2048 bytes", "4096");
+}
+
+static void vmx_misc(void)
+{
+	char err[512];
+	const struct kvm_msr_entry timer_off[] = {
+	    {.index = VMX_TRUE_PINBASED, .data = HOST_VMX_TRUE_PINBASED & ~PIN_PREEMPTION_TIMER},
+	    {.index = VMX_MISC, .data = (HOST_VMX_MISC & ~0x1full) | 7}};
+	int ret;
+
+	accepted("VMX_MISC as the host gives it", VMX_MISC, HOST_VMX_MISC);
+	accepted("VMX_MISC with fewer activity states and CR3 targets", VMX_MISC,
+		 (HOST_VMX_MISC & ~(0x1c0ull | 0x1ff0000ull)) | 0x20000);
+	REFUSED("VMX_MISC with a preemption timer rate the host's differs from", VMX_MISC,
+		(HOST_VMX_MISC & ~0x1full) | 7, "0x485", "VMX_MISC", "preemption timer rate 7",
+		"5");
+	ret = check_guest(intel_host, sizeof(intel_host) / sizeof(intel_host[0]), timer_off, 2, err,
+			  sizeof(err));
+	printf("%s: VMX_MISC's timer rate is free when the guest's pin-based controls have no "
+	       "preemption timer%s%s\n",
+	       ret ? "FAIL" : "PASS", ret ? ": " : "", ret ? err : "");
+	failures += !!ret;
+	REFUSED("VMX_MISC with more CR3 targets than the host", VMX_MISC,
+		(HOST_VMX_MISC & ~0x1ff0000ull) | 0x50000, "VMX_MISC", "5 CR3 targets", "4");
+	REFUSED("VMX_MISC with a larger MSR list than the host", VMX_MISC,
+		HOST_VMX_MISC | (1ull << 25), "VMX_MISC", "MSR list");
+	REFUSED("VMX_MISC with RDMSR in SMM the host lacks", VMX_MISC, HOST_VMX_MISC | (1ull << 15),
+		"VMX_MISC", "0x8000");
+	REFUSED("VMX_MISC of another MSEG revision", VMX_MISC, HOST_VMX_MISC | (1ull << 32),
+		"VMX_MISC", "MSEG revision 1", "0");
+}
+
+static void vmx_fixed_and_others(void)
+{
+	accepted("CR0_FIXED0 as the host gives it", VMX_CR0_FIXED0, 0x80000021);
+	accepted("CR0_FIXED0 with one more must-be-1 bit", VMX_CR0_FIXED0, 0x80000031);
+	REFUSED("CR0_FIXED0 without CR0.NE, which the host's VMX needs", VMX_CR0_FIXED0, 0x80000001,
+		"0x486", "VMX_CR0_FIXED0", "0x20");
+	REFUSED("CR4_FIXED0 without CR4.VMXE", VMX_CR4_FIXED0, 0x20, "0x488", "VMX_CR4_FIXED0",
+		"0x2000");
+	accepted("CR0_FIXED1 of 0 (the restore drops a zero KVM refuses)", VMX_CR0_FIXED1, 0);
+	refused_on("VMX_BASIC on a host whose KVM has no nested VMX (does not list it)",
+		   intel_host_no_lbr, 1, VMX_BASIC, HOST_VMX_BASIC,
+		   (const char *const[]){"VMX_BASIC", "not among", NULL});
+	REFUSED("CR0_FIXED1 (derived from CPUID: KVM restores no value)", VMX_CR0_FIXED1,
+		0xffffffff, "0x487", "VMX_CR0_FIXED1", "derives");
+	REFUSED("the non-true pin-based controls (derived from the true ones)", VMX_PINBASED,
+		HOST_VMX_TRUE_PINBASED, "0x481", "VMX_PINBASED_CTLS", "derives");
+	accepted("VMCS_ENUM larger than the host's (KVM takes any value)", VMX_VMCS_ENUM, 0x60);
+}
+
 int main(void)
 {
 	perf_capabilities();
+	vmx_basic();
+	vmx_misc();
+	vmx_fixed_and_others();
 	return failures ? 1 : 0;
 }

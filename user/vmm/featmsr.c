@@ -13,18 +13,21 @@
  * reports. KVM_SET_MSRS is no check: 6.1 takes any ARCH_CAPABILITIES from
  * userspace, so a guest would be told it is immune (MDS_NO, RDCL_NO...) on
  * a host that is not; and where KVM does refuse, it refuses half-way
- * through a restore. For PERF_CAPABILITIES the rule is KVM's own, the
- * same from 6.1 to 7.x (read in its source: vmx_set_msr() and
- * kvm_set_msr_common()). This project's hosts are AMD, whose KVM has no
- * PERF_CAPABILITIES: that rule is tested against fake Intel hosts only
- * (tests/unit/featmsr.sh).
+ * through a restore. Where KVM refuses, the rules are KVM's own, the same
+ * from 6.1 to 7.x (read in its source: vmx_set_msr() and kvm_set_msr_common()
+ * for PERF_CAPABILITIES, vmx_set_vmx_msr() in vmx/nested.c for the VMX
+ * MSRs). This project's hosts are AMD, whose KVM has neither: those rules
+ * are tested against fake Intel hosts only (tests/unit/featmsr.sh).
  */
 enum feature_rule {
-	RULE_ANY,	/* KVM takes any value: UCODE_REV, PLATFORM_INFO */
-	RULE_SUBSET,	/* every set bit must be one KVM can give */
-	RULE_VMX_CTLS,	/* low half: KVM's must-be-1 bits set; high half: a subset */
-	RULE_PERF_CAPS, /* a subset, and LBR and PEBS formats KVM's own or 0 */
-	RULE_KVM,	/* semantics KVM_SET_MSRS checks itself (VMX_BASIC, MISC, ...) */
+	RULE_ANY,	 /* KVM takes any value: UCODE_REV, PLATFORM_INFO, VMX_VMCS_ENUM */
+	RULE_SUBSET,	 /* every set bit must be one KVM can give */
+	RULE_VMX_CTLS,	 /* low half: KVM's must-be-1 bits set; high half: a subset */
+	RULE_PERF_CAPS,	 /* a subset, and LBR and PEBS formats KVM's own or 0 */
+	RULE_VMX_BASIC,	 /* check_vmx_basic() */
+	RULE_VMX_MISC,	 /* check_vmx_misc() */
+	RULE_VMX_FIXED0, /* KVM's must-be-1 bits set */
+	RULE_DERIVED,	 /* KVM takes no value: it derives this one from others or CPUID */
 };
 
 static const struct {
@@ -36,10 +39,20 @@ static const struct {
     {0xce, "PLATFORM_INFO", RULE_ANY},
     {0x10a, "ARCH_CAPABILITIES", RULE_SUBSET},
     {0x345, "PERF_CAPABILITIES", RULE_PERF_CAPS},
-    {0x481, "VMX_PINBASED_CTLS", RULE_VMX_CTLS},
-    {0x482, "VMX_PROCBASED_CTLS", RULE_VMX_CTLS},
-    {0x483, "VMX_EXIT_CTLS", RULE_VMX_CTLS},
-    {0x484, "VMX_ENTRY_CTLS", RULE_VMX_CTLS},
+    {0x480, "VMX_BASIC", RULE_VMX_BASIC},
+    /* The non-true controls are the true ones with the default1 bits set. */
+    {0x481, "VMX_PINBASED_CTLS", RULE_DERIVED},
+    {0x482, "VMX_PROCBASED_CTLS", RULE_DERIVED},
+    {0x483, "VMX_EXIT_CTLS", RULE_DERIVED},
+    {0x484, "VMX_ENTRY_CTLS", RULE_DERIVED},
+    {0x485, "VMX_MISC", RULE_VMX_MISC},
+    {0x486, "VMX_CR0_FIXED0", RULE_VMX_FIXED0},
+    /* The FIXED1 MSRs follow the guest's CPUID. */
+    {0x487, "VMX_CR0_FIXED1", RULE_DERIVED},
+    {0x488, "VMX_CR4_FIXED0", RULE_VMX_FIXED0},
+    {0x489, "VMX_CR4_FIXED1", RULE_DERIVED},
+    /* KVM stores it unchecked (6.1 to 7.x): only the guest reads it. */
+    {0x48a, "VMX_VMCS_ENUM", RULE_ANY},
     {0x48b, "VMX_PROCBASED_CTLS2", RULE_VMX_CTLS},
     {0x48c, "VMX_EPT_VPID_CAP", RULE_SUBSET},
     {0x48d, "VMX_TRUE_PINBASED_CTLS", RULE_VMX_CTLS},
@@ -50,6 +63,8 @@ static const struct {
     {0xc0011029, "AMD64_DE_CFG", RULE_SUBSET},
 };
 
+#define MSR_VMX_TRUE_PINBASED_CTLS 0x48d
+
 /* PERF_CAPABILITIES fields KVM compares as values (msr-index.h's names). */
 #define PERF_CAP_LBR_FMT     0x3full
 #define PERF_CAP_PEBS_FORMAT 0xf00ull
@@ -59,6 +74,36 @@ static const struct {
  * gives it, so comparing it everywhere is what each of them does.
  */
 #define PERF_CAP_PEBS_FIELDS (0x40ull | 0x80ull | 0xf00ull | (1ull << 14) | (1ull << 17))
+
+/*
+ * VMX_BASIC: KVM's vmx_restore_vmx_basic(). Dual-monitor SMM (49), INS/OUTS
+ * information (54), true controls (55), the later features (56, 58) and
+ * the reserved bits (31, 47:45, 63:54) must be KVM's; bit 48 (32-bit
+ * addresses) never; the VMCS revision (30:0) exactly KVM's; the VMCS size
+ * (44:32) at least KVM's. The memory type (53:50) is not checked.
+ */
+#define VMX_BASIC_HELD_TO_KVM	  ((1ull << 31) | (0x7ull << 45) | (1ull << 49) | (0x3ffull << 54))
+#define VMX_BASIC_32BIT_ADDRESSES (1ull << 48)
+#define VMX_BASIC_REVISION(v)	  (0x7fffffffull & (v))
+#define VMX_BASIC_VMCS_SIZE(v)	  (((v) >> 32) & 0x1fffull)
+
+/*
+ * VMX_MISC: KVM's vmx_restore_vmx_misc(). EFER.LMA saved (5), the activity
+ * states (8:6), Intel PT (14), RDMSR in SMM (15), VMXOFF blocking SMI,
+ * VMWRITE to any field, zero-length injection (30:28) and the reserved
+ * bits (13:9, 31) must be KVM's; the preemption timer rate (4:0) exactly
+ * KVM's when the guest's pin-based controls have the timer; the CR3
+ * targets (24:16) and the MSR list size (27:25) at most KVM's; the MSEG
+ * revision (63:32) exactly KVM's.
+ */
+#define VMX_MISC_HELD_TO_KVM                                                                       \
+	((1ull << 5) | (0x7ull << 6) | (0x1full << 9) | (1ull << 14) | (1ull << 15) |              \
+	 (0xfull << 28))
+#define VMX_MISC_TIMER_RATE(v)	   (0x1full & (v))
+#define VMX_MISC_CR3_TARGETS(v)	   (((v) >> 16) & 0x1ffull)
+#define VMX_MISC_MSR_LIST(v)	   (512 * ((((v) >> 25) & 0x7ull) + 1))
+#define VMX_MISC_MSEG_REVISION(v)  ((v) >> 32)
+#define PIN_BASED_PREEMPTION_TIMER (0x40ull << 32) /* in the high half: allowed-1 */
 
 /* This host's KVM's feature MSRs: KVM_GET_MSR_FEATURE_INDEX_LIST, read by KVM_GET_MSRS. */
 struct host_features {
@@ -71,8 +116,10 @@ struct feature_msr {
 	int vcpu;
 	unsigned int index;
 	const char *name;
-	unsigned long long want; /* the guest's */
-	unsigned long long can;	 /* this host's KVM's */
+	unsigned long long want;      /* the guest's */
+	unsigned long long can;	      /* this host's KVM's */
+	const struct kvm_msrs *guest; /* all of the guest's MSRs */
+	const struct host_features *host;
 };
 
 static int find_feature(unsigned int index)
@@ -123,6 +170,18 @@ static bool host_value(const struct host_features *host, unsigned int index,
 	if (ioctl(host->kvm_fd, KVM_GET_MSRS, &one) == 1)
 		*value = one.e.data;
 	return true;
+}
+
+/* The guest's own @index if it has one, else this host's KVM's (what the vCPU starts with). */
+static unsigned long long guest_or_host_value(const struct feature_msr *m, unsigned int index)
+{
+	unsigned long long value;
+
+	for (unsigned int i = 0; i < m->guest->nmsrs; i++)
+		if (m->guest->entries[i].index == index)
+			return m->guest->entries[i].data;
+	host_value(m->host, index, &value);
+	return value;
 }
 
 /* Fills @err with "vCPU n: feature MSR 0x... (NAME) is 0x..., this host's KVM gives 0x...: WHY". */
@@ -198,6 +257,76 @@ static int check_perf_capabilities(const struct feature_msr *m, char *err, size_
 	return check_subset(m, err, err_size);
 }
 
+static int check_vmx_basic(const struct feature_msr *m, char *err, size_t err_size)
+{
+	unsigned long long lacks = m->want & ~m->can & VMX_BASIC_HELD_TO_KVM;
+	const char *move =
+	    "the guest cannot move here, only to a host of the source's CPU generation";
+
+	if (lacks)
+		return refuse(m, err, err_size, "features or reserved bits 0x%llx it lacks: %s",
+			      lacks, move);
+	if (m->want & VMX_BASIC_32BIT_ADDRESSES)
+		return refuse(m, err, err_size,
+			      "it says 32-bit VMX addresses (bit 48), which KVM never gives: this "
+			      "state is no KVM guest's");
+	if (VMX_BASIC_REVISION(m->want) != VMX_BASIC_REVISION(m->can))
+		return refuse(
+		    m, err, err_size,
+		    "VMCS revision %llu, this host's revision %llu (KVM takes its own): %s",
+		    VMX_BASIC_REVISION(m->want), VMX_BASIC_REVISION(m->can), move);
+	if (VMX_BASIC_VMCS_SIZE(m->want) < VMX_BASIC_VMCS_SIZE(m->can))
+		return refuse(m, err, err_size,
+			      "VMCS of %llu bytes, this host's is %llu (KVM takes its own size or "
+			      "larger): %s",
+			      VMX_BASIC_VMCS_SIZE(m->want), VMX_BASIC_VMCS_SIZE(m->can), move);
+	return 0;
+}
+
+static int check_vmx_misc(const struct feature_msr *m, char *err, size_t err_size)
+{
+	unsigned long long lacks = m->want & ~m->can & VMX_MISC_HELD_TO_KVM;
+	bool timer =
+	    guest_or_host_value(m, MSR_VMX_TRUE_PINBASED_CTLS) & PIN_BASED_PREEMPTION_TIMER;
+	const char *move =
+	    "the guest cannot move here, only to a host of the source's CPU generation";
+
+	if (lacks)
+		return refuse(m, err, err_size, "features or reserved bits 0x%llx it lacks: %s",
+			      lacks, move);
+	if (timer && VMX_MISC_TIMER_RATE(m->want) != VMX_MISC_TIMER_RATE(m->can))
+		return refuse(
+		    m, err, err_size,
+		    "preemption timer rate %llu, this host's %llu (KVM takes its own while "
+		    "the guest has the VMX preemption timer): %s",
+		    VMX_MISC_TIMER_RATE(m->want), VMX_MISC_TIMER_RATE(m->can), move);
+	if (VMX_MISC_CR3_TARGETS(m->want) > VMX_MISC_CR3_TARGETS(m->can))
+		return refuse(m, err, err_size, "%llu CR3 targets, this host's KVM gives %llu: %s",
+			      VMX_MISC_CR3_TARGETS(m->want), VMX_MISC_CR3_TARGETS(m->can), move);
+	if (VMX_MISC_MSR_LIST(m->want) > VMX_MISC_MSR_LIST(m->can))
+		return refuse(m, err, err_size,
+			      "an MSR list of up to %llu entries, this host's KVM gives %llu: %s",
+			      VMX_MISC_MSR_LIST(m->want), VMX_MISC_MSR_LIST(m->can), move);
+	if (VMX_MISC_MSEG_REVISION(m->want) != VMX_MISC_MSEG_REVISION(m->can))
+		return refuse(m, err, err_size,
+			      "MSEG revision %llu, this host's %llu (KVM takes its own): %s",
+			      VMX_MISC_MSEG_REVISION(m->want), VMX_MISC_MSEG_REVISION(m->can),
+			      move);
+	return 0;
+}
+
+static int check_vmx_fixed0(const struct feature_msr *m, char *err, size_t err_size)
+{
+	unsigned long long clear = m->can & ~m->want;
+
+	if (!clear)
+		return 0;
+	return refuse(m, err, err_size,
+		      "must-be-1 bits 0x%llx clear, which this host's VMX needs set: the guest "
+		      "cannot move here, only to a host of the source's CPU generation",
+		      clear);
+}
+
 static int check_by_rule(enum feature_rule rule, const struct feature_msr *m, char *err,
 			 size_t err_size)
 {
@@ -210,26 +339,41 @@ static int check_by_rule(enum feature_rule rule, const struct feature_msr *m, ch
 		return check_vmx_ctls(m, err, err_size);
 	case RULE_PERF_CAPS:
 		return check_perf_capabilities(m, err, err_size);
-	case RULE_KVM:
-		return 0;
+	case RULE_VMX_BASIC:
+		return check_vmx_basic(m, err, err_size);
+	case RULE_VMX_MISC:
+		return check_vmx_misc(m, err, err_size);
+	case RULE_VMX_FIXED0:
+		return check_vmx_fixed0(m, err, err_size);
+	case RULE_DERIVED:
+		return refuse(
+		    m, err, err_size,
+		    "KVM derives it from the other VMX MSRs or the guest's CPUID and takes "
+		    "no value for it: a state kvmmig-vm saved has none, this one is not "
+		    "restorable");
 	}
 	return 0;
 }
 
 /*
- * One of the guest's MSRs. One this host's KVM does not list it cannot
- * give at all: 0 only.
+ * One of the guest's MSRs. Zero always passes: where KVM refuses a zero,
+ * the restore drops it (set_msrs_dropping_absent_zeros() in state.c). One
+ * this host's KVM does not list it cannot give at all.
  */
-static int check_feature_msr(const struct host_features *host, int vcpu,
-			     const struct kvm_msr_entry *e, char *err, size_t err_size)
+static int check_feature_msr(const struct host_features *host, const struct kvm_msrs *guest,
+			     int vcpu, const struct kvm_msr_entry *e, char *err, size_t err_size)
 {
 	int f = find_feature(e->index);
-	struct feature_msr m = {.vcpu = vcpu, .index = e->index, .want = e->data};
+	struct feature_msr m = {
+	    .vcpu = vcpu, .index = e->index, .want = e->data, .guest = guest, .host = host};
 
-	if (f < 0 || features[f].rule == RULE_ANY || features[f].rule == RULE_KVM)
+	if (f < 0 || features[f].rule == RULE_ANY || !e->data)
 		return 0;
 	m.name = features[f].name;
-	host_value(host, e->index, &m.can);
+	if (!host_value(host, e->index, &m.can))
+		return refuse(&m, err, err_size,
+			      "it is not among this host's KVM's feature MSRs at all: the guest "
+			      "cannot move here");
 	return check_by_rule(features[f].rule, &m, err, err_size);
 }
 
@@ -242,7 +386,7 @@ int vmm_feature_msrs_check(int kvm_fd, int vcpu, const struct kvm_msrs *msrs, ch
 	if (!host.list)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < msrs->nmsrs && !ret; i++)
-		ret = check_feature_msr(&host, vcpu, &msrs->entries[i], err, err_size);
+		ret = check_feature_msr(&host, msrs, vcpu, &msrs->entries[i], err, err_size);
 	free(host.list);
 	return ret;
 }

@@ -8,8 +8,10 @@
 /*
  * Checks every feature MSR among @msrs (vCPU @vcpu's saved MSRs) against
  * KVM_GET_MSR_FEATURE_INDEX_LIST and KVM_GET_MSRS on @kvm_fd (/dev/kvm):
- * a value with a capability this host's KVM cannot give is refused, naming
- * the MSR, in one line in @err. 0 or -EINVAL (-errno if KVM cannot say).
+ * a value with a capability this host's KVM cannot give, or one its
+ * KVM_SET_MSRS would refuse (PERF_CAPABILITIES, the VMX capability MSRs:
+ * KVM's own rules), is refused, naming the MSR and both values, in one
+ * line in @err. 0 or -EINVAL (-errno if KVM cannot say).
  */
 int vmm_feature_msrs_check(int kvm_fd, int vcpu, const struct kvm_msrs *msrs, char *err,
 			   size_t err_size);
