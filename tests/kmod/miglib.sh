@@ -143,12 +143,21 @@ kvm_detail() {
 		done
 	done
 }
-# shutdown_detail: the triple faults of this test so far, and what their RIPs are.
+# shutdown_detail [intact]: the triple faults of this test so far, what their
+# RIPs are, and (intact: the dead payload's memory was as its VMM wrote it)
+# whether it lost its own code (tests/flight.sh).
 shutdown_detail() {
 	[ -r $shutdowns/trace ] || return
 	printf 'triple faults: %s' "$(grep -o 'kvm_exit: .* rip 0x[0-9a-f]*' $shutdowns/trace | sed 's/.* rip /rip /' | tr '\n' ' ')"
 	emulator_rips $shutdowns/trace
+	[ "${1:-}" = intact ] && flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)"
 	flight_detail
+}
+# tables_intact ERRFILE: the VMM's post mortem found the payload's page
+# tables and boot GDT as it wrote them (user/vm/payload.c).
+tables_intact() {
+	grep -q "post mortem: the payload's page tables ([^)]*): intact" "$1" &&
+		grep -q "post mortem: the boot GDT: intact" "$1"
 }
 # why_stopped LOG PIDFILE: what is known of a guest that stopped reporting: its
 # console's last line; its VMM's threads, KVM exits and status if alive, its
@@ -167,7 +176,8 @@ why_stopped() {
 		printf 'VMM alive: threads %s; KVM %s; %s; %s; ' "$(threads "$(cat "$2")")" "$(kvm_exits "$2")" "$(kvm_detail "$2")" \
 			"$(kvmmig-ctl status "$name" 2>&1 | tr '\n' ' ')"
 	else
-		printf 'VMM gone: %s; %s; ' "$(tail -n 12 "${1%.log}.err" | tr '\n' ' ')" "$(shutdown_detail)"
+		printf 'VMM gone: %s; %s; ' "$(tail -n 12 "${1%.log}.err" | tr '\n' ' ')" \
+			"$(shutdown_detail "$(tables_intact "${1%.log}.err" && echo intact)")"
 	fi
 	dmesg >"$tmp/dmesg.why"
 	printf 'dmesg: %s%s' "$(emulator_rips "$tmp/dmesg.why")" "$(tail -n 3 "$tmp/dmesg.why" | tr '\n' ' ')"

@@ -1,9 +1,9 @@
 #!/bin/bash
 # flight.sh: the flight recorder's verdicts (tests/flight.sh) on trace lines of real deaths.
 # A guest that could not fetch the instruction it was executing at its exit before (a
-# not-present instruction-fetch #PF at the same RIP) is named the emulator's only when it is a
-# booting guest no migration session touched; a module test's payload of that shape is not set
-# aside (see tests/flight.sh). Nothing else is either.
+# not-present instruction-fetch #PF at the same RIP) is named the emulator's only when its
+# memory is known not to be the cause: a booting guest no session touched, or a payload whose
+# VMM's post mortem found its page tables and GDT intact. Nothing else is set aside.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -30,14 +30,26 @@ death() { # ERROR-CODE [PREVIOUS-RIP]
 named='could not fetch the instruction at 0x100b52 it was executing at its exit before, .*a fault of the emulator'
 
 death 0x00000014
-expect_output "a booting guest that lost its own code: the emulator's, the reason said" \
-	"it was executing at its exit before, no migration session had touched it: a fault of the emulator" emulator_verdict boot
-expect "a module test's payload of the same shape is not set aside" test -z "$(emulator_verdict)"
+expect_output "a payload with intact tables that lost its own code: the emulator's, the reason said" \
+	"$named" emulator_verdict intact
+expect_output "the reason is the post mortem's" "its page tables and GDT in memory intact" emulator_verdict intact
+expect_output "a booting guest of the same shape: the emulator's" "no migration session had touched it: a fault of the emulator" emulator_verdict boot
+expect "without either, a module test's death is not set aside" test -z "$(emulator_verdict)"
 death 0x00000004
-expect "a data access #PF is not that shape" test -z "$(emulator_verdict boot)"
+expect "a data access #PF is not that shape" test -z "$(emulator_verdict intact)"
 death 0x00000015
-expect "nor a fetch that found the page present (a protection fault)" test -z "$(emulator_verdict boot)"
+expect "nor a fetch that found the page present (a protection fault)" test -z "$(emulator_verdict intact)"
 death 0x00000014 0x100a00
-expect "nor one whose exit before was at another RIP" test -z "$(emulator_verdict boot)"
+expect "nor one whose exit before was at another RIP" test -z "$(emulator_verdict intact)"
 
+# miglib.sh's reading of the post mortem (user/vm/payload.c's words).
+. /dev/stdin <<<"$(sed -n '/^tables_intact()/,/^}/p' tests/kmod/miglib.sh)"
+cat >"$tmp/intact.err" <<'ERR'
+kvmmig-vm: post mortem: the payload's page tables (0x2000-0x7fff): intact, 0 of 3072 entries differ
+kvmmig-vm: post mortem: the boot GDT: intact
+ERR
+sed 's/intact, 0 of/1 of/' "$tmp/intact.err" >"$tmp/changed.err"
+expect "tables_intact reads an intact post mortem" tables_intact "$tmp/intact.err"
+not() { ! "$@"; }
+expect "and not one that found an entry changed" not tables_intact "$tmp/changed.err"
 finish
