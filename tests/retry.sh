@@ -8,8 +8,9 @@
 #   or with --any-stop stopped without a result at all (for test hosts where kvmmig.ko is
 #   never loaded), it runs once more and the first attempt's lines are printed as
 #   "info: set aside" lines. A module suite (tests/kmod-suite SCRIPT...) resumes at the
-#   script it died in instead (or, when every script had finished, boots once more for
-#   the test host's end checks alone): the scripts it had finished keep their lines, each
+#   script it died in, or whose guest the fault killed, instead (or, when every script had
+#   finished clean of it, boots once more for the test host's end checks alone): the
+#   scripts finished before keep their lines, each
 #   block complete with its own kernel-log check (tests/kmod-suite). Any other failure counts,
 #   and so does a second fault. Returns the last run's status.
 
@@ -43,10 +44,16 @@ testhost_retry() {
 	fi
 	args=("$@")
 	for i in "${!args[@]}"; do [ "${args[$i]}" = tests/kmod-suite ] && suite=$i; done
-	# The first script of a module suite that did not finish its block.
+	# The first script of a module suite that did not finish its block, or
+	# whose block met the fault (a guest of that script lost to it).
 	if [ "$suite" -ge 0 ]; then
+		local end from=1
 		for ((i = suite + 1; i < ${#args[@]}; i++)); do
-			grep -qF "info: ${args[$i]} took " "$out" || { first=$i; break; }
+			end=$(grep -nF "info: ${args[$i]} took " "$out" | tail -n 1 | cut -d: -f1)
+			[ -n "$end" ] || { first=$i; break; }
+			sed -n "${from},${end}p" "$out" | grep -q 'a fault of the emulator (QEMU TCG)' &&
+				{ first=$i; break; }
+			from=$((end + 1))
 		done
 		# Every script finished: only the test host's own end checks are left.
 		[ "$first" -lt 0 ] && first=${#args[@]}
