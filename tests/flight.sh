@@ -5,11 +5,16 @@
 # triple-faulted leaves what led there. Sourced after tests/lib.sh.
 #
 #   flight_start [KB]   start it (ring of KB per CPU, default 1024)
-#   flight_detail [N]   the last N (default 16) events of the vCPU thread that
-#                       stopped it, and the last unmaps; nothing if it runs
+#   flight_detail [N [PID]]  the last N (default 16) events of the vCPU thread
+#                       that stopped it, and the last unmaps; nothing if it
+#                       runs; with PID, only if that thread was PID's (the
+#                       recorder stops at the first shutdown: a second death
+#                       must not be read in the first one's trace)
+#   flight_restart      start it afresh once a death in it has been described
 #   flight_stop         remove it
 #   emulator_rips FILE  names each guest RIP of FILE that is host kernel text
-#   emulator_verdict [boot|intact], flight_verdict [boot|intact]: whose fault a death was
+#   emulator_verdict [boot|intact [PID]], flight_verdict [boot|intact [PID]]:
+#                       whose fault a death was (PID: the dead guest's VMM)
 tracing=/sys/kernel/tracing
 [ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
 flight=$tracing/instances/kvmmig-flight
@@ -18,6 +23,8 @@ flight_start() {
 	local e
 	mkdir -p $flight 2>/dev/null && [ -w $flight/events/kvm/kvm_exit/trigger ] || return 0
 	echo "${1:-1024}" >$flight/buffer_size_kb
+	# Each line names its process too: the VMM whose vCPU shut down.
+	[ -w $flight/options/record-tgid ] && echo 1 >$flight/options/record-tgid
 	for e in kvm_exit kvm_page_fault kvm_inj_exception kvm_inj_virq kvm_unmap_hva_range; do
 		[ -w $flight/events/kvm/$e/enable ] && echo 1 >$flight/events/kvm/$e/enable
 	done
@@ -29,17 +36,38 @@ flight_stop() {
 	echo 0 >$flight/events/enable
 	rmdir $flight
 }
-# shutdown_tid: the vCPU thread whose shutdown exit stopped the recorder.
+flight_restart() {
+	flight_stop
+	flight_start "$@"
+}
+# shutdown_tid: the vCPU thread whose shutdown exit stopped the recorder;
+# shutdown_pid: its process (record-tgid; empty on a kernel without it).
 shutdown_tid() {
 	sed -n 's/^ *[^ ]*-\([0-9]*\) .*kvm_exit: .*reason shutdown.*/\1/p' $flight/trace | head -n 1
 }
-flight_detail() {
+shutdown_pid() {
+	sed -n 's/^ *[^ ]*-[0-9]* *( *\([0-9]*\)) .*kvm_exit: .*reason shutdown.*/\1/p' $flight/trace | head -n 1
+}
+# shutdown_of [PID]: true if the recorder stopped at a shutdown of PID's
+# guest (without PID: at any shutdown).
+shutdown_of() {
+	[ -n "$(shutdown_tid)" ] || return 1
+	[ -z "${1:-}" ] || [ "$(shutdown_pid)" = "$1" ]
+}
+# thread_lines TID: the recorder's lines of thread TID (with or without a TGID column).
+thread_lines() {
+	grep -E -- "-$1 +(\( *[0-9-]+\) +)?\[" $flight/trace
+}
+flight_detail() { # [N [PID]]
 	local tid
 	[ -r $flight/trace ] && [ "$(cat $flight/tracing_on)" = 0 ] || return
+	if ! shutdown_of "${2:-}"; then
+		[ -n "$(shutdown_tid)" ] && printf '; no KVM events of its own: the recorder had stopped at the shutdown of another VMM (pid %s)' "$(shutdown_pid)"
+		return
+	fi
 	tid=$(shutdown_tid)
-	[ -n "$tid" ] || return
 	printf '; last KVM events of the vCPU thread %s: %s' "$tid" \
-		"$(grep -E -- "-$tid +\[" $flight/trace | tail -n "${1:-16}" | sed 's/^.*\] [^ ]* *[0-9.]*: //' | tr '\n' '|')"
+		"$(thread_lines "$tid" | tail -n "${1:-16}" | sed 's/^.*\] [^ ]* *[0-9.]*: //' | tr '\n' '|')"
 	printf '; last unmaps: %s' "$(grep kvm_unmap_hva_range $flight/trace | tail -n 3 | sed 's/^.*: //' | tr '\n' '|')"
 }
 # emulator_rips FILE: each guest RIP of FILE's kvm_exit trace lines or KVM
@@ -86,26 +114,24 @@ host_text() {
 # where kvmmig.ko was never loaded, of a fresh payload with a second guest
 # running beside it: tests/stress/first-touch-loop.sh --neighbour, 1 in 223
 # on 7.3 under QEMU 7.2, while 822 fresh payloads started alone lost none).
-emulator_verdict() {
+emulator_verdict() { # [boot|intact [PID]]
 	[ -r $flight/trace ] || return 0
 	emulator_rips <(grep 'reason shutdown' $flight/trace)
 	case ${1:-} in
-	boot) flight_lost_code "no migration session had touched it" ;;
-	intact) flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)" ;;
+	boot) flight_lost_code "no migration session had touched it" "${2:-}" ;;
+	intact) flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)" "${2:-}" ;;
 	esac
 }
-# flight_lost_code WHY: lost_own_code on the shut-down vCPU's last two exits.
+# flight_lost_code WHY [PID]: lost_own_code on the shut-down vCPU's last two
+# exits; with PID, only if that vCPU was PID's.
 flight_lost_code() {
-	local tid
-	[ -r $flight/trace ] || return 0
-	tid=$(shutdown_tid)
-	[ -n "$tid" ] || return 0
-	grep -E -- "-$tid +\[.*kvm_exit:" $flight/trace | tail -n 2 | lost_own_code "$1"
+	[ -r $flight/trace ] && shutdown_of "${2:-}" || return 0
+	thread_lines "$(shutdown_tid)" | grep 'kvm_exit:' | tail -n 2 | lost_own_code "$1"
 }
-# flight_verdict [boot|intact]: emulator_verdict, then the shut-down vCPU's
-# last KVM events.
+# flight_verdict [boot|intact [PID]]: emulator_verdict, then the shut-down
+# vCPU's last KVM events.
 flight_verdict() {
-	printf '%s %s' "$(emulator_verdict "$@")" "$(flight_detail 12)"
+	printf '%s %s' "$(emulator_verdict "$@")" "$(flight_detail 12 "${2:-}")"
 }
 # lost_own_code WHY: reads a vCPU's last two kvm_exit lines, the second its
 # shutdown; names the emulator if the shutdown came of a not-present

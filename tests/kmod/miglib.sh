@@ -143,15 +143,18 @@ kvm_detail() {
 		done
 	done
 }
-# shutdown_detail [intact]: the triple faults of this test so far, what their
-# RIPs are, and (intact: the dead payload's memory was as its VMM wrote it)
-# whether it lost its own code (tests/flight.sh).
+# shutdown_detail PID [intact]: the triple faults of this test so far, what
+# their RIPs are, and, from the flight recorder if it stopped at this VMM's
+# (PID) shutdown, its last KVM events and (intact: the dead payload's memory
+# was as its VMM wrote it) whether it lost its own code (tests/flight.sh).
+# The recorder then starts afresh for the next death.
 shutdown_detail() {
 	[ -r $shutdowns/trace ] || return
 	printf 'triple faults: %s' "$(grep -o 'kvm_exit: .* rip 0x[0-9a-f]*' $shutdowns/trace | sed 's/.* rip /rip /' | tr '\n' ' ')"
 	emulator_rips $shutdowns/trace
-	[ "${1:-}" = intact ] && flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)"
-	flight_detail
+	[ "${2:-}" = intact ] && flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)" "$1"
+	flight_detail 16 "$1"
+	shutdown_of "$1" && flight_restart
 }
 # tables_intact ERRFILE: the VMM's post mortem found the payload's page
 # tables and boot GDT as it wrote them (user/vm/payload.c).
@@ -177,7 +180,7 @@ why_stopped() {
 			"$(kvmmig-ctl status "$name" 2>&1 | tr '\n' ' ')"
 	else
 		printf 'VMM gone: %s; %s; ' "$(tail -n 12 "${1%.log}.err" | tr '\n' ' ')" \
-			"$(shutdown_detail "$(tables_intact "${1%.log}.err" && echo intact)")"
+			"$(shutdown_detail "$(cat "$2")" "$(tables_intact "${1%.log}.err" && echo intact)")"
 	fi
 	dmesg >"$tmp/dmesg.why"
 	printf 'dmesg: %s%s' "$(emulator_rips "$tmp/dmesg.why")" "$(tail -n 3 "$tmp/dmesg.why" | tr '\n' ' ')"

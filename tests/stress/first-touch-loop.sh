@@ -66,8 +66,6 @@ check_neighbour() { # a neighbour that stopped is counted, described and replace
 	echo "info: neighbour $neighbour_n stopped: $(why_stopped "$tmp/$nb.src.log" "$tmp/$nb.src.pid")"
 	detail="$detail [neighbour $neighbour_n]"
 	kill -9 "$(cat "$tmp/$nb.src.pid")" 2>/dev/null
-	flight_stop
-	flight_start
 	start_neighbour
 }
 [ $neighbour = 1 ] && start_neighbour
@@ -95,9 +93,6 @@ while [ $n -lt "$guests" ] && [ $((SECONDS - t0)) -lt "$seconds" ]; do
 		per_cpus_deaths[$cpus]=$((${per_cpus_deaths[$cpus]:-0} + 1))
 		echo "info: guest $n ($cpus vCPU) stopped: $(why_stopped "$tmp/$name.src.log" "$tmp/$name.src.pid")"
 		detail="$detail [guest $n, $cpus vCPU]"
-		# The recorder froze at that shutdown: start it afresh for the next death.
-		flight_stop
-		flight_start
 	fi
 	kill -9 "$(cat "$tmp/$name.src.pid")" 2>/dev/null
 	wait "$(cat "$tmp/$name.src.pid")" 2>/dev/null

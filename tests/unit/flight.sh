@@ -13,7 +13,8 @@ trap 'rm -rf "$tmp"' EXIT
 flight=$tmp # the recorder's instance directory, frozen
 echo 0 >"$tmp/tracing_on"
 host_text() { return 1; } # no guest RIP below is host text
-ev() { printf '           vcpu0-%s    [001] d..2.  %s: %s\n' "$@"; }
+# As the recorder writes them with record-tgid: thread, then its process (the VMM, pid 317).
+ev() { printf '           vcpu0-%-7s (    317) [001] d..2.  %s: %s\n' "$@"; }
 # Run 4 of issue 19's loop: a migrated payload, NPF exits on fresh pages at 0x100b52, then the
 # shutdown (EXITINTINFO 0x80000b0e: #PF; error 0x14: instruction fetch, user, not present).
 npf() { ev 322 "$1" "kvm_exit: vcpu 0 reason npf rip 0x100b52 info1 0x0000000100000004 info2 0x00000000012e$2000 intr_info 0x00000000 error_code 0x00000000"; }
@@ -35,6 +36,10 @@ expect_output "a payload with intact tables that lost its own code: the emulator
 expect_output "the reason is the post mortem's" "its page tables and GDT in memory intact" emulator_verdict intact
 expect_output "a booting guest of the same shape: the emulator's" "no migration session had touched it: a fault of the emulator" emulator_verdict boot
 expect "without either, a module test's death is not set aside" test -z "$(emulator_verdict)"
+expect_output "with the dead VMM's pid, the verdict is that VMM's" "$named" emulator_verdict intact 317
+expect "a death of another VMM is not read in this one's trace" test -z "$(emulator_verdict intact 999)"
+expect_output "nor are its events shown as this one's" "no KVM events of its own: .*another VMM \(pid 317\)" flight_detail 16 999
+expect_output "the dead VMM's own events are shown" "last KVM events of the vCPU thread 322: .*reason shutdown rip 0x100b52" flight_detail 16 317
 death 0x00000004
 expect "a data access #PF is not that shape" test -z "$(emulator_verdict intact)"
 death 0x00000015
