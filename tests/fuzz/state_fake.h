@@ -18,49 +18,19 @@
 #include <linux/kvm.h>
 
 /*
- * A fake /dev/kvm for the feature-MSR check (user/vmm/featmsr.c, the real
+ * The fake /dev/kvm for the feature-MSR check (user/vmm/featmsr.c, the real
  * one): it lists ARCH_CAPABILITIES and UCODE_REV, and can give
  * FAKE_ARCH_CAPABILITIES. Any other descriptor is a bad one, as the fake
  * VM's vCPU fds are.
  */
-#define FAKE_KVM_FD	       1000
+#include "fake_kvm_msrs.h"
 #define FAKE_ARCH_CAPABILITIES 0x2bull
-static int fake_ioctl(int fd, unsigned long request, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, request);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	if (fd != FAKE_KVM_FD) {
-		errno = EBADF;
-		return -1;
-	}
-	if (request == KVM_GET_MSR_FEATURE_INDEX_LIST) {
-		struct kvm_msr_list *list = arg;
-
-		if (list->nmsrs < 2) {
-			list->nmsrs = 2;
-			errno = E2BIG;
-			return -1;
-		}
-		list->nmsrs = 2;
-		list->indices[0] = 0x10a;
-		list->indices[1] = 0x8b;
-		return 0;
-	}
-	if (request == KVM_GET_MSRS) {
-		struct kvm_msrs *msrs = arg;
-
-		msrs->entries[0].data =
-		    msrs->entries[0].index == 0x10a ? FAKE_ARCH_CAPABILITIES : 0;
-		return 1;
-	}
-	errno = ENOTTY;
-	return -1;
-}
-#define ioctl fake_ioctl
+static const struct host_msr fake_host_msrs[] = {
+	{0x10a, FAKE_ARCH_CAPABILITIES},
+	{0x8b, 0},
+};
+static const struct host_msr *fake_host = fake_host_msrs;
+static size_t fake_host_n = sizeof(fake_host_msrs) / sizeof(fake_host_msrs[0]);
 
 #include "../../user/common/cpufeat.c"
 #include "../../user/common/cpumodel.c"
