@@ -49,6 +49,28 @@
 #define KVMMIG_HAVE_KERNEL_SENDPAGE 1
 #endif
 
+#ifdef KVMMIG_HAVE_KERNEL_SENDPAGE
+#include <net/inet_connection_sock.h>
+/*
+ * Whether 6.1's kernel_sendpage() may carry a run of pages with
+ * MSG_SENDPAGE_NOTLAST: on plain TCP yes; on kernel TLS (a ULP socket) no.
+ * There tls_push_sg() hands a record that just filled to do_tcp_sendpages()
+ * with the caller's flags, NOTLAST keeps TCP from pushing it, and
+ * tls_sw_do_sendpage() then sleeps in sk_stream_wait_memory() without
+ * pushing: with sk_sndbuf below what TCP holds back (memory pressure
+ * shrinks it: sk_stream_moderate_sndbuf()) and every byte sent already
+ * acknowledged, no ACK ever wakes it. Without NOTLAST every page would end
+ * its own record (four times the records to encrypt, push, receive and
+ * decrypt), so kernel TLS on 6.1 takes the pages through the copying
+ * kernel_sendmsg() instead, whose 16 KiB records are pushed when they
+ * fill, as 6.5+ does for spliced pages.
+ */
+static inline bool kvmmig_sendpage_safe(struct sock *sk)
+{
+	return !inet_csk_has_ulp(sk);
+}
+#endif
+
 /* get_user_pages_remote() lost its vmas argument in 6.5. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define kvmmig_gup_remote(mm, addr, nr, flags, pages, locked) \

@@ -22,11 +22,13 @@
  */
 #include <linux/bitmap.h>
 #include <linux/bvec.h>
+#include <linux/file.h>
 #include <linux/kvm_host.h>
 #include <linux/mman.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include "memfd.h"
 #include "session.h"
 #include "netlink.h"
 #include "leakcheck.h"
@@ -103,6 +105,7 @@ static int snapshot_slots(struct kvmmig_session *s)
 		slot->base_gfn = ms->base_gfn;
 		slot->npages = ms->npages;
 		slot->uaddr = ms->userspace_addr;
+		slot->wire_base = ms->base_gfn << PAGE_SHIFT;
 		/* The guest cannot write a read-only slot: round 0 covers it. */
 		slot->logged = !(ms->flags & KVM_MEM_READONLY);
 	}
@@ -159,6 +162,54 @@ static int check_slots(struct kvmmig_session *s, bool adopt)
 	return ret;
 }
 
+/*
+ * RAM-file mode: which slots lie in the one shared tmpfs file that holds
+ * guest RAM (those are harvested and sent by file offset) and which are the
+ * VMM's own memory (QEMU's ROMs, VGA RAM: the VMM migrates them itself, and
+ * harvests their dirty log itself: the session leaves their bits alone).
+ */
+static int classify_ram_file_slots(struct kvmmig_session *s)
+{
+	struct mm_struct *mm = current->mm;
+	u32 i, in_file = 0;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	for (i = 0; i < s->nslots; i++) {
+		struct kvmmig_slot *slot = &s->slots[i];
+		struct file *file;
+		loff_t pos;
+
+		file = kvmmig_memfd_range(mm, slot->uaddr,
+					  slot->npages << PAGE_SHIFT, &pos);
+		if (!file) {
+			slot->vmm_owned = true;
+			slot->logged = false;
+			continue;
+		}
+		if (!s->ram_file) {
+			s->ram_file = file;
+		} else {
+			bool same = file_inode(file) == file_inode(s->ram_file);
+
+			fput(file);
+			if (!same) {
+				s->why = "guest RAM is in more than one shared file, and a RAM-file session carries one";
+				ret = -EOPNOTSUPP;
+				break;
+			}
+		}
+		slot->wire_base = pos;
+		in_file++;
+	}
+	mmap_read_unlock(mm);
+	if (!ret && !in_file) {
+		s->why = "no memslot lies in a shared tmpfs file (memfd or /dev/shm): nothing to send as a RAM file";
+		ret = -EOPNOTSUPP;
+	}
+	return ret;
+}
+
 static int set_manual_protect(struct kvmmig_session *s, u64 mode)
 {
 	struct kvm_enable_cap cap = {
@@ -195,6 +246,11 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 	if (!s->nslots) {
 		s->why = "the VM has no memory";
 		return -EINVAL;
+	}
+	if (s->ram_file_mode) {
+		ret = classify_ram_file_slots(s);
+		if (ret)
+			return ret;
 	}
 	for (i = 0; i < s->nslots; i++) {
 		struct kvmmig_slot *slot = &s->slots[i];
@@ -233,6 +289,13 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 	 * lose the ones it clears. Refuse rather than share.
 	 */
 	s->saved_protect = READ_ONCE(kvm->manual_dirty_log_protect);
+	/*
+	 * In RAM-file mode the VMM keeps the protection it chose and harvests
+	 * its own slots; the session GETs and CLEARs only the RAM file's,
+	 * which such a VMM (QEMU with x-ignore-shared) never clears.
+	 */
+	if (s->saved_protect && s->ram_file_mode)
+		goto send_hello;
 	if (s->saved_protect) {
 		s->why = "the VMM already uses manual dirty-log protection: it harvests the dirty log itself, which a migration takes over";
 		return -EBUSY;
@@ -254,6 +317,7 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 	}
 	s->changed_protect = true;
 
+send_hello:
 	ret = kvmmig_send_hello(s);
 	if (ret && !s->why)
 		s->why = "unable to send the stream header";
@@ -278,6 +342,10 @@ void kvmmig_harvest_teardown(struct kvmmig_session *s)
 	}
 	for (i = 0; s->slots && i < s->nslots; i++)
 		kvfree(s->slots[i].marks);
+	if (s->ram_file) {
+		fput(s->ram_file);
+		s->ram_file = NULL;
+	}
 	kfree(s->bvec);
 	kfree(s->pages);
 	bitmap_free(s->chunk_bits);
@@ -410,7 +478,8 @@ static int final_check(struct kvmmig_session *s)
 	}
 	spin_lock(&s->mark_lock);
 	for (i = 0; i < s->nslots && !dirty; i++)
-		dirty = find_first_bit(s->slots[i].marks, s->slots[i].npages) <
+		dirty = !s->slots[i].vmm_owned &&
+			find_first_bit(s->slots[i].marks, s->slots[i].npages) <
 			s->slots[i].npages;
 	if (!dirty)
 		s->stream_ended = true;
@@ -436,6 +505,8 @@ int kvmmig_harvest_round(struct kvmmig_session *s, u32 flags)
 		struct kvmmig_slot *slot = &s->slots[i];
 		u64 first;
 
+		if (slot->vmm_owned)
+			continue;
 		if (slot->logged) {
 			struct kvm_dirty_log log = {
 				.slot = slot->id,

@@ -16,10 +16,20 @@
  * allocates the page without clearing what the write fills, and no fault
  * is taken.
  *
+ * hugetlbfs (kvmmig-vm --hugepages: a memfd with MFD_HUGETLB) tells its
+ * holes the same way, at huge-page granularity; it has no write_iter, so
+ * received pages go through the mapping. Its page-cache index of an
+ * address is linear_page_index() on every kernel: until 6.7 that counted
+ * huge pages for a hugetlb VMA (linear_hugepage_index()), since upstream's
+ * "mm/filemap: remove hugetlb special casing in filemap.c" both count base
+ * pages, a huge folio filling 2^order slots. Only shared mappings: the
+ * pages of a private one are anonymous copies the page cache never sees.
+ *
  * Anonymous or other file memory is never treated either way: callers fall
  * back to the mapping.
  */
 #include <linux/fs.h>
+#include <linux/hugetlb.h>
 #include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/pagemap.h>
@@ -35,6 +45,20 @@ static bool vma_is_shared_tmpfs(struct vm_area_struct *vma)
 	       file_inode(file)->i_sb->s_magic == TMPFS_MAGIC;
 }
 
+/* A shared mapping whose file's page cache holds every page written. */
+static bool vma_tells_holes(struct vm_area_struct *vma)
+{
+	return vma_is_shared_tmpfs(vma) ||
+	       (is_vm_hugetlb_page(vma) && vma->vm_file &&
+		(vma->vm_flags & VM_SHARED));
+}
+
+static bool is_hole(struct address_space *mapping,
+		    struct vm_area_struct *vma, unsigned long uaddr)
+{
+	return !xa_load(&mapping->i_pages, linear_page_index(vma, uaddr));
+}
+
 /*
  * The length of the run that starts at @uaddr (at most @npages pages) whose
  * pages are all holes (*hole = true) or all not (*hole = false). The caller
@@ -47,18 +71,29 @@ u32 kvmmig_hole_run(struct mm_struct *mm, unsigned long uaddr, u32 npages,
 {
 	struct vm_area_struct *vma = vma_lookup(mm, uaddr);
 	struct address_space *mapping;
-	pgoff_t index;
 	u32 i;
 
 	*hole = false;
-	if (!vma || !vma_is_shared_tmpfs(vma))
+	if (!vma || !vma_tells_holes(vma))
 		return npages;
 	npages = min_t(unsigned long, npages, (vma->vm_end - uaddr) >> PAGE_SHIFT);
 	mapping = vma->vm_file->f_mapping;
-	index = linear_page_index(vma, uaddr);
-	*hole = !xa_load(&mapping->i_pages, index);
+	*hole = is_hole(mapping, vma, uaddr);
+	/*
+	 * A run of tmpfs holes ends at the next entry the page cache holds
+	 * (base-page indices): one search, not a lookup per page (a sparse
+	 * 64 GiB guest is 16 million of them).
+	 */
+	if (*hole && vma_is_shared_tmpfs(vma)) {
+		pgoff_t index = linear_page_index(vma, uaddr), next = index + 1;
+
+		if (npages == 1 ||
+		    !xa_find(&mapping->i_pages, &next, index + npages - 1, XA_PRESENT))
+			return npages;
+		return clamp_t(pgoff_t, next - index, 1, npages);
+	}
 	for (i = 1; i < npages; i++)
-		if (!xa_load(&mapping->i_pages, index + i) != *hole)
+		if (is_hole(mapping, vma, uaddr + ((unsigned long)i << PAGE_SHIFT)) != *hole)
 			break;
 	return i;
 }
@@ -83,4 +118,22 @@ struct file *kvmmig_memfd_range(struct mm_struct *mm, unsigned long uaddr,
 	if (*pos + len > i_size_read(file_inode(vma->vm_file)))
 		return NULL;
 	return get_file(vma->vm_file);
+}
+
+/*
+ * RAM-file mode (KVMMIG_SESSION_RAM_FILE): does @mm map the whole of
+ * @file's inode at @base, from offset 0, shared and writable? The
+ * destination writes file offset X at @base + X only while it does. The
+ * caller holds @mm's mmap lock.
+ */
+bool kvmmig_maps_file_whole(struct mm_struct *mm, struct file *file,
+			    unsigned long base)
+{
+	struct vm_area_struct *vma = vma_lookup(mm, base);
+	loff_t size = PAGE_ALIGN(i_size_read(file_inode(file)));
+
+	return vma && vma_is_shared_tmpfs(vma) && (vma->vm_flags & VM_WRITE) &&
+	       file_inode(vma->vm_file) == file_inode(file) &&
+	       linear_page_index(vma, base) == 0 && size &&
+	       vma->vm_end - base >= size;
 }

@@ -22,6 +22,59 @@
 #include "session.h"
 #include "netlink.h"
 
+/*
+ * RAM-file mode: the stream addresses the one shared tmpfs file behind the
+ * VM's memslots by offset. The parser then sees one pseudo-slot, the whole
+ * file at the address where the VMM maps its offset 0; memslots the VMM
+ * has over other memory (ROMs) get nothing from the stream.
+ */
+static int ram_file_setup(struct kvmmig_session *s, u32 n)
+{
+	struct mm_struct *mm = current->mm;
+	u64 base = 0;
+	u32 i;
+	int ret = 0;
+
+	mmap_read_lock(mm);
+	for (i = 0; i < n && !ret; i++) {
+		u64 len = s->dslots[i].npages << PAGE_SHIFT;
+		struct file *file;
+		loff_t pos;
+
+		file = kvmmig_memfd_range(mm, s->dslots[i].uaddr, len, &pos);
+		if (!file)
+			continue;
+		if (!s->ram_file) {
+			s->ram_file = file;
+			base = s->dslots[i].uaddr - pos;
+			continue;
+		}
+		if (file_inode(file) != file_inode(s->ram_file) ||
+		    s->dslots[i].uaddr - pos != base) {
+			s->why = "guest RAM is in more than one shared file (or mapping), and a RAM-file session carries one";
+			ret = -EOPNOTSUPP;
+		}
+		fput(file);
+	}
+	if (!ret && !s->ram_file) {
+		s->why = "no memslot lies in a shared tmpfs file (memfd or /dev/shm): nowhere to receive a RAM file";
+		ret = -EOPNOTSUPP;
+	}
+	if (!ret && !kvmmig_maps_file_whole(mm, s->ram_file, base)) {
+		s->why = "the VMM does not map its RAM file whole and writable from offset 0";
+		ret = -EOPNOTSUPP;
+	}
+	mmap_read_unlock(mm);
+	if (ret)
+		return ret;
+	s->ram_base = base;
+	s->dslots[0].base_gfn = 0;
+	s->dslots[0].npages = PAGE_ALIGN(i_size_read(file_inode(s->ram_file))) >>
+			      PAGE_SHIFT;
+	s->dslots[0].uaddr = base;
+	return 0;
+}
+
 int kvmmig_receive_setup(struct kvmmig_session *s)
 {
 	struct kvm *kvm = s->vm->kvm;
@@ -59,6 +112,12 @@ int kvmmig_receive_setup(struct kvmmig_session *s)
 		s->why = "the VM has no memory";
 		return -EINVAL;
 	}
+	if (s->ram_file_mode) {
+		ret = ram_file_setup(s, n);
+		if (ret)
+			return ret;
+		n = 1;
+	}
 	kvmmig_stream_init(&s->stream, s->dslots, n, PAGE_SHIFT);
 	return 0;
 }
@@ -68,6 +127,10 @@ void kvmmig_receive_teardown(struct kvmmig_session *s)
 	kvfree(s->rbuf);
 	kfree(s->zbuf);
 	kfree(s->dslots);
+	if (s->ram_file) {
+		fput(s->ram_file);
+		s->ram_file = NULL;
+	}
 	s->rbuf = NULL;
 	s->zbuf = NULL;
 	s->dslots = NULL;
@@ -170,14 +233,16 @@ static int zero_guest(struct kvmmig_session *s, u64 uaddr, u32 npages)
 	struct mm_struct *mm = current->mm;
 
 	while (npages) {
-		u32 n = min_t(u32, npages, 64), i;
+		u32 n, i;
 		bool hole;
 
 		if (kvmmig_session_cancelled(s))
 			return kvmmig_net_error(s, -ECANCELED, NULL);
 		mmap_read_lock(mm);
-		n = kvmmig_hole_run(mm, uaddr, n, &hole);
+		n = kvmmig_hole_run(mm, uaddr, npages, &hole);
 		mmap_read_unlock(mm);
+		if (!hole)
+			n = min_t(u32, n, 64); /* read (and cleared) a page at a time */
 		for (i = 0; !hole && i < n; i++) {
 			void __user *p = (void __user *)(uaddr + ((u64)i << PAGE_SHIFT));
 
@@ -204,6 +269,18 @@ static bool still_mapped(struct kvmmig_session *s,
 			 const struct kvmmig_wire_rec *rec,
 			 const struct kvmmig_stream_op *op)
 {
+	if (s->ram_file_mode) {
+		struct mm_struct *mm = current->mm;
+		bool ok;
+
+		mmap_read_lock(mm);
+		ok = kvmmig_maps_file_whole(mm, s->ram_file, s->ram_base);
+		mmap_read_unlock(mm);
+		if (ok)
+			return true;
+		s->why = "the destination VMM unmapped or moved its RAM file during the migration";
+		return false;
+	}
 	if (kvmmig_vm_maps(s->vm, le64_to_cpu(rec->gpa), op->npages, op->uaddr))
 		return true;
 	s->why = "the destination VM's memslots changed during the migration";

@@ -2,9 +2,10 @@
 /*
  * send.c: the source side's page stream writer. Pages leave straight from
  * guest memory (zero-copy: 6.1 kernel_sendpage, 6.5+ MSG_SPLICE_PAGES;
- * TCP takes its own page references); all-zero pages travel as a ZERO
- * header only; contiguous runs share one header. Headers are small kernel
- * buffers and always go through the copying kernel_sendmsg().
+ * TCP takes its own page references), but over 6.1's kernel TLS, where they
+ * are copied (compat.h); all-zero pages travel as a ZERO header only;
+ * contiguous runs share one header. Headers are small kernel buffers and
+ * always go through the copying kernel_sendmsg().
  */
 #include <linux/bvec.h>
 #include <linux/highmem.h>
@@ -73,7 +74,7 @@ int kvmmig_send_mark(struct kvmmig_session *s, u16 type, u32 round)
 	return send_header(s, type, 0, 0, 0, round, false);
 }
 
-/* Sends @n guest pages (held by s->pages[]) without copying them. */
+/* Sends @n guest pages (held by s->pages[]), without copying them but on 6.1's kernel TLS. */
 static int send_pages(struct kvmmig_session *s, struct page **pages, u32 n)
 {
 #ifdef KVMMIG_HAVE_SPLICE_PAGES
@@ -99,6 +100,18 @@ static int send_pages(struct kvmmig_session *s, struct page **pages, u32 n)
 	u32 i;
 	int ret;
 
+	/* Kernel TLS on 6.1: copied (compat.h, kvmmig_sendpage_safe()). */
+	if (!kvmmig_sendpage_safe(s->sock->sk)) {
+		for (i = 0; i < n; i++) {
+			void *p = kmap_local_page(pages[i]);
+
+			ret = send_buf(s, p, PAGE_SIZE, true);
+			kunmap_local(p);
+			if (ret)
+				return ret;
+		}
+		return 0;
+	}
 	for (i = 0; i < n; i++) {
 		size_t off = 0;
 
@@ -172,7 +185,8 @@ static int send_batch(struct kvmmig_session *s, u64 gpa, u32 n)
 
 /*
  * Sends pages [first, first + npages) of @slot, KVMMIG_SEND_BATCH at a
- * time. Holes (memfd.c) go as ZERO records without being touched; other
+ * time. Holes (memfd.c) go as ZERO records without being touched, each as
+ * long as the wire allows (KVMMIG_WIRE_MAX_ZERO); other
  * pages are read without FOLL_WRITE: a write fault would allocate pages the
  * guest never touched and break zero-page sharing.
  */
@@ -185,14 +199,16 @@ int kvmmig_send_run(struct kvmmig_session *s, const struct kvmmig_slot *slot,
 	int ret;
 
 	while (npages) {
-		u32 n = min_t(u64, npages, KVMMIG_SEND_BATCH);
+		u32 n = min_t(u64, npages, KVMMIG_WIRE_MAX_ZERO);
 		unsigned long uaddr = slot->uaddr + (first << PAGE_SHIFT);
-		u64 gpa = (slot->base_gfn + first) << PAGE_SHIFT;
+		u64 gpa = slot->wire_base + (first << PAGE_SHIFT);
 
 		if (kvmmig_session_cancelled(s))
 			return kvmmig_net_error(s, -ECANCELED, NULL);
 		mmap_read_lock(mm);
 		n = kvmmig_hole_run(mm, uaddr, n, &hole);
+		if (!hole)
+			n = min_t(u32, n, KVMMIG_SEND_BATCH);
 		got = hole ? n : kvmmig_gup_remote(mm, uaddr, n, 0, s->pages, NULL);
 		mmap_read_unlock(mm);
 		if (hole) {

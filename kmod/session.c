@@ -457,13 +457,14 @@ static const struct file_operations session_fops = {
 int kvmmig_session_open(struct kvmmig_vm *vm,
 			const struct kvmmig_session_open *arg)
 {
-	bool source = arg->flags == KVMMIG_SESSION_SOURCE;
+	u32 kind = arg->flags & ~KVMMIG_SESSION_RAM_FILE;
+	bool source = kind == KVMMIG_SESSION_SOURCE;
 	struct kvmmig_session *s;
 	struct socket *sock;
 	int ret, fd;
 
-	if ((arg->flags != KVMMIG_SESSION_SOURCE &&
-	     arg->flags != KVMMIG_SESSION_DEST) || arg->reserved ||
+	if ((kind != KVMMIG_SESSION_SOURCE && kind != KVMMIG_SESSION_DEST) ||
+	    arg->reserved ||
 	    (arg->progress_timeout_ms && arg->progress_timeout_ms < 1000))
 		return -EINVAL;
 	/* Pages land only in an empty VM its VMM declared incoming. */
@@ -479,6 +480,7 @@ int kvmmig_session_open(struct kvmmig_vm *vm,
 	kvmmig_vm_get(vm);
 	s->vm = vm;
 	s->source = source;
+	s->ram_file_mode = arg->flags & KVMMIG_SESSION_RAM_FILE;
 	s->progress_timeout_ms = arg->progress_timeout_ms ?:
 				 KVMMIG_PROGRESS_TIMEOUT_MS;
 	mutex_init(&s->op_lock);

@@ -39,6 +39,8 @@ struct kvmmig_slot {
 	u64 npages;
 	u64 uaddr;
 	bool logged;		/* harvested: the VMM must log it (not read-only) */
+	bool vmm_owned;		/* RAM-file mode: not in the RAM file, the VMM's */
+	u64 wire_base;		/* the first page's address on the wire */
 	unsigned long *marks;	/* KVMMIG_MARK_DIRTY bits, under mark_lock */
 };
 
@@ -49,6 +51,9 @@ struct kvmmig_session {
 	struct kref ref;
 	struct kvmmig_vm *vm;		/* kvmmig_vm_get() reference */
 	bool source;
+	bool ram_file_mode;		/* KVMMIG_SESSION_RAM_FILE */
+	struct file *ram_file;		/* its RAM file, get_file() reference */
+	u64 ram_base;			/* destination: where the VMM maps offset 0 */
 	struct socket *sock;		/* sockfd_lookup() reference */
 	struct task_struct *worker;	/* get_task_struct() reference */
 	u32 progress_timeout_ms;

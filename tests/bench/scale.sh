@@ -20,6 +20,8 @@ wait_for() { local end=$(($(date +%s) + $1)); shift; until "$@"; do [ "$(date +%
 # scale runs are plain TCP, as the link they are compared with.
 auth=()
 kvmmig-ctl migrate --help 2>&1 | grep -q -- --insecure && auth=(--insecure)
+# No vCPU throttle (--converge auto, the default since issue 17): the guest's own pace is measured.
+kvmmig-ctl migrate --help 2>&1 | grep -q -- --converge && auth+=(--converge off)
 port=7480
 for mem in $SIZES; do
 	port=$((port + 1))

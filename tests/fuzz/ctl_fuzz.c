@@ -34,6 +34,8 @@ static void check_parsed(const char *line, size_t line_len, const struct vmm_ctl
 		       strlen(req->image) <= VMM_CTL_IMAGE_NAME_MAX);
 		assert(!strchr(req->image, '/') && !strstr(req->image, ".."));
 	}
+	/* A vCPU throttle is a share of time: never all of it. */
+	assert(req->command == VMM_CTL_THROTTLE ? req->percent <= 99 : !req->percent);
 }
 
 static void parse_cpuid_payload(const uint8_t *data, size_t len)

@@ -14,6 +14,8 @@ u64 gpa, u32 npages, u32 round}) and resets the connection at CUT:
   round1   at the first record of round 1
   round2   at the first record of round 2 (with --max-downtime large, the
            source's final round, sent with the guest paused)
+  roundN   at the first record of round N (tests/kmod/converge.sh: round 6,
+           the guest throttled by then)
   state    after 100 bytes of the STATE message
   nogo     answers STATE with RESTORED, reads GO, and closes without RUNNING
   silent   after ACCEPT reads nothing more and holds the connection (a peer
@@ -91,10 +93,8 @@ while True:
     if rtype != REC_HELLO:
         if cut == "round0" and rnd == 0 and records >= 50:
             reset("round 0")
-        if cut == "round1" and rnd == 1:
-            reset("round 1")
-        if cut == "round2" and rnd == 2:
-            reset("round 2")
+        if cut[:5] == "round" and cut != "round0" and rnd == int(cut[5:]):
+            reset("round %d" % rnd)
     read(length)
     records += 1
     if rtype == REC_END:

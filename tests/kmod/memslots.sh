@@ -143,6 +143,15 @@ if grep -q "^error Stale file handle: the destination VM's memslots changed duri
 	pass "a record for a moved slot ends the receive with ESTALE, named"
 else fail "a record for a moved slot ends the receive with ESTALE, named" "$(grep -v listening "$tmp/recv.out")"; fi
 
+# 7. The test VMM's post mortem, which tests/retry.sh trusts: a guest that
+# cannot fault names the emulator only while its code is as loaded. Here
+# something (this test) writes an invalid opcode over its loop.
+new_vm e
+ask e "poke 24 -1" >/dev/null
+wait_for 30 grep -q "unexpected exit" "$tmp/e.out"
+expect_output "a triple fault after its code was overwritten is blamed on the write, not the emulator" \
+	"guest shutdown \(triple fault\).*: something wrote it$" grep "unexpected exit" "$tmp/e.out"
+
 for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
 wait 2>/dev/null
 pids=()

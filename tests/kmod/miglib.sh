@@ -49,9 +49,10 @@ auth=(--key "$key")
 kvmmig_stacks() {
 	local d comm frame frames n
 	for d in /proc/[0-9]*; do
-		read -r comm <"$d/comm" 2>/dev/null && [[ $comm == kvmmig* ]] || continue
+		# (2> first: a process gone since the glob fails the < redirection)
+		read -r comm 2>/dev/null <"$d/comm" && [[ $comm == kvmmig* ]] || continue
 		frames='' n=0
-		while ((n++ < 8)) && read -r _ frame; do frames+="$frame "; done <"$d/stack" 2>/dev/null
+		while ((n++ < 8)) && read -r _ frame; do frames+="$frame "; done 2>/dev/null <"$d/stack"
 		echo "$comm: $frames"
 	done
 }
@@ -86,9 +87,11 @@ migrate_watched() {
 last_iter() { grep -o 'iter [0-9]*' "$1" 2>/dev/null | awk '{print $2}' | sort -n | tail -n1; }
 reports() { grep -c ' iter [0-9]* verifies ' "$1" 2>/dev/null; }
 
-# $cpu_model: the VMM's --cpu (host unless the caller sets it for one call).
+# $cpu_model: the VMM's --cpu (host unless the caller sets it for one call);
+# vmm_opts: more options for both VMMs (hugepages.sh: --hugepages 2M).
+vmm_opts=()
 start_source() { # NAME CPUS APPEND [MEM]
-	kvmmig-vm -v --name "$1" --cpus "$2" --mem "${4:-64M}" --cpu "${cpu_model:-host}" \
+	kvmmig-vm -v --name "$1" --cpus "$2" --mem "${4:-64M}" --cpu "${cpu_model:-host}" "${vmm_opts[@]}" \
 		--payload "$guest" --append "$3" \
 		--console "file:$tmp/$1.src.log" 2>"$tmp/$1.src.err" &
 	echo $! >"$tmp/$1.src.pid"
@@ -98,7 +101,7 @@ start_source() { # NAME CPUS APPEND [MEM]
 # previous case's incoming tool, killed with its VMM, exits in its own time.
 port_free() { wait_for 60 sh -c "! ss -Hltn 'sport = :$1' | grep -q ."; }
 start_dest() { # NAME CPUS [MEM]
-	kvmmig-vm -v --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" --cpu "${cpu_model:-host}" \
+	kvmmig-vm -v --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" --cpu "${cpu_model:-host}" "${vmm_opts[@]}" \
 		--console "file:$tmp/$1.dst.log" 2>"$tmp/$1.dst.err" &
 	echo $! >"$tmp/$1.dst.pid"
 	wait_for 20 test -S "$KVMMIG_RUN_DIR/$1.sock"
@@ -108,6 +111,14 @@ start_dest() { # NAME CPUS [MEM]
 	wait_for 60 grep -q waiting "$tmp/$1.in.out"
 }
 alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
+memfd_mib() { # PIDFILE: MiB allocated to the VMM's guest-memory memfd
+	local fd
+	for fd in /proc/$(cat "$1")/fd/*; do
+		case $(readlink "$fd" 2>/dev/null) in
+		/memfd:kvmmig-guest-mem*) echo $(($(stat -L -c '%b*%B' "$fd") / 1048576)); return ;;
+		esac
+	done
+}
 # kvm_exits PIDFILE: the VM's KVM exit counters (debugfs) gained in a second.
 kvm_exits() {
 	local d f

@@ -85,6 +85,8 @@ static atomic_ulong passes;
 static atomic_int want_run, running;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+/* The guest's code as loaded (load_guest, set_stride): a post mortem compares. */
+static uint8_t guest_code[31];
 
 /*
  * _exit, not exit: a thread's exit() flushes every stdio stream and waits
@@ -118,6 +120,8 @@ static void load_guest(uint32_t stride_bytes)
 
 	memcpy(code + 6, &end, 4);
 	memcpy(code + 19, &stride_bytes, 4);
+	_Static_assert(sizeof(code) == sizeof(guest_code), "guest_code holds the code");
+	memcpy(guest_code, code, sizeof(code));
 	memcpy(mem, code, sizeof(code));
 }
 
@@ -167,7 +171,18 @@ static void report_exit(void)
 		rip = regs.rip;
 	switch (run->exit_reason) {
 	case KVM_EXIT_SHUTDOWN:
-		fprintf(stderr, "dirtier: unexpected exit: guest shutdown (triple fault), rip now 0x%llx\n", rip);
+		/*
+		 * Flat segments, no paging, no IDT, interrupts off: these
+		 * instructions cannot raise an exception, so a triple fault
+		 * with the code intact is the CPU's (tests/retry.sh reruns on
+		 * the phrase), and with the code changed something wrote it.
+		 */
+		fprintf(stderr, "dirtier: unexpected exit: guest shutdown (triple fault), rip now 0x%llx; %s\n",
+			rip,
+			memcmp(mem, guest_code, sizeof(guest_code))
+			    ? "its code in memory is not what was loaded: something wrote it"
+			    : "its code is in memory as loaded and cannot fault: a fault of the "
+			      "emulator (QEMU TCG)");
 		break;
 	case KVM_EXIT_MMIO:
 		fprintf(stderr, "dirtier: unexpected exit: MMIO %s at 0x%llx (outside every memslot), rip 0x%llx\n",
@@ -307,6 +322,7 @@ static void set_stride(uint32_t pages)
 
 	if (was)
 		vcpu_set_running(0);
+	memcpy(guest_code + 19, &bytes, 4);
 	memcpy(mem + 19, &bytes, 4);
 	if (was)
 		vcpu_set_running(1);

@@ -67,6 +67,41 @@ static const struct host_msr intel_host_no_lbr[] = {
     {PERF_CAPABILITIES, 0x2000},
 };
 
+/* The host's CPU for KVM's model check: family 6, model 0x9e (leaf-1 EAX 0x906ea). */
+#define HOST_SIGNATURE 0x000906eau
+#define OTHER_SIGNATURE 0x000806ecu /* family 6, model 0x8e */
+#define CPUID_DTES64	(1u << 2)
+#define CPUID_PDCM	(1u << 15)
+#define CPUID_DS	(1u << 21)
+
+struct fake_cpuid {
+	struct kvm_cpuid2 head;
+	struct kvm_cpuid_entry2 e[2];
+};
+
+static const struct fake_cpuid host_cpuid = {
+    .head.nent = 1, .e = {{.function = 1, .eax = HOST_SIGNATURE}}};
+
+/* The fake host's KVM_GET_SUPPORTED_CPUID (user/vmm/cpuid.c is not linked in). */
+int vmm_cpuid_supported(int kvm_fd, const struct kvm_cpuid2 **out)
+{
+	if (kvm_fd != FAKE_KVM_FD)
+		return -EBADF;
+	*out = &host_cpuid.head;
+	return 0;
+}
+
+/* A guest of the host's model with PDCM, DS, DTES64 and an architectural PMU v2. */
+static struct fake_cpuid guest_cpuid(unsigned int signature, unsigned int ecx, unsigned int edx,
+				     unsigned int pmu_version)
+{
+	return (struct fake_cpuid){.head.nent = 2,
+				   .e = {{.function = 1, .eax = signature, .ecx = ecx, .edx = edx},
+					 {.function = 0xa, .eax = 0x07300400 | pmu_version}}};
+}
+
+static struct fake_cpuid intel_guest;
+
 static int failures;
 
 /* Checks the guest's MSRs @guest against @host; 0 or -errno, the refusal in @err. */
@@ -82,7 +117,7 @@ static int check_guest(const struct host_msr *host, size_t host_n,
 	fake_host = host;
 	fake_host_n = host_n;
 	err[0] = '\0';
-	ret = vmm_feature_msrs_check(FAKE_KVM_FD, 0, msrs, err, err_size);
+	ret = vmm_feature_msrs_check(FAKE_KVM_FD, 0, msrs, &intel_guest.head, err, err_size);
 	free(msrs);
 	return ret;
 }
@@ -150,6 +185,35 @@ static void perf_capabilities(void)
 		   (const char *const[]){"PEBS format 4", "0x244c0", NULL});
 	refused_on("LBR format 3 on a host without LBR", intel_host_no_lbr, 1, PERF_CAPABILITIES,
 		   0x2003, (const char *const[]){"PERF_CAPABILITIES", "LBR format 3", NULL});
+}
+
+/* Where KVM reads the guest's CPUID before it takes PERF_CAPABILITIES (vmx_set_msr()). */
+static void perf_capabilities_cpuid(void)
+{
+	const struct fake_cpuid full =
+	    guest_cpuid(HOST_SIGNATURE, CPUID_PDCM | CPUID_DTES64, CPUID_DS, 2);
+
+	intel_guest = guest_cpuid(HOST_SIGNATURE, CPUID_DTES64, CPUID_DS, 2);
+	accepted("a guest without PDCM: PERF_CAPABILITIES is never seen and the restore drops it",
+		 PERF_CAPABILITIES, 0x2001);
+	intel_guest = guest_cpuid(HOST_SIGNATURE, CPUID_PDCM | CPUID_DTES64, CPUID_DS, 0);
+	REFUSED("PERF_CAPABILITIES for a guest without a PMU (leaf 0xa version 0)",
+		PERF_CAPABILITIES, 0x2000, "PERF_CAPABILITIES", "no PMU");
+	accepted("PERF_CAPABILITIES 0 for a guest without a PMU", PERF_CAPABILITIES, 0);
+	intel_guest = guest_cpuid(OTHER_SIGNATURE, CPUID_PDCM | CPUID_DTES64, CPUID_DS, 2);
+	REFUSED("LBR for a guest of another CPU model", PERF_CAPABILITIES, 0x2003,
+		"PERF_CAPABILITIES", "LBR", "CPU model (158)", "is 142");
+	REFUSED("PEBS for a guest of another CPU model", PERF_CAPABILITIES, 0x64c0,
+		"PERF_CAPABILITIES", "PEBS", "CPU model (158)");
+	accepted("full-width writes for a guest of another CPU model", PERF_CAPABILITIES, 0x2000);
+	intel_guest = guest_cpuid(HOST_SIGNATURE, CPUID_PDCM | CPUID_DTES64, 0, 2);
+	REFUSED("PEBS for a guest without DS", PERF_CAPABILITIES, HOST_PERF_CAPS,
+		"PERF_CAPABILITIES", "without DS");
+	accepted("LBR without PEBS for a guest without DS", PERF_CAPABILITIES, 0x2003);
+	intel_guest = guest_cpuid(HOST_SIGNATURE, CPUID_PDCM, CPUID_DS, 2);
+	REFUSED("PEBS for a guest without DTES64", PERF_CAPABILITIES, HOST_PERF_CAPS,
+		"PERF_CAPABILITIES", "without DTES64");
+	intel_guest = full;
 }
 
 static void vmx_basic(void)
@@ -223,7 +287,9 @@ static void vmx_fixed_and_others(void)
 
 int main(void)
 {
+	intel_guest = guest_cpuid(HOST_SIGNATURE, CPUID_PDCM | CPUID_DTES64, CPUID_DS, 2);
 	perf_capabilities();
+	perf_capabilities_cpuid();
 	vmx_basic();
 	vmx_misc();
 	vmx_fixed_and_others();

@@ -21,7 +21,7 @@ else
 fi
 
 # Seeds: the first byte is the size of each piece the server receives.
-printf '\377status\npause\nresume\nsave-state\nsave-state 1\ndigest\ndirty-log on\ndirty-log off\nkvmmig-fd\nsave-memory vm0.mem\nquit\n' \
+printf '\377status\npause\nresume\nsave-state\nsave-state 1\ndigest\ndirty-log on\ndirty-log off\nkvmmig-fd\nthrottle 20\nthrottle 99\nthrottle 0\nsave-memory vm0.mem\nquit\n' \
 	>"$corpus/every-command"
 printf '\003restore-state 16\nKVMMIGVS\0\0\0\0\0\0\0\0status\n' >"$corpus/restore-state"
 printf '\377check-cpuid 58\ncpuid 0x1 0 0x806f8 0x800 0xfed83203 0x178bfbff\ncpuid x\nstatus\n' \

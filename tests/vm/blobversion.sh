@@ -37,6 +37,14 @@ cp "$good" "$vm_tmp/blob"
 "$vmctl_bin" --poke "$vm_tmp/blob" $((regs + 12)) $((2 | 1 << 16)) && "$vmctl_bin" --fix-crc "$vm_tmp/blob"
 rejects "a must-understand REGS record of a newer version" "REGS .*version 2.*reads up to version 1"
 
+# VM_INFO, the first record, of a newer version and optional: skipping it
+# would skip the vCPU-count and CPU-model checks it carries (found by
+# tests/unit/fuzz-state.sh).
+info=$(record_offset 0x01 0)
+cp "$good" "$vm_tmp/blob"
+"$vmctl_bin" --poke "$vm_tmp/blob" $((info + 12)) 2 && "$vmctl_bin" --fix-crc "$vm_tmp/blob"
+rejects "an optional VM_INFO of a newer version" "lacks a VM_INFO record this VMM reads"
+
 cp "$good" "$vm_tmp/blob"
 "$vmctl_bin" --poke "$vm_tmp/blob" $((regs + 12)) $((1 | 3 << 16)) && "$vmctl_bin" --fix-crc "$vm_tmp/blob"
 rejects "a record with an unknown flag" "unknown flags 0x2"

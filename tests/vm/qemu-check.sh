@@ -91,6 +91,16 @@ check() {
 		fi
 	elif [ $rc = 1 ] && grep -Eq -- "$want" "$tmp/err" && [ "$(grep -c . "$tmp/err")" = 1 ]; then
 		pass "$name: refused ($(grep -Eo -- "$want" "$tmp/err" | head -n 1))"
+		# migrate --qemu refuses it too, before it connects anywhere
+		# (nothing listens on port 9: getting that far would say so).
+		"$ctl" migrate --qemu "$tmp/qmp.sock" 127.0.0.1:9 --insecure >"$tmp/mout" 2>"$tmp/merr"
+		local mrc=$?
+		if [ $mrc = 1 ] && grep -Eq -- "refused: .*($want)" "$tmp/merr" &&
+			! grep -q "connection" "$tmp/merr"; then
+			pass "$name: migrate --qemu refuses it before connecting"
+		else
+			fail "$name: migrate --qemu refuses it before connecting" "exit $mrc: $(tr '\n' ' ' <"$tmp/merr")"
+		fi
 	else
 		fail "$name: refused for /$want/" "exit $rc: $(cat "$tmp/err" "$tmp/out" | tr '\n' ' ')"
 	fi

@@ -12,6 +12,9 @@ int resume_main(int argc, char **argv);
 int debug_main(int argc, char **argv);
 int keygen_main(int argc, char **argv);
 int qemu_check_main(int argc, char **argv);
+/* migrate --qemu and incoming --qemu: a QEMU guest (qemumigrate.c, qemuincoming.c). */
+int qemu_migrate_main(int argc, char **argv);
+int qemu_incoming_main(int argc, char **argv);
 int cpubaseline_main(int argc, char **argv);
 
 #endif /* KVMMIG_CTL_COMMANDS_H */

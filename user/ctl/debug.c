@@ -186,11 +186,15 @@ static int debug_dest(const char *vm, const char *port, uint32_t progress_ms)
 	}
 	session_close(&s);
 	print_round_stats("received", &st);
-	/* The stream must end exactly at END: what follows is ours. */
+	/*
+	 * The stream must end exactly at END: what follows is ours. The peer
+	 * writes it when its test gets there: a debug test host under load
+	 * took more than 5 s, so wait a minute (a consumed trailer never comes).
+	 */
 	while (got < (ssize_t)sizeof(buf) - 1) {
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 
-		if (poll(&p, 1, 5000) <= 0)
+		if (poll(&p, 1, 60000) <= 0)
 			break;
 		n = read(fd, buf + got, sizeof(buf) - 1 - got);
 		if (n <= 0)

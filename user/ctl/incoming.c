@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/clock.h"
 #include "ctl/commands.h"
 #include "ctl/netio.h"
 #include "ctl/peertext.h"
@@ -44,14 +45,6 @@ static int fail(struct vmm_conn *vmm, int sock, const char *name, const char *wh
 	return 1;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Waits for a source that passes the secure handshake. Anyone may connect:
  * one that fails is logged and dropped, and we go on waiting (nothing was
@@ -60,7 +53,7 @@ static uint64_t now_ms(void)
  */
 static int accept_source(int lfd, const struct migration_key *key, int timeout_s)
 {
-	uint64_t deadline = now_ms() + (uint64_t)timeout_s * 1000;
+	uint64_t deadline = mono_ms() + (uint64_t)timeout_s * 1000;
 	struct sockaddr_storage ss;
 	char why[512], peer[INET6_ADDRSTRLEN + 8];
 
@@ -70,7 +63,7 @@ static int accept_source(int lfd, const struct migration_key *key, int timeout_s
 		socklen_t sl = sizeof(ss);
 
 		if (timeout_s) {
-			uint64_t now = now_ms();
+			uint64_t now = mono_ms();
 
 			if (now >= deadline)
 				return -1;
@@ -123,11 +116,15 @@ int incoming_main(int argc, char **argv)
 	struct vmm_status vst;
 	struct round_stats st;
 	enum wire_type type;
-	char *payload = NULL, why[1024], line[64], peer[400];
+	char *payload = NULL, why[1024], line[96], peer[400];
 	size_t len;
 	int c, lfd, sock, ret, timeout_s = 0, insecure = 0, vm_fd;
 	uint32_t progress_ms = 0;
+	uint64_t t, restore_ns = 0, verify_ns = 0;
 
+	for (c = 1; c < argc; c++)
+		if (!strcmp(argv[c], "--qemu") || !strncmp(argv[c], "--qemu=", 7))
+			return qemu_incoming_main(argc, argv);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'l':
@@ -237,8 +234,10 @@ int incoming_main(int argc, char **argv)
 	 * ACCEPT says the newest state blob version this VMM reads: a newer
 	 * source writes that version for it (a source tool that predates this
 	 * ignores the payload, and its VMM writes version 1, which every VMM reads).
+	 * Likewise the newest memory digest it computes (--verify).
 	 */
-	snprintf(line, sizeof(line), "state-version %u\n", vst.state_version);
+	snprintf(line, sizeof(line), "state-version %u\ndigest-version %u\n", vst.state_version,
+		 vst.digest_version);
 	if (wire_send_text(sock, WIRE_ACCEPT, line))
 		return fail(&vmm, sock, name, "the connection broke off during the handshake");
 
@@ -277,16 +276,21 @@ int incoming_main(int argc, char **argv)
 	       st.pages_zero, st.bytes / 1e6);
 
 	if (wire_recv(sock, &type, &payload, &len) == 0 && type == WIRE_DIGEST) {
+		/* "2 HEX" for a version-2 digest (offered in our ACCEPT), "HEX" for version 1. */
+		int v2 = !strncmp(payload, "2 ", 2);
+		const char *theirs = payload + (v2 ? 2 : 0);
 		char *ours = NULL;
 
 		/* --verify: our copy must equal the source's at its pause. */
-		ret = vmm_request(&vmm, "digest", NULL, 0, &ours, NULL);
-		if (ret || strcmp(ours, payload)) {
+		t = mono_ns();
+		ret = vmm_request(&vmm, v2 ? "digest 2" : "digest", NULL, 0, &ours, NULL);
+		verify_ns = mono_ns() - t;
+		if (ret || strcmp(ours, theirs)) {
 			snprintf(why, sizeof(why),
 				 ret ? "--verify: the VMM could not digest guest memory"
 				     : "--verify: guest memory differs after the transfer (source "
 				       "%.16s, destination %.16s)",
-				 peer_text(peer, sizeof(peer), payload), ours ? ours : "");
+				 peer_text(peer, sizeof(peer), theirs), ours ? ours : "");
 			free(ours);
 			free(payload);
 			return fail(&vmm, sock, name, why);
@@ -308,23 +312,30 @@ int incoming_main(int argc, char **argv)
 		return fail(&vmm, sock, name, why);
 	}
 	snprintf(line, sizeof(line), "restore-state %zu", len);
+	t = mono_ns();
 	ret = vmm_request(&vmm, line, payload, len, NULL, NULL);
+	restore_ns = mono_ns() - t;
 	free(payload);
 	if (ret) {
 		snprintf(why, sizeof(why), "the VMM rejected the guest state: %s",
 			 vmm.error[0] ? vmm.error : strerror(-ret));
 		return fail(&vmm, sock, name, why);
 	}
-	if (wire_send(sock, WIRE_RESTORED, NULL, 0) || wire_recv(sock, &type, &payload, NULL) ||
+	/* Where the downtime went on this side, for the source's summary (downtime.h). */
+	snprintf(line, sizeof(line), "restore_ns %" PRIu64 "\nverify_ns %" PRIu64 "\n", restore_ns,
+		 verify_ns);
+	if (wire_send_text(sock, WIRE_RESTORED, line) || wire_recv(sock, &type, &payload, NULL) ||
 	    type != WIRE_GO) {
 		free(payload);
 		return fail(&vmm, sock, name, "the source did not give the go");
 	}
 	free(payload);
+	t = mono_ns();
 	if (vmm_simple(&vmm, "resume"))
 		return fail(&vmm, sock, name, "the VMM could not resume the guest");
+	snprintf(line, sizeof(line), "resume_ns %" PRIu64 "\n", mono_ns() - t);
 	/* If RUNNING is lost the source stays paused and says so: never both. */
-	wire_send(sock, WIRE_RUNNING, NULL, 0);
+	wire_send_text(sock, WIRE_RUNNING, line);
 	close(sock);
 	printf("%s runs here now\n", name);
 	vmm_close(&vmm);

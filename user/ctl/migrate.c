@@ -14,15 +14,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl/clock.h"
 #include "ctl/commands.h"
+#include "ctl/downtime.h"
 #include "ctl/jsonout.h"
 #include "ctl/netio.h"
 #include "ctl/peertext.h"
 #include "ctl/policy.h"
+#include "ctl/precopy.h"
 #include "ctl/secure.h"
 #include "ctl/session.h"
 #include "ctl/shape.h"
@@ -33,6 +39,13 @@
 struct migration {
 	const char *name;
 	struct vmm_conn vmm;
+	/*
+	 * The vCPU throttle of --converge auto, on a control connection of its
+	 * own that stays open while the throttle is in force: the VMM lifts it
+	 * when the connection closes, so a tool that dies leaves no throttle.
+	 */
+	struct vmm_conn throttle;
+	unsigned int throttle_pct, throttle_max;
 	struct mig_session sess; /* the module's source session, fd -1 when none */
 	int sock;
 	int awaiting_stream; /* accepted, and no module session started yet: the destination reads records */
@@ -40,16 +53,54 @@ struct migration {
 	int we_paused; /* we paused the guest: resume it on failure */
 	int json;
 	struct ssh_dest ssh; /* the destination started over SSH, if any */
-	uint64_t start_ns, bytes;
+	uint64_t start_ns;
 	uint64_t guest_pages; /* for the percent column */
+	uint64_t page_size;
 };
 
-static uint64_t now_ns(void)
+/*
+ * Lifts the throttle (and hangs up, which would lift it too). Idempotent.
+ * Before a resume and after the pause: the guest never runs throttled
+ * once its migration is over.
+ */
+static void lift_throttle(struct migration *m)
 {
-	struct timespec ts;
+	if (m->throttle.fd < 0)
+		return;
+	if (m->throttle_pct && vmm_request_held(&m->throttle, "throttle 0"))
+		fprintf(stderr,
+			"kvmmig-ctl: the VMM did not answer 'throttle 0' (%s): hanging up "
+			"lifts the throttle\n",
+			m->throttle.error[0] ? m->throttle.error : "no answer");
+	vmm_close(&m->throttle);
+	m->throttle_pct = 0;
+}
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+/*
+ * Throttles the guest's vCPUs to @pct percent. A VMM that cannot (one that
+ * predates the command) is migrated without: the policy is told so.
+ */
+static void set_throttle(struct migration *m, struct policy_state *ps, struct policy_limits *l)
+{
+	unsigned int pct = ps->throttle_pct;
+	char line[32];
+	int ret;
+
+	snprintf(line, sizeof(line), "throttle %u", pct);
+	ret = vmm_request_held(&m->throttle, line);
+	if (!ret) {
+		m->throttle_pct = pct;
+		if (pct > m->throttle_max)
+			m->throttle_max = pct;
+		return;
+	}
+	fprintf(stderr,
+		"kvmmig-ctl: the VMM cannot throttle %s (%s): going on without "
+		"--converge\n",
+		m->name, m->throttle.error[0] ? m->throttle.error : strerror(-ret));
+	lift_throttle(m);
+	l->converge = 0;
+	ps->throttle_pct = 0;
 }
 
 /* Ends a failed migration with the guest running at the source (or as it was). */
@@ -61,6 +112,7 @@ static int fail(struct migration *m, const char *what)
 
 	/* The module lets go of the socket first: closing the session fd aborts it (socket shut down). */
 	session_close(&m->sess);
+	lift_throttle(m);
 	if (m->sock >= 0) {
 		struct linger reset = {.l_onoff = 1, .l_linger = 0};
 
@@ -101,59 +153,122 @@ static int fail(struct migration *m, const char *what)
 	return 1;
 }
 
-static void show_round(const struct migration *m, const struct round_stats *st, uint64_t wall,
-		       const struct policy_state *ps, enum policy_decision d)
+/* The throttle of a round's line: in force while it ran. */
+static void show_pre_copy_round(const struct migration *m, const struct round_stats *st,
+				const struct policy_round *r, const struct policy_state *ps,
+				unsigned int throttle, enum policy_decision d)
 {
-	double mbps = wall ? st->bytes * 1e3 / wall : 0;
+	uint64_t downtime = ps->expected_downtime_ns == UINT64_MAX ? 0 : ps->expected_downtime_ns;
 
 	if (m->json) {
-		json_line(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+		json_line(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+				    "s:b, s:I, s:I, s:I, s:s}",
 				    "event", "round", "round", (json_int_t)st->round,
 				    "pages_dirty", (json_int_t)st->pages_dirty,
 				    "pages_sent", (json_int_t)st->pages_sent,
 				    "pages_zero", (json_int_t)st->pages_zero,
-				    "bytes", (json_int_t)st->bytes, "wall_ns", (json_int_t)wall,
+				    "bytes", (json_int_t)st->bytes, "wall_ns", (json_int_t)r->wall_ns,
+				    "interval_ns", (json_int_t)r->interval_ns,
 				    "harvest_ns", (json_int_t)st->harvest_ns,
+				    "queued", (json_int_t)r->queued,
 				    "bandwidth", (json_int_t)ps->bandwidth,
 				    "dirty_rate", (json_int_t)ps->dirty_rate,
-				    "expected_downtime_ns",
-				    (json_int_t)(ps->expected_downtime_ns == UINT64_MAX
-						     ? 0
-						     : ps->expected_downtime_ns),
+				    "dirty_rate_floor", ps->dirty_rate_floor,
+				    "working_set", (json_int_t)ps->working_set,
+				    "throttle_pct", (json_int_t)throttle,
+				    "expected_downtime_ns", (json_int_t)downtime,
 				    "decision", policy_decision_name(d)));
-	} else {
-		printf("round %2u: %8" PRIu64 " dirty %8" PRIu64 " sent %8" PRIu64
-		       " zero (%5.1f%% of memory)  %7.1f MB at %6.1f MB/s  dirty rate %6.1f MB/s",
-		       st->round, st->pages_dirty, st->pages_sent, st->pages_zero,
-		       m->guest_pages ? 100.0 * (st->pages_sent + st->pages_zero) / m->guest_pages
-				      : 0,
-		       st->bytes / 1e6, mbps, ps->dirty_rate / 1e6);
-		if (ps->expected_downtime_ns != UINT64_MAX)
-			printf("  expected downtime %" PRIu64 " ms",
-			       ps->expected_downtime_ns / 1000000);
-		printf("  -> %s\n", policy_decision_name(d));
+		fflush(stdout);
+		return;
 	}
+	/* The link's rate: what it carried, not what the socket's buffer took. */
+	printf("round %2u: %8" PRIu64 " dirty %8" PRIu64 " sent %8" PRIu64
+	       " zero (%5.1f%% of memory)  %7.1f MB, link %6.1f MB/s",
+	       st->round, st->pages_dirty, st->pages_sent, st->pages_zero,
+	       m->guest_pages ? 100.0 * (st->pages_sent + st->pages_zero) / m->guest_pages : 0,
+	       st->bytes / 1e6, ps->round_bandwidth / 1e6);
+	if (r->queued >= 1000000)
+		printf(" (%.1f MB queued)", r->queued / 1e6);
+	/* Round 0 sends everything: the first dirty rate comes with round 1's harvest. */
+	if (r->interval_ns)
+		printf("  dirtied %s%.1f MB/s in %.2f s", ps->dirty_rate_floor ? ">=" : "",
+		       ps->dirty_rate / 1e6, r->interval_ns / 1e9);
+	if (ps->working_set)
+		printf("  working set %.1f MiB", ps->working_set / (1024.0 * 1024.0));
+	if (throttle)
+		printf("  throttle %u%%", throttle);
+	if (ps->expected_downtime_ns != UINT64_MAX)
+		printf("  expected downtime %" PRIu64 " ms", downtime / 1000000);
+	if (d == POLICY_THROTTLE)
+		printf("  -> throttle the guest to %u%%\n", ps->throttle_pct);
+	else
+		printf("  -> %s\n", policy_decision_name(d));
+	fflush(stdout);
+}
+
+/*
+ * The final round, the guest paused: what it measured (the pages dirtied
+ * since the last harvest and how long they took), next to what the last
+ * pre-copy round expected. No verdict: it was the verdict.
+ */
+static void show_final_round(const struct migration *m, const struct round_stats *st, uint64_t wall,
+			     uint64_t interval, const struct policy_state *ps,
+			     unsigned int throttle)
+{
+	uint64_t rate = interval ? (uint64_t)(st->pages_dirty * m->page_size * 1e9 / interval) : 0;
+
+	if (m->json) {
+		json_line(json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+				    "s:I}",
+				    "event", "round", "final", 1, "round", (json_int_t)st->round,
+				    "pages_dirty", (json_int_t)st->pages_dirty,
+				    "pages_sent", (json_int_t)st->pages_sent,
+				    "pages_zero", (json_int_t)st->pages_zero,
+				    "bytes", (json_int_t)st->bytes, "wall_ns", (json_int_t)wall,
+				    "interval_ns", (json_int_t)interval,
+				    "harvest_ns", (json_int_t)st->harvest_ns,
+				    "dirty_rate", (json_int_t)rate,
+				    "throttle_pct", (json_int_t)throttle,
+				    "expected_downtime_ns", (json_int_t)ps->expected_downtime_ns));
+		fflush(stdout);
+		return;
+	}
+	printf("final round %u (guest paused): %8" PRIu64 " dirty %8" PRIu64 " sent %8" PRIu64
+	       " zero  %7.1f MB in %" PRIu64 " ms (expected %" PRIu64 " ms)"
+	       "  dirtied %.1f MB/s in the last %.2f s",
+	       st->round, st->pages_dirty, st->pages_sent, st->pages_zero, st->bytes / 1e6,
+	       wall / 1000000, ps->expected_downtime_ns / 1000000, rate / 1e6, interval / 1e9);
+	if (throttle)
+		printf("  throttle %u%%", throttle);
+	printf("\n");
 	fflush(stdout);
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: kvmmig-ctl migrate NAME HOST[:PORT] [--max-downtime MS] [--max-rounds "
-		   "N] [--timeout SEC]\n"
-		   "       [--bandwidth MB/s] [--progress-timeout SEC] [--verify] [--json]\n"
-		   "       [--key FILE | --insecure]\n"
-		   "       kvmmig-ctl migrate NAME ssh://[USER@]HOST[:PORT] [--ssh CMD] "
-		   "[--remote-ctl PATH] [options]\n"
-		   "  the default port is " KVMMIG_DEFAULT_PORT
-		   "; the destination runs `kvmmig-ctl incoming NAME`\n"
-		   "  both sides prove they hold the same key (default " KVMMIG_DEFAULT_KEY
-		   ")\n"
-		   "  and the stream runs over kernel TLS; --insecure (both sides) is plain TCP\n"
-		   "  ssh:// starts the destination's `kvmmig-ctl incoming` over SSH with a fresh "
-		   "key\n"
-		   "  --progress-timeout: the module ends the migration when no byte moves for SEC\n"
-		   "  seconds (default %u)\n",
-		   KVMMIG_PROGRESS_TIMEOUT_MS / 1000);
+	fprintf(f,
+		"Usage: kvmmig-ctl migrate NAME HOST[:PORT] [--max-downtime MS] [--max-rounds "
+		"N] [--timeout SEC]\n"
+		"       [--bandwidth MB/s] [--progress-timeout SEC] [--converge auto|off] "
+		"[--max-throttle PCT]\n"
+		"       [--verify] [--json]\n"
+		"       [--key FILE | --insecure]\n"
+		"       kvmmig-ctl migrate NAME ssh://[USER@]HOST[:PORT] [--ssh CMD] "
+		"[--remote-ctl PATH] [options]\n"
+		"  the default port is " KVMMIG_DEFAULT_PORT
+		"; the destination runs `kvmmig-ctl incoming NAME`\n"
+		"  both sides prove they hold the same key (default " KVMMIG_DEFAULT_KEY ")\n"
+		"  and the stream runs over kernel TLS; --insecure (both sides) is plain TCP\n"
+		"  ssh:// starts the destination's `kvmmig-ctl incoming` over SSH with a fresh "
+		"key\n"
+		"  --progress-timeout: the module ends the migration when no byte moves for SEC\n"
+		"  seconds (default %u)\n"
+		"  --converge auto (default): when the expected downtime stops falling, the\n"
+		"  guest's vCPUs are throttled, 20%% then 10%% more a round up to 99%%, until\n"
+		"  it fits; off: give up instead\n"
+		"  --max-throttle: the throttle's last step (1-99, default 99), as QEMU's\n"
+		"  max-cpu-throttle\n",
+		KVMMIG_PROGRESS_TIMEOUT_MS / 1000);
 }
 
 int migrate_main(int argc, char **argv)
@@ -166,6 +281,8 @@ int migrate_main(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"bandwidth", required_argument, NULL, 'b'},
 	    {"verify", no_argument, NULL, 'v'},
+	    {"converge", required_argument, NULL, 'c'},
+	    {"max-throttle", required_argument, NULL, 'T'},
 	    {"key", required_argument, NULL, 'k'},
 	    {"insecure", no_argument, NULL, 'i'},
 	    {"ssh", required_argument, NULL, 's'},
@@ -173,23 +290,29 @@ int migrate_main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct migration m = {.sock = -1, .sess = {.fd = -1}};
+	struct migration m = {.sock = -1, .sess = {.fd = -1}, .throttle = {.fd = -1}};
 	struct policy_limits limits;
-	struct policy_state ps = {0};
+	struct precopy pre = {.sess = &m.sess, .sock = -1, .limits = &limits};
+	struct policy_state *ps = &pre.ps;
 	struct vmm_status vst;
 	struct round_stats st;
 	struct migration_key keybuf;
 	const struct migration_key *key;
 	const char *keypath = KVMMIG_DEFAULT_KEY, *dest, *ssh = "ssh", *remote_ctl = "kvmmig-ctl";
 	enum policy_decision d;
-	uint64_t timeout_ns = 0, pause_ns, downtime_ns, t, bandwidth = 0;
-	char hello[32768], *payload = NULL, why[1024], peer[400];
+	uint64_t timeout_ns = 0, pause_ns, t, bandwidth = 0;
+	struct downtime dt;
+	char hello[32768], *payload = NULL, *p, why[1024], peer[400];
 	size_t blob_len;
 	enum wire_type type;
 	int c, ret, verify = 0, insecure = 0, vm_fd;
+	unsigned int throttle;
 	uint32_t progress_ms = 0;
-	unsigned int peer_state_version;
+	unsigned int peer_state_version, digest_version = 1;
 
+	for (c = 1; c < argc; c++)
+		if (!strcmp(argv[c], "--qemu") || !strncmp(argv[c], "--qemu=", 7))
+			return qemu_migrate_main(argc, argv);
 	policy_default_limits(&limits);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -212,6 +335,30 @@ int migrate_main(int argc, char **argv)
 		case 'v':
 			verify = 1;
 			break;
+		case 'c':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "off")) {
+				fprintf(stderr,
+					"kvmmig-ctl: --converge auto or --converge off, not "
+					"'%s'\n",
+					optarg);
+				return 1;
+			}
+			limits.converge = !strcmp(optarg, "auto");
+			break;
+		case 'T': {
+			char *end;
+			unsigned long pct = strtoul(optarg, &end, 10);
+
+			if (*end || !*optarg || pct < 1 || pct > POLICY_THROTTLE_MAX) {
+				fprintf(stderr,
+					"kvmmig-ctl: --max-throttle takes a percent from 1 to %d, "
+					"not '%s'\n",
+					POLICY_THROTTLE_MAX, optarg);
+				return 1;
+			}
+			limits.max_throttle = pct;
+			break;
+		}
 		case 'b':
 			bandwidth = strtoull(optarg, NULL, 0) * 1000000ull;
 			break;
@@ -256,6 +403,7 @@ int migrate_main(int argc, char **argv)
 
 	if (vmm_connect(&m.vmm, m.name))
 		return 1;
+	m.throttle = m.vmm; /* the same socket; a connection of its own once it throttles */
 	ret = vmm_status(&m.vmm, &vst);
 	if (ret) {
 		fprintf(stderr, "kvmmig-ctl: unable to ask the VMM of %s for its status: %s\n",
@@ -274,7 +422,8 @@ int migrate_main(int argc, char **argv)
 			m.name);
 		return 1;
 	}
-	m.guest_pages = vst.mem / sysconf(_SC_PAGESIZE);
+	m.page_size = sysconf(_SC_PAGESIZE);
+	m.guest_pages = vst.mem / m.page_size;
 
 	if (is_ssh_url(dest)) {
 		m.ssh.json = m.json;
@@ -283,17 +432,8 @@ int migrate_main(int argc, char **argv)
 			return fail(&m, why);
 		dest = m.ssh.data;
 	}
-	m.sock = tcp_connect(dest);
+	m.sock = dial_destination(dest, bandwidth, key, why, sizeof(why));
 	if (m.sock < 0)
-		return fail(&m, "no connection to the destination");
-	/*
-	 * The cap is TCP's own pacing of this socket, so it holds for the
-	 * module's zero-copy sends as well as for ours.
-	 */
-	if (bandwidth &&
-	    setsockopt(m.sock, SOL_SOCKET, SO_MAX_PACING_RATE, &bandwidth, sizeof(bandwidth)))
-		return fail(&m, "the kernel refused the bandwidth cap (SO_MAX_PACING_RATE)");
-	if (secure_source(m.sock, key, why, sizeof(why)))
 		return fail(&m, why);
 	if (shape_describe(&vst, hello, sizeof(hello)) ||
 	    wire_send_text(m.sock, WIRE_HELLO, hello) || wire_recv(m.sock, &type, &payload, NULL))
@@ -310,6 +450,11 @@ int migrate_main(int argc, char **argv)
 	if (!payload || sscanf(payload, "state-version %u", &peer_state_version) != 1 ||
 	    !peer_state_version)
 		peer_state_version = 1;
+	/* The memory digest both VMMs compute (version 2 skips what the guest never wrote). */
+	p = payload ? strstr(payload, "\ndigest-version ") : NULL;
+	if (!p || sscanf(p + 1, "digest-version %u", &digest_version) != 1)
+		digest_version = 1;
+	digest_version = digest_version >= 2 && vst.digest_version >= 2 ? 2 : 1;
 	free(payload);
 	m.awaiting_stream = 1;
 
@@ -348,84 +493,63 @@ int migrate_main(int argc, char **argv)
 		}
 		m.logging = 1;
 	}
-	m.start_ns = now_ns();
+	m.start_ns = mono_ns();
 
+	pre.sock = m.sock;
+	pre.progress_ms = progress_ms;
+	pre.page_size = m.page_size;
 	for (;;) {
 		struct policy_round r;
 
-		t = now_ns();
-		ret = session_round(&m.sess, ps.rounds ? 0 : KVMMIG_ROUND_FULL, &st);
-		if (ret) {
-			snprintf(why, sizeof(why), "round %u failed: %s", ps.rounds,
-				 m.sess.why[0] ? m.sess.why : strerror(-ret));
+		if (precopy_round(&pre, &st, &r, &d, why, sizeof(why)))
 			return fail(&m, why);
-		}
-		r.pages_dirty = st.pages_dirty;
-		r.bytes = st.bytes;
-		r.wall_ns = now_ns() - t;
-		m.bytes += st.bytes;
-		d = policy_after_round(&ps, &limits, &r, sysconf(_SC_PAGESIZE));
-		show_round(&m, &st, r.wall_ns, &ps, d);
+		show_pre_copy_round(&m, &st, &r, ps, m.throttle_pct, d);
 		if (d == POLICY_STOP_AND_COPY)
 			break;
-		if (d == POLICY_GIVE_UP_STALLED) {
-			snprintf(why, sizeof(why),
-				 "the guest dirties memory at %.1f MB/s, faster than the link "
-				 "carries it (%.1f MB/s) within %" PRIu64
-				 " ms of downtime; raise --max-downtime or lower the guest's load",
-				 ps.dirty_rate / 1e6, ps.bandwidth / 1e6,
-				 limits.max_downtime_ns / 1000000);
+		if (d == POLICY_THROTTLE)
+			set_throttle(&m, ps, &limits);
+		if (d == POLICY_GIVE_UP_STALLED || d == POLICY_GIVE_UP_ROUNDS) {
+			policy_explain(ps, &limits, d, why, sizeof(why));
 			return fail(&m, why);
 		}
-		if (d == POLICY_GIVE_UP_ROUNDS) {
-			snprintf(why, sizeof(why),
-				 "no convergence after %u rounds (expected downtime %" PRIu64
-				 " ms > %" PRIu64 " ms); raise --max-downtime or --max-rounds",
-				 ps.rounds, ps.expected_downtime_ns / 1000000,
-				 limits.max_downtime_ns / 1000000);
-			return fail(&m, why);
-		}
-		if (timeout_ns && now_ns() - m.start_ns > timeout_ns)
+		if (timeout_ns && mono_ns() - m.start_ns > timeout_ns)
 			return fail(&m, "timed out before converging (--timeout)");
 	}
 
 	/* Stop and copy. */
-	pause_ns = now_ns();
+	pause_ns = mono_ns();
+	downtime_start(&dt, pause_ns);
 	if (strcmp(vst.state, "paused")) {
 		ret = vmm_simple(&m.vmm, "pause");
 		if (ret)
 			return fail(&m, "the VMM did not pause the guest");
 		m.we_paused = 1;
 	}
+	downtime_mark(&dt, DT_PAUSE, mono_ns());
 	/*
-	 * The module sends END only if nothing was written since the final
-	 * harvest (EAGAIN otherwise: a write the VMM reported late). With
-	 * the guest paused another final round catches up; a writer that
-	 * keeps writing fails it, and the guest goes on at the source.
+	 * Paused: the throttle has done its work, and it is lifted once the
+	 * destination runs (out of the downtime), or by fail() before the
+	 * guest runs on here. What the final round shows was under it.
 	 */
-	for (int tries = 0;; tries++) {
-		ret = session_round(&m.sess, KVMMIG_ROUND_FINAL, &st);
-		m.bytes += st.bytes;
-		if (ret != -EAGAIN || tries == 2)
-			break;
-	}
-	if (ret) {
-		snprintf(why, sizeof(why), "the final round failed: %s",
-			 m.sess.why[0] ? m.sess.why : strerror(-ret));
+	throttle = m.throttle_pct;
+	if (precopy_final_round(&pre, &st, why, sizeof(why)))
 		return fail(&m, why);
-	}
-	show_round(&m, &st, now_ns() - pause_ns, &ps, POLICY_STOP_AND_COPY);
+	downtime_mark(&dt, DT_FINAL_ROUND, mono_ns());
+	show_final_round(&m, &st, mono_ns() - pause_ns, pre.between_ns, ps, throttle);
 	session_close(&m.sess);
 
 	if (verify) {
 		/* The memory as it is now, paused: the destination must match it. */
-		ret = vmm_request(&m.vmm, "digest", NULL, 0, &payload, NULL);
+		ret = vmm_request(&m.vmm, digest_version == 2 ? "digest 2" : "digest", NULL, 0,
+				  &payload, NULL);
 		if (ret)
 			return fail(&m, "the VMM could not digest guest memory (--verify)");
-		ret = wire_send_text(m.sock, WIRE_DIGEST, payload);
+		snprintf(why, sizeof(why), "%s%s", digest_version == 2 ? "2 " : "", payload);
+		ret = wire_send_text(m.sock, WIRE_DIGEST, why);
 		free(payload);
 		if (ret)
 			return fail(&m, "the connection broke off sending the digest");
+		downtime_mark(&dt, DT_VERIFY, mono_ns());
 	}
 	/*
 	 * In a version both VMMs know: ours writes its own, or an older one
@@ -441,11 +565,23 @@ int migrate_main(int argc, char **argv)
 			 m.vmm.error[0] ? m.vmm.error : strerror(-ret));
 		return fail(&m, why);
 	}
+	downtime_mark(&dt, DT_SAVE, mono_ns());
+	/*
+	 * The final round's pages left the queue while the state was saved;
+	 * what is still queued is the final round's too, so it counts there
+	 * (the state would wait behind it anyway).
+	 */
+	if (drain_send_queue(m.sock, progress_ms)) {
+		free(payload);
+		return fail(&m, "the link carried nothing of the final round for the progress timeout");
+	}
+	downtime_mark(&dt, DT_FINAL_ROUND, mono_ns());
 	ret = wire_send(m.sock, WIRE_STATE, payload, blob_len);
-	m.bytes += blob_len;
+	pre.bytes += blob_len;
 	free(payload);
 	if (ret || wire_recv(m.sock, &type, &payload, NULL))
 		return fail(&m, "the connection broke off during the state transfer");
+	downtime_mark_reply(&dt, type == WIRE_RESTORED ? payload : NULL, mono_ns());
 	if (type != WIRE_RESTORED) {
 		/* The destination's reason, e.g. a --verify mismatch. */
 		snprintf(why, sizeof(why), "the destination could not restore the state: %s",
@@ -466,6 +602,7 @@ int migrate_main(int argc, char **argv)
 	if (wire_recv(m.sock, &type, &payload, NULL) || type != WIRE_RUNNING) {
 		if (m.ssh.pid)
 			ssh_dest_finish(&m.ssh, 15); /* what the destination said helps decide */
+		lift_throttle(&m);		     /* should the guest be resumed here */
 		fprintf(stderr,
 			"kvmmig-ctl: migration of %s: the destination did not confirm it runs the "
 			"guest; the source stays PAUSED: check the destination, and only if the "
@@ -474,22 +611,31 @@ int migrate_main(int argc, char **argv)
 		free(payload);
 		return 2;
 	}
+	downtime_mark_reply(&dt, payload, mono_ns());
 	free(payload);
-	downtime_ns = now_ns() - pause_ns;
+	lift_throttle(&m);
 	vmm_simple(&m.vmm, "quit");
 	close(m.sock);
 	if (m.ssh.pid)
 		ssh_dest_finish(&m.ssh, 15);
 
-	t = now_ns() - m.start_ns;
-	if (m.json)
-		json_line(json_pack("{s:s, s:I, s:I, s:I, s:I}", "event", "done", "total_ns",
-				    (json_int_t)t, "downtime_ns", (json_int_t)downtime_ns, "bytes",
-				    (json_int_t)m.bytes, "rounds", (json_int_t)(ps.rounds + 1)));
-	else
-		printf("migrated %s in %.2f s: downtime %" PRIu64 " ms, %.1f MB in %u rounds%s\n",
-		       m.name, t / 1e9, downtime_ns / 1000000, m.bytes / 1e6, ps.rounds + 1,
-		       verify ? ", memory verified" : "");
+	t = mono_ns() - m.start_ns;
+	if (m.json) {
+		json_line(json_pack("{s:s, s:I, s:I, s:o, s:I, s:I, s:I, s:I}", "event", "done",
+				    "total_ns", (json_int_t)t, "downtime_ns",
+				    (json_int_t)downtime_total(&dt), "downtime_phases_ns",
+				    downtime_json(&dt), "pause_at_ns", (json_int_t)pause_ns, "bytes",
+				    (json_int_t)pre.bytes, "rounds", (json_int_t)(ps->rounds + 1),
+				    "throttle_max_pct", (json_int_t)m.throttle_max));
+	} else {
+		printf("migrated %s in %.2f s: downtime %.1f ms", m.name, t / 1e9,
+		       downtime_total(&dt) / 1e6);
+		downtime_print(stdout, &dt);
+		printf(", %.1f MB in %u rounds", pre.bytes / 1e6, ps->rounds + 1);
+		if (m.throttle_max)
+			printf(", vCPUs throttled up to %u%%", m.throttle_max);
+		printf("%s\n", verify ? ", memory verified" : "");
+	}
 	vmm_close(&m.vmm);
 	return 0;
 }

@@ -6,8 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/ioctl.h>
+
+#include <linux/kvmmig.h>
+#include <linux/sockios.h>
+
+#include "ctl/clock.h"
 #include "ctl/netio.h"
 
 int read_full(int fd, void *buf, size_t len)
@@ -85,6 +93,73 @@ static int resolve(const char *hostport, int passive, struct addrinfo **ai, char
 	return 0;
 }
 
+int write_fullv(int fd, struct iovec *iov, int iovcnt)
+{
+	while (iovcnt) {
+		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = iovcnt};
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == ENOTSOCK)
+			n = writev(fd, iov, iovcnt);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		/* Past what was written: whole vectors, then into the next one. */
+		while (iovcnt && (size_t)n >= iov->iov_len) {
+			n -= iov->iov_len;
+			iov++;
+			iovcnt--;
+		}
+		if (iovcnt) {
+			iov->iov_base = (char *)iov->iov_base + n;
+			iov->iov_len -= n;
+		}
+	}
+	return 0;
+}
+
+/* Bytes in the socket's send queue, not yet carried by the link (0 if the kernel cannot say). */
+uint64_t send_queue_bytes(int sock)
+{
+	int queued = 0;
+
+	return ioctl(sock, SIOCOUTQ, &queued) < 0 || queued < 0 ? 0 : (uint64_t)queued;
+}
+
+/*
+ * A round is over when the link has carried it, not when the socket took
+ * it: a paced link (--bandwidth) or a slow one behind a send buffer of
+ * megabytes would otherwise queue seconds of pages that the final round,
+ * with the guest paused, then waits behind. Waits until the send queue is
+ * under DRAINED_BYTES (or the socket is shut down); -ETIMEDOUT if it did
+ * not shrink for @progress_ms.
+ */
+#define DRAINED_BYTES (64u << 10)
+
+int drain_send_queue(int sock, uint32_t progress_ms)
+{
+	uint64_t queued = send_queue_bytes(sock), least = queued, since = mono_ns();
+	uint64_t limit_ns =
+	    (uint64_t)(progress_ms ? progress_ms : KVMMIG_PROGRESS_TIMEOUT_MS) * 1000000ull;
+
+	while (queued > DRAINED_BYTES) {
+		struct pollfd hup = {.fd = sock};
+
+		/* A cancel shuts the socket down: the next round says so. */
+		if (poll(&hup, 1, 2) > 0)
+			return 0;
+		queued = send_queue_bytes(sock);
+		if (queued < least) {
+			least = queued;
+			since = mono_ns();
+		} else if (mono_ns() - since > limit_ns) {
+			return -ETIMEDOUT;
+		}
+	}
+	return 0;
+}
+
 int tcp_connect(const char *hostport)
 {
 	char host[256], port[32];
@@ -124,7 +199,9 @@ int tcp_listen(const char *addrport)
 		return -1;
 	for (a = ai; a; a = a->ai_next) {
 		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+		/* TCP_NODELAY, as tcp_connect: accepted sockets inherit it from here. */
 		if (fd >= 0 && !setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) &&
+		    !setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) &&
 		    !bind(fd, a->ai_addr, a->ai_addrlen) && !listen(fd, 1))
 			break;
 		err = errno;

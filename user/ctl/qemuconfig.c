@@ -340,6 +340,14 @@ static int check_vhost_user(struct qmp *q, struct qemu_config *cfg)
 				    "device '%s' is %s: a vhost-user backend writes guest RAM "
 				    "from another process, where no dirty log sees it; remove it",
 				    peer_text(n, sizeof(n), name), peer_text(t, sizeof(t), device));
+			else if (!json_unpack(o, "{s:s, s:s}", "name", &name, "type", &type) &&
+				 sscanf(type, "child<%127[^>]>", device) == 1 &&
+				 strstr(device, "vfio"))
+				refuse(cfg,
+				       "device '%s' is %s: a passed-through device writes guest RAM "
+				       "by DMA, which no tracker sees and which runs on after QEMU "
+				       "stops; remove it",
+				       peer_text(n, sizeof(n), name), peer_text(t, sizeof(t), device));
 		}
 		json_decref(list);
 	}

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ctl/peertext.h"
+#include "ctl/clock.h"
 #include "ctl/qmp.h"
 
 enum qmp_kind { QMP_GREETING, QMP_REPLY, QMP_EVENT };
@@ -27,10 +28,7 @@ static int failed(struct qmp *q, int err, const char *fmt, ...)
 
 static long long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (long long)mono_ms();
 }
 
 /* Reads more bytes into q->buf, waiting until @deadline (ms, monotonic). */
@@ -165,7 +163,46 @@ static int remote_error(struct qmp *q, const char *command, json_t *err)
 		      peer_text(c, sizeof(c), class), peer_text(d, sizeof(d), desc));
 }
 
+/* The first byte of @text with @fd attached (SCM_RIGHTS), then the rest. */
+static int send_with_fd(struct qmp *q, const char *text, size_t len, int fd)
+{
+	char control[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = (void *)text, .iov_len = 1};
+	struct msghdr msg = {
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = control,
+	    .msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	ssize_t n;
+
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		n = sendmsg(q->fd, &msg, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return failed(q, n < 0 ? -errno : -EIO, "passing a file to QEMU: %s",
+			      n < 0 ? strerror(errno) : "short write");
+	return send_all(q, text + 1, len - 1);
+}
+
+static int execute(struct qmp *q, const char *command, json_t *args, int passfd, json_t **ret);
+
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret)
+{
+	return execute(q, command, args, -1, ret);
+}
+
+int qmp_getfd(struct qmp *q, int fd, const char *name)
+{
+	return execute(q, "getfd", json_pack("{s:s}", "fdname", name), fd, NULL);
+}
+
+static int execute(struct qmp *q, const char *command, json_t *args, int passfd, json_t **ret)
 {
 	long long deadline = now_ms() + q->timeout_ms;
 	unsigned long id = ++q->next_id;
@@ -185,7 +222,8 @@ int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret)
 	json_decref(req);
 	if (!text)
 		return failed(q, -ENOMEM, "cannot encode QMP command %s", command);
-	err = send_all(q, text, strlen(text));
+	err = passfd >= 0 ? send_with_fd(q, text, strlen(text), passfd)
+			  : send_all(q, text, strlen(text));
 	if (!err)
 		err = send_all(q, "\n", 1);
 	free(text);

@@ -59,6 +59,9 @@ void qmp_close(struct qmp *q);
  */
 int qmp_execute(struct qmp *q, const char *command, json_t *args, json_t **ret);
 
+/* QMP getfd: hands QEMU a copy of @fd (SCM_RIGHTS) under @name. As qmp_execute(). */
+int qmp_getfd(struct qmp *q, int fd, const char *name);
+
 /*
  * Waits up to @timeout_ms for event @name (one kept earlier counts, and is
  * taken from the queue; older events before it are dropped). Returns 0 with

@@ -56,6 +56,9 @@ int status_main(int argc, char **argv)
 			printf("; TSC %u kHz", st.tsc_khz);
 		printf("\n");
 	}
+	if (st.throttle)
+		printf("vCPUs throttled to %u%% (a migration's --converge auto holds it)\n",
+		       st.throttle);
 	for (i = 0; i < st.nslots; i++)
 		printf("memslot %u: gpa 0x%" PRIx64 " size %" PRIu64 " MiB\n", st.slots[i].slot,
 		       st.slots[i].gpa, st.slots[i].size >> 20);

@@ -58,25 +58,34 @@ void vmm_close(struct vmm_conn *c)
 	c->fd = -1;
 }
 
-/* Reads one '\n'-terminated line (without it) into @buf. */
-static int read_line(int fd, char *buf, size_t len)
+/*
+ * Reads the answer line into @buf (its '\n' made a NUL), a buffer at a
+ * time rather than a byte at a time: what came after the line, the start
+ * of the payload, is left in @buf at *@rest, *@extra bytes of it.
+ */
+static int read_answer(int fd, char *buf, size_t len, const char **rest, size_t *extra)
 {
 	size_t n = 0;
 
-	while (n + 1 < len) {
-		ssize_t r = read(fd, buf + n, 1);
+	for (;;) {
+		char *nl = memchr(buf, '\n', n);
+		ssize_t r;
 
+		if (nl) {
+			*nl = '\0';
+			*rest = nl + 1;
+			*extra = n - (size_t)(nl + 1 - buf);
+			return 0;
+		}
+		if (n + 1 >= len)
+			return -EPROTO;
+		r = read(fd, buf + n, len - 1 - n);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return r < 0 ? -errno : -ECONNRESET;
-		if (buf[n] == '\n') {
-			buf[n] = '\0';
-			return 0;
-		}
-		n++;
+		n += r;
 	}
-	return -EPROTO;
 }
 
 /* One request and its answer on the open connection c->fd. */
@@ -84,17 +93,19 @@ static int request_on_socket(struct vmm_conn *c, const char *line, const void *o
 			     char **in, size_t *in_len)
 {
 	char answer[KVMMIG_CTL_LINE_MAX];
+	struct iovec iov[3] = {{.iov_base = (void *)line, .iov_len = strlen(line)},
+			       {.iov_base = "\n", .iov_len = 1},
+			       {.iov_base = (void *)out, .iov_len = out_len}};
 	unsigned long long len;
+	size_t extra = 0, head;
+	const char *rest = NULL;
 	char *payload, *end;
 	int ret;
 
-	ret = write_full(c->fd, line, strlen(line));
+	/* The request in one send: the VMM wakes once. */
+	ret = write_fullv(c->fd, iov, out_len ? 3 : 2);
 	if (!ret)
-		ret = write_full(c->fd, "\n", 1);
-	if (!ret && out_len)
-		ret = write_full(c->fd, out, out_len);
-	if (!ret)
-		ret = read_line(c->fd, answer, sizeof(answer));
+		ret = read_answer(c->fd, answer, sizeof(answer), &rest, &extra);
 	if (ret)
 		return ret;
 	if (!strncmp(answer, "error ", 6)) {
@@ -110,7 +121,10 @@ static int request_on_socket(struct vmm_conn *c, const char *line, const void *o
 	payload = malloc(len + 1);
 	if (!payload)
 		return -ENOMEM;
-	ret = read_full(c->fd, payload, len);
+	/* The payload's start came with the answer line (anything past it is not ours). */
+	head = extra < len ? extra : len;
+	memcpy(payload, rest, head);
+	ret = read_full(c->fd, payload + head, len - head);
 	if (ret) {
 		free(payload);
 		return ret;
@@ -139,6 +153,22 @@ int vmm_request(struct vmm_conn *c, const char *line, const void *out, size_t ou
 		return ret;
 	ret = request_on_socket(c, line, out, out_len, in, in_len);
 	vmm_close(c);
+	return ret;
+}
+
+int vmm_request_held(struct vmm_conn *c, const char *line)
+{
+	int ret;
+
+	c->error[0] = '\0';
+	if (c->fd < 0) {
+		ret = open_socket(c);
+		if (ret)
+			return ret;
+	}
+	ret = request_on_socket(c, line, NULL, 0, NULL, NULL);
+	if (ret && ret != -EREMOTEIO)
+		vmm_close(c);
 	return ret;
 }
 
@@ -237,6 +267,7 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 
 	memset(st, 0, sizeof(*st));
 	st->state_version = 1; /* a VMM that does not say writes and reads version 1 only */
+	st->digest_version = 1;
 	ret = vmm_request(c, "status", NULL, 0, &text, NULL);
 	if (ret)
 		return ret;
@@ -256,11 +287,15 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 			st->dirty_log = 1;
 		if (sscanf(line, "blob-versions %*u %u", &st->state_version) == 1)
 			continue;
+		if (sscanf(line, "digest-versions %*u %u", &st->digest_version) == 1)
+			continue;
 		if (!strncmp(line, "cpu-model ", 10)) {
 			snprintf(st->cpu_model, sizeof(st->cpu_model), "%s", line + 10);
 			continue;
 		}
 		if (sscanf(line, "tsc-khz %u", &st->tsc_khz) == 1)
+			continue;
+		if (sscanf(line, "throttle %u", &st->throttle) == 1)
 			continue;
 		if (!strncmp(line, "cpuid ", 6)) {
 			size_t used = strlen(st->cpuid);

@@ -21,9 +21,11 @@ struct vmm_status {
 	int attached;	   /* kvmmig attached */
 	int dirty_log;	   /* the VMM logs its memslots now ("dirty-log on") */
 	unsigned int state_version; /* newest state blob version it reads and writes (1 if unsaid) */
+	unsigned int digest_version; /* newest memory digest it computes (1 if unsaid) */
 	char cpuid[16384]; /* vCPU 0's "cpuid ..." lines, as the VMM prints them */
 	char cpu_model[64]; /* "x86-64-v3 1": the model's name and version; "" if unsaid */
 	unsigned int tsc_khz; /* vCPU 0's TSC rate; 0 if unsaid */
+	unsigned int throttle; /* the vCPU throttle in force (percent); 0 for none or unsaid */
 };
 
 /*
@@ -32,7 +34,7 @@ struct vmm_status {
  * for minutes, and `status` works while one runs.
  */
 struct vmm_conn {
-	int fd;		 /* only during a request */
+	int fd;		 /* only during a request, or while a vmm_request_held() holds */
 	char path[108];	 /* the control socket */
 	char error[768]; /* the VMM's "error ..." message, if any */
 };
@@ -56,6 +58,14 @@ int vmm_request(struct vmm_conn *c, const char *line, const void *out, size_t ou
  * attached, or a VMM that does not know the command).
  */
 int vmm_kvmmig_fd(struct vmm_conn *c, int *fd);
+
+/*
+ * A request on a connection that stays open after it (c->fd), for state
+ * the VMM keeps only while the connection lasts ("throttle"): the first
+ * call connects, vmm_close() hangs up. On a refusal (-EREMOTEIO, c->error
+ * set) the connection stays open; on any other error it is closed.
+ */
+int vmm_request_held(struct vmm_conn *c, const char *line);
 
 /* Shorthands for requests without payloads. */
 int vmm_simple(struct vmm_conn *c, const char *cmd);

@@ -21,14 +21,17 @@ struct wire_hdr {
 int wire_send(int fd, enum wire_type type, const void *payload, size_t len)
 {
 	struct wire_hdr h = {.magic = "KMTL", .type = htole32(type), .len = htole32(len)};
-	int ret;
+	/*
+	 * One send for header and payload: one segment, one TLS record. Two
+	 * would leave the payload to Nagle until the peer's delayed ACK of
+	 * the header (tens of ms, each message of the handoff, in downtime).
+	 */
+	struct iovec iov[2] = {{.iov_base = &h, .iov_len = sizeof(h)},
+			       {.iov_base = (void *)payload, .iov_len = len}};
 
 	if (len > WIRE_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	ret = write_full(fd, &h, sizeof(h));
-	if (!ret && len)
-		ret = write_full(fd, payload, len);
-	return ret;
+	return write_fullv(fd, iov, len ? 2 : 1);
 }
 
 int wire_send_text(int fd, enum wire_type type, const char *text)
@@ -113,6 +116,9 @@ const char *wire_type_name(enum wire_type t)
 	    [WIRE_RUNNING] = "RUNNING", [WIRE_ABORT] = "ABORT",	      [WIRE_DIGEST] = "DIGEST",
 	    [WIRE_AUTH_HELLO] = "AUTH_HELLO", [WIRE_AUTH_REPLY] = "AUTH_REPLY",
 	    [WIRE_AUTH_PROOF] = "AUTH_PROOF", [WIRE_AUTH_OK] = "AUTH_OK",
+	    [WIRE_RAM_KEY] = "RAM_KEY", [WIRE_RAM_DIGESTS] = "RAM_DIGESTS",
+	    [WIRE_RAM_PAGES] = "RAM_PAGES", [WIRE_RAM_DONE] = "RAM_DONE",
+	    [WIRE_RAM_OK] = "RAM_OK",
 	};
 
 	return t >= WIRE_HELLO && t <= WIRE_LAST ? names[t] : "unknown";

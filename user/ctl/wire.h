@@ -14,14 +14,30 @@
  *    or, when the source cannot start it, the tool's ABORT record]
  *   [DIGEST (memory)       ---->]  with --verify: checked before STATE
  *   STATE (VMM state blob) ---->
- *                          <----   RESTORED | ABORT (reason)
+ *                          <----   RESTORED (restore_ns, verify_ns) | ABORT (reason)
  *   GO                     ---->
- *                          <----   RUNNING
+ *                          <----   RUNNING (resume_ns)
+ *
+ * A QEMU guest (migrate --qemu, qemumigrate.c) has HELLO "qemu 1", a second
+ * connection (same key, kernel TLS) carrying QEMU's own device stream, and
+ * in place of DIGEST and STATE the verify-and-repair pass of its RAM file:
+ *
+ *   [module page stream in RAM-file mode ... END]
+ *   RAM_KEY                ---->
+ *                          <----   RAM_DIGESTS | ABORT
+ *   RAM_PAGES*, RAM_DONE   ---->
+ *                          <----   RAM_OK | ABORT
+ *   [QEMU's device stream on the second connection]
+ *   GO                     ---->
+ *                          <----   RUNNING | ABORT
  *
  * Either side may send ABORT (reason) instead of its next message. Each
  * message: magic "KMTL" (4 bytes), type (le32), length (le32), payload.
  * HELLO's payload is text, "key value" lines; REFUSE and ABORT carry a
- * one-line reason; STATE the blob of user/vmm/state.h.
+ * one-line reason; STATE the blob of user/vmm/state.h; RESTORED and
+ * RUNNING the destination's downtime phases ("key value" lines, downtime.h;
+ * empty from a destination that predates them). Each message leaves in one
+ * send: header and payload in one segment, one TLS record.
  */
 #ifndef KVMMIG_CTL_WIRE_H
 #define KVMMIG_CTL_WIRE_H
@@ -45,7 +61,13 @@ enum wire_type {
 	WIRE_AUTH_REPLY,
 	WIRE_AUTH_PROOF,
 	WIRE_AUTH_OK,
-	WIRE_LAST = WIRE_AUTH_OK,
+	/* QEMU guests (qemumigrate.c): the verify-and-repair pass at switchover. */
+	WIRE_RAM_KEY,	  /* source: the per-migration digest key (ramverify.h) */
+	WIRE_RAM_DIGESTS, /* destination: one le64 digest per page of its RAM file */
+	WIRE_RAM_PAGES,	  /* source: pages that differ, each le64 offset + the page */
+	WIRE_RAM_DONE,	  /* source: "pages N", all repairs sent */
+	WIRE_RAM_OK,	  /* destination: repairs written, RAM complete */
+	WIRE_LAST = WIRE_RAM_OK,
 };
 
 /* Largest payload accepted: the state blob bound of the VMM protocol. */

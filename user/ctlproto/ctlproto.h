@@ -74,6 +74,19 @@
  *			with it (KVMMIG_CANCEL). Whoever reaches this socket is
  *			already as powerful as the VMM. An error if the VM is
  *			not attached.
+ *	throttle <percent>
+ *			0 to 99: every vCPU sleeps that share of each period
+ *			(kvmmig-vm: a 10 ms slice of running, then
+ *			percent/(100-percent) slices asleep, as QEMU's
+ *			cpu-throttle), from the next period on; 0 lifts it at
+ *			once. The throttle belongs to the connection that asked:
+ *			while it is open it may idle between requests (no 5 s
+ *			limit), no other connection can change the throttle (an
+ *			error), and when it closes the VMM lifts the throttle,
+ *			so a client that dies leaves none. A pause never waits
+ *			for a vCPU's sleep. kvmmig-ctl migrate --converge auto
+ *			asks for it when the expected downtime stops falling.
+ *			Refused by an incoming VM. Payload empty.
  *	quit		answers, then the VMM stops its vCPUs and exits with
  *			status 0.
  *
@@ -89,6 +102,7 @@
  *	memslot <slot> gpa 0x<hex> size 0x<hex> offset 0x<hex>	(one per slot)
  *	kvmmig attached|absent
  *	dirty-log on|off
+ *	throttle <percent>	the vCPU throttle in force, 0 for none
  *	guest payload|linux|none
  *	cpuid <function> <index> <eax> <ebx> <ecx> <edx>	(vCPU 0, one per entry)
  *	image-dir <path>	where save-memory writes

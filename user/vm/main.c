@@ -20,6 +20,7 @@
 struct options {
 	char name[KVMMIG_NAME_MAX];
 	uint64_t mem_bytes;
+	uint64_t hugepage_bytes;
 	int ncpus;
 	const struct cpu_model *cpu_model;
 	const char *kernel;
@@ -37,12 +38,13 @@ static void usage(FILE *f)
 {
 	fprintf(
 	    f,
-	    "usage: kvmmig-vm [--name NAME] [--mem SIZE] [--cpus N] [--cpu MODEL]\n"
+	    "usage: kvmmig-vm [--name NAME] [--mem SIZE] [--hugepages 2M|1G] [--cpus N] [--cpu MODEL]\n"
 	    "                 (--payload FILE | --kernel BZIMAGE [--initrd FILE]) [--append TEXT]\n"
 	    "                 [--console stdio|none|file:PATH] [--control PATH] [--image-dir DIR]\n"
 	    "                 [-v]\n"
-	    "       kvmmig-vm --incoming [--mem-file IMAGE] [--name NAME] [--mem SIZE] [--cpus N]\n"
-	    "                 [--cpu MODEL] [--console ...] [--control PATH]\n"
+	    "       kvmmig-vm --incoming [--mem-file IMAGE] [--name NAME] [--mem SIZE]\n"
+	    "                 [--hugepages 2M|1G] [--cpus N] [--cpu MODEL] [--console ...]\n"
+	    "                 [--control PATH]\n"
 	    "                 [--image-dir DIR] [-v]\n"
 	    "       kvmmig-vm --print-supported-cpuid\n"
 	    "MODEL: host (the default), x86-64-v2, x86-64-v3, x86-64-v4.\n"
@@ -124,11 +126,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_MEM_FILE,
 		OPT_CONTROL,
 		OPT_IMAGE_DIR,
-		OPT_PRINT_SUPPORTED_CPUID
+		OPT_PRINT_SUPPORTED_CPUID,
+		OPT_HUGEPAGES
 	};
 	static const struct option longopts[] = {
 	    {"name", required_argument, NULL, 'n'},
 	    {"mem", required_argument, NULL, 'm'},
+	    {"hugepages", required_argument, NULL, OPT_HUGEPAGES},
 	    {"cpus", required_argument, NULL, 'c'},
 	    {"kernel", required_argument, NULL, OPT_KERNEL},
 	    {"initrd", required_argument, NULL, OPT_INITRD},
@@ -217,6 +221,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case OPT_MEM_FILE:
 			o->mem_file = optarg;
 			break;
+		case OPT_HUGEPAGES:
+			if (!strcmp(optarg, "2M")) {
+				o->hugepage_bytes = 2ull << 20;
+			} else if (!strcmp(optarg, "1G")) {
+				o->hugepage_bytes = 1ull << 30;
+			} else {
+				vmm_log("invalid --hugepages '%s': 2M or 1G", optarg);
+				return -EINVAL;
+			}
+			break;
 		case OPT_CONTROL:
 			o->control = optarg;
 			break;
@@ -238,6 +252,11 @@ static int parse_options(int argc, char **argv, struct options *o)
 			usage(stderr);
 			return -EINVAL;
 		}
+	}
+	if (o->hugepage_bytes && o->mem_bytes % o->hugepage_bytes) {
+		vmm_log("--mem must be a multiple of the huge page size with --hugepages %s",
+			o->hugepage_bytes == 2ull << 20 ? "2M" : "1G");
+		return -EINVAL;
 	}
 	if (optind < argc) {
 		vmm_log("unexpected argument '%s'", argv[optind]);
@@ -354,6 +373,7 @@ int main(int argc, char **argv)
 	guest_kind = o.payload ? "payload" : o.kernel ? "linux" : "none";
 	config.name = o.name;
 	config.mem_bytes = o.mem_bytes;
+	config.hugepage_bytes = o.hugepage_bytes;
 	config.ncpus = o.ncpus;
 	config.cpu_model = o.cpu_model;
 	config.incoming = o.incoming;

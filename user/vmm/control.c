@@ -49,11 +49,19 @@ struct vmm_control {
 	pthread_cond_t clients_gone;
 	int client_fds[MAX_CLIENTS];
 	int nclients;
+	/* The connection whose "throttle" is in force, under @request_lock; NULL for none. */
+	struct client *throttle_owner;
 };
 
 struct client {
 	struct vmm_control *ctl;
 	int fd;
+	/*
+	 * It holds the VM's vCPU throttle: the throttle lasts as long as this
+	 * connection, and the connection may idle between requests (only this
+	 * client's thread changes it).
+	 */
+	bool holds_throttle;
 	char buf[KVMMIG_CTL_LINE_MAX];
 	size_t len;		  /* bytes buffered */
 	struct timespec deadline; /* of the request being read (CLOCK_MONOTONIC) */
@@ -184,12 +192,18 @@ static int ms_until(const struct timespec *t)
 	return ms < 0 ? 0 : (int)ms;
 }
 
-/* Some bytes of the request, waiting no later than its deadline: >0, 0 at EOF, or -errno. */
+/*
+ * Some bytes of the request, waiting no later than its deadline: >0, 0 at
+ * EOF, or -errno. A connection that holds the throttle waits for the first
+ * byte of its next request as long as it likes: its hanging up is what
+ * lifts the throttle.
+ */
 static ssize_t recv_by_deadline(struct client *c, void *dst, size_t len)
 {
 	for (;;) {
 		struct pollfd p = {.fd = c->fd, .events = POLLIN};
-		int left = ms_until(&c->deadline), r;
+		bool idle = c->holds_throttle && !c->request_bytes;
+		int left = idle ? -1 : ms_until(&c->deadline), r;
 		ssize_t n;
 
 		if (!left)
@@ -482,20 +496,72 @@ static int cmd_save_memory(struct vmm_control *ctl, const char *name, struct ans
 	return 0;
 }
 
-static int cmd_digest(struct vmm_vm *vm, struct answer *a)
+/*
+ * throttle PERCENT: the vCPUs sleep PERCENT of each period (throttle.c)
+ * for as long as this connection stays open; "throttle 0" or hanging up
+ * lifts it. One connection holds it at a time: a migration's tool, which
+ * keeps the connection for the migration, so that a tool that dies can
+ * never leave its guest throttled.
+ */
+static int cmd_throttle(struct vmm_control *ctl, struct client *c, unsigned int pct,
+			struct answer *a)
 {
+	enum vmm_vm_state state = vmm_vm_get_state(ctl->vm);
+	int ret;
+
+	if (ctl->throttle_owner && ctl->throttle_owner != c)
+		return answer_error(a,
+				    "throttle: another control connection holds the throttle "
+				    "(%u%%)",
+				    vmm_throttle_get(ctl->vm));
+	if (pct && (state == VMM_VM_INCOMING || state == VMM_VM_STOPPING))
+		return answer_error(a, "throttle: the VM is %s: nothing runs to throttle",
+				    vmm_vm_state_name(state));
+	ret = vmm_throttle_set(ctl->vm, pct);
+	if (ret)
+		return answer_error(a, "throttle %u failed: %s", pct, strerror(-ret));
+	ctl->throttle_owner = pct ? c : NULL;
+	c->holds_throttle = pct;
+	if (pct)
+		vmm_log(
+		    "vCPUs throttled to %u%% while the control connection that asked stays open",
+		    pct);
+	else
+		vmm_log("vCPU throttle lifted");
+	return answer_ok(a, NULL, 0);
+}
+
+/* A connection that held the throttle is gone: so is its throttle. */
+static void release_throttle(struct client *c)
+{
+	struct vmm_control *ctl = c->ctl;
+
+	pthread_mutex_lock(&ctl->request_lock);
+	if (ctl->throttle_owner == c) {
+		vmm_throttle_set(ctl->vm, 0);
+		ctl->throttle_owner = NULL;
+		c->holds_throttle = false;
+		vmm_log("vCPU throttle lifted: the control connection that held it closed");
+	}
+	pthread_mutex_unlock(&ctl->request_lock);
+}
+
+static int cmd_digest(struct vmm_vm *vm, unsigned int version, struct answer *a)
+{
+	uint64_t digest;
 	char *hex;
 
 	if (!vm_is_paused(vm))
 		return answer_error(a, "digest needs a paused or incoming VM: pause first");
-	if (asprintf(&hex, "%016llx", (unsigned long long)vmm_memory_digest(vm)) < 0)
+	digest = version == 2 ? vmm_memory_digest2(vm) : vmm_memory_digest(vm);
+	if (asprintf(&hex, "%016llx", (unsigned long long)digest) < 0)
 		return answer_error(a, "digest: out of memory");
 	return answer_ok(a, hex, strlen(hex));
 }
 
-/* Acts on a parsed request, under the request lock; @payload is what followed its line. */
-static int act(struct vmm_control *ctl, const struct vmm_ctl_request *req, uint8_t *payload,
-	       struct answer *a)
+/* Acts on a parsed request of @c, under the request lock; @payload is what followed its line. */
+static int act(struct vmm_control *ctl, struct client *c, const struct vmm_ctl_request *req,
+	       uint8_t *payload, struct answer *a)
 {
 	struct vmm_vm *vm = ctl->vm;
 	int ret;
@@ -519,7 +585,7 @@ static int act(struct vmm_control *ctl, const struct vmm_ctl_request *req, uint8
 	case VMM_CTL_SAVE_MEMORY:
 		return cmd_save_memory(ctl, req->image, a);
 	case VMM_CTL_DIGEST:
-		return cmd_digest(vm, a);
+		return cmd_digest(vm, req->version, a);
 	case VMM_CTL_DIRTY_LOG:
 		ret = vmm_vm_set_dirty_logging(vm, req->on);
 		if (ret)
@@ -538,6 +604,8 @@ static int act(struct vmm_control *ctl, const struct vmm_ctl_request *req, uint8
 					    "before starting the VMM)",
 					    vm->name);
 		return answer_ok_fd(a, vm->kvmmig_fd);
+	case VMM_CTL_THROTTLE:
+		return cmd_throttle(ctl, c, req->percent, a);
 	case VMM_CTL_QUIT:
 		a->quit = true;
 		return answer_ok(a, NULL, 0);
@@ -578,7 +646,7 @@ static int handle_request(struct client *c, char *line, struct answer *a)
 		payload[req.payload_len] = '\0';
 	}
 	pthread_mutex_lock(&ctl->request_lock);
-	ret = act(ctl, &req, payload, a);
+	ret = act(ctl, c, &req, payload, a);
 	pthread_mutex_unlock(&ctl->request_lock);
 	free(payload);
 	return ret;
@@ -653,6 +721,7 @@ static void *client_thread(void *arg)
 
 	pthread_setname_np(pthread_self(), "control-client");
 	serve_client(c);
+	release_throttle(c);
 	/* Forgotten before closed: vmm_control_close() never shuts down a reused descriptor. */
 	forget_client(c->ctl, c->fd);
 	close(c->fd);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <sys/ioctl.h>
 
+#include "vmm/cpuid.h"
 #include "vmm/featmsr.h"
 
 /*
@@ -105,6 +106,11 @@ static const struct {
 #define VMX_MISC_MSEG_REVISION(v)  ((v) >> 32)
 #define PIN_BASED_PREEMPTION_TIMER (0x40ull << 32) /* in the high half: allowed-1 */
 
+/* The guest CPUID bits KVM reads before it takes PERF_CAPABILITIES. */
+#define CPUID_1_ECX_DTES64 (1u << 2)
+#define CPUID_1_ECX_PDCM   (1u << 15)
+#define CPUID_1_EDX_DS	   (1u << 21)
+
 /* This host's KVM's feature MSRs: KVM_GET_MSR_FEATURE_INDEX_LIST, read by KVM_GET_MSRS. */
 struct host_features {
 	int kvm_fd;
@@ -119,8 +125,58 @@ struct feature_msr {
 	unsigned long long want;      /* the guest's */
 	unsigned long long can;	      /* this host's KVM's */
 	const struct kvm_msrs *guest; /* all of the guest's MSRs */
+	const struct kvm_cpuid2 *cpuid; /* the guest's CPUID */
 	const struct host_features *host;
 };
+
+static const struct kvm_cpuid_entry2 *cpuid_leaf(const struct kvm_cpuid2 *cpuid,
+						 unsigned int function)
+{
+	for (unsigned int i = 0; cpuid && i < cpuid->nent; i++)
+		if (cpuid->entries[i].function == function && cpuid->entries[i].index == 0)
+			return &cpuid->entries[i];
+	return NULL;
+}
+
+bool vmm_guest_has_pdcm(const struct kvm_cpuid2 *cpuid)
+{
+	const struct kvm_cpuid_entry2 *e = cpuid_leaf(cpuid, 1);
+
+	return e && (e->ecx & CPUID_1_ECX_PDCM);
+}
+
+/* KVM's x86_model() of a leaf-1 EAX: the extended model counts from family 6 on. */
+static int signature_model(unsigned int eax)
+{
+	unsigned int family = (eax >> 8) & 0xf, model = (eax >> 4) & 0xf;
+
+	if (family == 0xf)
+		family += (eax >> 20) & 0xff;
+	if (family >= 6)
+		model += ((eax >> 16) & 0xf) << 4;
+	return (int)model;
+}
+
+/* The guest's CPU model (leaf 1), -1 without leaf 1: KVM's guest_cpuid_model(). */
+static int guest_model(const struct kvm_cpuid2 *cpuid)
+{
+	const struct kvm_cpuid_entry2 *e = cpuid_leaf(cpuid, 1);
+
+	return e ? signature_model(e->eax) : -1;
+}
+
+/*
+ * This host's CPU model, KVM's boot_cpu_data.x86_model: leaf 1 of
+ * KVM_GET_SUPPORTED_CPUID, whose EAX is the host's own. -1 if KVM cannot say.
+ */
+static int host_model(const struct host_features *host)
+{
+	const struct kvm_cpuid2 *supported;
+
+	if (vmm_cpuid_supported(host->kvm_fd, &supported) || !cpuid_leaf(supported, 1))
+		return -1;
+	return signature_model(cpuid_leaf(supported, 1)->eax);
+}
 
 static int find_feature(unsigned int index)
 {
@@ -231,16 +287,57 @@ static int check_vmx_ctls(const struct feature_msr *m, char *err, size_t err_siz
 }
 
 /*
+ * Where KVM reads the guest's CPUID before it takes PERF_CAPABILITIES
+ * (vmx_set_msr() in 6.1, 6.12 and 7.x): any nonzero value needs a guest
+ * PMU (leaf 0xa version); an LBR format needs the guest's CPU model to be
+ * this host's (cpuid_model_is_consistent()); a PEBS format needs DS, DTES64
+ * and the host's model too. A guest without PDCM never sees the MSR, and
+ * 7.x refuses any nonzero value for it: the restore drops it, so it passes.
+ */
+static int check_perf_caps_cpuid(const struct feature_msr *m, char *err, size_t err_size)
+{
+	const struct kvm_cpuid_entry2 *leaf1 = cpuid_leaf(m->cpuid, 1),
+				      *leafa = cpuid_leaf(m->cpuid, 0xa);
+	bool lbr = m->want & PERF_CAP_LBR_FMT, pebs = m->want & PERF_CAP_PEBS_FORMAT;
+	int model = guest_model(m->cpuid), own = host_model(m->host);
+
+	if (!leafa || !(leafa->eax & 0xff))
+		return refuse(m, err, err_size,
+			      "the guest's CPUID gives it no PMU (leaf 0xa version 0), and KVM "
+			      "takes PERF_CAPABILITIES only for a guest with one: this state is "
+			      "inconsistent, restore it with the CPUID it ran with");
+	if ((lbr || pebs) && model != own)
+		return refuse(m, err, err_size,
+			      "the guest has %s, which KVM gives only to a guest of this host's "
+			      "CPU model (%d), and the guest's is %d: the guest cannot move here, "
+			      "only to a host of its own CPU model",
+			      lbr ? "LBR" : "PEBS", own, model);
+	if (pebs && !(leaf1->edx & CPUID_1_EDX_DS))
+		return refuse(m, err, err_size,
+			      "the guest has PEBS without DS in its CPUID, which KVM refuses: this "
+			      "state is inconsistent, restore it with the CPUID it ran with");
+	if (pebs && !(leaf1->ecx & CPUID_1_ECX_DTES64))
+		return refuse(m, err, err_size,
+			      "the guest has PEBS without DTES64 in its CPUID, which KVM refuses: "
+			      "this state is inconsistent, restore it with the CPUID it ran with");
+	return 0;
+}
+
+/*
  * KVM's vmx_set_msr(): a nonzero LBR format must be this host's; a nonzero
- * PEBS format must come with this host's PEBS fields, all of them. Then
- * kvm_set_msr_common(): every bit one it gives.
+ * PEBS format must come with this host's PEBS fields, all of them; then
+ * the guest's CPUID as above. Then kvm_set_msr_common(): every bit one it
+ * gives.
  */
 static int check_perf_capabilities(const struct feature_msr *m, char *err, size_t err_size)
 {
 	unsigned long long lbr = m->want & PERF_CAP_LBR_FMT, host_lbr = m->can & PERF_CAP_LBR_FMT,
 			   pebs = m->want & PERF_CAP_PEBS_FIELDS,
 			   host_pebs = m->can & PERF_CAP_PEBS_FIELDS;
+	int ret;
 
+	if (!vmm_guest_has_pdcm(m->cpuid))
+		return 0;
 	if (lbr && lbr != host_lbr)
 		return refuse(m, err, err_size,
 			      "LBR format %llu, this host's LBR format %llu (KVM takes its own or "
@@ -254,7 +351,8 @@ static int check_perf_capabilities(const struct feature_msr *m, char *err, size_
 		    "(KVM takes its own or PEBS format 0): the guest cannot move here, only "
 		    "to a host whose CPUs have the same PEBS",
 		    (m->want & PERF_CAP_PEBS_FORMAT) >> 8, pebs, host_pebs);
-	return check_subset(m, err, err_size);
+	ret = check_perf_caps_cpuid(m, err, err_size);
+	return ret ? ret : check_subset(m, err, err_size);
 }
 
 static int check_vmx_basic(const struct feature_msr *m, char *err, size_t err_size)
@@ -361,11 +459,16 @@ static int check_by_rule(enum feature_rule rule, const struct feature_msr *m, ch
  * this host's KVM does not list it cannot give at all.
  */
 static int check_feature_msr(const struct host_features *host, const struct kvm_msrs *guest,
-			     int vcpu, const struct kvm_msr_entry *e, char *err, size_t err_size)
+			     const struct kvm_cpuid2 *cpuid, int vcpu, const struct kvm_msr_entry *e,
+			     char *err, size_t err_size)
 {
 	int f = find_feature(e->index);
-	struct feature_msr m = {
-	    .vcpu = vcpu, .index = e->index, .want = e->data, .guest = guest, .host = host};
+	struct feature_msr m = {.vcpu = vcpu,
+				.index = e->index,
+				.want = e->data,
+				.guest = guest,
+				.cpuid = cpuid,
+				.host = host};
 
 	if (f < 0 || features[f].rule == RULE_ANY || !e->data)
 		return 0;
@@ -377,8 +480,8 @@ static int check_feature_msr(const struct host_features *host, const struct kvm_
 	return check_by_rule(features[f].rule, &m, err, err_size);
 }
 
-int vmm_feature_msrs_check(int kvm_fd, int vcpu, const struct kvm_msrs *msrs, char *err,
-			   size_t err_size)
+int vmm_feature_msrs_check(int kvm_fd, int vcpu, const struct kvm_msrs *msrs,
+			   const struct kvm_cpuid2 *cpuid, char *err, size_t err_size)
 {
 	struct host_features host = {.kvm_fd = kvm_fd, .list = feature_list(kvm_fd)};
 	int ret = 0;
@@ -386,7 +489,7 @@ int vmm_feature_msrs_check(int kvm_fd, int vcpu, const struct kvm_msrs *msrs, ch
 	if (!host.list)
 		return -ENOMEM;
 	for (unsigned int i = 0; i < msrs->nmsrs && !ret; i++)
-		ret = check_feature_msr(&host, msrs, vcpu, &msrs->entries[i], err, err_size);
+		ret = check_feature_msr(&host, msrs, cpuid, vcpu, &msrs->entries[i], err, err_size);
 	free(host.list);
 	return ret;
 }

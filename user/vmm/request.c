@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctlproto/ctlproto.h"
+#include "vmm/digest.h"
 #include "vmm/request.h"
 
 int vmm_ctl_take_line(char *buf, size_t *len, char *line)
@@ -38,6 +39,7 @@ static const struct {
     {"digest", VMM_CTL_DIGEST},
     {"dirty-log", VMM_CTL_DIRTY_LOG},
     {"kvmmig-fd", VMM_CTL_KVMMIG_FD},
+    {"throttle", VMM_CTL_THROTTLE},
     {"quit", VMM_CTL_QUIT},
 };
 
@@ -97,6 +99,14 @@ static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, siz
 			return parse_error(err, err_size, "save-state: bad version '%.64s'", arg);
 		req->version = version;
 		return 0;
+	case VMM_CTL_DIGEST:
+		/* "digest [VERSION]": 1 (the default) or 2 (status: digest-versions). */
+		if (arg && (sscanf(arg, "%u%c", &version, &end) != 1 || version < 1 ||
+			    version > VMM_DIGEST_VERSION))
+			return parse_error(err, err_size, "digest: no version '%.64s' (1 to %d)",
+					   arg, VMM_DIGEST_VERSION);
+		req->version = version ? version : 1;
+		return 0;
 	case VMM_CTL_RESTORE_STATE:
 		if (!arg)
 			return parse_error(err, err_size, "restore-state needs the blob length");
@@ -132,6 +142,14 @@ static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, siz
 		if (!arg || (!req->on && strcmp(arg, "off")))
 			return parse_error(err, err_size, "dirty-log needs on or off");
 		return 0;
+	case VMM_CTL_THROTTLE:
+		/* "throttle PERCENT": 0 to 99, decimal digits only. */
+		if (!arg || strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 2)
+			return parse_error(err, err_size,
+					   "throttle needs a percentage from 0 to 99, not '%.64s'",
+					   arg ? arg : "");
+		req->percent = atoi(arg);
+		return 0;
 	default:
 		return 0; /* the others take no argument; extra words are ignored */
 	}
@@ -155,6 +173,6 @@ int vmm_ctl_parse_request(char *line, struct vmm_ctl_request *req, char *err, si
 	return parse_error(err, err_size,
 			   "unknown command '%.64s' (status, pause, resume, save-state, "
 			   "restore-state, check-cpuid, save-memory, digest, dirty-log, kvmmig-fd, "
-			   "quit)",
+			   "throttle, quit)",
 			   cmd);
 }

@@ -19,14 +19,17 @@ enum vmm_ctl_command {
 	VMM_CTL_DIGEST,
 	VMM_CTL_DIRTY_LOG,
 	VMM_CTL_KVMMIG_FD,
+	VMM_CTL_THROTTLE,
 	VMM_CTL_QUIT,
 };
 
 struct vmm_ctl_request {
 	enum vmm_ctl_command command;
 	uint64_t payload_len; /* restore-state, check-cpuid: bytes that follow the line */
-	uint32_t version;     /* save-state: the blob version asked for, 0 for the newest */
+	uint32_t version;     /* save-state: the blob version asked for, 0 for the newest;
+			       * digest: 1 or 2 */
 	bool on;	      /* dirty-log */
+	uint32_t percent;     /* throttle: 0 to 99 */
 	const char *image;    /* save-memory: a file name (see below), points into the line */
 };
 

@@ -137,6 +137,7 @@ static void put_record(struct blob_writer *w, uint32_t type, uint32_t index, con
 #define MSR_MTRR_FIX16K_A000 0x259
 #define MSR_MTRR_FIX4K_C000  0x268 /* to 0x26f */
 #define MSR_MTRR_DEF_TYPE    0x2ff
+#define MSR_PERF_CAPABILITIES 0x345
 #define MSR_MC0_CTL2	     0x280
 #define MSR_MC0_CTL	     0x400
 #define MSR_TSC_DEADLINE     0x6e0
@@ -1130,6 +1131,14 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 		*slot = r;
 	}
 
+	/*
+	 * VM_INFO (the vCPU count and CPU model the checks below rely on) may
+	 * not be skipped: one of a newer version that is not flagged
+	 * must-understand would otherwise pass every check it carries.
+	 */
+	if (!p->info.data)
+		return reject(err, err_size,
+			      "state blob lacks a VM_INFO record this VMM reads (version 1)");
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct rec *v = p->vcpu[i];
 
@@ -1164,9 +1173,13 @@ static int parse_state(struct vmm_vm *vm, const uint8_t *blob, size_t size, stru
 	}
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct kvm_msrs *msrs = copy_aligned(&p->vcpu[i][V_MSRS]);
+		struct kvm_cpuid2 *cpuid = copy_aligned(&p->vcpu[i][V_CPUID]);
 
-		ret = msrs ? vmm_feature_msrs_check(vm->kvm_fd, i, msrs, err, err_size) : -ENOMEM;
+		ret = msrs && cpuid
+			  ? vmm_feature_msrs_check(vm->kvm_fd, i, msrs, cpuid, err, err_size)
+			  : -ENOMEM;
 		free(msrs);
+		free(cpuid);
 		if (ret)
 			return ret;
 	}
@@ -1292,20 +1305,27 @@ static bool take_msr(struct kvm_msrs *msrs, uint32_t index, uint64_t *value)
  * its own: KVM reads it against the guest's TSC and the LAPIC timer mode,
  * so both must be in place (QEMU's kvm_put_tscdeadline_msr does the same).
  */
-static int restore_msrs(struct vmm_vcpu *vcpu, const struct rec *r, char *err, size_t err_size)
+static int restore_msrs(struct vmm_vcpu *vcpu, const struct rec *r, const struct rec *cpuid_rec,
+			char *err, size_t err_size)
 {
 	struct kvm_msrs *msrs = copy_aligned(r), *chunk;
-	uint64_t mcg_cap, cur, deadline;
+	struct kvm_cpuid2 *cpuid = copy_aligned(cpuid_rec);
+	uint64_t mcg_cap, cur, deadline, unseen;
 	bool has_deadline;
 	uint32_t refused = 0;
 	int ret = 0, i = vcpu->index;
 
 	chunk = calloc(1, sizeof(*chunk) + MSR_CHUNK * sizeof(chunk->entries[0]));
-	if (!msrs || !chunk) {
+	if (!msrs || !chunk || !cpuid) {
 		free(msrs);
 		free(chunk);
+		free(cpuid);
 		return -ENOMEM;
 	}
+	/* A guest without PDCM never sees it; 7.x refuses a nonzero value for one (featmsr.h). */
+	if (!vmm_guest_has_pdcm(cpuid))
+		take_msr(msrs, MSR_PERF_CAPABILITIES, &unseen);
+	free(cpuid);
 	has_deadline = take_msr(msrs, MSR_TSC_DEADLINE, &deadline);
 	if (take_msr(msrs, MSR_MCG_CAP, &mcg_cap) &&
 	    (!read_msr(vcpu, MSR_MCG_CAP, &cur) || cur != mcg_cap) &&
@@ -1418,7 +1438,7 @@ static int restore_vcpu(struct vmm_vcpu *vcpu, struct rec *v, char *err, size_t 
 	else
 		SET(KVM_SET_SREGS, V_SREGS);
 	SET(KVM_SET_LAPIC, V_LAPIC);
-	ret = restore_msrs(vcpu, &v[V_MSRS], err, err_size);
+	ret = restore_msrs(vcpu, &v[V_MSRS], &v[V_CPUID], err, err_size);
 	if (ret)
 		return ret;
 	if (v[V_XCRS].data)

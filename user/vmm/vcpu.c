@@ -40,7 +40,7 @@ static bool pause_requested(struct vmm_vm *vm)
 	return __atomic_load_n(&vm->pause_requested, __ATOMIC_SEQ_CST);
 }
 
-static void kick_all(struct vmm_vm *vm)
+void vmm_vcpus_kick(struct vmm_vm *vm)
 {
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct vmm_vcpu *vcpu = &vm->vcpus[i];
@@ -50,6 +50,8 @@ static void kick_all(struct vmm_vm *vm)
 		if (vcpu->thread_started && !pthread_equal(vcpu->thread, pthread_self()))
 			pthread_kill(vcpu->thread, VCPU_KICK_SIGNAL);
 	}
+	/* A vCPU asleep in a throttle period wakes for a pause or a quit. */
+	pthread_cond_broadcast(&vm->throttle_cond);
 }
 
 void vmm_vm_request_stop(struct vmm_vm *vm, int status, const char *fmt, ...)
@@ -297,6 +299,9 @@ static void *vcpu_thread(void *arg)
 				break;
 			continue;
 		}
+		/* After a throttle's sleep, a pause may be due: look again before running. */
+		if (vmm_throttle_sleep(vcpu))
+			continue;
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -311,7 +316,7 @@ static void *vcpu_thread(void *arg)
 			/* This vCPU ends the VM: it must not run on while the main loop stops the
 			 * rest. */
 			__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);
-			kick_all(vm);
+			vmm_vcpus_kick(vm);
 		}
 	}
 	return NULL;
@@ -347,7 +352,7 @@ int vmm_vm_pause(struct vmm_vm *vm)
 {
 	pthread_mutex_lock(&vm->lock);
 	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);
-	kick_all(vm);
+	vmm_vcpus_kick(vm);
 	while (vm->nparked < vm->ncpus)
 		pthread_cond_wait(&vm->parked_cond, &vm->lock);
 	if (vm->state == VMM_VM_RUNNING)
@@ -404,11 +409,12 @@ int vmm_vm_resume(struct vmm_vm *vm)
 
 void vmm_vcpus_kick_and_join(struct vmm_vm *vm)
 {
+	vmm_throttle_set(vm, 0);
 	pthread_mutex_lock(&vm->lock);
 	vm->quitting = true;
 	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);
 	pthread_cond_broadcast(&vm->resume_cond);
-	kick_all(vm);
+	vmm_vcpus_kick(vm);
 	pthread_mutex_unlock(&vm->lock);
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct vmm_vcpu *vcpu = &vm->vcpus[i];

@@ -13,6 +13,7 @@
 
 #include "vmm/attach.h"
 #include "vmm/cpuid.h"
+#include "vmm/digest.h"
 #include "vmm/state.h"
 #include "vmm/vmm.h"
 
@@ -78,11 +79,24 @@ static int fetch_msr_list(struct vmm_vm *vm)
 	return 0;
 }
 
-static int create_memory(struct vmm_vm *vm, uint64_t mem_bytes)
+#ifndef MFD_HUGE_SHIFT
+#define MFD_HUGE_SHIFT 26 /* <linux/memfd.h>, which clashes with glibc's <sys/mman.h> */
+#endif
+
+/*
+ * Guest memory is a memfd, shared: kvmmig.ko tells its holes from the
+ * file's page cache (never written: nothing to read or send), and so it
+ * stays with hugetlb pages (@hugepage_bytes 2 MiB or 1 GiB; @mem_bytes a
+ * multiple of it, checked by the caller).
+ */
+static int create_memory(struct vmm_vm *vm, uint64_t mem_bytes, uint64_t hugepage_bytes)
 {
 	uint64_t low = mem_bytes < VMM_LOWMEM_END ? mem_bytes : VMM_LOWMEM_END;
+	unsigned int flags = MFD_CLOEXEC;
 
-	vm->mem_fd = memfd_create("kvmmig-guest-mem", MFD_CLOEXEC);
+	if (hugepage_bytes)
+		flags |= MFD_HUGETLB | (__builtin_ctzll(hugepage_bytes) << MFD_HUGE_SHIFT);
+	vm->mem_fd = memfd_create("kvmmig-guest-mem", flags);
 	if (vm->mem_fd < 0)
 		return -errno;
 	if (ftruncate(vm->mem_fd, mem_bytes) < 0)
@@ -93,6 +107,7 @@ static int create_memory(struct vmm_vm *vm, uint64_t mem_bytes)
 		return -errno;
 	}
 	vm->mem_bytes = mem_bytes;
+	vm->hugepage_bytes = hugepage_bytes;
 	madvise(vm->mem, mem_bytes, MADV_DONTDUMP);
 
 	vm->slots[0] = (struct vmm_memslot){.slot = 0, .gpa = 0, .size = low, .file_offset = 0};
@@ -250,6 +265,7 @@ int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config)
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->parked_cond, NULL);
 	pthread_cond_init(&vm->resume_cond, NULL);
+	vmm_throttle_init(vm);
 	*out = vm;
 
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -328,7 +344,15 @@ int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config)
 		return err;
 	}
 
-	err = create_memory(vm, config->mem_bytes);
+	err = create_memory(vm, config->mem_bytes, config->hugepage_bytes);
+	if (err && config->hugepage_bytes) {
+		vmm_log("unable to set up %llu MiB of guest memory in %llu MiB huge pages: %s "
+			"(are that many reserved? /proc/sys/vm/nr_hugepages, or "
+			"/sys/kernel/mm/hugepages/)",
+			(unsigned long long)(config->mem_bytes >> 20),
+			(unsigned long long)(config->hugepage_bytes >> 20), strerror(-err));
+		return err;
+	}
 	if (err) {
 		vmm_log("unable to set up %llu bytes of guest memory: %s",
 			(unsigned long long)config->mem_bytes, strerror(-err));
@@ -424,16 +448,6 @@ int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *src, uint64_t l
 	return 0;
 }
 
-static bool page_is_zero(const uint8_t *p, size_t len)
-{
-	const uint64_t *q = (const uint64_t *)p;
-
-	for (size_t i = 0; i < len / sizeof(*q); i++)
-		if (q[i])
-			return false;
-	return true;
-}
-
 int vmm_memory_save(struct vmm_vm *vm, int fd)
 {
 	const size_t chunk = 1 << 20;
@@ -445,7 +459,7 @@ int vmm_memory_save(struct vmm_vm *vm, int fd)
 		size_t len = vm->mem_bytes - off < chunk ? vm->mem_bytes - off : chunk;
 		size_t done = 0;
 
-		if (page_is_zero(vm->mem + off, len))
+		if (vmm_mem_is_zero(vm->mem + off, len))
 			continue;
 		while (done < len) {
 			ssize_t n = pwrite(fd, vm->mem + off + done, len - done, off + done);
@@ -550,12 +564,15 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 			(unsigned long long)vm->slots[i].file_offset);
 	fprintf(f, "kvmmig %s\n", vm->kvmmig_fd >= 0 ? "attached" : "absent");
 	fprintf(f, "dirty-log %s\n", vm->dirty_logging ? "on" : "off");
+	fprintf(f, "throttle %u\n", vmm_throttle_get(vm));
 	/*
 	 * The state blob versions it reads and writes (a VMM without this line:
 	 * 1 only). Not "state-...": older kvmmig-ctl read any line starting with
 	 * "state" as the VM's state.
 	 */
 	fprintf(f, "blob-versions %d %d\n", KVMMIG_STATE_VERSION_MIN, KVMMIG_STATE_VERSION);
+	/* The memory digests it computes (digest.h; a VMM without this line: 1 only). */
+	fprintf(f, "digest-versions 1 %d\n", VMM_DIGEST_VERSION);
 	/*
 	 * vCPU 0's CPUID, so a destination can refuse a guest it cannot host;
 	 * each leaf once (a blob saved on 6.1 by an older kvmmig-vm carries

@@ -112,6 +112,7 @@ struct vmm_device_ops {
 struct vmm_vm_config {
 	const char *name;
 	uint64_t mem_bytes;
+	uint64_t hugepage_bytes; /* 0: 4 KiB pages; 2 MiB or 1 GiB: a hugetlb memfd */
 	int ncpus;
 	const struct cpu_model *cpu_model; /* cpu_models[0] (host) if NULL */
 	bool incoming;
@@ -126,6 +127,7 @@ struct vmm_vm {
 	int mem_fd;
 	uint8_t *mem;
 	uint64_t mem_bytes;
+	uint64_t hugepage_bytes; /* 0, or the size of the hugetlb pages of mem_fd */
 	/*
 	 * vCPU 0's CPUID as last set (at creation or restore): status reports
 	 * it without a vCPU ioctl, which would wait for that vCPU to leave
@@ -173,6 +175,17 @@ struct vmm_vm {
 	char stop_reason[128];
 
 	uint64_t vmm_written_bytes; /* see vmm_guest_mem_written() */
+
+	/*
+	 * The vCPU throttle (throttle.c), under @lock: percent of each period
+	 * the vCPUs sleep, 0 for none. @throttle_until_ns (CLOCK_MONOTONIC,
+	 * also read atomically) is when the current sleep ends.
+	 */
+	unsigned int throttle_pct;
+	uint64_t throttle_until_ns;
+	pthread_cond_t throttle_cond; /* on CLOCK_MONOTONIC */
+	pthread_t throttle_thread;
+	bool throttle_thread_started;
 };
 
 extern bool vmm_verbose;
@@ -190,6 +203,20 @@ int vmm_vm_start(struct vmm_vm *vm);
 int vmm_vm_pause(struct vmm_vm *vm);
 int vmm_vm_resume(struct vmm_vm *vm);
 int vmm_vm_set_dirty_logging(struct vmm_vm *vm, bool on);
+/*
+ * The vCPU throttle of auto-converge (throttle.c): every vCPU sleeps @pct
+ * percent of each period (a 10 ms slice run, then pct/(100-pct) of it
+ * asleep), 0 to 99; 0 lifts it at once. A pause, a quit or lifting it
+ * wakes a sleeping vCPU at once. -EINVAL above 99.
+ */
+void vmm_throttle_init(struct vmm_vm *vm); /* at creation, with the VM's lock */
+int vmm_throttle_set(struct vmm_vm *vm, unsigned int pct);
+unsigned int vmm_throttle_get(struct vmm_vm *vm);
+/* The vCPU thread's part: sleeps while a throttle period asks it to; true if it did. */
+bool vmm_throttle_sleep(struct vmm_vcpu *vcpu);
+/* Interrupts KVM_RUN of every vCPU but the caller (immediate_exit and a signal). */
+void vmm_vcpus_kick(struct vmm_vm *vm);
+
 /* Ends the vCPU threads for good (from any state) and joins them. */
 void vmm_vcpus_kick_and_join(struct vmm_vm *vm);
 /* Any thread: ends the VM with exit @status; the first request wins. */

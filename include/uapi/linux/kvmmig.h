@@ -189,7 +189,8 @@ struct kvmmig_mark_dirty {
 /**
  * struct kvmmig_session_open - argument of KVMMIG_SESSION_OPEN
  * @sock_fd: a connected SOCK_STREAM socket of the caller's.
- * @flags: exactly one of %KVMMIG_SESSION_SOURCE, %KVMMIG_SESSION_DEST.
+ * @flags: exactly one of %KVMMIG_SESSION_SOURCE, %KVMMIG_SESSION_DEST,
+ *	optionally with %KVMMIG_SESSION_RAM_FILE.
  * @progress_timeout_ms: 0 for %KVMMIG_PROGRESS_TIMEOUT_MS, else at least
  *	1000.
  * @reserved: must be 0.
@@ -211,6 +212,22 @@ struct kvmmig_session_open {
 
 #define KVMMIG_SESSION_SOURCE (1u << 0)
 #define KVMMIG_SESSION_DEST   (1u << 1)
+/*
+ * KVMMIG_SESSION_RAM_FILE, with SOURCE or DEST (both sides alike): the page
+ * stream carries the VM's guest RAM as one shared tmpfs file (a memfd, or a
+ * file on /dev/shm) addressed by file offset, not by guest-physical
+ * address: a VMM whose memory layout differs between a running source and
+ * an empty destination (QEMU: PAM, SMRAM and ROM aliases) still gets every
+ * byte of the file where it belongs. Every memslot the session harvests
+ * must lie in that one file, mapped whole and writable; memslots backed by
+ * other memory are the VMM's: the session neither harvests, clears nor
+ * sends them. A VMM that already uses manual dirty-log protection (QEMU
+ * does) keeps it: the session GETs and CLEARs only the RAM file's slots,
+ * and the VMM must not CLEAR those meanwhile. The record's gpa field holds
+ * the file offset. EOPNOTSUPP when guest RAM is in no such file or in more
+ * than one.
+ */
+#define KVMMIG_SESSION_RAM_FILE (1u << 2)
 
 #define KVMMIG_SESSION_OPEN _IOW(KVMMIG_IOCTL_TYPE, 0x03, struct kvmmig_session_open)
 

@@ -1,0 +1,149 @@
+/*
+ * throttle.c: the vCPU throttle of auto-converge: the vCPUs sleep a share of
+ * every period, so that a guest dirtying memory faster than a migration's
+ * link carries it slows down until the migration converges.
+ *
+ * As QEMU's cpu-throttle: a period is a 10 ms slice of running followed by
+ * pct/(100-pct) slices of sleep (20%: 2.5 ms, 99%: 990 ms). One thread per
+ * VM keeps the time: at the end of each running slice it sets when the
+ * sleep ends and kicks every vCPU out of KVM_RUN; each vCPU thread then
+ * sleeps (vmm_throttle_sleep()) until then, or until a pause, a quit or the
+ * throttle's end wakes it: a pause for a migration's stop-and-copy never
+ * waits for a throttled vCPU's sleep.
+ */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+#include "vmm/vmm.h"
+
+#define THROTTLE_SLICE_NS 10000000ull
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Waits on vm->throttle_cond (vm->lock held) until @until_ns at most. */
+static void wait_until(struct vmm_vm *vm, uint64_t until_ns)
+{
+	struct timespec ts = {.tv_sec = until_ns / 1000000000ull,
+			      .tv_nsec = until_ns % 1000000000ull};
+
+	pthread_cond_timedwait(&vm->throttle_cond, &vm->lock, &ts);
+}
+
+static bool throttling(struct vmm_vm *vm)
+{
+	return vm->throttle_pct && !vm->quitting;
+}
+
+static void *throttle_thread(void *arg)
+{
+	struct vmm_vm *vm = arg;
+
+	pthread_setname_np(pthread_self(), "throttle");
+	pthread_mutex_lock(&vm->lock);
+	while (throttling(vm)) {
+		uint64_t run_end = monotonic_ns() + THROTTLE_SLICE_NS, sleep_end;
+
+		while (throttling(vm) && monotonic_ns() < run_end)
+			wait_until(vm, run_end);
+		if (!throttling(vm))
+			break;
+		sleep_end = monotonic_ns() +
+			    THROTTLE_SLICE_NS * vm->throttle_pct / (100 - vm->throttle_pct);
+		__atomic_store_n(&vm->throttle_until_ns, sleep_end, __ATOMIC_SEQ_CST);
+		vmm_vcpus_kick(vm);
+		while (throttling(vm) && monotonic_ns() < sleep_end)
+			wait_until(vm, sleep_end);
+	}
+	__atomic_store_n(&vm->throttle_until_ns, 0, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->throttle_cond);
+	pthread_mutex_unlock(&vm->lock);
+	return NULL;
+}
+
+void vmm_throttle_init(struct vmm_vm *vm)
+{
+	pthread_condattr_t monotonic;
+
+	/* Periods are timed on the monotonic clock: a clock step must not stretch a sleep. */
+	pthread_condattr_init(&monotonic);
+	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->throttle_cond, &monotonic);
+	pthread_condattr_destroy(&monotonic);
+}
+
+int vmm_throttle_set(struct vmm_vm *vm, unsigned int pct)
+{
+	bool join = false;
+	pthread_t thread;
+	unsigned int was;
+	int err = 0;
+
+	if (pct > 99)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->lock);
+	was = vm->throttle_pct;
+	if (pct && vm->quitting) {
+		err = -ESHUTDOWN;
+	} else if (pct && !vm->throttle_thread_started) {
+		vm->throttle_pct = pct;
+		err = -pthread_create(&vm->throttle_thread, NULL, throttle_thread, vm);
+		if (err)
+			vm->throttle_pct = 0;
+		else
+			vm->throttle_thread_started = true;
+	} else {
+		/* A new share from the next period on; 0 ends the thread and every sleep. */
+		vm->throttle_pct = pct;
+		if (!pct && vm->throttle_thread_started) {
+			__atomic_store_n(&vm->throttle_until_ns, 0, __ATOMIC_SEQ_CST);
+			vm->throttle_thread_started = false;
+			thread = vm->throttle_thread;
+			join = true;
+		}
+		pthread_cond_broadcast(&vm->throttle_cond);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	if (join)
+		pthread_join(thread, NULL);
+	if (err)
+		vmm_log("unable to throttle the vCPUs to %u%%: %s", pct, strerror(-err));
+	else if (pct != was)
+		vmm_debug("vCPU throttle %u%% (was %u%%)", pct, was);
+	return err;
+}
+
+unsigned int vmm_throttle_get(struct vmm_vm *vm)
+{
+	unsigned int pct;
+
+	pthread_mutex_lock(&vm->lock);
+	pct = vm->throttle_pct;
+	pthread_mutex_unlock(&vm->lock);
+	return pct;
+}
+
+bool vmm_throttle_sleep(struct vmm_vcpu *vcpu)
+{
+	struct vmm_vm *vm = vcpu->vm;
+	uint64_t until = __atomic_load_n(&vm->throttle_until_ns, __ATOMIC_SEQ_CST);
+
+	/* Not throttled, or this period's sleep is over: no lock on the way to KVM_RUN. */
+	if (!until || monotonic_ns() >= until)
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	for (;;) {
+		until = __atomic_load_n(&vm->throttle_until_ns, __ATOMIC_SEQ_CST);
+		if (!until || monotonic_ns() >= until || vm->pause_requested || vm->quitting)
+			break;
+		wait_until(vm, until);
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return true;
+}
