@@ -2,8 +2,9 @@
 # flight.sh: the flight recorder's verdicts (tests/flight.sh) on trace lines of real deaths.
 # A guest that could not fetch the instruction it was executing at its exit before (a
 # not-present instruction-fetch #PF at the same RIP) is named the emulator's only when its
-# memory is known not to be the cause: a booting guest no session touched, or a payload whose
-# VMM's post mortem found its page tables and GDT intact. Nothing else is set aside.
+# memory is known not to be the cause: a booting guest no session touched, a payload whose
+# VMM's post mortem found its page tables and GDT intact, or a guest at a migration's source
+# (the same fault at the instruction after one KVM emulated, too). Nothing else is set aside.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -46,6 +47,24 @@ death 0x00000015
 expect "nor a fetch that found the page present (a protection fault)" test -z "$(emulator_verdict intact)"
 death 0x00000014 0x100a00
 expect "nor one whose exit before was at another RIP" test -z "$(emulator_verdict intact)"
+
+# qemu.sh's QEMU guest at the source, between two aborted migrations (CI, December 2026):
+# an MMIO exit KVM emulated at 0x822c008d, then a not-present fetch at the next instruction.
+mmio_death() { # SHUTDOWN-RIP
+	{
+		ev 445 200.1 "kvm_exit: vcpu 0 reason npf rip 0xffffffff822c008d info1 0x000000010000000e info2 0x00000000febfb000 intr_info 0x00000025 error_code 0x00000000"
+		ev 445 200.1 "kvm_page_fault: vcpu 0 rip 0xffffffff822c008d address 0x00000000febfb000 error_code 0x10000000e"
+		ev 445 200.2 "kvm_exit: vcpu 0 reason shutdown rip $1 info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x80000b0e error_code 0x00000010"
+	} >"$tmp/trace"
+}
+mmio_death 0xffffffff822c0090
+expect_output "a source guest that lost the instruction after the one KVM emulated: the emulator's" \
+	"right after the one at 0xffffffff822c008d KVM emulated .*whose memory kvmmig only reads: a fault of the emulator" emulator_verdict source 317
+expect "the same death of a guest whose memory kvmmig wrote is not set aside" test -z "$(emulator_verdict)"
+mmio_death 0xffffffff822c00a0
+expect "nor a fetch more than one instruction (15 bytes) further" test -z "$(emulator_verdict source)"
+mmio_death 0xffffffff822c1002
+expect "nor one on another page" test -z "$(emulator_verdict source)"
 
 # miglib.sh's reading of the post mortem (user/vm/payload.c's words).
 . /dev/stdin <<<"$(sed -n '/^tables_intact()/,/^}/p' tests/kmod/miglib.sh)"
