@@ -23,6 +23,7 @@
 #include "ctl/clock.h"
 #include "ctl/commands.h"
 #include "ctl/netio.h"
+#include "ctl/options.h"
 #include "ctl/peertext.h"
 #include "ctl/secure.h"
 #include "ctl/session.h"
@@ -100,15 +101,14 @@ static void usage(FILE *f)
 int incoming_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    SHARED_OPTIONS,
 	    {"listen", required_argument, NULL, 'l'},
 	    {"timeout", required_argument, NULL, 't'},
-	    {"progress-timeout", required_argument, NULL, 'P'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"insecure", no_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *listen_on = ":" KVMMIG_DEFAULT_PORT, *name, *keypath = KVMMIG_DEFAULT_KEY;
+	struct shared_opts o;
+	const char *listen_on = ":" KVMMIG_DEFAULT_PORT, *name;
 	struct migration_key keybuf;
 	const struct migration_key *key;
 	struct vmm_conn vmm;
@@ -118,30 +118,24 @@ int incoming_main(int argc, char **argv)
 	enum wire_type type;
 	char *payload = NULL, why[1024], line[96], peer[400];
 	size_t len;
-	int c, lfd, sock, ret, timeout_s = 0, insecure = 0, vm_fd;
-	uint32_t progress_ms = 0;
+	int c, lfd, sock, ret, timeout_s = 0, vm_fd;
 	uint64_t t, restore_ns = 0, verify_ns = 0;
 
-	for (c = 1; c < argc; c++)
-		if (!strcmp(argv[c], "--qemu") || !strncmp(argv[c], "--qemu=", 7))
-			return qemu_incoming_main(argc, argv);
+	if (has_qemu_option(argc, argv))
+		return qemu_incoming_main(argc, argv);
+	shared_opts_init(&o, NULL);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = shared_option(&o, c, optarg);
+		if (ret < 0)
+			return 1;
+		if (ret)
+			continue;
 		switch (c) {
 		case 'l':
 			listen_on = optarg;
 			break;
 		case 't':
 			timeout_s = atoi(optarg);
-			break;
-		case 'P':
-			if (parse_progress_timeout(optarg, &progress_ms))
-				return 1;
-			break;
-		case 'k':
-			keypath = optarg;
-			break;
-		case 'i':
-			insecure = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -156,7 +150,7 @@ int incoming_main(int argc, char **argv)
 		return 1;
 	}
 	name = argv[optind];
-	if (secure_key_option(keypath, insecure, &keybuf, &key))
+	if (secure_key_option(o.keypath, o.insecure, &keybuf, &key))
 		return 1;
 	/* Started over SSH, stdout may go away: a failed write must not kill us mid-handoff. */
 	signal(SIGPIPE, SIG_IGN);
@@ -250,7 +244,7 @@ int incoming_main(int argc, char **argv)
 			 vmm.error[0] ? vmm.error : strerror(-ret));
 		return fail(&vmm, sock, name, why);
 	}
-	ret = session_open(&sess, vm_fd, sock, KVMMIG_SESSION_DEST, progress_ms);
+	ret = session_open(&sess, vm_fd, sock, KVMMIG_SESSION_DEST, o.progress_ms);
 	if (!ret)
 		ret = session_receive(&sess, &st);
 	if (ret == -ECONNABORTED) {

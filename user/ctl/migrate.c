@@ -26,6 +26,7 @@
 #include "ctl/downtime.h"
 #include "ctl/jsonout.h"
 #include "ctl/netio.h"
+#include "ctl/options.h"
 #include "ctl/peertext.h"
 #include "ctl/policy.h"
 #include "ctl/precopy.h"
@@ -274,17 +275,11 @@ static void usage(FILE *f)
 int migrate_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"max-downtime", required_argument, NULL, 'd'},
-	    {"max-rounds", required_argument, NULL, 'r'},
+	    SOURCE_OPTIONS,
 	    {"timeout", required_argument, NULL, 't'},
-	    {"progress-timeout", required_argument, NULL, 'P'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"bandwidth", required_argument, NULL, 'b'},
 	    {"verify", no_argument, NULL, 'v'},
 	    {"converge", required_argument, NULL, 'c'},
 	    {"max-throttle", required_argument, NULL, 'T'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"insecure", no_argument, NULL, 'i'},
 	    {"ssh", required_argument, NULL, 's'},
 	    {"remote-ctl", required_argument, NULL, 'R'},
 	    {"help", no_argument, NULL, 'h'},
@@ -298,39 +293,30 @@ int migrate_main(int argc, char **argv)
 	struct round_stats st;
 	struct migration_key keybuf;
 	const struct migration_key *key;
-	const char *keypath = KVMMIG_DEFAULT_KEY, *dest, *ssh = "ssh", *remote_ctl = "kvmmig-ctl";
+	struct shared_opts o;
+	const char *dest, *ssh = "ssh", *remote_ctl = "kvmmig-ctl";
 	enum policy_decision d;
-	uint64_t timeout_ns = 0, pause_ns, t, bandwidth = 0;
+	uint64_t timeout_ns = 0, pause_ns, t;
 	struct downtime dt;
 	char hello[32768], *payload = NULL, *p, why[1024], peer[400];
 	size_t blob_len;
 	enum wire_type type;
-	int c, ret, verify = 0, insecure = 0, vm_fd;
+	int c, ret, verify = 0, vm_fd;
 	unsigned int throttle;
-	uint32_t progress_ms = 0;
 	unsigned int peer_state_version, digest_version = 1;
 
-	for (c = 1; c < argc; c++)
-		if (!strcmp(argv[c], "--qemu") || !strncmp(argv[c], "--qemu=", 7))
-			return qemu_migrate_main(argc, argv);
-	policy_default_limits(&limits);
+	if (has_qemu_option(argc, argv))
+		return qemu_migrate_main(argc, argv);
+	shared_opts_init(&o, &limits);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = shared_option(&o, c, optarg);
+		if (ret < 0)
+			return 1;
+		if (ret)
+			continue;
 		switch (c) {
-		case 'd':
-			limits.max_downtime_ns = strtoull(optarg, NULL, 0) * 1000000ull;
-			break;
-		case 'r':
-			limits.max_rounds = strtoul(optarg, NULL, 0);
-			break;
 		case 't':
 			timeout_ns = strtoull(optarg, NULL, 0) * 1000000000ull;
-			break;
-		case 'P':
-			if (parse_progress_timeout(optarg, &progress_ms))
-				return 1;
-			break;
-		case 'j':
-			m.json = 1;
 			break;
 		case 'v':
 			verify = 1;
@@ -359,15 +345,6 @@ int migrate_main(int argc, char **argv)
 			limits.max_throttle = pct;
 			break;
 		}
-		case 'b':
-			bandwidth = strtoull(optarg, NULL, 0) * 1000000ull;
-			break;
-		case 'k':
-			keypath = optarg;
-			break;
-		case 'i':
-			insecure = 1;
-			break;
 		case 's':
 			ssh = optarg;
 			break;
@@ -386,18 +363,19 @@ int migrate_main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	m.json = o.json;
 	m.name = argv[optind];
 	dest = argv[optind + 1];
 	if (is_ssh_url(dest)) {
 		/* A fresh key per migration, agreed over SSH. */
-		if (insecure || key_random(&keybuf)) {
+		if (o.insecure || key_random(&keybuf)) {
 			fprintf(stderr, "kvmmig-ctl: %s\n",
-				insecure ? "ssh:// always authenticates: drop --insecure"
+				o.insecure ? "ssh:// always authenticates: drop --insecure"
 					 : "the kernel gave no random bytes for the key");
 			return 1;
 		}
 		key = &keybuf;
-	} else if (secure_key_option(keypath, insecure, &keybuf, &key)) {
+	} else if (secure_key_option(o.keypath, o.insecure, &keybuf, &key)) {
 		return 1;
 	}
 
@@ -427,12 +405,12 @@ int migrate_main(int argc, char **argv)
 
 	if (is_ssh_url(dest)) {
 		m.ssh.json = m.json;
-		if (ssh_dest_start(&m.ssh, dest, m.name, ssh, remote_ctl, progress_ms, key, why,
+		if (ssh_dest_start(&m.ssh, dest, m.name, ssh, remote_ctl, o.progress_ms, key, why,
 				   sizeof(why)))
 			return fail(&m, why);
 		dest = m.ssh.data;
 	}
-	m.sock = dial_destination(dest, bandwidth, key, why, sizeof(why));
+	m.sock = dial_destination(dest, o.bandwidth, key, why, sizeof(why));
 	if (m.sock < 0)
 		return fail(&m, why);
 	if (shape_describe(&vst, hello, sizeof(hello)) ||
@@ -467,7 +445,7 @@ int migrate_main(int argc, char **argv)
 			 m.vmm.error[0] ? m.vmm.error : strerror(-ret));
 		return fail(&m, why);
 	}
-	ret = session_open(&m.sess, vm_fd, m.sock, KVMMIG_SESSION_SOURCE, progress_ms);
+	ret = session_open(&m.sess, vm_fd, m.sock, KVMMIG_SESSION_SOURCE, o.progress_ms);
 	if (ret) {
 		snprintf(why, sizeof(why), "the module could not start sending: %s",
 			 m.sess.why[0] ? m.sess.why : strerror(-ret));
@@ -496,7 +474,7 @@ int migrate_main(int argc, char **argv)
 	m.start_ns = mono_ns();
 
 	pre.sock = m.sock;
-	pre.progress_ms = progress_ms;
+	pre.progress_ms = o.progress_ms;
 	pre.page_size = m.page_size;
 	for (;;) {
 		struct policy_round r;
@@ -571,7 +549,7 @@ int migrate_main(int argc, char **argv)
 	 * what is still queued is the final round's too, so it counts there
 	 * (the state would wait behind it anyway).
 	 */
-	if (drain_send_queue(m.sock, progress_ms)) {
+	if (drain_send_queue(m.sock, o.progress_ms)) {
 		free(payload);
 		return fail(&m, "the link carried nothing of the final round for the progress timeout");
 	}

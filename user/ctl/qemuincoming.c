@@ -21,6 +21,7 @@
 
 #include "ctl/commands.h"
 #include "ctl/netio.h"
+#include "ctl/options.h"
 #include "ctl/peertext.h"
 #include "ctl/qemuconfig.h"
 #include "ctl/qemuctl.h"
@@ -132,12 +133,10 @@ static int answer_verify(struct qincoming *in, uint64_t *repaired)
 int qemu_incoming_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
+	    SHARED_OPTIONS,
 	    {"qemu", required_argument, NULL, 'Q'},
 	    {"listen", required_argument, NULL, 'l'},
 	    {"timeout", required_argument, NULL, 't'},
-	    {"progress-timeout", required_argument, NULL, 'P'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"insecure", no_argument, NULL, 'i'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -147,7 +146,8 @@ int qemu_incoming_main(int argc, char **argv)
 			       .dev_sock = -1,
 			       .sess = {.fd = -1},
 			       .rf = {.fd = -1}};
-	const char *keypath = KVMMIG_DEFAULT_KEY, *listen_on = ":" KVMMIG_DEFAULT_PORT;
+	struct shared_opts o;
+	const char *listen_on = ":" KVMMIG_DEFAULT_PORT;
 	struct migration_key keybuf;
 	const struct migration_key *key;
 	struct qemu_config cfg;
@@ -155,11 +155,16 @@ int qemu_incoming_main(int argc, char **argv)
 	unsigned long long ram_bytes = 0;
 	char why[1024], state[64], *payload = NULL, accept_text[64];
 	uint64_t repaired = 0;
-	uint32_t progress_ms = 0;
-	int c, ret, insecure = 0, timeout_s = 0;
+	int c, ret, timeout_s = 0;
 	enum wire_type type;
 
+	shared_opts_init(&o, NULL);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = shared_option(&o, c, optarg);
+		if (ret < 0)
+			return 1;
+		if (ret)
+			continue;
 		switch (c) {
 		case 'Q':
 			in.qmp_path = optarg;
@@ -169,16 +174,6 @@ int qemu_incoming_main(int argc, char **argv)
 			break;
 		case 't':
 			timeout_s = atoi(optarg);
-			break;
-		case 'P':
-			if (parse_progress_timeout(optarg, &progress_ms))
-				return 1;
-			break;
-		case 'k':
-			keypath = optarg;
-			break;
-		case 'i':
-			insecure = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -192,7 +187,7 @@ int qemu_incoming_main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
-	if (secure_key_option(keypath, insecure, &keybuf, &key))
+	if (secure_key_option(o.keypath, o.insecure, &keybuf, &key))
 		return 1;
 	if (qmp_open(&in.q, in.qmp_path, 0) || qemu_config_check(&in.q, &cfg) < 0)
 		return fail(&in, in.q.error);
@@ -253,7 +248,7 @@ int qemu_incoming_main(int argc, char **argv)
 
 	/* A copy: session_open() closes the fd it gets, and ours is the attachment. */
 	ret = session_open(&in.sess, fcntl(in.kvmmig_fd, F_DUPFD_CLOEXEC, 0), in.sock,
-			   KVMMIG_SESSION_DEST | KVMMIG_SESSION_RAM_FILE, progress_ms);
+			   KVMMIG_SESSION_DEST | KVMMIG_SESSION_RAM_FILE, o.progress_ms);
 	if (!ret)
 		ret = session_receive(&in.sess, &st);
 	if (ret) {

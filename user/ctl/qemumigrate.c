@@ -28,6 +28,7 @@
 #include "ctl/commands.h"
 #include "ctl/jsonout.h"
 #include "ctl/netio.h"
+#include "ctl/options.h"
 #include "ctl/peertext.h"
 #include "ctl/policy.h"
 #include "ctl/precopy.h"
@@ -234,13 +235,7 @@ int qemu_migrate_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"qemu", required_argument, NULL, 'Q'},
-	    {"max-downtime", required_argument, NULL, 'd'},
-	    {"max-rounds", required_argument, NULL, 'r'},
-	    {"progress-timeout", required_argument, NULL, 'P'},
-	    {"json", no_argument, NULL, 'j'},
-	    {"bandwidth", required_argument, NULL, 'b'},
-	    {"key", required_argument, NULL, 'k'},
-	    {"insecure", no_argument, NULL, 'i'},
+	    SOURCE_OPTIONS,
 	    {"unsafe-skip-repair", no_argument, NULL, 'U'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -254,45 +249,28 @@ int qemu_migrate_main(int argc, char **argv)
 	struct qemu_config cfg;
 	struct migration_key keybuf;
 	const struct migration_key *key;
-	const char *keypath = KVMMIG_DEFAULT_KEY, *dest;
+	struct shared_opts o;
+	const char *dest;
 	char why[1024], hello[256], state[64], *payload = NULL;
-	uint64_t bandwidth = 0, t, pause_ns, downtime_ns, repaired = 0, verify_ns = 0, final_ns;
+	uint64_t t, pause_ns, downtime_ns, repaired = 0, verify_ns = 0, final_ns;
 	unsigned long long ram_total;
 	uint64_t precopy_budget_ns;
-	uint32_t progress_ms = 0;
-	int c, ret, insecure = 0, skip_repair = 0, logging_left_s;
+	int c, ret, skip_repair = 0, logging_left_s;
 	enum policy_decision d;
 	enum wire_type type;
 
-	policy_default_limits(&limits);
+	shared_opts_init(&o, &limits);
 	/* No throttle for a QEMU guest yet: its vCPUs are QEMU's (cpu-throttle is not driven). */
 	limits.converge = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		ret = shared_option(&o, c, optarg);
+		if (ret < 0)
+			return 1;
+		if (ret)
+			continue;
 		switch (c) {
 		case 'Q':
 			m.qmp_path = optarg;
-			break;
-		case 'd':
-			limits.max_downtime_ns = strtoull(optarg, NULL, 0) * 1000000ull;
-			break;
-		case 'r':
-			limits.max_rounds = strtoul(optarg, NULL, 0);
-			break;
-		case 'P':
-			if (parse_progress_timeout(optarg, &progress_ms))
-				return 1;
-			break;
-		case 'j':
-			m.json = 1;
-			break;
-		case 'b':
-			bandwidth = strtoull(optarg, NULL, 0) * 1000000ull;
-			break;
-		case 'k':
-			keypath = optarg;
-			break;
-		case 'i':
-			insecure = 1;
 			break;
 		case 'U':
 			skip_repair = 1;
@@ -309,8 +287,9 @@ int qemu_migrate_main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	m.json = o.json;
 	dest = argv[optind];
-	if (secure_key_option(keypath, insecure, &keybuf, &key))
+	if (secure_key_option(o.keypath, o.insecure, &keybuf, &key))
 		return 1;
 
 	/* Everything that can refuse, before QEMU or the destination is touched. */
@@ -343,7 +322,7 @@ int qemu_migrate_main(int argc, char **argv)
 	if (m.kvmmig_fd < 0)
 		return fail(&m, why);
 
-	m.sock = dial_destination(dest, bandwidth, key, why, sizeof(why));
+	m.sock = dial_destination(dest, o.bandwidth, key, why, sizeof(why));
 	if (m.sock < 0)
 		return fail(&m, why);
 	snprintf(hello, sizeof(hello), "qemu 1\nram-bytes %llu\nqemu-version %d.%d.%d\n",
@@ -380,7 +359,7 @@ int qemu_migrate_main(int argc, char **argv)
 
 	/* A copy: session_open() closes the fd it gets, and ours is the attachment. */
 	ret = session_open(&m.sess, fcntl(m.kvmmig_fd, F_DUPFD_CLOEXEC, 0), m.sock,
-			   KVMMIG_SESSION_SOURCE | KVMMIG_SESSION_RAM_FILE, progress_ms);
+			   KVMMIG_SESSION_SOURCE | KVMMIG_SESSION_RAM_FILE, o.progress_ms);
 	if (ret) {
 		snprintf(why, sizeof(why), "the module could not start sending: %s",
 			 m.sess.why[0] ? m.sess.why : strerror(-ret));
@@ -389,7 +368,7 @@ int qemu_migrate_main(int argc, char **argv)
 	m.awaiting_stream = 0;
 	m.start_ns = mono_ns();
 	pre.sock = m.sock;
-	pre.progress_ms = progress_ms;
+	pre.progress_ms = o.progress_ms;
 	for (;;) {
 		struct policy_round r;
 
