@@ -95,21 +95,40 @@ await key
 
 if [ "$role" = a ]; then
 	kernel=$PWD/build/testhost/$(uname -r)/boot/vmlinuz-$(uname -r)
-	kvmmig-vm -v --name lx --cpus $cpus --mem $mem --kernel "$kernel" \
-		--initrd build/guests/linux-initramfs.cpio.gz --append "console=ttyS0 reboot=k panic=-1" \
-		--console "file:$log" 2>/tmp/lx.err &
-	lx_pid=$!
 	say "host a ($(uname -r)): booting Debian's $(uname -r) bzImage as a guest in kvmmig-vm..."
-	if wait_for 240 sh -c "[ \$(sed -n 's/^memcounter: counter \([0-9]*\) .* ok.*/\1/p' $log | wc -l) -ge 3 ]"; then
-		pass "the Linux guest boots and its memcounter runs on host a"
-	else
+	# A guest that dies while it boots, before any migration session touched
+	# it, died on the emulator (docs/TESTING.md: 2-vCPU nested guests die at
+	# boot a few times in a hundred with kvmmig.ko never loaded): it boots
+	# once more, said in an info line (not in tests/retry.sh's words: it
+	# must not license a rerun of other failures). A stall, or a second
+	# death, fails.
+	for try in 1 2; do
+		kvmmig-vm -v --name lx --cpus $cpus --mem $mem --kernel "$kernel" \
+			--initrd build/guests/linux-initramfs.cpio.gz --append "console=ttyS0 reboot=k panic=-1" \
+			--console "file:$log" 2>/tmp/lx.err &
+		lx_pid=$!
+		if wait_for 240 sh -c "! kill -0 $lx_pid 2>/dev/null || [ \$(sed -n 's/^memcounter: counter \([0-9]*\) .* ok.*/\1/p' $log | wc -l) -ge 3 ]" &&
+			kill -0 $lx_pid 2>/dev/null; then
+			pass "the Linux guest boots and its memcounter runs on host a"
+			break
+		fi
 		# Where a boot stalls: the VMM's threads and the CPU they use
 		# (tests/lib.sh threads), or that it is gone.
 		if kill -0 $lx_pid 2>/dev/null; then vmm="VMM threads $(threads $lx_pid)"; else vmm="VMM gone"; fi
+		why="$(tail -n 3 "$log" /tmp/lx.err | tr '\n' ' '); $vmm"
+		if [ $try = 1 ] && [ "$vmm" = "VMM gone" ]; then
+			echo "info: the Linux guest died at boot on host a, before any migration touched it ($why$(flight_detail 12)): the emulator's; booting it once more"
+			flight_restart
+			rm -f "$KVMMIG_RUN_DIR/lx.sock"
+			mv "$log" "$log.died"
+			mv /tmp/lx.err /tmp/lx.err.died
+			continue
+		fi
 		fail "the Linux guest boots and its memcounter runs on host a" \
-			"$(tail -n 3 "$log" /tmp/lx.err | tr '\n' ' '); $vmm; status: $(kvmmig-ctl status lx 2>&1 | tr '\n' ' ')$(flight_verdict boot)"
+			"$why; status: $(kvmmig-ctl status lx 2>&1 | tr '\n' ' ')$(flight_verdict boot)"
+		kill -9 $lx_pid 2>/dev/null
 		signal failed; exit 1
-	fi
+	done
 	say "host a: guest console says: $(grep memcounter "$log" | tail -n 1)"
 	await ready
 	send "$log" migrated "a -> b"
