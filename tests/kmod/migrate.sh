@@ -424,25 +424,47 @@ fi
 # --- A guest that dirties faster than the link carries within the limit.
 # Under emulation write-protect faults throttle the guest below the
 # loopback link, so the link is capped (--bandwidth) well below the guest.
+# The premise, the guest outrunning 2 MB/s, is the kernel's speed: on the
+# debug lane's KASAN kernel each write-protect fault costs milliseconds and
+# the link can win. So the oracle is the tool's own figures, whatever the
+# speed: a migration that gives up names the figure and leaves the guest
+# running at the source; one that completes must have earned it (its last
+# pre-copy round's expected downtime within the 50 ms), with the
+# destination's memory verified and the guest running on there.
 start_source vmf 1 "pages=1024 rate=1024 report_ms=100" 24M
 start_dest vmfin 1 24M
-# --verify: should it converge after all (a round in which the vCPU did not
-# run), the digest says whether the destination got every write.
 # --converge off: the throttle that would let it through is tests/kmod/converge.sh's.
 out=$(kvmmig-ctl migrate vmf "127.0.0.1:$port" "${auth[@]}" --bandwidth 2 --max-downtime 50 --verify --converge off 2>&1)
-if [ $? -ne 0 ] && echo "$out" | grep -Eq 'failed: the guest(.s working set of [0-9.]+ MiB comes back| dirties [0-9.]+ MB/s of distinct pages, faster than the link|.s dirty pages stopped shrinking).*guest is running on the source'; then
-	pass "a guest outrunning the link ends the migration with the figure that fails it named: $(echo "$out" | grep -o 'failed: [^(]*')"
+rc=$?
+stopped_at=$(echo "$out" | grep -- '-> stop and copy' | tail -n 1 | grep -o 'expected downtime [0-9]* ms' | grep -o '[0-9]*')
+if [ $rc -ne 0 ]; then
+	if echo "$out" | grep -Eq 'failed: the guest(.s working set of [0-9.]+ MiB comes back| dirties [0-9.]+ MB/s of distinct pages, faster than the link|.s dirty pages stopped shrinking).*guest is running on the source'; then
+		pass "a guest outrunning the link ends the migration with the figure that fails it named: $(echo "$out" | grep -o 'failed: [^(]*')"
+	else
+		fail "a guest outrunning the link ends the migration with the figure that fails it named" "$(echo "$out" | tail -n 2 | tr '\n' ' ')"
+	fi
+	n0=$(reports "$tmp/vmf.src.log")
+	if alive "$tmp/vmf.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmf.src.log) -gt $n0 ]"; then
+		pass "after giving up the guest keeps running at the source"
+	else
+		fail "after giving up the guest keeps running at the source" "$(why_stopped "$tmp/vmf.src.log" "$tmp/vmf.src.pid")"
+	fi
+	expect_output "the source VM is idle again after a failed migration" "^vmf .* idle$" kvmmig-ctl list
 else
-	fail "a guest outrunning the link ends the migration with the figure that fails it named" "$(echo "$out" | tail -n 2 | tr '\n' ' ')"
+	echo "info: the guest did not outrun 2 MB/s on this kernel: $(echo "$out" | grep -E '^round' | tail -n 2 | tr '\n' '|')"
+	if [ -n "$stopped_at" ] && [ "$stopped_at" -le 50 ]; then
+		pass "a guest the link outran ends the migration only when its figures allow it (expected downtime $stopped_at ms of 50)"
+	else
+		fail "a guest the link outran ends the migration only when its figures allow it" "$(echo "$out" | grep -E '^round' | tail -n 2 | tr '\n' ' ')"
+	fi
+	if runs_on "$tmp/vmfin.dst.log" "$tmp/vmfin.dst.pid" && ! alive "$tmp/vmf.src.pid"; then
+		pass "and the guest runs on at the destination only"
+	else
+		fail "and the guest runs on at the destination only" "$(why_stopped "$tmp/vmfin.dst.log" "$tmp/vmfin.dst.pid")"
+	fi
+	expect_output "and the destination's memory is verified" '^memory verified: digest [0-9a-f]{16} matches' cat "$tmp/vmfin.in.out"
+	kill "$(cat "$tmp/vmfin.dst.pid")" 2>/dev/null
 fi
-n0=$(reports "$tmp/vmf.src.log")
-if alive "$tmp/vmf.src.pid" && wait_for 10 sh -c "[ \$(grep -c ' iter [0-9]* verifies ' $tmp/vmf.src.log) -gt $n0 ]"; then
-	pass "after giving up the guest keeps running at the source"
-else
-	fail "after giving up the guest keeps running at the source" "$(why_stopped "$tmp/vmf.src.log" "$tmp/vmf.src.pid")"
-fi
-expect_output "the source VM is idle again after a failed migration" "^vmf .* idle$" kvmmig-ctl list
-
 kill "$(cat "$tmp/vmf.src.pid")" 2>/dev/null
 
 finish
