@@ -141,11 +141,11 @@ EOF
 }
 # qemu_state NAME: whether QEMU NAME still runs and its run state, for a
 # failure's message.
-qemu_state() { # NAME [source]
+qemu_state() {
 	local pid
 	pid=$(cat "$tmp/$1.pid")
 	# (An exit with the guest's shutdown in the flight recorder: its last KVM
-	# events; "source": a guest at a migration's source, tests/flight.sh.)
-	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; echo "QEMU exited ($?): $(tail -n 2 "$tmp/$1.err" | tr '\n' ' ')$(flight_verdict ${2:+"$2" "$pid"} 2>/dev/null)"; return; }
+	# events; the console's last lines say whether its kernel panicked.)
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; echo "QEMU exited ($?): $(tail -n 2 "$tmp/$1.err" | tr '\n' ' '); console: $(tail -n 4 "$tmp/$1.console" | tr '\n' ' ')$(flight_verdict 2>/dev/null)"; return; }
 	echo "QEMU runs, status $(qmp_status "$tmp/$1.qmp" | tail -n 1)"
 }

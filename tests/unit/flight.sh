@@ -3,8 +3,8 @@
 # A guest that could not fetch the instruction it was executing at its exit before (a
 # not-present instruction-fetch #PF at the same RIP) is named the emulator's only when its
 # memory is known not to be the cause: a booting guest no session touched, a payload whose
-# VMM's post mortem found its page tables and GDT intact, or a guest at a migration's source
-# (the same fault at the instruction after one KVM emulated, too). Nothing else is set aside.
+# VMM's post mortem found its page tables and GDT intact (the same fault at the instruction
+# after one KVM emulated at an MMIO exit, too). Nothing else is set aside.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -48,8 +48,8 @@ expect "nor a fetch that found the page present (a protection fault)" test -z "$
 death 0x00000014 0x100a00
 expect "nor one whose exit before was at another RIP" test -z "$(emulator_verdict intact)"
 
-# qemu.sh's QEMU guest at the source, between two aborted migrations (CI, December 2026):
-# an MMIO exit KVM emulated at 0x822c008d, then a not-present fetch at the next instruction.
+# The instruction after one KVM emulated at an MMIO exit (the shape of a QEMU guest's death
+# in CI, December 2026: an MMIO exit at 0x822c008d, then a not-present fetch at the next).
 mmio_death() { # SHUTDOWN-RIP
 	{
 		ev 445 200.1 "kvm_exit: vcpu 0 reason npf rip 0xffffffff822c008d info1 0x000000010000000e info2 0x00000000febfb000 intr_info 0x00000025 error_code 0x00000000"
@@ -58,13 +58,13 @@ mmio_death() { # SHUTDOWN-RIP
 	} >"$tmp/trace"
 }
 mmio_death 0xffffffff822c0090
-expect_output "a source guest that lost the instruction after the one KVM emulated: the emulator's" \
-	"right after the one at 0xffffffff822c008d KVM emulated .*whose memory kvmmig only reads: a fault of the emulator" emulator_verdict source 317
-expect "the same death of a guest whose memory kvmmig wrote is not set aside" test -z "$(emulator_verdict)"
+expect_output "a payload with intact tables that lost the instruction after the one KVM emulated: the emulator's" \
+	"right after the one at 0xffffffff822c008d KVM emulated .*page tables and GDT in memory intact.*: a fault of the emulator" emulator_verdict intact 317
+expect "the same death without intact tables (a QEMU guest: its devices write its memory) is not set aside" test -z "$(emulator_verdict)"
 mmio_death 0xffffffff822c00a0
-expect "nor a fetch more than one instruction (15 bytes) further" test -z "$(emulator_verdict source)"
+expect "nor a fetch more than one instruction (15 bytes) further" test -z "$(emulator_verdict intact)"
 mmio_death 0xffffffff822c1002
-expect "nor one on another page" test -z "$(emulator_verdict source)"
+expect "nor one on another page" test -z "$(emulator_verdict intact)"
 
 # miglib.sh's reading of the post mortem (user/vm/payload.c's words).
 . /dev/stdin <<<"$(sed -n '/^tables_intact()/,/^}/p' tests/kmod/miglib.sh)"
