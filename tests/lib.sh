@@ -69,3 +69,21 @@ threads() {
 }
 
 finish() { [ "$test_failures" -eq 0 ]; }
+
+# asleep PID SECS: the percent of SECS seconds vCPU 0's thread of VMM PID
+# slept, i.e. neither ran nor waited for a CPU (schedstat): a throttle's
+# share, whatever the machine's load.
+asleep() {
+	local tid t0 t1 r0 w0 r1 w1
+	for tid in /proc/"$1"/task/*; do [ "$(cat "$tid/comm" 2>/dev/null)" = vcpu0 ] && break; done
+	# Builtins only between the readings: a fork costs milliseconds in a test host.
+	read -r r0 w0 _ <"$tid/schedstat"
+	t0=${EPOCHREALTIME/./}
+	sleep "$2"
+	read -r r1 w1 _ <"$tid/schedstat"
+	t1=${EPOCHREALTIME/./}
+	# The scheduler's clock and the wall clock may drift a little apart (in
+	# a test host under TCG by up to a tenth): a share below 0 is 0.
+	local share=$((100 - (r1 - r0 + w1 - w0) / 10 / (t1 - t0)))
+	echo $((share < 0 ? 0 : share))
+}

@@ -50,22 +50,6 @@ until_throttle() {
 		nap 0.3
 	done
 }
-# asleep PIDFILE SECS: the percent of SECS seconds the guest's vCPU 0 thread slept, i.e.
-# neither ran nor waited for a CPU (schedstat): a throttle's share, whatever the load.
-asleep() {
-	local tid t0 t1 r0 w0 r1 w1
-	for tid in /proc/"$(cat "$1")"/task/*; do [ "$(cat "$tid/comm" 2>/dev/null)" = vcpu0 ] && break; done
-	# Builtins only between the readings: a fork costs milliseconds in a test host.
-	read -r r0 w0 _ <"$tid/schedstat"
-	t0=${EPOCHREALTIME/./}
-	sleep "$2"
-	read -r r1 w1 _ <"$tid/schedstat"
-	t1=${EPOCHREALTIME/./}
-	# The scheduler's clock and the wall clock may drift a little apart (in
-	# a test host under TCG by up to a tenth): a share below 0 is 0.
-	local share=$((100 - (r1 - r0 + w1 - w0) / 10 / (t1 - t0)))
-	echo $((share < 0 ? 0 : share))
-}
 # rate LOG SECS: the guest's iterations per second over SECS seconds, as its console reports them.
 rate() {
 	local i0 i1
@@ -87,7 +71,7 @@ print("throttles", ",".join(str(o["throttle_pct"]) for o in rounds),
 
 start_source cv 1 "$pace" 24M
 before=$(rate "$tmp/cv.src.log" 4)
-slept_before=$(asleep "$tmp/cv.src.pid" 2)
+slept_before=$(asleep "$(cat "$tmp/cv.src.pid")" 2)
 echo "info: the guest does $before iterations/s (24 pages each) before any migration; its vCPU sleeps $slept_before% of the time"
 
 # --- --converge off: today's behaviour.
@@ -144,7 +128,7 @@ expect_output "--verify: the destination's memory matches the source's at the pa
 # The rate moves with the machine's load; the vCPU's sleep share does not:
 # a throttle left behind shows there whatever the load.
 after=$(rate "$tmp/cvin.dst.log" 4)
-slept=$(asleep "$tmp/cvin.dst.pid" 2)
+slept=$(asleep "$(cat "$tmp/cvin.dst.pid")" 2)
 if [ "$(throttle_of cvin)" = 0 ] && [ "$slept" -le $((slept_before + 15)) ] && [ "$before" -gt 0 ] &&
 	[ $((after * 3)) -ge "$before" ]; then
 	pass "no throttle remains: the destination says throttle 0, its vCPU sleeps $slept% of the time ($slept_before% before), the guest does $after iterations/s ($before before)"
@@ -156,7 +140,7 @@ kill "$(cat "$tmp/cvin.dst.pid")" 2>/dev/null
 # --- cancel, and a killed tool, with a throttle in force.
 start_source cw 1 "$pace" 24M
 before=$(rate "$tmp/cw.src.log" 4)
-slept_before=$(asleep "$tmp/cw.src.pid" 2)
+slept_before=$(asleep "$(cat "$tmp/cw.src.pid")" 2)
 for how in cancel kill destination-killed; do
 	start_dest cwin 1 24M
 	# It must not converge before this test has acted, however slow the
@@ -177,7 +161,7 @@ for how in cancel kill destination-killed; do
 		continue
 	fi
 	held=$(throttle_of cw)
-	slept_held=$(asleep "$tmp/cw.src.pid" 1)
+	slept_held=$(asleep "$(cat "$tmp/cw.src.pid")" 1)
 	if [ $how = cancel ]; then
 		kvmmig-ctl cancel cw >/dev/null
 		wait $mig
@@ -193,7 +177,7 @@ for how in cancel kill destination-killed; do
 	fi
 	if until_throttle cw "-eq 0" 10; then
 		now=$(rate "$tmp/cw.src.log" 4)
-		slept=$(asleep "$tmp/cw.src.pid" 2)
+		slept=$(asleep "$(cat "$tmp/cw.src.pid")" 2)
 		if [ "$slept_held" -ge $((slept_before + held / 3)) ] && [ "$slept" -le $((slept_before + 15)) ] &&
 			[ $((now * 3)) -ge "$before" ]; then
 			pass "$how with the vCPUs throttled to $held% (asleep $slept_held% then, $slept_before% before): no throttle remains, asleep $slept%, the guest does $now iterations/s ($before before)"
@@ -225,7 +209,7 @@ for cut in round8 nogo; do
 		# What the progress lines of a throttled migration look like.
 		sed 's/^/info:   /' "$tmp/cut.$cut.out" | grep -E '^info:   (round|final)' | cut -c1-400
 	fi
-	slept=$(asleep "$tmp/cw.src.pid" 2)
+	slept=$(asleep "$(cat "$tmp/cw.src.pid")" 2)
 	if grep -q '^cut at' "$tmp/fake.$cut" && [ $rc = $want_rc ] && [ "${most:-0}" -ge 40 ] &&
 		[ "$(throttle_of cw)" = 0 ] && [ "$slept" -le $((slept_before + 15)) ]; then
 		pass "connection cut ($(sed -n 's/^cut at //p' "$tmp/fake.$cut")) with the vCPUs throttled up to $most%: exit $rc, throttle 0, asleep $slept%"

@@ -21,21 +21,6 @@ work() {
 	echo $((${a1:-0} - ${a0:-0})) $((${b1:-0} - ${b0:-0}))
 }
 throttle_of() { vm_ctl "$1" status | sed -n 's/^throttle //p'; }
-# asleep PID SECS: the percent of SECS seconds vCPU 0's thread of VMM PID slept, i.e. neither
-# ran nor waited for a CPU (schedstat): a throttle's share, whatever the machine's load.
-asleep() {
-	local tid t0 t1 r0 w0 r1 w1
-	for tid in /proc/"$1"/task/*; do [ "$(cat "$tid/comm" 2>/dev/null)" = vcpu0 ] && break; done
-	# Builtins only between the readings: a fork costs milliseconds in a test host.
-	read -r r0 w0 _ <"$tid/schedstat"
-	t0=${EPOCHREALTIME/./}
-	sleep "$2"
-	read -r r1 w1 _ <"$tid/schedstat"
-	t1=${EPOCHREALTIME/./}
-	# The scheduler's clock and the wall clock may drift a little apart: a share below 0 is 0.
-	local share=$((100 - (r1 - r0 + w1 - w0) / 10 / (t1 - t0)))
-	echo $((share < 0 ? 0 : share))
-}
 
 vm_start t1 --cpus 2 --mem 64M --payload "$dirtymem" \
 	--append "pages=2048 rate=64 report_ms=20 gap_ms=100000"
