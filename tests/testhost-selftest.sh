@@ -114,6 +114,17 @@ else
 	fail "testhost: timeout kills the test host" "exit $rc; $(tail -n 3 "$tmp/err" | tr '\n' '|')"
 fi
 
+# A kernel that does not reach its command in time is stopped, named, and
+# (kvmmig never loaded: a boot stalled in the emulator) booted once more.
+TESTHOST_BOOT_LIMIT=2 "$testhost" --kernel "$first" --no-module --timeout 120 -- true >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc = 125 ] && [ "$(grep -c 'did not reach its command in 2 s' "$tmp/err")" = 2 ] &&
+	grep -q 'its kernel stalled at boot, kvmmig not loaded' "$tmp/err" && grep -q 'booting it once more' "$tmp/err"; then
+	pass "testhost: a kernel stuck before its command is stopped and booted once more"
+else
+	fail "testhost: a kernel stuck before its command is stopped and booted once more" "exit $rc; $(tail -n 5 "$tmp/err" | tr '\n' '|')"
+fi
+
 # Two hosts: b listens, a sends 4 MB over TCP; both print size and digest.
 set -- $kernels
 pair="$1,${2:-$1}"
