@@ -13,7 +13,7 @@
 #   flight_restart      start it afresh once a death in it has been described
 #   flight_stop         remove it
 #   emulator_rips FILE  names each guest RIP of FILE that is host kernel text
-#   emulator_verdict [boot|intact [PID]], flight_verdict [same]:
+#   emulator_verdict [boot|intact|qemu-source [PID]], flight_verdict [same]:
 #                       whose fault a death was (PID: the dead guest's VMM)
 tracing=/sys/kernel/tracing
 [ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
@@ -100,7 +100,7 @@ host_text() {
 	done </proc/modules
 	return 1
 }
-# emulator_verdict [boot|intact]: for a guest that died: the emulator named
+# emulator_verdict [boot|intact|qemu-source]: for a guest that died: the emulator named
 # when the shut-down vCPU's RIP was the host's (tests/run runs a test host
 # once more on that verdict, and only on it); nothing otherwise. Also when
 # the guest could not fetch the very instruction it was executing at its
@@ -114,15 +114,22 @@ host_text() {
 # where kvmmig.ko was never loaded, of a fresh payload with a second guest
 # running beside it: tests/stress/first-touch-loop.sh --neighbour, 1 in 223
 # on 7.3 under QEMU 7.2, while 822 fresh payloads started alone lost none).
-# Not for a QEMU guest: its device models write its memory (an MMIO exit
-# can be a virtqueue kick that QEMU answers by writing guest pages), so its
-# memory is never known not to be the cause.
-emulator_verdict() { # [boot|intact [PID]]
+# Or "qemu-source", a QEMU guest at the source of a migration. Its memory
+# is not known intact (QEMU's device models write it), but nothing of
+# kvmmig writes it (the source module and tool only read the RAM file), and
+# the same guest dies the same way with kvmmig.ko never loaded: QEMU's own
+# migrations, cancelled at pre-switchover and the guest resumed
+# (tests/stress/qemu-cancel-loop.sh, bookworm-backports' 6.12 test host,
+# December 2026), lost it 5 times in about 150 cancels under QEMU 7.2.22
+# and 10.0.2, each a not-present instruction fetch at the RIP of its NPF
+# exit before or the host's RIP handed to the guest.
+emulator_verdict() { # [boot|intact|qemu-source [PID]]
 	[ -r $flight/trace ] || return 0
 	emulator_rips <(grep 'reason shutdown' $flight/trace)
 	case ${1:-} in
 	boot) flight_lost_code "no migration session had touched it" "${2:-}" ;;
 	intact) flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)" "${2:-}" ;;
+	qemu-source) flight_lost_code "a QEMU guest at a migration's source, which kvmmig only reads, lost the same way without kvmmig (tests/stress/qemu-cancel-loop.sh)" "${2:-}" ;;
 	esac
 }
 # flight_lost_code WHY [PID]: lost_own_code on the shut-down vCPU's last two
@@ -131,7 +138,7 @@ flight_lost_code() {
 	[ -r $flight/trace ] && shutdown_of "${2:-}" || return 0
 	thread_lines "$(shutdown_tid)" | grep 'kvm_exit:' | tail -n 2 | lost_own_code "$1"
 }
-# flight_verdict [boot|intact [PID]]: emulator_verdict, then the shut-down
+# flight_verdict [boot|intact|qemu-source [PID]]: emulator_verdict, then the shut-down
 # vCPU's last KVM events.
 flight_verdict() {
 	printf '%s %s' "$(emulator_verdict "$@")" "$(flight_detail 12 "${2:-}")"

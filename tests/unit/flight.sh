@@ -60,7 +60,9 @@ mmio_death() { # SHUTDOWN-RIP
 mmio_death 0xffffffff822c0090
 expect_output "a payload with intact tables that lost the instruction after the one KVM emulated: the emulator's" \
 	"right after the one at 0xffffffff822c008d KVM emulated .*page tables and GDT in memory intact.*: a fault of the emulator" emulator_verdict intact 317
-expect "the same death without intact tables (a QEMU guest: its devices write its memory) is not set aside" test -z "$(emulator_verdict)"
+expect "the same death without intact tables or a mode (a QEMU guest: its devices write its memory) is not set aside" test -z "$(emulator_verdict)"
+expect_output "the same death of a QEMU guest at a migration's source: the emulator's, with the control run named" \
+	"a QEMU guest at a migration's source, which kvmmig only reads, lost the same way without kvmmig .*qemu-cancel-loop.sh.*: a fault of the emulator" emulator_verdict qemu-source 317
 mmio_death 0xffffffff822c00a0
 expect "nor a fetch more than one instruction (15 bytes) further" test -z "$(emulator_verdict intact)"
 mmio_death 0xffffffff822c1002
