@@ -125,6 +125,17 @@ else
 	fail "testhost: a kernel stuck before its command is stopped and booted once more" "exit $rc; $(tail -n 5 "$tmp/err" | tr '\n' '|')"
 fi
 
+# A kernel that resets is stopped at once and the code each CPU ran at the
+# reset is named (QEMU's dump, KASLR undone): here a triple fault on purpose.
+"$testhost" --kernel "$first" --no-module --timeout 120 -- \
+	'echo triple >/sys/kernel/reboot/type; echo b >/proc/sysrq-trigger; sleep 100' >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc = 125 ] && grep -q 'stopped without a result (its kernel reset (triple fault); at the reset; CPU .*(native_machine_emergency_restart+0x' "$tmp/err"; then
+	pass "testhost: a triple fault stops the test host and names the code it ran"
+else
+	fail "testhost: a triple fault stops the test host and names the code it ran" "exit $rc; $(head -n 2 "$tmp/err" | tr '\n' '|')"
+fi
+
 # Two hosts: b listens, a sends 4 MB over TCP; both print size and digest.
 set -- $kernels
 pair="$1,${2:-$1}"

@@ -219,7 +219,7 @@ killsrcpaused() {
 		fail "killsrcpaused: the tool's guard says it resumed the guest at the source" \
 			"$(tail -n 2 "$tmp/killsrcpaused.mig.out" | tr '\n' ' ')"
 }
-# fault_step CMD...: one step of the fault sequence that must leave the
+# fault_step NAME CMD...: one step of the fault sequence that must leave the
 # source guest running, its lines held back until it is over. A source
 # guest lost before or during it to the test host's emulator (the flight
 # recorder's qemu-source verdict: tests/flight.sh) sets the step aside, its
@@ -229,7 +229,7 @@ killsrcpaused() {
 set_asides=0
 fault_step() {
 	local out=$tmp/step.out before=$test_failures pid why name=$1
-	[ "$1" = fault ] && name=$2
+	shift
 	pid=$(cat "$tmp/faultsrc.pid")
 	: >"$out"
 	if kill -0 "$pid" 2>/dev/null; then
@@ -250,23 +250,27 @@ fault_step() {
 	rm -f /dev/shm/kvmmig-qemu-faultsrc "$tmp/faultsrc.qmp"
 	mv "$tmp/faultsrc.console" "$tmp/faultsrc.console.died.$set_asides"
 	boot_qemu faultsrc || { fail "faults: a new source guest boots" "$booted_why"; return; }
-	fault_step "$@"
+	fault_step "$name" "$@"
 }
 # QEMU_FAULTS: all (default), paused (only those at pre-switchover) or 0.
 if [ "${QEMU_FAULTS:-all}" != 0 ]; then
 	if boot_qemu faultsrc; then
 		if [ "${QEMU_FAULTS:-all}" = all ]; then
-			fault_step fault killsrc '^round  0' srctool
-			fault_step fault killdstqemu '^round  0' dstqemu
-			fault_step giveup
+			fault_step killsrc fault killsrc '^round  0' srctool
+			fault_step killdstqemu fault killdstqemu '^round  0' dstqemu
+			fault_step giveup giveup
 		fi
-		fault_step fault killdst '-> final' dsttool
-		fault_step killsrcpaused
+		fault_step killdst fault killdst '-> final' dsttool
+		fault_step killsrcpaused killsrcpaused
 		cat "$tmp"/faultsrc.console* | grep -q MISMATCH &&
 			fail "faults: the guest's checks never fail at the source" "$(cat "$tmp"/faultsrc.console* | grep -m1 MISMATCH)" ||
 			pass "faults: the guest's checks never fail at the source"
 		# Last, as it ends the source: QEMU itself dies in pre-copy.
-		[ "${QEMU_FAULTS:-all}" = all ] && fault killsrcqemu '^round  0' srcqemu
+		# (A source lost before it to the emulator is replaced first.)
+		if [ "${QEMU_FAULTS:-all}" = all ]; then
+			fault_step "the faults before killsrcqemu" true
+			fault killsrcqemu '^round  0' srcqemu
+		fi
 	else
 		fail "faults: the source guest boots" "$booted_why"
 	fi
@@ -277,20 +281,25 @@ fi
 # --- Without the repair: the guest must see QEMU's lost device writes. A
 # hop during which the guest's disk reads happened not to outlast round 0
 # (seen once in an emulated host: 0 pages differed) proves nothing: again.
+# Nor does a destination guest that went silent instead (seen once: 3783
+# stale pages, not a line on its console in 120 s; a stale page QEMU wrote
+# can as well be a virtqueue's used ring): again, its state said.
+seen=
 for try in 1 2 3; do
 	hop norepair --unsafe-skip-repair
 	echo "info: source without repair (try $try): $(tr '\n' '|' <"$tmp/norepair.mig.out")"
 	echo "info: destination without repair (try $try): $(tr '\n' '|' <"$tmp/norepair.in.out")"
 	differ=$(grep -o '[0-9]* pages differ at' "$tmp/norepair.mig.out" | cut -d' ' -f1)
-	[ "${differ:-0}" -gt 0 ] && break
+	if [ "${differ:-0}" -gt 0 ] && wait_for 90 grep -q 'MISMATCH' "$tmp/norepairdst.console"; then
+		seen=$(grep -m1 MISMATCH "$tmp/norepairdst.console")
+		break
+	fi
+	echo "info: without repair (try $try): ${differ:-no} pages differed, no MISMATCH at the destination:" \
+		"$(qemu_state norepairdst); console: $(tail -n 3 "$tmp/norepairdst.console" | tr '\n' ' ')"
 	qemu_cleanup
 	qpids=()
 done
-if wait_for 120 grep -q 'MISMATCH' "$tmp/norepairdst.console"; then
-	pass "without the repair the guest sees the lost device writes: $(grep -m1 MISMATCH "$tmp/norepairdst.console")"
-else
-	fail "without the repair the guest sees the lost device writes" \
-		"no MISMATCH at the destination: $(tail -n 3 "$tmp/norepairdst.console" | tr '\n' ' ')"
-fi
+[ -n "$seen" ] && pass "without the repair the guest sees the lost device writes: $seen" ||
+	fail "without the repair the guest sees the lost device writes" "no MISMATCH at the destination in 3 tries (info lines above)"
 qemu_cleanup
 finish
