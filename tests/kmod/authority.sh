@@ -19,23 +19,12 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-TEST_SUFFIX=" [$(uname -r)]"
-PATH=$PWD/build:$PWD/build/tests:$PATH
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap "" PIPE
+. tests/kmod/bglib.sh
 
 MEM=16
 PORT=7415
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
-. tests/kmod/bglib.sh
 workers() { pgrep -c -P 2 '^kvmmig-' || true; }
 rogue() { timeout 60 tests/kmod/authority.py "$@" 2>&1; }
 

@@ -1,5 +1,22 @@
-# bglib.sh: sourced by module tests that drive long-lived test programs
-# (test VMMs, kvmmig-ctl debug) line by line. Needs $tmp and a pids array.
+# bglib.sh: sourced, after tests/lib.sh and from the repository's top, by
+# the module tests that drive long-lived test programs (test VMMs,
+# kvmmig-ctl debug) line by line. Sets the kernel in TEST_SUFFIX, build/ and
+# build/tests first on PATH, $tmp (a directory of the script's own), the
+# pids array and a cleanup on exit that kills them and removes $tmp (and
+# $KVMMIG_RUN_DIR when set). SIGPIPE is ignored: a tool that exited must
+# fail a check, not end the script.
+TEST_SUFFIX=" [$(uname -r)]"
+PATH=$PWD/build:$PWD/build/tests:$PATH
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp" ${KVMMIG_RUN_DIR:+"$KVMMIG_RUN_DIR"}
+}
+trap cleanup EXIT
+trap "" PIPE
+lines_gt() { [ "$(wc -l <"$1")" -gt "$2" ]; }
 
 # bg NAME CMD...: runs CMD, stdin from fifo $tmp/NAME.in (fd in NAME_fd),
 # output in $tmp/NAME.out, its PID in NAME_pid and in pids.

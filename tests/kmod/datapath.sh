@@ -18,58 +18,29 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-TEST_SUFFIX=" [$(uname -r)]"
-PATH=$PWD/build:$PWD/build/tests:$PATH
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-lines_gt() { [ "$(wc -l <"$1")" -gt "$2" ]; }
+. tests/kmod/bglib.sh
 
-# start NAME CMD...: runs CMD with stdin from fifo $tmp/NAME.in, output in
-# $tmp/NAME.out; fd of the fifo's writer in ${NAME}_fd.
-start() {
-	local name=$1
-	shift
-	mkfifo "$tmp/$name.in"
-	"$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &
-	pids+=($!)
-	eval "exec {${name}_fd}>\"$tmp/$name.in\""
-}
-# send NAME LINE: writes LINE to NAME's stdin and waits for one more output
-# line (up to 120 s); prints that line.
-send() {
-	local name=$1 line=$2 n fd
-	n=$(wc -l <"$tmp/$name.out")
-	eval "fd=\${${name}_fd}"
-	echo "$line" >&"$fd"
-	wait_for 120 lines_gt "$tmp/$name.out" "$n" || { echo "timeout"; return 1; }
-	sed -n "$((n + 1))p" "$tmp/$name.out"
-}
+ask_wait=120
 field() { echo "$1" | sed -n "s/.*$2=\([0-9]*\).*/\1/p"; }
 
 MEM=${DATAPATH_MEM:-16}
 PORT=7411
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
-start src dirtier src --mem "$MEM" --fill --stride 2
-start dst dirtier dst --mem "$MEM" --idle
+bg src dirtier src --mem "$MEM" --fill --stride 2
+bg dst dirtier dst --mem "$MEM" --idle
 wait_for 10 grep -q attached "$tmp/src.out" && wait_for 10 grep -q attached "$tmp/dst.out" ||
 	{ fail "test VMs attach" "$(cat "$tmp"/*.out)"; exit 1; }
 
-start mon kvmmig-ctl debug monitor
+bg mon kvmmig-ctl debug monitor
 mon_pid=${pids[-1]}
 wait_for 60 grep -q monitoring "$tmp/mon.out"
 # The script pauses between rounds (seconds each in an emulated test host
 # under load) and the destination's RECEIVE spans them all: its progress
 # timeout (no byte for N s ends it, default 30) is raised out of the way.
-start recv kvmmig-ctl debug dest dst $PORT --progress-timeout 600
+bg recv kvmmig-ctl debug dest dst $PORT --progress-timeout 600
 wait_for 60 grep -q listening "$tmp/recv.out"
-start send kvmmig-ctl debug source src 127.0.0.1:$PORT
+bg send kvmmig-ctl debug source src 127.0.0.1:$PORT
 if wait_for 20 grep -q started "$tmp/send.out"; then pass "source session starts (dirty logging on, HELLO sent)"
 else fail "source session starts (dirty logging on, HELLO sent)" "$(cat "$tmp/send.out")"; exit 1; fi
 expect_output "list shows the source and destination states" "^src .* source$" kvmmig-ctl list
@@ -80,15 +51,15 @@ expect_output "destination is receiving" "^dst .* receiving$" kvmmig-ctl list
 # session stays usable: the full round below runs on it. For a source
 # session with known flags, not yet finished, a first round without FULL
 # is the only EINVAL left.
-out=$(send send "round")
+out=$(ask send "round")
 expect_output "a first round that is not full is refused (by the ioctl)" "^error Invalid argument: -$" echo "$out"
-out=$(send send "round bogus full")
+out=$(ask send "round bogus full")
 expect_output "unknown round flags are refused (by the ioctl)" "^error Invalid argument: -$" echo "$out"
 expect_output "a refused request leaves the session as it was" "^src .* source$" kvmmig-ctl list
 
 echo run >&"$src_fd"
 wait_for 10 grep -q running "$tmp/src.out"
-r0=$(send send "round full")
+r0=$(ask send "round full")
 pages=$((MEM * 256))
 sent=$(field "$r0" sent) zero=$(field "$r0" zero) bytes=$(field "$r0" bytes)
 if [ "$((sent + zero))" -eq "$pages" ] && [ "$zero" -gt 0 ] && [ "$sent" -gt 0 ]; then
@@ -107,9 +78,9 @@ dirty_total=0
 short=
 for i in 1 2 3; do
 	sleep 1
-	p0=$(field "$(send src passes)" passes)
-	r=$(send send "round")
-	p1=$(field "$(send src passes)" passes)
+	p0=$(field "$(ask src passes)" passes)
+	r=$(ask send "round")
+	p1=$(field "$(ask src passes)" passes)
 	d=$(field "$r" dirty)
 	dirty_total=$((dirty_total + d))
 	echo "  $r (guest passes $p0 -> $p1)"
@@ -117,25 +88,25 @@ for i in 1 2 3; do
 done
 if [ -z "$short" ]; then pass "every page the guest wrote since the last harvest is in the next one (>= $((pages / 2)) per round)"
 else fail "every page the guest wrote since the last harvest is in the next one" "$short"; fi
-p1=$(send src passes)
+p1=$(ask src passes)
 if [ "$dirty_total" -gt 0 ] && [ "$(field "$p1" passes)" -gt 1 ]; then
 	pass "the running guest dirties pages between rounds (dirty=$dirty_total, $p1)"
 else fail "the running guest dirties pages between rounds" "dirty=$dirty_total $p1"; fi
 
 # The VMM writes a page itself: invisible to KVM's log, so it must mark it.
-paused=$(send src pause)
+paused=$(ask src pause)
 # Page 3000: upper half, even: neither filled nor ever written by the guest.
-send src "poke $((3000 * 4096 + 8)) 0x1122334455667788" >/dev/null
-send src "mark $((3000 * 4096)) 4096" >/dev/null
-expect_output "MARK_DIRTY outside guest memory is refused" "^error EINVAL" send src "mark $((MEM << 20)) 4096"
-expect_output "misaligned MARK_DIRTY is refused" "^error EINVAL" send src "mark 0x5001 4096"
-rf=$(send send "round final")
+ask src "poke $((3000 * 4096 + 8)) 0x1122334455667788" >/dev/null
+ask src "mark $((3000 * 4096)) 4096" >/dev/null
+expect_output "MARK_DIRTY outside guest memory is refused" "^error EINVAL" ask src "mark $((MEM << 20)) 4096"
+expect_output "misaligned MARK_DIRTY is refused" "^error EINVAL" ask src "mark 0x5001 4096"
+rf=$(ask send "round final")
 echo "  $rf ($paused)"
 if [ "$(field "$rf" dirty)" -ge 1 ]; then pass "final round with the guest paused ($rf)"
 else fail "final round with the guest paused" "$rf"; fi
 expect_output "list shows source-done after the final round" "^src .* source-done$" kvmmig-ctl list
-send send "trailer state-transfer-follows" >/dev/null
-out=$(send send "round")
+ask send "trailer state-transfer-follows" >/dev/null
+out=$(ask send "round")
 # Refused by the ioctl (EINVAL: the stream is complete), not a failed request.
 expect_output "no round after the final one" "^error Invalid argument: -$" echo "$out"
 expect_output "the refused round left the session done, not failed" "^src .* source-done$" kvmmig-ctl list
@@ -147,8 +118,8 @@ else fail "destination received the whole stream" "$(cat "$tmp/recv.out")"; fi
 expect_output "socket positioned right after END (trailer intact)" "^after END: state-transfer-follows$" \
 	cat "$tmp/recv.out"
 
-hs=$(send src "hash $tmp/src.hash")
-hd=$(send dst "hash $tmp/dst.hash")
+hs=$(ask src "hash $tmp/src.hash")
+hd=$(ask dst "hash $tmp/dst.hash")
 lost=$(diff "$tmp/src.hash" "$tmp/dst.hash" | grep -c '^>')
 if [ "$hs" = "$hd" ] && [ "$lost" -eq 0 ]; then
 	pass "destination memory equals the source byte for byte ($hs, $pages pages, 0 lost)"
@@ -157,7 +128,7 @@ if [ "$(grep '^3000 ' "$tmp/dst.hash" | cut -d' ' -f2)" != "$(grep '^3002 ' "$tm
 	pass "a page only the VMM wrote (not the guest) arrived because it was marked dirty"
 else fail "a page only the VMM wrote (not the guest) arrived because it was marked dirty" "page 3000 is still zero on dst"; fi
 
-out=$(send send stop)
+out=$(ask send stop)
 expect_output "source session stops (its fd closed)" "^stopped$" echo "$out"
 wait_for 10 sh -c "kvmmig-ctl list | grep -q '^src .* idle$'"
 expect_output "list shows idle after stop" "^src .* idle$" kvmmig-ctl list

@@ -8,23 +8,12 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-TEST_SUFFIX=" [$(uname -r)]"
-PATH=$PWD/build:$PWD/build/tests:$PATH
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap "" PIPE # a tool that exited early must fail a check, not end the script
+. tests/kmod/bglib.sh
 
 MEM=32
 PORT=7413
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
-. tests/kmod/bglib.sh
 workers() { pgrep -c -P 2 '^kvmmig-' || true; }
 gone() { ! kill -0 "$1" 2>/dev/null; }
 settled() { # NAME: the VM is idle and its worker is gone

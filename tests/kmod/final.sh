@@ -9,21 +9,10 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-TEST_SUFFIX=" [$(uname -r)]"
-export PATH=$PWD/build:$PWD/build/tests:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp" "$KVMMIG_RUN_DIR"
-}
-trap cleanup EXIT
-trap "" PIPE
+export KVMMIG_RUN_DIR=/tmp/kvmmig-run
+. tests/kmod/bglib.sh
 PORT=7415
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
-
-. tests/kmod/bglib.sh
 
 bg vm dirtier fin --mem 32
 wait_for 10 grep -q attached "$tmp/vm.out" || { fail "the VM attaches" "$(cat "$tmp/vm.out")"; exit 1; }

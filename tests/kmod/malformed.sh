@@ -10,17 +10,7 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-TEST_SUFFIX=" [$(uname -r)]"
-PATH=$PWD/build:$PWD/build/tests:$PATH
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-lines_gt() { [ "$(wc -l <"$1")" -gt "$2" ]; }
+. tests/kmod/bglib.sh
 
 MEM=8
 PORT=7412

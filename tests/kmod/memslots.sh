@@ -9,22 +9,11 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
-TEST_SUFFIX=" [$(uname -r)]"
-PATH=$PWD/build:$PWD/build/tests:$PATH
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap "" PIPE # a tool that exited must not take the script with it
+. tests/kmod/bglib.sh
 MEM=8
 PORT=7414
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
-. tests/kmod/bglib.sh
 ask_wait=10
 settled() { kvmmig-ctl list | grep -q "^$1 .* idle$" && ! pgrep -P 2 -x "kvmmig-$1" >/dev/null; }
 # new_vm NAME: a running dirtier VM (slot 0 logged from the start, as a VMM does).

@@ -12,45 +12,21 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
+. tests/kmod/bglib.sh
 TEST_SUFFIX=" [$(uname -r) $KVMMIG_ROLE]"
-PATH=$PWD/build:$PWD/build/tests:$PATH
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-	wait 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-lines_gt() { [ "$(wc -l <"$1")" -gt "$2" ]; }
-start() {
-	local name=$1
-	shift
-	mkfifo "$tmp/$name.in"
-	"$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &
-	pids+=($!)
-	eval "exec {${name}_fd}>\"$tmp/$name.in\""
-}
-send() {
-	local name=$1 line=$2 n fd
-	n=$(wc -l <"$tmp/$name.out")
-	eval "fd=\${${name}_fd}"
-	echo "$line" >&"$fd"
-	wait_for 180 lines_gt "$tmp/$name.out" "$n" || { echo "timeout"; return 1; }
-	sed -n "$((n + 1))p" "$tmp/$name.out"
-}
+ask_wait=180
 MEM=16
 PORT=7430
 grep -q '^kvmmig ' /proc/modules || insmod "$KVMMIG_KO"
 
 if [ "$KVMMIG_ROLE" = b ]; then
-	start dst dirtier dst --mem $MEM --idle
+	bg dst dirtier dst --mem $MEM --idle
 	wait_for 10 grep -q attached "$tmp/dst.out"
 	# RECEIVE spans the source script's pauses between rounds: raise its
 	# progress timeout (default 30 s) out of the way.
 	out=$(timeout 300 kvmmig-ctl debug dest dst $PORT --progress-timeout 600 2>&1 | grep -v listening)
 	expect_output "destination host received the stream" "^received round=5 " echo "$out"
-	mine=$(send dst "hash $tmp/dst.hash")
+	mine=$(ask dst "hash $tmp/dst.hash")
 	theirs=$(echo "$out" | sed -n 's/^after END: //p')
 	if [ -n "$theirs" ] && [ "$mine" = "$theirs" ]; then
 		pass "memory equals the source host's after the final round ($mine)"
@@ -59,12 +35,12 @@ if [ "$KVMMIG_ROLE" = b ]; then
 	exit
 fi
 
-start src dirtier src --mem $MEM --fill --stride 2
+bg src dirtier src --mem $MEM --fill --stride 2
 wait_for 10 grep -q attached "$tmp/src.out"
-send src run >/dev/null
+ask src run >/dev/null
 # b listens once its VM is up: retry until it does.
 for i in $(seq 60); do
-	start tool kvmmig-ctl debug source src 10.250.0.2:$PORT
+	bg tool kvmmig-ctl debug source src 10.250.0.2:$PORT
 	wait_for 10 grep -Eq "started|unable" "$tmp/tool.out"
 	grep -q started "$tmp/tool.out" && break
 	rm -f "$tmp/tool.in"
@@ -73,19 +49,19 @@ done
 expect_output "source session to the other host starts" "^started" cat "$tmp/tool.out"
 # Round 0 sends every page, as data or as a zero-page header ("dirty" is
 # only what the dirty log held).
-r0=$(send tool "round full")
+r0=$(ask tool "round full")
 sent=$(echo "$r0" | sed -n 's/.* sent=\([0-9]*\).*/\1/p') zero=$(echo "$r0" | sed -n 's/.* zero=\([0-9]*\).*/\1/p')
 if [[ $r0 == "round round=0 "* ]] && [ "$((${sent:-0} + ${zero:-0}))" -eq "$((MEM * 256))" ]; then
 	pass "round 0 over the link sends every page ($r0)"
 else fail "round 0 over the link sends every page" "$r0 (want sent+zero=$((MEM * 256)))"; fi
 for i in 1 2 3; do
 	sleep 1
-	r=$(send tool round)
+	r=$(ask tool round)
 	echo "  $r"
 done
-send src pause >/dev/null
-expect_output "final round over the link" "^round round=4 " send tool "round final"
-h=$(send src "hash $tmp/src.hash")
-send tool "trailer $h" >/dev/null
-expect_output "source session stops" "^stopped" send tool stop
+ask src pause >/dev/null
+expect_output "final round over the link" "^round round=4 " ask tool "round final"
+h=$(ask src "hash $tmp/src.hash")
+ask tool "trailer $h" >/dev/null
+expect_output "source session stops" "^stopped" ask tool stop
 finish
