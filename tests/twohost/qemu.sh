@@ -54,12 +54,19 @@ await() {
 }
 give_up() { signal failed; exit 1; }
 counters() { sed -n 's/^memcounter: counter \([0-9]*\) checksum [0-9]* ok\r\?$/\1/p' "$1"; }
-# why_gone NAME: a guest that stopped: its QEMU's state, console and stderr.
+# why_gone NAME: a guest that stopped: its QEMU's state, console and stderr
+# (a KVM internal error's suberror, extra data and registers first).
 why_gone() {
 	local pid alive=running
 	pid=$(cat "$tmp/$1.pid")
-	kill -0 "$pid" 2>/dev/null || { wait "$pid"; alive="exited $?"; }
-	printf 'QEMU %s; console: %s QEMU: %s%s' "$alive" "$(tail -n 5 "$tmp/$1.console" | tr '\n' ' ')" \
+	if kill -0 "$pid" 2>/dev/null; then
+		alive="running, status $(qmp_status "$tmp/$1.qmp" | tail -n 1)"
+	else
+		wait "$pid"
+		alive="exited $?"
+	fi
+	printf 'QEMU %s; console: %s QEMU: %s ... %s%s' "$alive" "$(tail -n 5 "$tmp/$1.console" | tr '\n' ' ')" \
+		"$(grep -m 6 -E 'internal error|Suberror|extra data|emulation failure|^RAX=|^RIP=|^CR0=' "$tmp/$1.err" | tr '\n' ' ')" \
 		"$(tail -n 3 "$tmp/$1.err" | tr '\n' ' ')" "$(flight_verdict)"
 }
 quit_qemu() {

@@ -219,6 +219,18 @@ else
 fi
 stop_qemu
 
+# A QEMU neither running nor paused (-S: prelaunch; likewise internal-error,
+# guest-panicked) has nothing to migrate, and migrate --qemu must not claim
+# the guest runs at the source: it says QEMU's state.
+start_qemu qemu-system-x86_64 -accel kvm $(file_backend "$shm" on)
+"$ctl" migrate --qemu "$tmp/qmp.sock" 127.0.0.1:9 --insecure >"$tmp/mout" 2>"$tmp/merr"
+if [ $? = 1 ] && grep -q 'QEMU is prelaunch, not running or paused: nothing to migrate; the guest is NOT running on the source: QEMU is prelaunch$' "$tmp/merr"; then
+	pass "migrate --qemu of a stopped QEMU (prelaunch) says the guest is not running, QEMU's state named"
+else
+	fail "migrate --qemu of a stopped QEMU (prelaunch) says the guest is not running, QEMU's state named" "$(tr '\n' ' ' <"$tmp/merr")"
+fi
+stop_qemu
+
 # Not a QMP socket at all, and no socket: exit 2 with the reason.
 expect_output "qemu-check: no socket is one line saying how to start QEMU" \
 	"cannot reach QEMU's QMP socket .*-qmp unix:" "$ctl" qemu-check "$tmp/none.sock"

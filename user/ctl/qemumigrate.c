@@ -86,7 +86,7 @@ static int fail(struct qmigration *m, const char *what)
 {
 	const char *where = "running on the source";
 	int had_session = m->sess.fd >= 0;
-	char clean[1024];
+	char clean[1024], state[64], stopped[128];
 
 	/* The module lets go of the socket first: closing the session fd aborts it. */
 	session_close(&m->sess);
@@ -110,10 +110,17 @@ static int fail(struct qmigration *m, const char *what)
 		close(m->sock);
 		m->sock = -1;
 	}
-	if (qemu_exited(&m->q))
+	if (qemu_exited(&m->q)) {
 		where = "running nowhere: the source QEMU exited (its own log says why)";
-	else if (qemu_cancel_and_resume(&m->q, m->qemu_migrating, m->was_running))
+	} else if (qemu_cancel_and_resume(&m->q, m->qemu_migrating, m->was_running)) {
 		where = "NOT running on the source: `cont` failed, check QEMU";
+	} else if (!qemu_run_state(&m->q, state, sizeof(state)) && strcmp(state, "running")) {
+		/* Say what QEMU says: a guest QEMU stopped itself (internal-error,
+		 * guest-panicked, shutdown) or one left paused is not running. */
+		snprintf(stopped, sizeof(stopped), "NOT running on the source: QEMU is %s%s", state,
+			 !strcmp(state, "paused") && !m->was_running ? ", as it was" : "");
+		where = stopped;
+	}
 	release(m);
 	peer_text(clean, sizeof(clean), what);
 	if (m->json)
