@@ -80,7 +80,7 @@ quit_qemu() {
 # go on here: both workloads ok, the counter past the source's last, no
 # MISMATCH, QEMU running.
 receive() {
-	local hop=$1 src=$2 name=$3 ipid in_rc last src_rc first now
+	local hop=$1 src=$2 name=$3 ipid in_rc last src_rc first now given_up=
 	start_qemu "$name" -incoming defer -S
 	kvmmig-ctl incoming --qemu "$tmp/$name.qmp" --listen "$self:$port" "${auth[@]}" \
 		--timeout 600 >"$tmp/$name.in.out" 2>&1 &
@@ -88,7 +88,16 @@ receive() {
 	wait_for 30 grep -q 'waiting for a source' "$tmp/$name.in.out" ||
 		{ fail "hop $hop: the destination waits" "$(tail -n 2 "$tmp/$name.in.out" | tr '\n' ' ')"; give_up; }
 	signal "ready.$hop"
-	while kill -0 $ipid 2>/dev/null && [ ! -e "$S/failed" ]; do nap 0.5; done
+	while kill -0 $ipid 2>/dev/null && [ ! -e "$S/failed" ]; do
+		# A source that failed before it connected would leave this tool
+		# waiting out its --timeout: 30 s after the source said so, stop it.
+		if [ -z "$given_up" ] && [ -e "$S/migrated.$hop" ]; then
+			read -r _ src_rc <"$S/migrated.$hop"
+			[ "${src_rc:-1}" = 0 ] || given_up=$SECONDS
+		fi
+		[ -n "$given_up" ] && [ $((SECONDS - given_up)) -ge 30 ] && kill $ipid 2>/dev/null
+		nap 0.5
+	done
 	[ -e "$S/failed" ] && exit 1
 	wait $ipid
 	in_rc=$?
