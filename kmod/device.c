@@ -55,7 +55,7 @@ static long ioctl_attach(struct kvmmig_handle *h, void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags & ~KVMMIG_ATTACH_INCOMING)
+	if (arg.flags & ~(KVMMIG_ATTACH_INCOMING | KVMMIG_ATTACH_DIRTY_RING))
 		return -EINVAL;
 	if (!memchr(arg.name, '\0', sizeof(arg.name)))
 		return -EINVAL;

@@ -229,8 +229,22 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 	long caps;
 	int ret;
 
-	if (READ_ONCE(kvm->dirty_ring_size)) {
-		s->why = "the VM uses a dirty ring, which kvmmig does not harvest yet";
+	/*
+	 * A dirty-ring VM has no bitmap to GET or CLEAR: only a VMM that
+	 * reaps its ring into MARK_DIRTY (KVMMIG_ATTACH_DIRTY_RING) can be
+	 * migrated, and then every dirty page reaches the session as a mark.
+	 */
+	s->ring = READ_ONCE(kvm->dirty_ring_size);
+	if (s->ring && !s->vm->ring_reported) {
+		s->why = "the VM uses KVM's dirty ring and its VMM did not attach it with KVMMIG_ATTACH_DIRTY_RING (it must reap the ring into MARK_DIRTY)";
+		return -EOPNOTSUPP;
+	}
+	if (!s->ring && s->vm->ring_reported) {
+		s->why = "the VMM attached the VM with KVMMIG_ATTACH_DIRTY_RING but KVM has no dirty ring for it";
+		return -EINVAL;
+	}
+	if (s->ring && s->ram_file_mode) {
+		s->why = "a dirty-ring VM in RAM-file mode (QEMU's) is not supported";
 		return -EOPNOTSUPP;
 	}
 	s->slots = kcalloc(KVMMIG_MAX_SLOTS, sizeof(*s->slots), GFP_KERNEL_ACCOUNT);
@@ -277,6 +291,9 @@ int kvmmig_harvest_setup(struct kvmmig_session *s)
 	}
 	kvmmig_leak_inc(KVMMIG_OBJ_SCRATCH);
 
+	/* The ring's pages come as marks: KVM's dirty-log mode is not ours to set. */
+	if (s->ring)
+		goto send_hello;
 	caps = kvmmig_vm_ioctl(s, KVM_CHECK_EXTENSION,
 			       KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
 	if (caps < 0 || !(caps & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
@@ -380,7 +397,7 @@ static int harvest_chunk(struct kvmmig_session *s, struct kvmmig_slot *slot,
 	int ret;
 
 	bitmap_zero(bits, KVMMIG_CHUNK_PAGES);
-	if (slot->logged) {
+	if (slot->logged && !s->ring) {
 		if (copy_from_user(bits, scratch_bitmap(s) + first / 8, bytes))
 			return -EFAULT;
 		/* KVM may set padding bits past the slot's end: ignore them. */
@@ -468,7 +485,8 @@ static int final_check(struct kvmmig_session *s)
 	ret = check_slots(s, false);
 	if (ret)
 		return ret;
-	for (i = 0; i < s->nslots && !dirty; i++) {
+	/* (A dirty-ring VM's vCPUs are paused: their VMM reaped the rings before this round.) */
+	for (i = 0; i < s->nslots && !dirty && !s->ring; i++) {
 		if (!s->slots[i].logged)
 			continue;
 		ret = slot_still_dirty(s, &s->slots[i]);
@@ -507,7 +525,7 @@ int kvmmig_harvest_round(struct kvmmig_session *s, u32 flags)
 
 		if (slot->vmm_owned)
 			continue;
-		if (slot->logged) {
+		if (slot->logged && !s->ring) {
 			struct kvm_dirty_log log = {
 				.slot = slot->id,
 				.dirty_bitmap = scratch_bitmap(s),

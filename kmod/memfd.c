@@ -60,14 +60,15 @@ static bool is_hole(struct address_space *mapping,
 }
 
 /*
- * The length of the run that starts at @uaddr (at most @npages pages) whose
- * pages are all holes (*hole = true) or all not (*hole = false). The caller
- * holds @mm's mmap lock; the answer is exact for as long as nobody else
- * writes the memory (the destination) or is caught by the dirty log (the
- * source).
+ * The length of the run that starts at @uaddr whose pages are all holes
+ * (*hole = true, at most @npages pages) or all not (*hole = false, at most
+ * @max_data pages: the caller's batch; scanning further would be repeated
+ * for every batch of a long run). The caller holds @mm's mmap lock; the
+ * answer is exact for as long as nobody else writes the memory (the
+ * destination) or is caught by the dirty log (the source).
  */
 u32 kvmmig_hole_run(struct mm_struct *mm, unsigned long uaddr, u32 npages,
-		    bool *hole)
+		    u32 max_data, bool *hole)
 {
 	struct vm_area_struct *vma = vma_lookup(mm, uaddr);
 	struct address_space *mapping;
@@ -75,7 +76,7 @@ u32 kvmmig_hole_run(struct mm_struct *mm, unsigned long uaddr, u32 npages,
 
 	*hole = false;
 	if (!vma || !vma_tells_holes(vma))
-		return npages;
+		return min(npages, max_data);
 	npages = min_t(unsigned long, npages, (vma->vm_end - uaddr) >> PAGE_SHIFT);
 	mapping = vma->vm_file->f_mapping;
 	*hole = is_hole(mapping, vma, uaddr);
@@ -92,6 +93,8 @@ u32 kvmmig_hole_run(struct mm_struct *mm, unsigned long uaddr, u32 npages,
 			return npages;
 		return clamp_t(pgoff_t, next - index, 1, npages);
 	}
+	if (!*hole)
+		npages = min(npages, max_data);
 	for (i = 1; i < npages; i++)
 		if (is_hole(mapping, vma, uaddr + ((unsigned long)i << PAGE_SHIFT)) != *hole)
 			break;

@@ -8,7 +8,7 @@ struct file;
 struct mm_struct;
 
 u32 kvmmig_hole_run(struct mm_struct *mm, unsigned long uaddr, u32 npages,
-		    bool *hole);
+		    u32 max_data, bool *hole);
 struct file *kvmmig_memfd_range(struct mm_struct *mm, unsigned long uaddr,
 				size_t len, loff_t *pos);
 bool kvmmig_maps_file_whole(struct mm_struct *mm, struct file *file,

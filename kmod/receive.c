@@ -239,10 +239,9 @@ static int zero_guest(struct kvmmig_session *s, u64 uaddr, u32 npages)
 		if (kvmmig_session_cancelled(s))
 			return kvmmig_net_error(s, -ECANCELED, NULL);
 		mmap_read_lock(mm);
-		n = kvmmig_hole_run(mm, uaddr, npages, &hole);
+		/* Pages present are read (and cleared) a page at a time, 64 per lock. */
+		n = kvmmig_hole_run(mm, uaddr, npages, 64, &hole);
 		mmap_read_unlock(mm);
-		if (!hole)
-			n = min_t(u32, n, 64); /* read (and cleared) a page at a time */
 		for (i = 0; !hole && i < n; i++) {
 			void __user *p = (void __user *)(uaddr + ((u64)i << PAGE_SHIFT));
 

@@ -143,6 +143,7 @@ int kvmmig_registry_attach(int vm_fd, const char *name, u32 flags,
 	vm->tgid = task_tgid_nr(current);
 	vm->state = KVMMIG_VM_IDLE;
 	vm->incoming = flags & KVMMIG_ATTACH_INCOMING;
+	vm->ring_reported = flags & KVMMIG_ATTACH_DIRTY_RING;
 	mutex_init(&vm->lock);
 	spin_lock_init(&vm->session_lock);
 	spin_lock_init(&vm->stat_lock);

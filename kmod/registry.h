@@ -35,6 +35,7 @@ struct kvmmig_vm {
 	spinlock_t session_lock;
 	struct kvmmig_session *session;	/* NULL when idle */
 	bool incoming;			/* KVMMIG_ATTACH_INCOMING, until received */
+	bool ring_reported;		/* KVMMIG_ATTACH_DIRTY_RING */
 
 	/* What netlink reports; readable from any context. */
 	spinlock_t stat_lock;

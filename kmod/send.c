@@ -206,9 +206,7 @@ int kvmmig_send_run(struct kvmmig_session *s, const struct kvmmig_slot *slot,
 		if (kvmmig_session_cancelled(s))
 			return kvmmig_net_error(s, -ECANCELED, NULL);
 		mmap_read_lock(mm);
-		n = kvmmig_hole_run(mm, uaddr, n, &hole);
-		if (!hole)
-			n = min_t(u32, n, KVMMIG_SEND_BATCH);
+		n = kvmmig_hole_run(mm, uaddr, n, KVMMIG_SEND_BATCH, &hole);
 		got = hole ? n : kvmmig_gup_remote(mm, uaddr, n, 0, s->pages, NULL);
 		mmap_read_unlock(mm);
 		if (hole) {

@@ -52,6 +52,7 @@ struct kvmmig_session {
 	struct kvmmig_vm *vm;		/* kvmmig_vm_get() reference */
 	bool source;
 	bool ram_file_mode;		/* KVMMIG_SESSION_RAM_FILE */
+	bool ring;			/* the VMM reports its dirty ring: no dirty-log ioctls */
 	struct file *ram_file;		/* its RAM file, get_file() reference */
 	u64 ram_base;			/* destination: where the VMM maps offset 0 */
 	struct socket *sock;		/* sockfd_lookup() reference */

@@ -13,7 +13,8 @@
 #   flight_restart      start it afresh once a death in it has been described
 #   flight_stop         remove it
 #   emulator_rips FILE  names each guest RIP of FILE that is host kernel text
-#   emulator_verdict [boot|intact|qemu-source [PID]], flight_verdict [same]:
+#   tables_intact ERRFILE  a payload VMM's post mortem found its tables intact
+#   emulator_verdict [boot|intact|source|qemu-source [PID]], flight_verdict [same]:
 #                       whose fault a death was (PID: the dead guest's VMM)
 tracing=/sys/kernel/tracing
 [ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
@@ -100,6 +101,12 @@ host_text() {
 	done </proc/modules
 	return 1
 }
+# tables_intact ERRFILE: the VMM's post mortem found the payload's page
+# tables and boot GDT as it wrote them (user/vm/payload.c).
+tables_intact() {
+	grep -q "post mortem: the payload's page tables ([^)]*): intact" "$1" &&
+		grep -q "post mortem: the boot GDT: intact" "$1"
+}
 # emulator_verdict [boot|intact|qemu-source]: for a guest that died: the emulator named
 # when the shut-down vCPU's RIP was the host's (tests/run runs a test host
 # once more on that verdict, and only on it); nothing otherwise. Also when
@@ -114,6 +121,12 @@ host_text() {
 # where kvmmig.ko was never loaded, of a fresh payload with a second guest
 # running beside it: tests/stress/first-touch-loop.sh --neighbour, 1 in 223
 # on 7.3 under QEMU 7.2, while 822 fresh payloads started alone lost none).
+# Or "source", any guest at a migration's source that is not booting: the
+# source module and tool read guest memory and never write it (KVM
+# write-protects it for them), so between two VM entries nothing of
+# kvmmig's can take a guest's code page out of its page tables. Seen: a
+# payload guest (tests/tools/dirtier, kvmmig-vm's) dying in round 0, when
+# KVM_CLEAR_DIRTY_LOG makes it take a write-protection NPF per page.
 # Or "qemu-source", a QEMU guest at the source of a migration. Its memory
 # is not known intact (QEMU's device models write it), but nothing of
 # kvmmig writes it (the source module and tool only read the RAM file), and
@@ -123,13 +136,14 @@ host_text() {
 # December 2026), lost it 5 times in about 150 cancels under QEMU 7.2.22
 # and 10.0.2, each a not-present instruction fetch at the RIP of its NPF
 # exit before or the host's RIP handed to the guest.
-emulator_verdict() { # [boot|intact|qemu-source [PID]]
+emulator_verdict() { # [boot|intact|source|qemu-source [PID]]
 	[ -r $flight/trace ] || return 0
 	emulator_rips <(grep 'reason shutdown' $flight/trace)
 	case ${1:-} in
 	boot) flight_lost_code "no migration session had touched it" "${2:-}" ;;
 	intact) flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)" "${2:-}" ;;
 	qemu-source) flight_lost_code "a QEMU guest at a migration's source, which kvmmig only reads, lost the same way without kvmmig (tests/stress/qemu-cancel-loop.sh)" "${2:-}" ;;
+	source) flight_lost_code "a guest at a migration's source, whose memory kvmmig.ko only reads (its page tables cannot have changed under it)" "${2:-}" ;;
 	esac
 }
 # flight_lost_code WHY [PID]: lost_own_code on the shut-down vCPU's last two

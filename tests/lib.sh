@@ -6,7 +6,19 @@ TEST_SUFFIX=${TEST_SUFFIX:-}
 test_failures=0
 
 pass() { echo "PASS: $1${TEST_SUFFIX}"; }
-fail() { echo "FAIL: $1${TEST_SUFFIX}: $2"; test_failures=$((test_failures + 1)); }
+fail() {
+	echo "FAIL: $1${TEST_SUFFIX}: $2"
+	test_failures=$((test_failures + 1))
+	# A guest the emulator lost (tests/flight.sh's verdict in the reason):
+	# tests/retry.sh runs the script again, so a module script (miglib.sh,
+	# bglib.sh set this) stops here rather than have every check that
+	# needed that guest wait out its timeout (a lost source once cost
+	# migrate.sh 500 s of them).
+	if [ "${STOP_AT_EMULATOR_FAULT:-0}" = 1 ] && [[ $2 == *"a fault of the emulator (QEMU TCG)"* ]]; then
+		echo "info: the emulator lost a guest (the line above): the rest of this script depended on it; tests/retry.sh runs it again"
+		exit 1
+	fi
+}
 
 # expect NAME CMD...: passes when CMD exits 0; the failure shows its output.
 expect() {
@@ -70,12 +82,12 @@ threads() {
 
 finish() { [ "$test_failures" -eq 0 ]; }
 
-# asleep PID SECS: the percent of SECS seconds vCPU 0's thread of VMM PID
-# slept, i.e. neither ran nor waited for a CPU (schedstat): a throttle's
-# share, whatever the machine's load.
+# asleep PID SECS [VCPU]: the percent of SECS seconds vCPU VCPU's (0's)
+# thread of VMM PID slept, i.e. neither ran nor waited for a CPU
+# (schedstat): a throttle's share, whatever the machine's load.
 asleep() {
 	local tid t0 t1 r0 w0 r1 w1
-	for tid in /proc/"$1"/task/*; do [ "$(cat "$tid/comm" 2>/dev/null)" = vcpu0 ] && break; done
+	for tid in /proc/"$1"/task/*; do [ "$(cat "$tid/comm" 2>/dev/null)" = "vcpu${3:-0}" ] && break; done
 	# Builtins only between the readings: a fork costs milliseconds in a test host.
 	read -r r0 w0 _ <"$tid/schedstat"
 	t0=${EPOCHREALTIME/./}

@@ -131,6 +131,57 @@ def find_kthread(comm):
     return None
 
 
+def watch_tool(ctl, kcomm, dcomm, vm_pid):
+    """Wait for the tool ctl, sampling meanwhile the CPU of the source
+    session kthread (comm kcomm) and of the source VMM's threads. Returns
+    (exit status, rusage, kthread pid, its last CPU seconds, destination
+    kthread pid, {tid: (comm, cpu)} last seen of the VMM)."""
+    kpid = klast = dpid = None
+    vm_last = thread_times(vm_pid)
+    while True:
+        wpid, status, ru = os.wait4(ctl.pid, os.WNOHANG)
+        if wpid:
+            return os.waitstatus_to_exitcode(status), ru, kpid, klast, dpid, vm_last
+        if kpid is None:
+            kpid = find_kthread(kcomm)
+        if dpid is None:
+            dpid = find_kthread(dcomm)
+        if kpid is not None:
+            tt = thread_times(kpid)
+            if kpid in tt:
+                klast = tt[kpid][1]
+        tt = thread_times(vm_pid)
+        if tt:
+            vm_last.update(tt)
+        time.sleep(0.02)
+
+
+def wait_listening(inc):
+    """Until the incoming tool inc says it waits (after a warning with
+    --insecure), or says nothing more."""
+    for _ in range(5):
+        l = inc.stdout.readline()
+        if b"waiting" in l or not l:
+            break
+    if b"waiting" not in l:
+        log("incoming did not start:", l)
+
+
+def tool_events(out):
+    """The round events and the done event of kvmmig-ctl --json output."""
+    rounds, done = [], None
+    for l in out.decode().splitlines():
+        try:
+            j = json.loads(l)
+        except ValueError:
+            continue
+        if j.get("event") == "round":
+            rounds.append(j)
+        elif j.get("event") == "done":
+            done = j
+    return rounds, done
+
+
 def guest_gap(src, dst, t0):
     """Longest silence (ms) between console 'rd' lines from t0 on, across the
     source's last line and the destination's first."""
@@ -239,11 +290,13 @@ class Kvmmig:
             cmd += ["--incoming"]
         else:
             cmd += ["--kernel", a.kernel, "--initrd", a.initrd, "--append", a.append]
+        sock = "%s/%s.sock" % (os.environ["KVMMIG_RUN_DIR"], name)
+        if os.path.exists(sock):
+            os.unlink(sock)  # a killed VMM's: the wait below is for this one's
         p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=open("%s/%s.err" % (a.out, name), "w"))
         p.vmname = name
         p.con = Console(p, "%s/%s.console" % (a.out, name))
-        sock = "%s/%s.sock" % (os.environ["KVMMIG_RUN_DIR"], name)
         end = time.time() + 120
         while not os.path.exists(sock) and time.time() < end and p.poll() is None:
             time.sleep(0.1)
@@ -257,12 +310,7 @@ class Kvmmig:
         inc = subprocess.Popen(["kvmmig-ctl", "incoming", dst.vmname, "--listen",
                                 "127.0.0.1:%d" % self.port, "--timeout", "300"] + self.auth_args(),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        for _ in range(5):  # "waiting ..." (after a warning with --insecure)
-            l = inc.stdout.readline()
-            if b"waiting" in l or not l:
-                break
-        if b"waiting" not in l:
-            log("incoming did not start:", l)
+        wait_listening(inc)
         vm_before = thread_times(src.pid)
         vm_proc_before = proc_time(src.pid)
         perf = None
@@ -288,30 +336,8 @@ class Kvmmig:
                                 "--timeout", str(a.timeout)] + self.auth_args() + converge_off(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         # Poll the kthread and the source VMM until the tool is done.
-        kcomm = ("kvmmig-" + src.vmname)[:15]
-        dcomm = ("kvmmig-" + dst.vmname)[:15]
-        kpid, kfirst, klast = None, None, None
-        self.dst_kpid = None
-        vm_last = dict(vm_before)
-        while True:
-            wpid, status, ru = os.wait4(ctl.pid, os.WNOHANG)
-            if wpid:
-                break
-            if kpid is None:
-                kpid = find_kthread(kcomm)
-            if self.dst_kpid is None:
-                self.dst_kpid = find_kthread(dcomm)
-            if kpid is not None:
-                tt = thread_times(kpid)
-                if kpid in tt:
-                    if kfirst is None:
-                        kfirst = tt[kpid][1]
-                    klast = tt[kpid][1]
-            tt = thread_times(src.pid)
-            if tt:
-                vm_last.update(tt)
-            time.sleep(0.02)
-        rc = os.waitstatus_to_exitcode(status)
+        rc, ru, kpid, klast, self.dst_kpid, vm_last = watch_tool(
+            ctl, ("kvmmig-" + src.vmname)[:15], ("kvmmig-" + dst.vmname)[:15], src.pid)
         self.src_kpid = kpid
         if perf:
             open(profile + ".stop", "w").close()  # EOF for the workload's read
@@ -334,16 +360,7 @@ class Kvmmig:
         else:
             inc.kill()
         inc.wait()
-        rounds, done = [], None
-        for l in out.decode().splitlines():
-            try:
-                j = json.loads(l)
-            except ValueError:
-                continue
-            if j.get("event") == "round":
-                rounds.append(j)
-            elif j.get("event") == "done":
-                done = j
+        rounds, done = tool_events(out)
         vcpu = sum(c - vm_before.get(t, ("", 0))[1] for t, (n, c) in vm_last.items()
                    if n.startswith("vcpu"))
         # Total VMM CPU since it started, minus what it had before, minus vCPUs.
@@ -428,20 +445,23 @@ class Qemu:
         self.cur = self.start_vm(incoming=False)
 
     def start_vm(self, incoming):
+        return self.launch("%s%d" % ("qm" if self.multifd else "q", self.n), incoming)
+
+    def launch(self, tag, incoming, machine="q35", extra=()):
         a = self.a
-        tag = "%s%d" % ("qm" if self.multifd else "q", self.n)
         qmp = "/tmp/%s.qmp" % tag
         if os.path.exists(qmp):
             os.unlink(qmp)
-        cmd = ["qemu-system-x86_64", "-enable-kvm", "-M", "q35", "-cpu", "host",
+        cmd = ["qemu-system-x86_64", "-enable-kvm", "-M", machine, "-cpu", "host",
                "-m", str(a.mem), "-smp", str(a.cpus), "-nodefaults", "-no-user-config",
                "-display", "none", "-vga", "none", "-serial", "stdio", "-no-reboot",
                "-kernel", a.kernel, "-initrd", a.initrd, "-append", a.append,
                "-qmp", "unix:%s,server=on,wait=off" % qmp, "-name", "%s,debug-threads=on" % tag]
         if incoming:
             cmd += ["-incoming", "defer"]
-        p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        p = subprocess.Popen(cmd + list(extra), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                              stderr=open("%s/%s.err" % (a.out, tag), "w"))
+        p.tag = tag
         p.con = Console(p, "%s/%s.console" % (a.out, tag))
         p.qmp = QMP(qmp)
         return p
@@ -527,6 +547,110 @@ class Qemu:
         self.cur.kill()
 
 
+def pid_apart(pid):
+    """Have the next process's pid differ from pid in its first three digits:
+    kvmmig.ko names a QEMU VM's session kthread kvmmig-qemu-PID, cut at 15
+    characters, so that the source's and the destination's tell apart."""
+    digits = len(str(pid))
+    if digits <= 3:
+        return
+    bucket = 10 ** (digits - 3)
+    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+        f.write(str((pid // bucket + 1) * bucket - 1))
+
+
+class KvmmigQemu(Qemu):
+    """The same QEMU guest with its RAM in a shared file (/dev/shm, the
+    backend x-ignore-shared leaves out of QEMU's stream in 7.2 and 10.0):
+    `kvmmig-ctl migrate --qemu` moves the RAM through kvmmig.ko, QEMU's own
+    stream its devices and vCPUs. The tool gets a QMP socket of its own."""
+
+    def __init__(self, a):
+        self.a, self.multifd, self.n, self.port = a, False, 0, 7500
+        self.name = "kvmmig-qemu"
+        self.auth = ["--insecure"] if tool_has_auth() else []
+        self.cur = self.start_vm(incoming=False)
+
+    def start_vm(self, incoming):
+        if incoming:
+            pid_apart(self.cur.pid)
+        tag = "kq%d" % self.n
+        ram, tool = "/dev/shm/kvmmig-bench-%s" % tag, "/tmp/%s.tool.qmp" % tag
+        for f in (ram, tool):
+            if os.path.exists(f):
+                os.unlink(f)
+        # smm=off: kvmmig.ko refuses a VM with SMM memory (address space 1).
+        p = self.launch(tag, incoming, "q35,smm=off", [
+            "-object", "memory-backend-file,id=ram0,size=%dM,mem-path=%s,share=on" % (self.a.mem, ram),
+            "-machine", "memory-backend=ram0", "-qmp", "unix:%s,server=on,wait=off" % tool]
+            + (["-S"] if incoming else []))
+        p.ram, p.tool_qmp = ram, tool
+        return p
+
+    def migrate(self, rate, profile=None):
+        a, src = self.a, self.cur
+        self.n += 1
+        dst = self.start_vm(incoming=True)
+        self.port += 1
+        inc = subprocess.Popen(["kvmmig-ctl", "incoming", "--qemu", dst.tool_qmp, "--listen",
+                                "127.0.0.1:%d" % self.port, "--timeout", "300"] + self.auth,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        wait_listening(inc)
+        tt0, p0 = thread_times(src.pid), proc_time(src.pid)
+        t0 = now()
+        ctl = subprocess.Popen(["kvmmig-ctl", "migrate", "--qemu", src.tool_qmp,
+                                "127.0.0.1:%d" % self.port, "--json",
+                                "--max-downtime", str(a.max_downtime)] + self.auth,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        rc, ru, _, klast, _, _ = watch_tool(ctl, ("kvmmig-qemu-%d" % src.pid)[:15], "-", src.pid)
+        t1 = now()
+        out, err = ctl.stdout.read(), ctl.stderr.read()
+        tt1, p1 = thread_times(src.pid), proc_time(src.pid)
+        inc.wait()
+        vcpu = sum(c - tt0.get(t, ("", 0))[1] for t, (n, c) in tt1.items() if "/KVM" in n)
+        rounds, done = tool_events(out)
+        r = {"method": self.name, "rate_pages_s": rate, "ok": rc == 0 and done is not None,
+             "error": err.decode().strip()[-300:] if rc else ""}
+        if r["ok"]:
+            end = time.time() + 30  # the incoming tool continues the guest
+            while not dst.con.rd() and time.time() < end:
+                time.sleep(0.1)
+            time.sleep(3 * REPORT_MS / 1000)
+            r.update({
+                "total_ms": done["total_ns"] / 1e6, "downtime_ms": done["downtime_ns"] / 1e6,
+                "bytes": done["bytes"], "rounds": done["rounds"],
+                "pages_repaired": done.get("pages_repaired"),
+                "guest_gap_ms": guest_gap(src.con, dst.con, t0 - 2 * 10**9),
+                "switch_gap_ms": switch_gap(src.con, dst.con, t0 - 2 * 10**9),
+                # QEMU still sends devices and vCPUs: its non-vCPU threads count.
+                "cpu_s": {"kthread": klast or 0.0, "ctl": ru.ru_utime + ru.ru_stime,
+                          "qemu_non_vcpu": (p1 - p0) - vcpu},
+                "vcpu_cpu_s": vcpu, "wall_ms": (t1 - t0) / 1e6,
+                "round0_bytes": rounds[0]["bytes"] if rounds else None,
+                "round0_wall_ns": rounds[0]["wall_ns"] if rounds else None,
+            })
+            r["cpu_s_total"] = sum(r["cpu_s"].values())
+            self.retire(src)
+            self.cur = dst
+        else:
+            log("kvmmig-qemu migration failed:", err.decode().strip())
+            r["total_ms"] = (t1 - t0) / 1e6
+            self.retire(dst)
+        return r
+
+    def retire(self, p):
+        try:
+            p.qmp.cmd("quit")
+            p.wait(10)
+        except Exception:
+            p.kill()
+            p.wait()
+        os.unlink(p.ram)
+
+    def close(self):
+        self.retire(self.cur)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernel", required=True)
@@ -563,7 +687,8 @@ def main():
         m = g[0]
         t = time.time()
         try:
-            v = Kvmmig(a) if m.startswith("kvmmig") else Qemu(a, m == "qemu-multifd")
+            v = (KvmmigQemu(a) if m == "kvmmig-qemu" else Kvmmig(a) if m.startswith("kvmmig")
+                 else Qemu(a, m == "qemu-multifd"))
         except Exception as e:
             print(json.dumps({"method": m, "ok": False, "error": "start: %s" % e}), flush=True)
             continue

@@ -119,6 +119,9 @@ void payload_main(struct payload_boot_info *boot, uint64_t cpu)
 		guest_exit(3);
 	r.base = cpu * r.npages;
 	r.rate = cmdline_u64(boot, "rate", 64);
+	/* rate0=N: vCPU 0's own (a guest where one vCPU dirties slower than the others). */
+	if (cpu == 0)
+		r.rate = cmdline_u64(boot, "rate0", r.rate);
 	if (r.rate < 1)
 		r.rate = 1;
 	if (r.rate > r.npages)

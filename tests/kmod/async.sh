@@ -18,6 +18,20 @@ elapsed_ms() {
 	timeout 60 "$@" >/dev/null 2>&1 || { echo 99999; return; }
 	echo $((($(date +%s%N) - t) / 1000000))
 }
+# migration_ends NAME PATTERN AFTER: the migration $mig ends within 60 s of
+# AFTER (what the test did to it), failed, its output matching PATTERN.
+migration_ends() {
+	local rc
+	if wait_for 60 sh -c "! kill -0 $mig"; then
+		wait $mig
+		rc=$?
+		[ $rc -ne 0 ] && grep -q "$2" "$tmp/mig.out" && pass "$1" ||
+			fail "$1" "exit $rc: $(tail -n 1 "$tmp/mig.out")"
+	else
+		fail "$1" "still running 60 s after $3"
+		kill -9 $mig
+	fi
+}
 modprobe -n nbd 2>/dev/null || fail "an nbd module for the generic netlink checks" "none in this test host"
 
 # 128 MiB of data pages behind a 4 KiB receive window: round 0 blocks once
@@ -25,16 +39,19 @@ modprobe -n nbd 2>/dev/null || fail "an nbd module for the generic netlink check
 # (7.3's loopback buffers swallowed a 32 MiB round 0 whole).
 start_source as 1 "pages=32768 rate=64 delay_us=100000 report_ms=100" 192M
 fport=7498
-tests/kmod/fakedest.py $fport silent >"$tmp/silent.out" 2>&1 &
-wait_for 60 grep -q waiting "$tmp/silent.out"
+# stuck_migration: migrates the guest to a peer that stops reading ($mig).
 # The progress timeout is far away (600 s): the round stays stuck until the
-# test cancels it, however slow the test host (a debug kernel takes many
-# seconds per command); the timeout itself is checked with a second
-# migration below.
-kvmmig-ctl migrate as "127.0.0.1:$fport" "${auth[@]}" --progress-timeout 600 >"$tmp/mig.out" 2>&1 &
-mig=$!
-wait_for 20 grep -q silent "$tmp/silent.out"
-wait_for 10 sh -c "kvmmig-ctl status as | grep -q 'kvmmig: source'"
+# test acts, however slow the test host (a debug kernel takes many seconds
+# per command); the timeout itself is checked with a migration of its own.
+stuck_migration() {
+	tests/kmod/fakedest.py $fport silent >"$tmp/silent.out" 2>&1 &
+	wait_for 60 grep -q waiting "$tmp/silent.out"
+	kvmmig-ctl migrate as "127.0.0.1:$fport" "${auth[@]}" --progress-timeout 600 >"$tmp/mig.out" 2>&1 &
+	mig=$!
+	wait_for 20 grep -q silent "$tmp/silent.out"
+	wait_for 10 sh -c "kvmmig-ctl status as | grep -q 'kvmmig: source'"
+}
+stuck_migration
 sleep 2 # the round is now blocked on the peer
 t0=$(date +%s)
 
@@ -58,25 +75,17 @@ stuck && [ "$ms" != 99999 ] && pass "and netlink still answers after it (${ms} m
 
 # Cancel ends the stuck round at once; the guest runs on at the source.
 expect "cancel ends the stuck migration" kvmmig-ctl cancel as
-if wait_for 60 sh -c "! kill -0 $mig"; then
-	wait $mig
-	rc=$?
-	[ $rc -ne 0 ] && grep -q 'the guest is running on the source' "$tmp/mig.out" &&
-		pass "the cancelled migration says the guest runs on at the source" ||
-		fail "the cancelled migration says the guest runs on at the source" "exit $rc: $(tail -n 1 "$tmp/mig.out")"
-else
-	fail "the cancelled migration says the guest runs on at the source" "still running 60 s after cancel"
-	kill -9 $mig
-fi
+migration_ends "the cancelled migration says the guest runs on at the source" \
+	'the guest is running on the source' cancel
 wait_for 30 sh -c "kvmmig-ctl status as | grep -q '^kvmmig: idle$'"
 pkill -f "fakedest.py $fport" 2>/dev/null
 port_free $fport
 
-# The progress timeout (30 s without a byte moving) ends a migration to a
+# The progress timeout (10 s without a byte moving) ends a migration to a
 # silent peer, named.
 tests/kmod/fakedest.py $fport silent >"$tmp/silent.out" 2>&1 &
 wait_for 60 grep -q waiting "$tmp/silent.out"
-kvmmig-ctl migrate as "127.0.0.1:$fport" "${auth[@]}" --progress-timeout 30 >"$tmp/mig.out" 2>&1 &
+kvmmig-ctl migrate as "127.0.0.1:$fport" "${auth[@]}" --progress-timeout 10 >"$tmp/mig.out" 2>&1 &
 mig=$!
 t0=$(date +%s)
 if wait_for 120 sh -c "! kill -0 $mig"; then
@@ -99,7 +108,15 @@ else
 fi
 expect_output "and the module is idle again" '^kvmmig: idle$' kvmmig-ctl status as
 pkill -f "fakedest.py $fport" 2>/dev/null
+port_free $fport
+
+# The source VMM dies while its round is stuck: the migration ends at once
+# and says the guest is gone with it, not that it runs on at the source.
+stuck_migration
 kill -9 "$(cat "$tmp/as.src.pid")"
+migration_ends "a source VMM killed mid-migration: the tool says the guest is gone with it" \
+	'its VMM exited; the guest is NOT running: its VMM on the source exited' "the kill"
+pkill -f "fakedest.py $fport" 2>/dev/null
 wait 2>/dev/null
 expect "the module unloads" rmmod kvmmig
 finish

@@ -6,6 +6,7 @@
 # $KVMMIG_RUN_DIR when set). SIGPIPE is ignored: a tool that exited must
 # fail a check, not end the script.
 TEST_SUFFIX=" [$(uname -r)]"
+STOP_AT_EMULATOR_FAULT=1 # tests/lib.sh: fail()
 PATH=$PWD/build:$PWD/build/tests:$PATH
 tmp=$(mktemp -d)
 pids=()

@@ -224,4 +224,49 @@ else
 	fail "after cancel, a killed tool, a killed destination and the cuts the guest runs on at the source" "$(why_stopped "$tmp/cw.src.log" "$tmp/cw.src.pid")"
 fi
 kill "$(cat "$tmp/cw.src.pid")" "$(cat "$tmp/cv.src.pid")" 2>/dev/null
+
+# --- A dirty-ring VM whose vCPU 1 alone dirties fast: the tool throttles
+# only the vCPUs whose own rate (its ring's pages) exceeds their share of
+# the link. vCPU 1 writes 48 pages every 20 ms over its 2048 (9.8 MB/s),
+# vCPU 0 one page every 20 ms (0.2 MB/s); the link, 2 MB/s here, gives
+# each 1 MB/s. (vCPU 1 rewrites its 2048 pages in every round: when the
+# policy first throttles, after the working set stopped shrinking, a
+# round lasts about what the link takes to carry them, and vCPU 1's rate
+# is near the link's, twice its share.) Both paced by the guest's TSC:
+# the shares, not the machine's speed, decide. Judged by each vCPU thread's sleep share while the
+# throttle holds (vCPU 0's must not move), and the migration completing.
+vmm_opts=(--dirty-ring 4096)
+start_source cr 2 "pages=4096 rate=48 rate0=1 delay_us=20000 verify_every=4 report_ms=100 gap_ms=100000" 24M
+vmm_opts=()
+crpid=$(cat "$tmp/cr.src.pid")
+slept0_before=$(asleep "$crpid" 2 0) slept1_before=$(asleep "$crpid" 2 1)
+start_dest crin 2 24M
+MIGRATE_TIMEOUT=600 migrate_watched "$tmp/ring.out" cr "127.0.0.1:$port" "${auth[@]}" --bandwidth 2 --verify --json &
+mig=$!
+if until_throttle cr "-ge 30" 300; then
+	held=$(throttle_of cr)
+	mask=$(python3 -c 'import socket,sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"status\n")
+print([l.split()[1] for l in s.makefile().read().splitlines() if l.startswith("throttle-vcpus ")] or ["all"])' \
+		"$KVMMIG_RUN_DIR/cr.sock" 2>&1 | tr -dc 'a-z0-9x')
+	slept0=$(asleep "$crpid" 2 0) slept1=$(asleep "$crpid" 2 1)
+	if [ "$mask" = 0x2 ] && [ "$slept1" -ge $((slept1_before + held / 3)) ] && [ "$slept0" -le $((slept0_before + 15)) ]; then
+		pass "a dirty-ring guest: only vCPU 1, which dirties fast, is throttled ($held%, vCPUs $mask): asleep vCPU 0 $slept0% ($slept0_before% before), vCPU 1 $slept1% ($slept1_before% before)"
+	else
+		fail "a dirty-ring guest: only vCPU 1, which dirties fast, is throttled" \
+			"throttle $held%, vCPUs $mask; asleep vCPU 0 $slept0% ($slept0_before% before), vCPU 1 $slept1% ($slept1_before% before)"
+	fi
+else
+	fail "a dirty-ring guest: only vCPU 1, which dirties fast, is throttled" "no throttle of 30% or more in 300 s: $(tail -n 2 "$tmp/ring.out" | tr '\n' ' ')"
+fi
+wait $mig
+rc=$?
+if [ $rc = 0 ] && grep -q '^memory verified: digest' "$tmp/crin.in.out" &&
+	runs_on "$tmp/crin.dst.log" "$tmp/crin.dst.pid"; then
+	pass "and the migration completes: --verify's digests match, the guest runs on at the destination ($(json_summary "$tmp/ring.out"))"
+else
+	fail "and the migration completes" "exit $rc: $(tail -n 2 "$tmp/ring.out" | tr '\n' ' '); dest: $(tail -n 1 "$tmp/crin.in.out"); $(why_stopped "$tmp/crin.dst.log" "$tmp/crin.dst.pid")"
+fi
+[ "$(throttle_of crin)" = 0 ] && pass "no throttle at the destination" || fail "no throttle at the destination" "throttle '$(throttle_of crin)'"
+kill "$(cat "$tmp/crin.dst.pid")" 2>/dev/null
 finish

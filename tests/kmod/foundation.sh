@@ -53,7 +53,7 @@ expect_output "a taken name is refused (EEXIST)" "attach failed: EEXIST" attach-
 expect_output "a name with a slash is refused" "attach failed: EINVAL" attach-vm 'bad/name' --hold 0
 expect_output "a 32-byte name is refused" "attach failed: EINVAL" \
 	attach-vm 0123456789abcdef0123456789abcdef --hold 0
-expect_output "unknown attach flags are refused" "attach failed: EINVAL" attach-vm vm9 --flags 2 --hold 0
+expect_output "unknown attach flags are refused" "attach failed: EINVAL" attach-vm vm9 --flags 4 --hold 0
 expect_output "the top attach flag is refused too" "attach failed: EINVAL" attach-vm vm9 --flags 0x80000000 --hold 0
 expect_output "KVMMIG_ATTACH_INCOMING (1) is a known flag" "^attached vm9$" attach-vm vm9 --flags 1 --hold 0
 expect_output "a non-KVM fd is refused" "attach failed: EINVAL" attach-vm vm9 --fd-of /dev/null --hold 0

@@ -3,6 +3,7 @@
 # destinations, and the guest's own reports read back from its console.
 . tests/lib.sh
 TEST_SUFFIX=" [$(uname -r)]"
+STOP_AT_EMULATOR_FAULT=1 # tests/lib.sh: fail()
 export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
 tmp=$(mktemp -d)
 mkdir -p "$KVMMIG_RUN_DIR"
@@ -166,12 +167,6 @@ shutdown_detail() {
 	[ "${2:-}" = intact ] && flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)" "$1"
 	flight_detail 16 "$1"
 	shutdown_of "$1" && flight_restart
-}
-# tables_intact ERRFILE: the VMM's post mortem found the payload's page
-# tables and boot GDT as it wrote them (user/vm/payload.c).
-tables_intact() {
-	grep -q "post mortem: the payload's page tables ([^)]*): intact" "$1" &&
-		grep -q "post mortem: the boot GDT: intact" "$1"
 }
 # why_stopped LOG PIDFILE: what is known of a guest that stopped reporting: its
 # console's last line; its VMM's threads, KVM exits and status if alive, its

@@ -27,7 +27,8 @@ for cfg in "1 16 100000" "2 16 100000" "1 256 1000000"; do
 	if migrate_watched "$tmp/$src.mig.out" $src "127.0.0.1:$port" "${auth[@]}" --verify --max-downtime 10000; then
 		pass "migrate $cpus-vCPU guest at rate $rate: tool reports success"
 	else
-		fail "migrate $cpus-vCPU guest at rate $rate: tool reports success" "$(tail -n 3 "$tmp/$src.mig.out" | tr '\n' ' ')"
+		fail "migrate $cpus-vCPU guest at rate $rate: tool reports success" \
+			"$(tail -n 3 "$tmp/$src.mig.out" | tr '\n' ' '); source: $(why_stopped "$tmp/$src.src.log" "$tmp/$src.src.pid")"
 	fi
 	wait_for 10 sh -c "! kill -0 $(cat "$tmp/$src.src.pid")" &&
 		pass "source VMM exits after the handoff ($cpus vCPU, rate $rate)" ||
@@ -77,7 +78,7 @@ if old_vmm=$(tests/tools/old-vmm.sh 2>"$tmp/old-vmm.err"); then
 		pass "migrate to a VMM that reads state version 1 only: the tool reports success"
 	else
 		fail "migrate to a VMM that reads state version 1 only: the tool reports success" \
-			"$(tail -n 3 "$tmp/vmo.mig.out" | tr '\n' ' ')"
+			"$(tail -n 3 "$tmp/vmo.mig.out" | tr '\n' ' '); source: $(why_stopped "$tmp/vmo.src.log" "$tmp/vmo.src.pid")"
 	fi
 	src_last=$(last_iter "$tmp/vmo.src.log")
 	if runs_on "$tmp/vmoin.dst.log" "$tmp/vmoin.dst.pid" &&

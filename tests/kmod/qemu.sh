@@ -2,7 +2,9 @@
 # qemu.sh: runs inside a test host: a QEMU/KVM Linux guest (Debian's bzImage,
 # tests/guests/qemu: memcounter writing memory, diskcheck reading a
 # virtio-blk disk of known contents into memory with O_DIRECT and checking
-# it; tests/kmod/qemulib.sh, shared with tests/twohost/qemu.sh) migrated
+# it; netcheck receiving datagrams tests/kmod/netsend.py sends to its
+# virtio-net NIC, vhost-net unless QEMU_NET=off, and checking every byte;
+# tests/kmod/qemulib.sh, shared with tests/twohost/qemu.sh) migrated
 # on one host with `kvmmig-ctl migrate --qemu` / `incoming --qemu`:
 # kvmmig.ko moves the RAM file, QEMU its devices over a second kernel-TLS
 # connection under the same key.
@@ -11,8 +13,8 @@
 #   QEMU dst (-incoming defer -S)     ◄─QMP─ kvmmig-ctl incoming --qemu ◄─────┘
 #   (both read the same disk image; the guest checks its memory on each side)
 #
-# Checked by the guest itself after the hop: both workloads keep reporting
-# "ok" at the destination. Then the same migration with the verify-and-repair
+# Checked by the guest itself after the hop: its workloads keep reporting
+# "ok" at the destination, netcheck's datagrams keep arriving exact. Then the same migration with the verify-and-repair
 # pass switched off (--unsafe-skip-repair) must show the guest a lost
 # device write (diskcheck: MISMATCH): proof that the test catches what KVM's
 # dirty log misses. QEMU: QEMU_BIN (default: Debian 12's 7.2); QEMU_DST_BIN
@@ -36,7 +38,12 @@ TEST_SUFFIX=" [$(uname -r), QEMU $qver]"
 # tests/kmod/qemulib.sh.
 . tests/kmod/qemulib.sh
 qemu_guest "$(qemu_guest_kver)"
-trap 'qemu_cleanup; cleanup' EXIT
+trap 'qemu_cleanup; stop_netsend; cleanup' EXIT
+# The guest's NIC: vhost-net (QEMU_NET=on, the default) or QEMU's own
+# virtio-net (off); either writes the guest's receive buffers where KVM's
+# dirty log never sees it.
+qnet=${QEMU_NET:-on}
+start_netsend || fail "tun and vhost_net load for the guest's NIC" "modprobe failed"
 
 # hop TAG [MIGRATE ARGS...]: a source booted to its workloads, a destination
 # waiting, one migration. Leaves the tools' output in $tmp/TAG.{mig,in}.out.
@@ -44,10 +51,10 @@ hop() {
 	local tag=$1 src=$1src dst=$1dst
 	shift
 	if ! boot_qemu $src; then
-		fail "$tag: the guest boots and both workloads check ok" "$booted_why"
+		fail "$tag: the guest boots and its workloads check ok" "$booted_why"
 		return 125
 	fi
-	pass "$tag: the guest boots and both workloads check ok at the source"
+	pass "$tag: the guest boots and its workloads check ok at the source"
 	start_qemu $dst -incoming defer -S
 	kvmmig-ctl incoming --qemu "$tmp/$dst.qmp" --listen 127.0.0.1:$port "${auth[@]}" \
 		--timeout 120 >"$tmp/$tag.in.out" 2>&1 &
@@ -68,7 +75,9 @@ check_good() {
 		pass "migrate --qemu: the tool reports success: $(grep '^migrated' "$tmp/good.mig.out")"
 	else
 		ok=0
-		fail "migrate --qemu: the tool reports success" "$(tail -n 4 "$tmp/good.mig.out" | tr '\n' ' ') / dest: $(tail -n 3 "$tmp/good.in.out" | tr '\n' ' ')"
+		# A source QEMU that died says how, and whether the emulator lost it
+		# the way it loses QEMU guests without kvmmig (fault_step below).
+		fail "migrate --qemu: the tool reports success" "$(tail -n 4 "$tmp/good.mig.out" | tr '\n' ' ') / dest: $(tail -n 3 "$tmp/good.in.out" | tr '\n' ' ') / source: $(qemu_state goodsrc)$(emulator_verdict qemu-source "$(cat "$tmp/goodsrc.pid")")"
 	fi
 	echo "info: source: $(tr '\n' '|' <"$tmp/good.mig.out")"
 	echo "info: destination: $(tr '\n' '|' <"$tmp/good.in.out")"
@@ -83,6 +92,21 @@ check_good() {
 		pass "the guest runs at the destination: diskcheck and memcounter keep checking ok ($(grep 'diskcheck: step' "$tmp/gooddst.console" | tail -n1))"
 	else
 		fail "the guest runs at the destination with both workloads ok" "$(tail -n 4 "$tmp/gooddst.console" | tr '\n' ' ')"
+	fi
+	p0=$(net_packets gooddst)
+	if [ $ok = 1 ] && wait_for 60 net_at_least gooddst $((p0 + 100)); then
+		pass "the guest's network runs at the destination (vhost=$qnet): netcheck received $(($(net_packets gooddst) - p0)) more datagrams, every byte as sent"
+	else
+		fail "the guest's network runs at the destination (vhost=$qnet)" "netcheck: $(grep netcheck "$tmp/gooddst.console" | tail -n 2 | tr '\n' ' ')"
+	fi
+	if [ $ok = 1 ]; then
+		if [ "$qnet" = on ]; then
+			wait_for 10 qemu_vhost gooddst && pass "the destination's NIC runs on vhost-net (a vhost worker writes the guest's receive buffers)" ||
+				fail "the destination's NIC runs on vhost-net" "QEMU holds no /dev/vhost-net: $(ls -l /proc/"$(cat "$tmp/gooddst.pid")"/fd 2>&1 | grep -E 'tun|vhost' | tr '\n' ' '); QEMU: $(tail -n 3 "$tmp/gooddst.err" | tr '\n' ' ')"
+		else
+			! qemu_vhost gooddst && pass "the destination's NIC runs in QEMU (vhost=off)" ||
+				fail "the destination's NIC runs in QEMU (vhost=off)" "QEMU holds /dev/vhost-net"
+		fi
 	fi
 	if grep -q 'MISMATCH' "$tmp/gooddst.console" "$tmp/goodsrc.console"; then
 		fail "no lost write: the guest's checks never fail" "$(grep -h MISMATCH "$tmp"/good*.console | head -n 2 | tr '\n' ' ')"
@@ -112,12 +136,20 @@ qpids=()
 
 # --- Faults: each (but the source QEMU's own death) leaves the guest running
 # at the source and never at the destination, and the source QEMU migratable
-# again (attach, dirty logging).
-# fault TAG PATTERN VICTIM: a migration of the running "fault" source; when
-# the source tool prints a line matching PATTERN, kill -9 VICTIM (srctool,
-# dsttool, dstqemu, or srcqemu: the source itself, last as it ends it).
+# again (attach, dirty logging). The tools killed, the destination QEMU
+# killed, the source giving up, and the link cut in the pre-copy, in the
+# final round and in QEMU's device state.
+# fault TAG PATTERN VICTIM [CUT]: a migration of the running "fault" source;
+# when the source tool prints a line matching PATTERN, kill -9 VICTIM
+# (srctool, dsttool, dstqemu, or srcqemu: the source itself, last as it ends
+# it; or link: the migration's connections run through tests/kmod/cutrelay.py,
+# killed then). With CUT (CONN:BYTES, or when:... as cutrelay.py's
+# --cut-when) the relay cuts the link itself after BYTES of connection CONN
+# (1: kvmmig's, 2: QEMU's stream), and PATTERN is matched against what it
+# prints.
 fault() {
-	local tag=$1 pattern=$2 victim=$3 dst=$1dst mpid ipid n0 killed=0
+	local tag=$1 pattern=$2 victim=$3 cut=${4:-} dst=$1dst mpid ipid rpid n0 killed=0
+	local to=127.0.0.1:$port watch=$tmp/$1.mig.out
 	# A source guest lost between two faults is lost, whatever the fault
 	# before was: said here, with QEMU's and the guest's last words.
 	kill -0 "$(cat "$tmp/faultsrc.pid")" 2>/dev/null ||
@@ -127,16 +159,27 @@ fault() {
 		--timeout 120 >"$tmp/$tag.in.out" 2>&1 &
 	ipid=$!
 	wait_for 20 grep -q 'waiting for a source' "$tmp/$tag.in.out"
-	kvmmig-ctl migrate --qemu "$tmp/faultsrc.qmp" 127.0.0.1:$port "${auth[@]}" \
+	if [ $victim = link ]; then
+		local how=(--cut "$cut")
+		[[ $cut == when:* ]] && how=(--cut-when "${cut#when:}")
+		[ -n "$cut" ] || how=()
+		python3 tests/kmod/cutrelay.py $((port + 1)) $port "${how[@]}" >"$tmp/$tag.relay.out" 2>&1 &
+		rpid=$!
+		wait_for 20 grep -q waiting "$tmp/$tag.relay.out"
+		to=127.0.0.1:$((port + 1))
+		[ -z "$cut" ] || watch=$tmp/$tag.relay.out
+	fi
+	kvmmig-ctl migrate --qemu "$tmp/faultsrc.qmp" "$to" "${auth[@]}" \
 		--max-downtime 20000 >"$tmp/$tag.mig.out" 2>&1 &
 	mpid=$!
 	for _ in $(seq 1 1200); do
-		if grep -Eq -e "$pattern" "$tmp/$tag.mig.out"; then
+		if grep -Eq -e "$pattern" "$watch"; then
 			case $victim in
 			srctool) kill -9 $mpid ;;
 			dsttool) kill -9 $ipid ;;
 			dstqemu) kill -9 "$(cat "$tmp/$dst.pid")" ;;
 			srcqemu) kill -9 "$(cat "$tmp/faultsrc.pid")" ;;
+			link) kill -9 $rpid 2>/dev/null ;;
 			esac
 			killed=1
 			break
@@ -146,7 +189,9 @@ fault() {
 	done
 	wait $mpid 2>/dev/null
 	wait $ipid 2>/dev/null
+	[ -z "${rpid:-}" ] || { kill -9 $rpid 2>/dev/null; wait $rpid 2>/dev/null; }
 	echo "info: $tag: source tool: $(tr '\n' '|' <"$tmp/$tag.mig.out")"
+	[ $victim != link ] || echo "info: $tag: link: $(tr '\n' '|' <"$tmp/$tag.relay.out")"
 	[ $killed = 1 ] || { fail "$tag: the fault is injected" "the source never printed /$pattern/: $(tail -n 2 "$tmp/$tag.mig.out" | tr '\n' ' '); source $(qemu_state faultsrc)"; return; }
 	case $victim in
 	srctool) ;; # its guard's line: killsrcpaused below
@@ -219,6 +264,27 @@ killsrcpaused() {
 		fail "killsrcpaused: the tool's guard says it resumed the guest at the source" \
 			"$(tail -n 2 "$tmp/killsrcpaused.mig.out" | tr '\n' ' ')"
 }
+# cutfinal: the link cut as kvmmig's final round starts (the first bytes on
+# kvmmig's connection once QEMU's stream has started), QEMU at
+# pre-switchover: the tool cancels QEMU's migration and resumes the guest.
+cutfinal() {
+	fault cutfinal '^cut at' link when:2:4096:0:1
+	grep -q '^round .*-> stop and copy' "$tmp/cutfinal.mig.out" && ! grep -q '^round .*-> final' "$tmp/cutfinal.mig.out" &&
+		pass "cutfinal: the cut fell after the pre-copy, before the final round ended" ||
+		fail "cutfinal: the cut falls in the final round" "$(tr '\n' '|' <"$tmp/cutfinal.mig.out")"
+}
+# cutdevices: the link cut as QEMU's device state starts (QEMU's stream, the
+# second connection, resuming after its wait at pre-switchover), after
+# migrate-continue: QEMU owns the outcome there and resumes the guest at the
+# source itself; the tool must say so. (Not a byte count: most of the ~620
+# KiB that connection carries for this guest are QEMU's own small RAM blocks,
+# option ROMs and firmware, sent before pre-switchover.)
+cutdevices() {
+	fault cutdevices '^cut at' link when:2:4096:200:2
+	grep -q "QEMU's device stream did not complete" "$tmp/cutdevices.mig.out" &&
+		pass "cutdevices: the cut fell in QEMU's device stream, and the tool says so" ||
+		fail "cutdevices: the cut falls in QEMU's device stream" "$(tail -n 1 "$tmp/cutdevices.mig.out")"
+}
 # fault_step NAME CMD...: one step of the fault sequence that must leave the
 # source guest running, its lines held back until it is over. A source
 # guest lost before or during it to the test host's emulator (the flight
@@ -259,9 +325,17 @@ if [ "${QEMU_FAULTS:-all}" != 0 ]; then
 			fault_step killsrc fault killsrc '^round  0' srctool
 			fault_step killdstqemu fault killdstqemu '^round  0' dstqemu
 			fault_step giveup giveup
+			fault_step cutprecopy fault cutprecopy '^cut at' link 1:8388608
 		fi
 		fault_step killdst fault killdst '-> final' dsttool
 		fault_step killsrcpaused killsrcpaused
+		# The link cut in the final round (QEMU 10.0's run) and in QEMU's
+		# device state (7.2's): one each, for the suite's time.
+		if [ "${QEMU_FAULTS:-all}" = all ]; then
+			fault_step cutdevices cutdevices
+		else
+			fault_step cutfinal cutfinal
+		fi
 		cat "$tmp"/faultsrc.console* | grep -q MISMATCH &&
 			fail "faults: the guest's checks never fail at the source" "$(cat "$tmp"/faultsrc.console* | grep -m1 MISMATCH)" ||
 			pass "faults: the guest's checks never fail at the source"

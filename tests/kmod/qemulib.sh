@@ -37,7 +37,8 @@ qemu_guest() {
 	fi
 	mkdir -p "$tmp/extra/lib/modules/$kver"
 	cp "$mods/modules.dep" "$tmp/extra/lib/modules/$kver/"
-	for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk; do
+	for m in virtio virtio_ring virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk \
+		failover net_failover virtio_net; do
 		f=$(grep -o "^kernel/[^:]*/$m\.ko[^:]*" "$mods/modules.dep")
 		[ -n "$f" ] || continue # built in
 		mkdir -p "$tmp/extra/lib/modules/$kver/$(dirname "$f")"
@@ -74,11 +75,21 @@ qemu_cleanup() {
 # ran. The vCPU count is QEMU's business (its stream carries vCPU state);
 # kvmmig moves RAM.
 # A name ending in "dst" runs $qemu_dst when set (another QEMU version at the
-# destination); both run $machine (default q35).
+# destination); both run $machine (default q35). With $qnet (on or off: its
+# vhost) the guest has a virtio-net NIC on a tap of its own (kqN, set up),
+# which tests/kmod/netsend.py feeds (start_netsend).
+guest_mac=52:54:00:6b:76:6d
+ntaps=0
 start_qemu() {
-	local name=$1 bin=$qemu
+	local name=$1 bin=$qemu nic=() tap
 	shift
 	[[ $name == *dst ]] && bin=${qemu_dst:-$qemu}
+	if [ -n "${qnet:-}" ]; then
+		ntaps=$((ntaps + 1))
+		tap=kq$ntaps
+		nic=(-netdev tap,id=n0,ifname=$tap,script=no,downscript=no,vhost=$qnet
+			-device virtio-net-pci,netdev=n0,mac=$guest_mac)
+	fi
 	"$bin" -enable-kvm -M "${machine:-q35}",smm=off -cpu host -smp 1 -m ${mem}M \
 		-object memory-backend-file,id=ram0,size=${mem}M,mem-path=/dev/shm/kvmmig-qemu-$name,share=on \
 		-machine memory-backend=ram0 -nodefaults -no-user-config -display none -vga none \
@@ -86,14 +97,43 @@ start_qemu() {
 		-kernel "$kernel" -initrd "$initrd" -append "console=ttyS0 quiet panic=-1" \
 		-drive file="$tmp/disk.img",format=raw,if=none,id=d0,cache=writeback \
 		-device virtio-blk-pci,drive=d0 \
-		-qmp unix:"$tmp/$name.qmp",server=on,wait=off "$@" 2>"$tmp/$name.err" &
+		"${nic[@]}" -qmp unix:"$tmp/$name.qmp",server=on,wait=off "$@" 2>"$tmp/$name.err" &
 	qpids+=($!)
 	echo $! >"$tmp/$name.pid"
 	wait_for 30 test -S "$tmp/$name.qmp"
+	[ -z "${qnet:-}" ] || wait_for 10 ip link set "$tap" up
+}
+# start_netsend: the modules start_qemu's NICs need (tun, vhost_net) and
+# tests/kmod/netsend.py sending to every kq* tap that is up, 50 datagrams a
+# second, until stop_netsend.
+netsend_pid=
+start_netsend() {
+	modprobe tun && modprobe vhost_net || return 1
+	python3 tests/kmod/netsend.py kq "$guest_mac" 7777 50 &
+	netsend_pid=$!
+}
+stop_netsend() {
+	[ -z "$netsend_pid" ] || { kill "$netsend_pid" 2>/dev/null; wait "$netsend_pid" 2>/dev/null; }
+	netsend_pid=
+}
+# qemu_vhost NAME: true when QEMU NAME's NIC runs on vhost-net (it holds
+# /dev/vhost-net open: a vhost worker writes the guest's receive buffers).
+qemu_vhost() {
+	ls -l /proc/"$(cat "$tmp/$1.pid")"/fd 2>/dev/null | grep -q /dev/vhost-net
 }
 count() { grep -c "$1" "$2" 2>/dev/null || true; }
-# boot_qemu NAME [SECONDS]: QEMU NAME (start_qemu) up to both workloads
-# checking ok (diskcheck three times, memcounter once) within SECONDS
+# net_packets NAME: the datagrams QEMU NAME's guest has received and found
+# exact so far (netcheck's last count; 0 before its first).
+net_packets() {
+	local n
+	n=$(grep -o 'netcheck: packets [0-9]* ok' "$tmp/$1.console" 2>/dev/null | tail -n 1 | cut -d' ' -f3)
+	echo "${n:-0}"
+}
+# net_at_least NAME N: QEMU NAME's guest has received N exact datagrams.
+net_at_least() { [ "$(net_packets "$1")" -ge "$2" ]; }
+# boot_qemu NAME [SECONDS]: QEMU NAME (start_qemu) up to its workloads
+# checking ok (diskcheck three times, memcounter once, with $qnet netcheck
+# having received datagrams) within SECONDS
 # (default 240); true if they did. A guest whose QEMU exits before that died
 # before any migration touched it, on the emulator (docs/TESTING.md: nested
 # guests die at boot a few times in a hundred with kvmmig.ko never loaded):
@@ -106,9 +146,10 @@ boot_qemu() {
 	for try in 1 2; do
 		start_qemu "$name"
 		pid=$(cat "$tmp/$name.pid")
-		wait_for "$secs" sh -c "! kill -0 $pid || { [ \$(grep -c 'diskcheck: step .* ok' $tmp/$name.console) -ge 3 ] && grep -q 'memcounter: counter .* ok' $tmp/$name.console; }"
+		wait_for "$secs" sh -c "! kill -0 $pid || { [ \$(grep -c 'diskcheck: step .* ok' $tmp/$name.console) -ge 3 ] && grep -q 'memcounter: counter .* ok' $tmp/$name.console && { [ -z '${qnet:-}' ] || grep -q 'netcheck: packets [1-9][0-9]* ok' $tmp/$name.console; }; }"
 		[ "$(count 'diskcheck: step .* ok' "$tmp/$name.console")" -ge 3 ] &&
-			[ "$(count 'memcounter: counter .* ok' "$tmp/$name.console")" -ge 1 ] && return 0
+			[ "$(count 'memcounter: counter .* ok' "$tmp/$name.console")" -ge 1 ] &&
+			{ [ -z "${qnet:-}" ] || [ "$(net_packets "$name")" -gt 0 ]; } && return 0
 		rc=running
 		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null; rc="exited $?"; }
 		booted_why="QEMU $rc; console: $(tail -n 5 "$tmp/$name.console" | tr '\n' ' ') QEMU: $(tail -n 3 "$tmp/$name.err" | tr '\n' ' ')$(flight_verdict)"

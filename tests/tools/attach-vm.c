@@ -9,7 +9,8 @@
  * exits 0 or 1. --fd-of attaches an open file that is not a VM (a negative
  * test): a path, or @vcpu (a vCPU fd of the VM: KVM's own anon inode, not a
  * VM's) or @eventfd (an anon inode of the core kernel); --flags sets attach
- * flags (KVMMIG_ATTACH_INCOMING is 1; unknown bits must be refused).
+ * flags (KVMMIG_ATTACH_INCOMING is 1, KVMMIG_ATTACH_DIRTY_RING 2; unknown bits
+ * must be refused).
  */
 #include <errno.h>
 #include <fcntl.h>

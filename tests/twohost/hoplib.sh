@@ -2,7 +2,20 @@
 # tests/threehost/hop.sh). One payload guest (console in $log) hops between
 # hosts that take turns through the caller's signal/await; the caller also
 # provides $self, $key, $role, last_iter, reports and kernel, and may set
-# $cpu_model (the guest's --cpu; host if unset).
+# $cpu_model (the guest's --cpu; host if unset). The caller starts the
+# flight recorder (tests/flight.sh): a guest that dies leaves its verdict.
+
+# vmm_death RC PID: after a failed hop, what is known of a source VMM (PID)
+# that died in it: its last words (/tmp/vm0.err: a payload guest's triple
+# fault comes with its VMM's post mortem), the kernel's (a crash, the OOM
+# killer, kvmmig.ko's own lines) and the flight recorder's verdict
+# on whose fault the death was (tests/flight.sh).
+vmm_death() {
+	[ "$1" != 0 ] && [ -n "$2" ] && ! kill -0 "$2" 2>/dev/null || return 0
+	printf '; its VMM died: %s; kernel log: %s; %s' "$(tail -n 6 /tmp/vm0.err | tr '\n' ' ')" \
+		"$(dmesg | grep -E 'kvmmig|segfault|traps:|oom|Killed process' | tail -n 3 | tr '\n' ' ')" \
+		"$(flight_verdict "$(tables_intact /tmp/vm0.err && echo intact || echo source)" "$2")"
+}
 
 # hop_receive HOP SRC: an empty VM of the same shape takes the guest from
 # host SRC; the guest must go on here with its memory checks passing.
@@ -34,8 +47,9 @@ hop_receive() {
 # hop_send HOP TO ADDR: once host TO is ready, the guest migrates to ADDR with
 # --verify; the tool must succeed and this host's VMM must exit.
 hop_send() {
-	local hop=$1 to=$2 out rc src_vmm_gone=1
+	local hop=$1 to=$2 out rc src_vmm_gone=1 vmm_pid
 	await "ready.$hop"
+	vmm_pid=$(pgrep -x kvmmig-vm | head -n 1)
 	out=$(kvmmig-ctl migrate vm0 "$3" --key "$key" --verify 2>&1)
 	rc=$?
 	wait_for 10 sh -c '! pgrep -x kvmmig-vm >/dev/null' || src_vmm_gone=0
@@ -43,7 +57,7 @@ hop_send() {
 		pass "hop $hop ($role -> $to, from $(kernel)): $(echo "$out" | tail -n 1)"
 	else
 		fail "hop $hop ($role -> $to): migrate succeeds and the source VMM exits" \
-			"exit $rc, source VMM gone: $src_vmm_gone: $(echo "$out" | tail -n 1)"
+			"exit $rc, source VMM gone: $src_vmm_gone: $(echo "$out" | tail -n 1)$(vmm_death "$rc" "$vmm_pid")"
 	fi
 	signal "migrated.$hop" "$(last_iter "$log")"
 }

@@ -12,12 +12,15 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
+. tests/flight.sh
 export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
 role=$KVMMIG_ROLE self=$KVMMIG_SELF_ADDR peer=$KVMMIG_PEER_ADDR
 S=$KVMMIG_SCRATCH
 TEST_SUFFIX=" [$role: $(uname -r)]"
 mkdir -p "$KVMMIG_RUN_DIR"
-trap 'pkill -9 kvmmig-vm 2>/dev/null; wait 2>/dev/null' EXIT
+# A guest that dies leaves its last KVM events, and the emulator's verdict.
+flight_start
+trap 'pkill -9 kvmmig-vm 2>/dev/null; wait 2>/dev/null; flight_stop' EXIT
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
 hops=10

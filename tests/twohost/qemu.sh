@@ -3,7 +3,8 @@
 # pairs Debian 12's 6.1 as host a with bookworm-backports' 6.12 as host b).
 # The QEMU/KVM Linux guest of tests/kmod/qemu.sh (tests/kmod/qemulib.sh:
 # memcounter writing memory, diskcheck reading a virtio-blk disk into
-# memory and checking it; its kernel bookworm-backports' 6.12 on both
+# memory and checking it, netcheck checking the datagrams each host's
+# netsend.py sends to its vhost-net NIC; its kernel bookworm-backports' 6.12 on both
 # hosts) boots on host a, migrates to host b with `kvmmig-ctl migrate
 # --qemu` / `incoming --qemu`, then back to host a: kvmmig.ko moves the
 # RAM file, QEMU its devices over a second kernel-TLS connection, both
@@ -34,7 +35,7 @@ mkdir -p "$KVMMIG_RUN_DIR"
 port=7437
 flight_start
 . tests/kmod/qemulib.sh
-trap 'qemu_cleanup; pkill -9 -f "kvmmig-ctl (migrate|incoming)" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; flight_stop' EXIT
+trap 'qemu_cleanup; stop_netsend; pkill -9 -f "kvmmig-ctl (migrate|incoming)" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"; flight_stop' EXIT
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 # Both hosts boot (and receive) the same guest: bookworm-backports' 6.12,
 # the kernel the QEMU guest was validated on, whatever the host runs.
@@ -42,6 +43,10 @@ gkver=$(qemu_guest_kver)
 [[ $gkver == 6.12.*+deb12-amd64 ]] ||
 	{ fail "the guest kernel is cached" "no build/testhost/6.12.*+deb12-amd64 (tests/testhost --kernel 6.12 unpacks it)"; exit 1; }
 qemu_guest "$gkver"
+# The guest's NIC on vhost-net, fed by each host's own netsend.py: the
+# guest receives wherever it runs.
+qnet=on
+start_netsend || fail "tun and vhost_net load for the guest's NIC" "modprobe failed"
 
 # signal NAME [TEXT]: tells the peer; await NAME: waits for it, and gives up
 # (exit, the peer has said why) if the peer signals "failed" instead.
@@ -128,6 +133,11 @@ receive() {
 		fail "hop $hop: the guest runs on at $role with both workloads ok" "$(why_gone "$name")"
 		give_up
 	fi
+	local p0
+	p0=$(net_packets "$name")
+	wait_for 60 net_at_least "$name" $((p0 + 100)) && wait_for 10 qemu_vhost "$name" &&
+		pass "hop $hop: the guest's network runs at $role on vhost-net: netcheck received $(($(net_packets "$name") - p0)) more datagrams, every byte as sent" ||
+		fail "hop $hop: the guest's network runs at $role on vhost-net" "vhost-net $(qemu_vhost "$name" && echo held || echo 'not held'); netcheck: $(grep netcheck "$tmp/$name.console" | tail -n 2 | tr '\n' ' ')"
 	[ "$(qmp_status "$tmp/$name.qmp")" = running ] &&
 		pass "hop $hop: QEMU runs the guest at $role" ||
 		fail "hop $hop: QEMU runs the guest at $role" "status: $(qmp_status "$tmp/$name.qmp")"
@@ -191,9 +201,9 @@ await key
 
 if [ "$role" = a ]; then
 	if boot_qemu a1 300; then
-		pass "the guest boots on host a and both workloads check ok ($(grep -m1 'kvmmig-guest: userspace up' "$tmp/a1.console"))"
+		pass "the guest boots on host a and its workloads check ok ($(grep -m1 'kvmmig-guest: userspace up' "$tmp/a1.console"))"
 	else
-		fail "the guest boots on host a and both workloads check ok" "$booted_why"
+		fail "the guest boots on host a and its workloads check ok" "$booted_why"
 		give_up
 	fi
 	send 1 b a1

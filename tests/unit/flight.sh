@@ -63,6 +63,9 @@ expect_output "a payload with intact tables that lost the instruction after the 
 expect "the same death without intact tables or a mode (a QEMU guest: its devices write its memory) is not set aside" test -z "$(emulator_verdict)"
 expect_output "the same death of a QEMU guest at a migration's source: the emulator's, with the control run named" \
 	"a QEMU guest at a migration's source, which kvmmig only reads, lost the same way without kvmmig .*qemu-cancel-loop.sh.*: a fault of the emulator" emulator_verdict qemu-source 317
+expect_output "and of any guest at a migration's source, whose memory kvmmig only reads: the emulator's" \
+	"a guest at a migration's source, whose memory kvmmig.ko only reads .*: a fault of the emulator" emulator_verdict source 317
+expect "but not another VMM's death, read in this one's trace" test -z "$(emulator_verdict source 999)"
 mmio_death 0xffffffff822c00a0
 expect "nor a fetch more than one instruction (15 bytes) further" test -z "$(emulator_verdict intact)"
 mmio_death 0xffffffff822c1002
@@ -78,4 +81,10 @@ sed 's/intact, 0 of/1 of/' "$tmp/intact.err" >"$tmp/changed.err"
 expect "tables_intact reads an intact post mortem" tables_intact "$tmp/intact.err"
 not() { ! "$@"; }
 expect "and not one that found an entry changed" not tables_intact "$tmp/changed.err"
+# fail() with the verdict in a module script (miglib.sh, bglib.sh): it stops
+# there (tests/retry.sh runs it again); any other failure, or another script, goes on.
+stops() { bash -c '. tests/lib.sh; STOP_AT_EMULATOR_FAULT='"$1"'; fail x "'"$2"'" >/dev/null; echo went on'; }
+expect "a module script stops at a failure the emulator caused" test -z "$(stops 1 'lost: a fault of the emulator (QEMU TCG)')"
+expect "but goes on after any other failure" test "$(stops 1 'the digests differ')" = "went on"
+expect "and a script that did not ask goes on after either" test "$(stops 0 'lost: a fault of the emulator (QEMU TCG)')" = "went on"
 finish

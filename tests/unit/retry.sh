@@ -1,6 +1,7 @@
 #!/bin/bash
 # retry.sh: a test host that the emulator killed is run once more (tests/retry.sh), and a
-# module suite resumes at the script it died in, keeping the finished scripts' verdicts; each
+# module suite runs once more only the scripts the fault hit or that never finished, keeping
+# the verdicts of the scripts that finished clean of it; each
 # finished script's block carries its own kernel-log check (tests/kmod-suite), so nothing of
 # the dead boot goes unchecked. A stub tests/testhost plays the test host here; the real one
 # is exercised by every module-suite run.
@@ -12,21 +13,22 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/tests"
 cp tests/retry.sh "$tmp/tests/"
-# The stub: each call appends its arguments to calls; the first call plays $mode.
+# The stub: each call appends its arguments to calls; the first $faults calls (1 unless
+# the file faults says otherwise) play $mode.
 cat >"$tmp/tests/testhost" <<'STUB'
 #!/bin/bash
 echo "$*" >>calls
 n=$(wc -l <calls)
 suite=0
 for a in "$@"; do [ "$a" = tests/kmod-suite ] && suite=1; done
-if [ "$n" = 1 ] && [ "$(cat mode)" != clean ]; then
+if [ "$n" -le "$(cat faults 2>/dev/null || echo 1)" ] && [ "$(cat mode)" != clean ]; then
 	case $(cat mode) in
 	die-in-c) for s in a b; do echo "== tests/kmod/$s.sh [k]"; echo "PASS: $s works"; echo "info: tests/kmod/$s.sh took 1 s [k]"; done
 		echo "== tests/kmod/c.sh [k]"; echo "FAIL: c half done: the host died" ;;
 	die-in-a) echo "== tests/kmod/a.sh [k]"; echo "FAIL: a half done: the host died" ;;
 	die-at-end) for s in a b c d; do echo "== tests/kmod/$s.sh [k]"; echo "PASS: $s works"; echo "info: tests/kmod/$s.sh took 1 s [k]"; done ;;
-	guest-in-b) for s in a b c d; do echo "== tests/kmod/$s.sh [k]"
-			if [ $s = b ]; then echo "FAIL: b guest lost: rip 0xffffffffc04f083c (the guest RIP is the host kernel's __svm_vcpu_run [kvm_amd]: a fault of the emulator (QEMU TCG))"
+	guest-in-b|guest-in-b-d) for s in a b c d; do echo "== tests/kmod/$s.sh [k]"
+			if [ $s = b ] || [ "$s$(cat mode)" = dguest-in-b-d ]; then echo "FAIL: $s guest lost: rip 0xffffffffc04f083c (the guest RIP is the host kernel's __svm_vcpu_run [kvm_amd]: a fault of the emulator (QEMU TCG))"
 			else echo "PASS: $s works"; fi
 			echo "info: tests/kmod/$s.sh took 1 s [k]"; done
 		echo "PASS: test host run ended cleanly"; exit 1 ;;
@@ -51,6 +53,7 @@ try() { # MODE OPTION... -- ARGS: runs testhost_retry in the stub's directory
 	local mode=$1
 	shift
 	(cd "$tmp" && rm -f calls && echo "$mode" >mode && . tests/retry.sh && testhost_retry "$@" >out 2>err; echo $? >rc)
+	rm -f "$tmp/faults"
 }
 counted() { grep -cE "^(PASS|FAIL): $1" "$tmp/out"; }
 
@@ -74,10 +77,30 @@ expect "a suite killed after its last script boots once more for the end checks 
 expect "and every script keeps its verdict" test "$(grep -c '^PASS: [abcd] works$' "$tmp/out")$(cat "$tmp/rc")" = 40
 
 try guest-in-b "${suite_args[@]}"
-expect "a suite whose second script lost a guest to the emulator resumes at that script" \
-	grep -qx -- "--kernel k -- tests/kmod-suite tests/kmod/b.sh tests/kmod/c.sh tests/kmod/d.sh" "$tmp/calls"
-expect "the lost guest's failure is set aside, the first script's verdict kept, the rerun counts" \
-	test "$(counted 'b guest lost')$(counted 'a works$')$(counted 'b.sh works, attempt 2')$(grep -c '^info: set aside.*b guest lost' "$tmp/out")$(cat "$tmp/rc")" = 01110
+expect "a suite whose second script lost a guest to the emulator runs that script alone once more" \
+	grep -qx -- "--kernel k -- tests/kmod-suite tests/kmod/b.sh" "$tmp/calls"
+expect "the lost guest's failure is set aside, the other scripts' verdicts kept, the rerun counts" \
+	test "$(counted 'b guest lost')$(counted 'a works$')$(counted 'c works$')$(counted 'd works$')$(counted 'b.sh works, attempt 2')$(grep -c '^info: set aside.*b guest lost' "$tmp/out")$(cat "$tmp/rc")" = 0111110
+expect "the first attempt's end checks are set aside (the rerun makes its own)" \
+	test "$(counted 'test host run ended cleanly')$(grep -c '^info: set aside.*ended cleanly' "$tmp/out")" = 01
+
+try guest-in-b-d "${suite_args[@]}"
+expect "guests lost in the second and fourth scripts: those two run once more, in order" \
+	grep -qx -- "--kernel k -- tests/kmod-suite tests/kmod/b.sh tests/kmod/d.sh" "$tmp/calls"
+expect "the clean ones between keep their verdicts, each lost guest is set aside" \
+	test "$(counted 'a works$')$(counted 'c works$')$(counted '[bd] guest lost')$(grep -c '^info: set aside.*[bd] guest lost' "$tmp/out")$(counted '[bd].sh works, attempt 2')" = 11022
+
+echo 2 >"$tmp/faults"
+try guest-in-b "${suite_args[@]}"
+expect "a second fault in the same script: it runs alone a third time" \
+	test "$(sed -n 2,3p "$tmp/calls" | grep -cx -- "--kernel k -- tests/kmod-suite tests/kmod/b.sh")$(wc -l <"$tmp/calls")" = 23
+expect "both faulted attempts are set aside, the third counts, the others kept once" \
+	test "$(counted 'b guest lost')$(grep -c '^info: set aside.*b guest lost' "$tmp/out")$(counted 'b.sh works, attempt 3')$(counted 'a works$')$(cat "$tmp/rc")" = 02110
+
+echo 3 >"$tmp/faults"
+try fault --kernel k -- tests/twohost/sequence x.sh
+expect "a third fault counts: three attempts and no more, the run fails" \
+	test "$(wc -l <"$tmp/calls")$(cat "$tmp/rc")$(grep -c '^info: set aside' "$tmp/out")" = 31252
 
 try ours "${suite_args[@]}"
 expect "a failure of ours is not run again" test "$(wc -l <"$tmp/calls")$(cat "$tmp/rc")" = 11

@@ -122,6 +122,31 @@ wait_for 5 sh -c "$vmctl_bin $KVMMIG_RUN_DIR/t1.sock status | grep -qx 'throttle
 	pass "a holder that hangs up leaves no throttle" ||
 	fail "a holder that hangs up leaves no throttle" "status throttle $(throttle_of t1)"
 
+# One vCPU only ("throttle PCT MASK": what migrate asks for a dirty-ring VM
+# whose per-vCPU rates name the vCPU that dirties too fast): vCPU 1 slows,
+# vCPU 0 does not. Both measured in the same two windows, so the machine's
+# load weighs on both alike: vCPU 0 must keep at least three times the share
+# of its work that vCPU 1 keeps.
+read -r free0 free1 < <(work t1 3)
+coproc HOLD { exec python3 tests/vm/holdctl.py "$KVMMIG_RUN_DIR/t1.sock" "throttle 95 0x2"; }
+read -r -t 10 answer <&"${HOLD[0]}"
+[ "$answer" = "ok 0" ] && vm_ctl t1 status | grep -qx 'throttle-vcpus 0x2' &&
+	pass "throttle 95 0x2: answered ok, status names the throttled vCPUs" ||
+	fail "throttle 95 0x2: answered ok, status names the throttled vCPUs" "answer '$answer', status: $(vm_ctl t1 status | grep throttle | tr '\n' ' ')"
+read -r held0 held1 < <(work t1 3)
+if [ "$free0" -gt 0 ] && [ "$free1" -gt 0 ] && [ $((held0 * free1)) -ge $((3 * held1 * free0)) ] && [ "$held1" -lt $((free1 / 2)) ]; then
+	pass "only vCPU 1 is throttled: vCPU 0 $free0 -> $held0, vCPU 1 $free1 -> $held1 iterations in 3 s"
+else
+	fail "only vCPU 1 is throttled" "vCPU 0 $free0 -> $held0, vCPU 1 $free1 -> $held1 iterations in 3 s"
+fi
+exec {HOLD[1]}>&-
+wait "$HOLD_PID" 2>/dev/null
+wait_for 5 sh -c "! $vmctl_bin $KVMMIG_RUN_DIR/t1.sock status | grep -q '^throttle-vcpus'" &&
+	pass "hung up: no vCPU stays throttled" ||
+	fail "hung up: no vCPU stays throttled" "status: $(vm_ctl t1 status | grep throttle | tr '\n' ' ')"
+expect_output "a mask naming a vCPU the VM lacks is refused" "names a vCPU the VM does not have" vm_ctl t1 "throttle 50 0x4"
+expect_output "and so is one that is not hex" "the vCPU mask is 0x and 1 to 16 hex digits" vm_ctl t1 "throttle 50 2"
+
 # An incoming VM has nothing running to throttle.
 vm_start t2 --cpus 1 --mem 64M --incoming
 expect_output "an incoming VM refuses a throttle" "the VM is incoming: nothing runs to throttle" \

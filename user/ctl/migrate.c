@@ -47,6 +47,8 @@ struct migration {
 	 */
 	struct vmm_conn throttle;
 	unsigned int throttle_pct, throttle_max;
+	/* The vCPUs throttled (bit i: vCPU i); 0: all of them (a bitmap VM). */
+	uint64_t throttle_vcpus;
 	struct mig_session sess; /* the module's source session, fd -1 when none */
 	int sock;
 	int awaiting_stream; /* accepted, and no module session started yet: the destination reads records */
@@ -78,16 +80,43 @@ static void lift_throttle(struct migration *m)
 }
 
 /*
- * Throttles the guest's vCPUs to @pct percent. A VMM that cannot (one that
- * predates the command) is migrated without: the policy is told so.
+ * A dirty-ring VM: the vCPUs whose own dirty rate (its ring's pages over the
+ * last interval) exceeds their share of the link, the link's rate over the
+ * vCPUs. Sticky from round to round: a throttled vCPU's rate falls, and
+ * freeing it would let it climb back. Where none exceeds its share (the
+ * policy throttles for another reason) or the rates are not known, all.
+ */
+static uint64_t vcpus_to_throttle(const struct migration *m, const struct precopy *p,
+				  const struct policy_state *ps, uint64_t interval_ns)
+{
+	uint64_t mask = m->throttle_vcpus, share;
+
+	_Static_assert(PRECOPY_MAX_VCPUS <= 64, "a vCPU mask is 64 bits");
+	if (!p->ring_vmm || !interval_ns || !p->ring_vcpus)
+		return 0;
+	share = ps->bandwidth / m->page_size / p->ring_vcpus;
+	for (unsigned int i = 0; i < p->ring_vcpus; i++)
+		if (p->ring_vcpu_pages[i] * 1e9 / interval_ns > share)
+			mask |= 1ull << i;
+	return mask;
+}
+
+/*
+ * Throttles the guest's vCPUs (m->throttle_vcpus; 0: all) to @pct percent.
+ * A VMM that cannot (one that predates the command) is migrated without:
+ * the policy is told so.
  */
 static void set_throttle(struct migration *m, struct policy_state *ps, struct policy_limits *l)
 {
 	unsigned int pct = ps->throttle_pct;
-	char line[32];
+	char line[48];
 	int ret;
 
-	snprintf(line, sizeof(line), "throttle %u", pct);
+	if (m->throttle_vcpus)
+		snprintf(line, sizeof(line), "throttle %u 0x%llx", pct,
+			 (unsigned long long)m->throttle_vcpus);
+	else
+		snprintf(line, sizeof(line), "throttle %u", pct);
 	ret = vmm_request_held(&m->throttle, line);
 	if (!ret) {
 		m->throttle_pct = pct;
@@ -135,13 +164,15 @@ static int fail(struct migration *m, const char *what)
 		close(m->sock);
 		m->sock = -1;
 	}
-	/* Not needed for correctness (a logged slot costs little), but as it was. */
-	if (m->logging)
-		vmm_simple(&m->vmm, "dirty-log off");
-	if (m->we_paused) {
-		if (vmm_simple(&m->vmm, "resume")) {
+	if (vmm_gone(&m->vmm)) {
+		/* The guest died with its VMM (the module aborts the session then). */
+		where = "NOT running: its VMM on the source exited (its log says why)";
+	} else {
+		/* Not needed for correctness (a logged slot costs little), but as it was. */
+		if (m->logging)
+			vmm_simple(&m->vmm, "dirty-log off");
+		if (m->we_paused && vmm_simple(&m->vmm, "resume"))
 			where = "PAUSED on the source (resume failed: run `kvmmig-ctl resume`)";
-		}
 	}
 	if (m->ssh.pid)
 		ssh_dest_finish(&m->ssh, 15);
@@ -154,16 +185,39 @@ static int fail(struct migration *m, const char *what)
 	return 1;
 }
 
-/* The throttle of a round's line: in force while it ran. */
-static void show_pre_copy_round(const struct migration *m, const struct round_stats *st,
-				const struct policy_round *r, const struct policy_state *ps,
-				unsigned int throttle, enum policy_decision d)
+/*
+ * A dirty-ring VM's per-vCPU dirty rates (pages/s): the distinct pages each
+ * vCPU's ring held between the last two reaps, over their interval. NULL
+ * for a bitmap VM, or before the first interval.
+ */
+static json_t *vcpu_dirty_rates(const struct precopy *p, uint64_t interval_ns)
+{
+	json_t *rates;
+
+	if (!p->ring_vmm || !interval_ns)
+		return NULL;
+	rates = json_array();
+	for (unsigned int i = 0; rates && i < p->ring_vcpus; i++)
+		json_array_append_new(rates, json_integer((json_int_t)(p->ring_vcpu_pages[i] * 1e9 /
+								       interval_ns)));
+	return rates;
+}
+
+/*
+ * The throttle of a round's line: in force while it ran; after a THROTTLE
+ * decision, m->throttle_vcpus is the set it is about to apply to.
+ */
+static void show_pre_copy_round(const struct migration *m, const struct precopy *p,
+				const struct round_stats *st, const struct policy_round *r,
+				const struct policy_state *ps, unsigned int throttle,
+				enum policy_decision d)
 {
 	uint64_t downtime = ps->expected_downtime_ns == UINT64_MAX ? 0 : ps->expected_downtime_ns;
+	json_t *rates = vcpu_dirty_rates(p, r->interval_ns);
 
 	if (m->json) {
 		json_line(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-				    "s:b, s:I, s:I, s:I, s:s}",
+				    "s:b, s:I, s:I, s:I, s:s, s:o*, s:I}",
 				    "event", "round", "round", (json_int_t)st->round,
 				    "pages_dirty", (json_int_t)st->pages_dirty,
 				    "pages_sent", (json_int_t)st->pages_sent,
@@ -178,7 +232,9 @@ static void show_pre_copy_round(const struct migration *m, const struct round_st
 				    "working_set", (json_int_t)ps->working_set,
 				    "throttle_pct", (json_int_t)throttle,
 				    "expected_downtime_ns", (json_int_t)downtime,
-				    "decision", policy_decision_name(d)));
+				    "decision", policy_decision_name(d),
+				    "vcpu_dirty_pages_per_s", rates,
+				    "throttle_vcpus", (json_int_t)m->throttle_vcpus));
 		fflush(stdout);
 		return;
 	}
@@ -194,13 +250,25 @@ static void show_pre_copy_round(const struct migration *m, const struct round_st
 	if (r->interval_ns)
 		printf("  dirtied %s%.1f MB/s in %.2f s", ps->dirty_rate_floor ? ">=" : "",
 		       ps->dirty_rate / 1e6, r->interval_ns / 1e9);
+	if (rates) {
+		size_t i;
+		json_t *v;
+
+		printf("  vCPU pages/s");
+		json_array_foreach(rates, i, v)
+			printf(" %" JSON_INTEGER_FORMAT, json_integer_value(v));
+		json_decref(rates);
+	}
 	if (ps->working_set)
 		printf("  working set %.1f MiB", ps->working_set / (1024.0 * 1024.0));
 	if (throttle)
 		printf("  throttle %u%%", throttle);
 	if (ps->expected_downtime_ns != UINT64_MAX)
 		printf("  expected downtime %" PRIu64 " ms", downtime / 1000000);
-	if (d == POLICY_THROTTLE)
+	if (d == POLICY_THROTTLE && m->throttle_vcpus)
+		printf("  -> throttle vCPUs 0x%llx to %u%%\n", (unsigned long long)m->throttle_vcpus,
+		       ps->throttle_pct);
+	else if (d == POLICY_THROTTLE)
 		printf("  -> throttle the guest to %u%%\n", ps->throttle_pct);
 	else
 		printf("  -> %s\n", policy_decision_name(d));
@@ -474,6 +542,7 @@ int migrate_main(int argc, char **argv)
 	m.start_ns = mono_ns();
 
 	pre.sock = m.sock;
+	pre.ring_vmm = vst.dirty_ring ? &m.vmm : NULL;
 	pre.progress_ms = o.progress_ms;
 	pre.page_size = m.page_size;
 	for (;;) {
@@ -481,7 +550,9 @@ int migrate_main(int argc, char **argv)
 
 		if (precopy_round(&pre, &st, &r, &d, why, sizeof(why)))
 			return fail(&m, why);
-		show_pre_copy_round(&m, &st, &r, ps, m.throttle_pct, d);
+		if (d == POLICY_THROTTLE)
+			m.throttle_vcpus = vcpus_to_throttle(&m, &pre, ps, r.interval_ns);
+		show_pre_copy_round(&m, &pre, &st, &r, ps, m.throttle_pct, d);
 		if (d == POLICY_STOP_AND_COPY)
 			break;
 		if (d == POLICY_THROTTLE)

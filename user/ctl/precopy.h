@@ -15,8 +15,20 @@
 #include "ctl/policy.h"
 #include "ctl/session.h"
 
+struct vmm_conn;
+
+#define PRECOPY_MAX_VCPUS 64
+
 struct precopy {
 	struct mig_session *sess; /* the module's source session */
+	/* A dirty-ring VM's VMM, which reaps its rings before each round; NULL: the bitmap. */
+	struct vmm_conn *ring_vmm;
+	uint64_t ring_pages; /* pages the last reap reported */
+	uint64_t ring_reap_ns; /* how long it took (asking the VMM included) */
+	/* Per vCPU: pages its ring held since the reap before the last (its dirty rate). */
+	unsigned int ring_vcpus;
+	uint64_t ring_vcpu_total[PRECOPY_MAX_VCPUS];
+	uint64_t ring_vcpu_pages[PRECOPY_MAX_VCPUS];
 	int sock;		  /* its connection (the send queue the link drains) */
 	uint32_t progress_ms;	  /* 0: the module's default */
 	uint64_t page_size;
@@ -38,7 +50,9 @@ int precopy_round(struct precopy *p, struct round_stats *st, struct policy_round
 /*
  * The final round, the guest stopped: the module sends END only if
  * nothing was written since its harvest (EAGAIN: a write reported late),
- * so up to three tries catch up. 0, or -1 with @why.
+ * so up to three tries catch up. A dirty-ring VM's rings are reaped once
+ * more after it: a page found there was written after END. 0, or -1 with
+ * @why.
  */
 int precopy_final_round(struct precopy *p, struct round_stats *st, char *why, size_t len);
 

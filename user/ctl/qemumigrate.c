@@ -379,8 +379,19 @@ int qemu_migrate_main(int argc, char **argv)
 	for (;;) {
 		struct policy_round r;
 
-		if (precopy_round(&pre, &st, &r, &d, why, sizeof(why)))
+		if (precopy_round(&pre, &st, &r, &d, why, sizeof(why))) {
+			/* A round that outlasted QEMU's logging fails as KVM_GET_DIRTY_LOG's ENOENT. */
+			if (mono_ns() - m.start_ns > precopy_budget_ns) {
+				size_t n = strlen(why);
+
+				snprintf(why + n, sizeof(why) - n,
+					 ": the pre-copy outlasted QEMU's dirty logging "
+					 "(calc-dirty-rate's %d s): the link or this host is too "
+					 "slow for this guest's memory",
+					 logging_left_s);
+			}
 			return fail(&m, why);
+		}
 		show_round(&m, &st, r.wall_ns, ps, policy_decision_name(d));
 		if (d == POLICY_STOP_AND_COPY)
 			break;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,60 +134,127 @@ void ram_file_close(struct ram_file *rf)
 	rf->fd = -1;
 }
 
-int ram_digests(const struct ram_file *rf, const uint8_t key[RAM_KEY_BYTES], uint64_t **out)
+/* One thread's share of ram_digests(): the pages of [from, to). */
+struct digest_range {
+	const struct ram_file *rf;
+	const uint8_t *key;
+	uint64_t *d, zero_digest, from, to;
+	int err;
+	pthread_t thread;
+};
+
+static void *digest_range(void *arg)
 {
-	static const uint8_t zero[PAGE];
-	uint64_t npages = rf->size / PAGE, zero_digest = siphash_page(key, zero), pos = 0;
-	uint64_t *d = malloc(npages * sizeof(*d));
+	struct digest_range *r = arg;
+	uint64_t pos = r->from;
 	uint8_t *buf = malloc(REPAIR_BATCH * PAGE);
 
-	if (!d || !buf) {
-		free(d);
-		free(buf);
-		return -ENOMEM;
+	if (!buf) {
+		r->err = ENOMEM;
+		return NULL;
 	}
 	/*
 	 * Holes (pages never written) read as zeros; a read would allocate
-	 * them, so they are known from SEEK_DATA/SEEK_HOLE without one.
+	 * them, so they are known from SEEK_DATA/SEEK_HOLE without one. (The
+	 * threads share the file offset lseek() moves; only its result is used.)
 	 */
-	while (pos < rf->size) {
-		off_t data = lseek(rf->fd, pos, SEEK_DATA), hole;
+	while (pos < r->to) {
+		off_t data = lseek(r->rf->fd, pos, SEEK_DATA), hole;
 
 		if (data < 0 && errno != ENXIO)
 			goto fail;
-		if (data < 0 || (uint64_t)data > rf->size)
-			data = rf->size;
+		if (data < 0 || (uint64_t)data > r->to)
+			data = r->to;
 		for (; pos < (uint64_t)data; pos += PAGE)
-			d[pos / PAGE] = zero_digest;
-		if (pos >= rf->size)
+			r->d[pos / PAGE] = r->zero_digest;
+		if (pos >= r->to)
 			break;
-		hole = lseek(rf->fd, pos, SEEK_HOLE);
-		if (hole < 0 || (uint64_t)hole > rf->size)
-			hole = rf->size;
+		hole = lseek(r->rf->fd, pos, SEEK_HOLE);
+		if (hole < 0 || (uint64_t)hole > r->to)
+			hole = r->to;
 		while (pos < (uint64_t)hole) {
 			uint64_t want = (uint64_t)hole - pos, i;
 			ssize_t n;
 
 			if (want > REPAIR_BATCH * PAGE)
 				want = REPAIR_BATCH * PAGE;
-			n = pread(rf->fd, buf, want, pos);
+			n = pread(r->rf->fd, buf, want, pos);
 			if (n <= 0 || n % PAGE) {
 				if (n >= 0)
 					errno = EIO;
 				goto fail;
 			}
 			for (i = 0; i < (uint64_t)n; i += PAGE)
-				d[(pos + i) / PAGE] = siphash_page(key, buf + i);
+				r->d[(pos + i) / PAGE] = siphash_page(r->key, buf + i);
 			pos += n;
 		}
 	}
 	free(buf);
+	return NULL;
+fail:
+	r->err = errno;
+	free(buf);
+	return NULL;
+}
+
+int ram_digests_threads(const struct ram_file *rf, const uint8_t key[RAM_KEY_BYTES],
+			unsigned int threads, uint64_t **out)
+{
+	static const uint8_t zero[PAGE];
+	uint64_t npages = rf->size / PAGE, zero_digest = siphash_page(key, zero);
+	uint64_t *d = malloc(npages * sizeof(*d));
+	struct digest_range *r;
+	unsigned int t, started;
+	int err = 0;
+
+	if (threads < 1)
+		threads = 1;
+	if (threads > npages)
+		threads = npages ? npages : 1;
+	r = calloc(threads, sizeof(*r));
+	if (!d || !r) {
+		free(d);
+		free(r);
+		return -ENOMEM;
+	}
+	for (t = 0; t < threads; t++)
+		r[t] = (struct digest_range){.rf = rf,
+					     .key = key,
+					     .d = d,
+					     .zero_digest = zero_digest,
+					     .from = npages * t / threads * PAGE,
+					     .to = npages * (t + 1) / threads * PAGE};
+	/* The last range runs on this thread; so does any a thread could not take. */
+	for (started = 0; started + 1 < threads; started++)
+		if (pthread_create(&r[started].thread, NULL, digest_range, &r[started]))
+			break;
+	for (t = started; t < threads; t++)
+		digest_range(&r[t]);
+	for (t = 0; t < started; t++)
+		pthread_join(r[t].thread, NULL);
+	for (t = 0; t < threads && !err; t++)
+		err = r[t].err;
+	free(r);
+	if (err) {
+		free(d);
+		return -err;
+	}
 	*out = d;
 	return 0;
-fail:
-	free(buf);
-	free(d);
-	return -errno;
+}
+
+int ram_digests(const struct ram_file *rf, const uint8_t key[RAM_KEY_BYTES], uint64_t **out)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t per = RAM_DIGEST_MIN_BYTES, threads = (rf->size + per - 1) / per;
+
+	if (cpus < 1)
+		cpus = 1;
+	if (threads > (uint64_t)cpus)
+		threads = cpus;
+	if (threads > RAM_DIGEST_MAX_THREADS)
+		threads = RAM_DIGEST_MAX_THREADS;
+	return ram_digests_threads(rf, key, threads, out);
 }
 
 int ram_repair_send(int sock, const struct ram_file *rf, const uint64_t *mine, const void *theirs,

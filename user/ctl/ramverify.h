@@ -32,8 +32,18 @@ int ram_file_open(pid_t pid, uint64_t size, int writable, struct ram_file *rf, c
 		  size_t len);
 void ram_file_close(struct ram_file *rf);
 
-/* One SipHash-2-4 digest per page under @key, malloc'ed in *@out. 0 or -errno. */
+/*
+ * One SipHash-2-4 digest per page under @key, malloc'ed in *@out. 0 or -errno.
+ * The pass runs with the guest stopped (downtime) and its cost is reading
+ * every data page: the file is cut into one range per online CPU, at most
+ * RAM_DIGEST_MAX_THREADS and none under RAM_DIGEST_MIN_BYTES, each digested
+ * by a thread of its own. ram_digests_threads() takes the count.
+ */
+#define RAM_DIGEST_MAX_THREADS 8
+#define RAM_DIGEST_MIN_BYTES   (64ull << 20)
 int ram_digests(const struct ram_file *rf, const uint8_t key[RAM_KEY_BYTES], uint64_t **out);
+int ram_digests_threads(const struct ram_file *rf, const uint8_t key[RAM_KEY_BYTES],
+			unsigned int threads, uint64_t **out);
 
 /*
  * Source: the destination's digests (@theirs, as received: le64 each)

@@ -59,6 +59,8 @@ int status_main(int argc, char **argv)
 	if (st.throttle)
 		printf("vCPUs throttled to %u%% (a migration's --converge auto holds it)\n",
 		       st.throttle);
+	if (st.dirty_ring)
+		printf("dirty pages tracked by KVM's dirty ring: %u entries per vCPU\n", st.dirty_ring);
 	for (i = 0; i < st.nslots; i++)
 		printf("memslot %u: gpa 0x%" PRIx64 " size %" PRIu64 " MiB\n", st.slots[i].slot,
 		       st.slots[i].gpa, st.slots[i].size >> 20);

@@ -51,6 +51,19 @@ int vmm_connect(struct vmm_conn *c, const char *name)
 	return 0;
 }
 
+bool vmm_gone(struct vmm_conn *c)
+{
+	int ret;
+
+	if (c->fd >= 0)
+		return false; /* a held connection: it answered */
+	ret = open_socket(c);
+	if (!ret)
+		vmm_close(c);
+	/* No socket file: the VMM removed it on exit; refused: it died without. */
+	return ret == -ENOENT || ret == -ECONNREFUSED;
+}
+
 void vmm_close(struct vmm_conn *c)
 {
 	if (c->fd >= 0)
@@ -285,6 +298,8 @@ int vmm_status(struct vmm_conn *c, struct vmm_status *st)
 			st->attached = 1;
 		if (!strcmp(line, "dirty-log on"))
 			st->dirty_log = 1;
+		if (sscanf(line, "dirty-ring %u", &st->dirty_ring) == 1)
+			continue;
 		if (sscanf(line, "blob-versions %*u %u", &st->state_version) == 1)
 			continue;
 		if (sscanf(line, "digest-versions %*u %u", &st->digest_version) == 1)

@@ -2,6 +2,7 @@
 #ifndef KVMMIG_CTL_VMMCLIENT_H
 #define KVMMIG_CTL_VMMCLIENT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct vmm_status {
 	char cpu_model[64]; /* "x86-64-v3 1": the model's name and version; "" if unsaid */
 	unsigned int tsc_khz; /* vCPU 0's TSC rate; 0 if unsaid */
 	unsigned int throttle; /* the vCPU throttle in force (percent); 0 for none or unsaid */
+	unsigned int dirty_ring; /* entries per vCPU of KVM's dirty ring; 0: the bitmap */
 };
 
 /*
@@ -42,6 +44,8 @@ struct vmm_conn {
 /* Checks that VM @name's control socket answers; prints a one-line reason if not. */
 int vmm_connect(struct vmm_conn *c, const char *name);
 void vmm_close(struct vmm_conn *c);
+/* The VMM's control socket is gone or refuses: the VMM process has exited. */
+bool vmm_gone(struct vmm_conn *c);
 
 /*
  * Sends @line (and @out_len bytes of @out after it), reads the answer. On

@@ -21,6 +21,8 @@ struct options {
 	char name[KVMMIG_NAME_MAX];
 	uint64_t mem_bytes;
 	uint64_t hugepage_bytes;
+	uint32_t dirty_ring;
+	bool unsafe_dirty_ring_drop;
 	int ncpus;
 	const struct cpu_model *cpu_model;
 	const char *kernel;
@@ -39,6 +41,7 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: kvmmig-vm [--name NAME] [--mem SIZE] [--hugepages 2M|1G] [--cpus N] [--cpu MODEL]\n"
+	    "                 [--dirty-ring ENTRIES]\n"
 	    "                 (--payload FILE | --kernel BZIMAGE [--initrd FILE]) [--append TEXT]\n"
 	    "                 [--console stdio|none|file:PATH] [--control PATH] [--image-dir DIR]\n"
 	    "                 [-v]\n"
@@ -127,12 +130,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 		OPT_CONTROL,
 		OPT_IMAGE_DIR,
 		OPT_PRINT_SUPPORTED_CPUID,
-		OPT_HUGEPAGES
+		OPT_HUGEPAGES,
+		OPT_DIRTY_RING,
+		OPT_UNSAFE_DIRTY_RING_DROP
 	};
 	static const struct option longopts[] = {
 	    {"name", required_argument, NULL, 'n'},
 	    {"mem", required_argument, NULL, 'm'},
 	    {"hugepages", required_argument, NULL, OPT_HUGEPAGES},
+	    {"dirty-ring", required_argument, NULL, OPT_DIRTY_RING},
+	    {"unsafe-dirty-ring-drop", no_argument, NULL, OPT_UNSAFE_DIRTY_RING_DROP},
 	    {"cpus", required_argument, NULL, 'c'},
 	    {"kernel", required_argument, NULL, OPT_KERNEL},
 	    {"initrd", required_argument, NULL, OPT_INITRD},
@@ -230,6 +237,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 				vmm_log("invalid --hugepages '%s': 2M or 1G", optarg);
 				return -EINVAL;
 			}
+			break;
+		case OPT_DIRTY_RING: {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			/* A power of two in KVM's range: vmm_dirty_ring_enable() checks and says. */
+			if (errno || end == optarg || *end || !n || n > UINT32_MAX) {
+				vmm_log("invalid --dirty-ring '%s': entries per vCPU, a number",
+					optarg);
+				return -EINVAL;
+			}
+			o->dirty_ring = n;
+			break;
+		}
+		case OPT_UNSAFE_DIRTY_RING_DROP:
+			o->unsafe_dirty_ring_drop = true;
 			break;
 		case OPT_CONTROL:
 			o->control = optarg;
@@ -374,6 +399,8 @@ int main(int argc, char **argv)
 	config.name = o.name;
 	config.mem_bytes = o.mem_bytes;
 	config.hugepage_bytes = o.hugepage_bytes;
+	config.dirty_ring_entries = o.dirty_ring;
+	config.unsafe_dirty_ring_drop = o.unsafe_dirty_ring_drop;
 	config.ncpus = o.ncpus;
 	config.cpu_model = o.cpu_model;
 	config.incoming = o.incoming;

@@ -33,7 +33,8 @@ int vmm_attach(struct vmm_vm *vm)
 	/* An empty VM waiting for a guest: only such a VM accepts a destination session. */
 	struct kvmmig_attach attach = {
 	    .vm_fd = vm->vm_fd,
-	    .flags = vm->state == VMM_VM_INCOMING ? KVMMIG_ATTACH_INCOMING : 0,
+	    .flags = (vm->state == VMM_VM_INCOMING ? KVMMIG_ATTACH_INCOMING : 0) |
+		     (vm->ring_entries ? KVMMIG_ATTACH_DIRTY_RING : 0),
 	};
 	int fd, err;
 

@@ -276,6 +276,42 @@ static int cmd_status(struct vmm_control *ctl, struct answer *a)
 	return answer_ok(a, full, strlen(full));
 }
 
+/*
+ * "dirty-ring-reap": the tool's harvest of KVM's dirty ring, before each
+ * round (dirtyring.c). Answers "pages N" (this reap) and each vCPU's pages
+ * so far ("vcpuI N"): the per-vCPU dirty rates come from those.
+ */
+static int cmd_dirty_ring_reap(struct vmm_vm *vm, struct answer *a)
+{
+	char *text = NULL;
+	size_t len = 0;
+	uint64_t pages;
+	FILE *f;
+	int err;
+
+	if (!vm->ring_entries)
+		return answer_error(a, "VM '%s' has no dirty ring (kvmmig-vm --dirty-ring)", vm->name);
+	err = vmm_dirty_ring_reap(vm, &pages);
+	if (err == -ESTALE)
+		return answer_error(a, "pages were written after kvmmig's stream ended: the migration "
+				       "must not complete");
+	if (err)
+		return answer_error(a, "reaping the dirty ring failed: %s", strerror(-err));
+	f = open_memstream(&text, &len);
+	if (!f)
+		return answer_error(a, "dirty-ring-reap: out of memory");
+	fprintf(f, "pages %llu\n", (unsigned long long)pages);
+	pthread_mutex_lock(&vm->ring_lock);
+	for (int i = 0; i < vm->ncpus; i++)
+		fprintf(f, "vcpu%d %llu\n", i, (unsigned long long)vm->ring_reaped[i]);
+	pthread_mutex_unlock(&vm->ring_lock);
+	if (fclose(f)) {
+		free(text);
+		return answer_error(a, "dirty-ring-reap: out of memory");
+	}
+	return answer_ok(a, text, len);
+}
+
 static int cmd_resume(struct vmm_vm *vm, struct answer *a)
 {
 	int ret = vmm_vm_resume(vm);
@@ -504,7 +540,7 @@ static int cmd_save_memory(struct vmm_control *ctl, const char *name, struct ans
  * never leave its guest throttled.
  */
 static int cmd_throttle(struct vmm_control *ctl, struct client *c, unsigned int pct,
-			struct answer *a)
+			uint64_t mask, struct answer *a)
 {
 	enum vmm_vm_state state = vmm_vm_get_state(ctl->vm);
 	int ret;
@@ -517,12 +553,19 @@ static int cmd_throttle(struct vmm_control *ctl, struct client *c, unsigned int 
 	if (pct && (state == VMM_VM_INCOMING || state == VMM_VM_STOPPING))
 		return answer_error(a, "throttle: the VM is %s: nothing runs to throttle",
 				    vmm_vm_state_name(state));
-	ret = vmm_throttle_set(ctl->vm, pct);
+	if (mask != ~0ull && (ctl->vm->ncpus >= 64 || mask >> ctl->vm->ncpus))
+		return answer_error(a, "throttle: the mask 0x%llx names a vCPU the VM does not have (%d)",
+				    (unsigned long long)mask, ctl->vm->ncpus);
+	ret = vmm_throttle_set(ctl->vm, pct, mask);
 	if (ret)
 		return answer_error(a, "throttle %u failed: %s", pct, strerror(-ret));
 	ctl->throttle_owner = pct ? c : NULL;
 	c->holds_throttle = pct;
-	if (pct)
+	if (pct && mask != ~0ull)
+		vmm_log("vCPUs 0x%llx throttled to %u%% while the control connection that asked "
+			"stays open",
+			(unsigned long long)mask, pct);
+	else if (pct)
 		vmm_log(
 		    "vCPUs throttled to %u%% while the control connection that asked stays open",
 		    pct);
@@ -538,7 +581,7 @@ static void release_throttle(struct client *c)
 
 	pthread_mutex_lock(&ctl->request_lock);
 	if (ctl->throttle_owner == c) {
-		vmm_throttle_set(ctl->vm, 0);
+		vmm_throttle_set(ctl->vm, 0, 0);
 		ctl->throttle_owner = NULL;
 		c->holds_throttle = false;
 		vmm_log("vCPU throttle lifted: the control connection that held it closed");
@@ -592,6 +635,8 @@ static int act(struct vmm_control *ctl, struct client *c, const struct vmm_ctl_r
 			return answer_error(a, "KVM refused to switch dirty logging %s: %s",
 					    req->on ? "on" : "off", strerror(-ret));
 		return answer_ok(a, NULL, 0);
+	case VMM_CTL_DIRTY_RING_REAP:
+		return cmd_dirty_ring_reap(vm, a);
 	case VMM_CTL_KVMMIG_FD:
 		/*
 		 * The authority over this VM's migrations (the /dev/kvmmig
@@ -605,7 +650,7 @@ static int act(struct vmm_control *ctl, struct client *c, const struct vmm_ctl_r
 					    vm->name);
 		return answer_ok_fd(a, vm->kvmmig_fd);
 	case VMM_CTL_THROTTLE:
-		return cmd_throttle(ctl, c, req->percent, a);
+		return cmd_throttle(ctl, c, req->percent, req->vcpu_mask, a);
 	case VMM_CTL_QUIT:
 		a->quit = true;
 		return answer_ok(a, NULL, 0);

@@ -38,6 +38,7 @@ static const struct {
     {"save-memory", VMM_CTL_SAVE_MEMORY},
     {"digest", VMM_CTL_DIGEST},
     {"dirty-log", VMM_CTL_DIRTY_LOG},
+    {"dirty-ring-reap", VMM_CTL_DIRTY_RING_REAP},
     {"kvmmig-fd", VMM_CTL_KVMMIG_FD},
     {"throttle", VMM_CTL_THROTTLE},
     {"quit", VMM_CTL_QUIT},
@@ -142,14 +143,36 @@ static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, siz
 		if (!arg || (!req->on && strcmp(arg, "off")))
 			return parse_error(err, err_size, "dirty-log needs on or off");
 		return 0;
-	case VMM_CTL_THROTTLE:
-		/* "throttle PERCENT": 0 to 99, decimal digits only. */
-		if (!arg || strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 2)
+	case VMM_CTL_THROTTLE: {
+		/*
+		 * "throttle PERCENT [MASK]": 0 to 99, decimal digits only; MASK,
+		 * 0x and 1 to 16 hex digits, the vCPUs it applies to (all if
+		 * none: a dirty ring's per-vCPU rates let the tool name only the
+		 * vCPUs that dirty too fast).
+		 */
+		char *mask = arg ? strchr(arg, ' ') : NULL;
+		size_t digits;
+
+		if (mask)
+			*mask++ = '\0';
+		if (!arg || !*arg || strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 2)
 			return parse_error(err, err_size,
 					   "throttle needs a percentage from 0 to 99, not '%.64s'",
 					   arg ? arg : "");
 		req->percent = atoi(arg);
+		req->vcpu_mask = ~0ull;
+		if (!mask)
+			return 0;
+		digits = strlen(mask) - 2;
+		if (strncmp(mask, "0x", 2) || !digits || digits > 16 ||
+		    strspn(mask + 2, "0123456789abcdefABCDEF") != digits ||
+		    !(req->vcpu_mask = strtoull(mask, NULL, 16)))
+			return parse_error(err, err_size,
+					   "throttle: the vCPU mask is 0x and 1 to 16 hex digits, not "
+					   "'%.64s'",
+					   mask);
 		return 0;
+	}
 	default:
 		return 0; /* the others take no argument; extra words are ignored */
 	}
@@ -172,7 +195,8 @@ int vmm_ctl_parse_request(char *line, struct vmm_ctl_request *req, char *err, si
 	}
 	return parse_error(err, err_size,
 			   "unknown command '%.64s' (status, pause, resume, save-state, "
-			   "restore-state, check-cpuid, save-memory, digest, dirty-log, kvmmig-fd, "
+			   "restore-state, check-cpuid, save-memory, digest, dirty-log, dirty-ring-reap, "
+			   "kvmmig-fd, "
 			   "throttle, quit)",
 			   cmd);
 }

@@ -76,9 +76,10 @@ void vmm_throttle_init(struct vmm_vm *vm)
 	pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
 	pthread_cond_init(&vm->throttle_cond, &monotonic);
 	pthread_condattr_destroy(&monotonic);
+	vm->throttle_mask = ~0ull;
 }
 
-int vmm_throttle_set(struct vmm_vm *vm, unsigned int pct)
+int vmm_throttle_set(struct vmm_vm *vm, unsigned int pct, uint64_t mask)
 {
 	bool join = false;
 	pthread_t thread;
@@ -89,6 +90,7 @@ int vmm_throttle_set(struct vmm_vm *vm, unsigned int pct)
 		return -EINVAL;
 	pthread_mutex_lock(&vm->lock);
 	was = vm->throttle_pct;
+	__atomic_store_n(&vm->throttle_mask, pct ? mask : ~0ull, __ATOMIC_SEQ_CST);
 	if (pct && vm->quitting) {
 		err = -ESHUTDOWN;
 	} else if (pct && !vm->throttle_thread_started) {
@@ -115,7 +117,8 @@ int vmm_throttle_set(struct vmm_vm *vm, unsigned int pct)
 	if (err)
 		vmm_log("unable to throttle the vCPUs to %u%%: %s", pct, strerror(-err));
 	else if (pct != was)
-		vmm_debug("vCPU throttle %u%% (was %u%%)", pct, was);
+		vmm_debug("vCPU throttle %u%% (was %u%%), vCPUs 0x%llx", pct, was,
+			  (unsigned long long)mask);
 	return err;
 }
 
@@ -136,6 +139,8 @@ bool vmm_throttle_sleep(struct vmm_vcpu *vcpu)
 
 	/* Not throttled, or this period's sleep is over: no lock on the way to KVM_RUN. */
 	if (!until || monotonic_ns() >= until)
+		return false;
+	if (!(__atomic_load_n(&vm->throttle_mask, __ATOMIC_SEQ_CST) & (1ull << vcpu->index)))
 		return false;
 	pthread_mutex_lock(&vm->lock);
 	for (;;) {

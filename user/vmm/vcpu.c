@@ -238,6 +238,19 @@ static void handle_exit(struct vmm_vcpu *vcpu)
 		break;
 	case KVM_EXIT_INTR:
 		break;
+	case KVM_EXIT_DIRTY_RING_FULL: {
+		/*
+		 * KVM lets this vCPU in again once its ring has room: reap them
+		 * all. ESTALE (the stream had ended) stays for the tool's next
+		 * reap, which fails the migration.
+		 */
+		int err = vmm_dirty_ring_full(vm);
+
+		if (err && err != -ESTALE)
+			vmm_vm_request_stop(vm, 1, "vCPU %d: its full dirty ring could not be reaped: %s",
+					    vcpu->index, strerror(-err));
+		break;
+	}
 	case KVM_EXIT_HLT:
 		vmm_vm_request_stop(vm, 0, "vCPU %d halted", vcpu->index);
 		break;
@@ -409,7 +422,7 @@ int vmm_vm_resume(struct vmm_vm *vm)
 
 void vmm_vcpus_kick_and_join(struct vmm_vm *vm)
 {
-	vmm_throttle_set(vm, 0);
+	vmm_throttle_set(vm, 0, 0);
 	pthread_mutex_lock(&vm->lock);
 	vm->quitting = true;
 	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);

@@ -157,6 +157,11 @@ int vmm_vm_set_dirty_logging(struct vmm_vm *vm, bool on)
 			return -errno;
 	}
 	vm->dirty_logging = on;
+	if (on) {
+		pthread_mutex_lock(&vm->ring_lock);
+		vm->ring_error = 0;
+		pthread_mutex_unlock(&vm->ring_lock);
+	}
 	return 0;
 }
 
@@ -203,6 +208,9 @@ static int create_vcpu(struct vmm_vm *vm, int index)
 		return -errno;
 	}
 	vcpu->run_size = run_size;
+	err = vmm_dirty_ring_map(vcpu);
+	if (err)
+		return err;
 
 	err = vmm_cpuid_build(vm->kvm_fd, vm->cpu_model, index, vm->ncpus, &cpuid);
 	if (err) {
@@ -265,6 +273,7 @@ int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config)
 	pthread_mutex_init(&vm->lock, NULL);
 	pthread_cond_init(&vm->parked_cond, NULL);
 	pthread_cond_init(&vm->resume_cond, NULL);
+	pthread_mutex_init(&vm->ring_lock, NULL);
 	vmm_throttle_init(vm);
 	*out = vm;
 
@@ -358,6 +367,12 @@ int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config)
 			(unsigned long long)config->mem_bytes, strerror(-err));
 		return err;
 	}
+	if (config->dirty_ring_entries) {
+		err = vmm_dirty_ring_enable(vm, config->dirty_ring_entries);
+		if (err)
+			return err;
+		vm->ring_drop = config->unsafe_dirty_ring_drop;
+	}
 	for (int i = 0; i < vm->ncpus; i++) {
 		err = create_vcpu(vm, i);
 		if (err)
@@ -371,10 +386,19 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	if (!vm)
 		return;
 	vmm_vcpus_kick_and_join(vm);
+	if (vm->ring_entries) {
+		uint64_t reaped = 0;
+
+		for (int i = 0; i < vm->ncpus; i++)
+			reaped += vm->ring_reaped[i];
+		vmm_log("dirty ring: %llu pages reaped, %llu times full",
+			(unsigned long long)reaped, (unsigned long long)vm->ring_full_exits);
+	}
 
 	for (int i = 0; i < vm->ncpus; i++) {
 		struct vmm_vcpu *vcpu = &vm->vcpus[i];
 
+		vmm_dirty_ring_unmap(vcpu);
 		if (vcpu->run)
 			munmap(vcpu->run, vcpu->run_size);
 		if (vcpu->fd >= 0)
@@ -393,6 +417,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 		close(vm->stop_fd);
 	free(vm->msr_list);
 	free(vm->cpuid0);
+	free(vm->ring_found);
 	free(vm);
 }
 
@@ -544,6 +569,7 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
+	uint64_t throttle_mask;
 
 	if (!f)
 		return NULL;
@@ -564,7 +590,16 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 			(unsigned long long)vm->slots[i].file_offset);
 	fprintf(f, "kvmmig %s\n", vm->kvmmig_fd >= 0 ? "attached" : "absent");
 	fprintf(f, "dirty-log %s\n", vm->dirty_logging ? "on" : "off");
+	if (vm->ring_entries) {
+		pthread_mutex_lock(&vm->ring_lock);
+		fprintf(f, "dirty-ring %u\ndirty-ring-full-exits %llu\n", vm->ring_entries,
+			(unsigned long long)vm->ring_full_exits);
+		pthread_mutex_unlock(&vm->ring_lock);
+	}
 	fprintf(f, "throttle %u\n", vmm_throttle_get(vm));
+	throttle_mask = __atomic_load_n(&vm->throttle_mask, __ATOMIC_SEQ_CST);
+	if (throttle_mask != ~0ull)
+		fprintf(f, "throttle-vcpus 0x%llx\n", (unsigned long long)throttle_mask);
 	/*
 	 * The state blob versions it reads and writes (a VMM without this line:
 	 * 1 only). Not "state-...": older kvmmig-ctl read any line starting with

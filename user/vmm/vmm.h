@@ -71,6 +71,9 @@ struct vmm_vcpu {
 	bool exit_pending;
 	bool has_run;
 	void *priv; /* the VMM's per-vCPU data */
+	/* KVM's dirty ring of this vCPU, mapped from its fd (dirtyring.c), and the next entry. */
+	struct kvm_dirty_gfn *ring;
+	uint32_t ring_next;
 	/* This vCPU's thread's, but for a restore, while it is parked or never ran. */
 	struct vmm_vcpu_sample last_seen;
 };
@@ -116,6 +119,8 @@ struct vmm_vm_config {
 	int ncpus;
 	const struct cpu_model *cpu_model; /* cpu_models[0] (host) if NULL */
 	bool incoming;
+	uint32_t dirty_ring_entries; /* 0: KVM's dirty bitmap; else a ring of this many per vCPU */
+	bool unsafe_dirty_ring_drop; /* tests only: see vmm_vm.ring_drop */
 	const struct vmm_exit_ops *exit_ops;
 	void *priv;
 };
@@ -152,6 +157,21 @@ struct vmm_vm {
 	int kvmmig_fd; /* -1 when running without kvmmig.ko */
 	bool dirty_logging; /* KVM_MEM_LOG_DIRTY_PAGES on every memslot */
 
+	/*
+	 * KVM's dirty ring (dirtyring.c), 0 entries when the VM uses the
+	 * bitmap. @ring_lock serializes reaps (the control thread's, and a
+	 * vCPU thread's whose ring filled); @ring_found is the reap's buffer
+	 * (every ring's entries), @ring_reaped each vCPU's pages so far.
+	 */
+	uint32_t ring_entries;
+	pthread_mutex_t ring_lock;
+	struct kvm_dirty_gfn *ring_found;
+	uint64_t ring_reaped[VMM_MAX_VCPUS];
+	int ring_error; /* a reap's first failure, until dirty logging goes on again */
+	uint64_t ring_full_exits; /* KVM_EXIT_DIRTY_RING_FULL so far, under @ring_lock */
+	/* Tests only (--unsafe-dirty-ring-drop): every reap's entries are reset, not reported. */
+	bool ring_drop;
+
 	struct {
 		const struct vmm_device_ops *ops;
 		void *opaque;
@@ -182,6 +202,7 @@ struct vmm_vm {
 	 * also read atomically) is when the current sleep ends.
 	 */
 	unsigned int throttle_pct;
+	uint64_t throttle_mask; /* the vCPUs throttled (bit i: vCPU i); also read atomically */
 	uint64_t throttle_until_ns;
 	pthread_cond_t throttle_cond; /* on CLOCK_MONOTONIC */
 	pthread_t throttle_thread;
@@ -197,6 +218,21 @@ int vmm_vm_create(struct vmm_vm **out, const struct vmm_vm_config *config);
 /* Stops and joins the vCPU threads, then frees everything. */
 void vmm_vm_destroy(struct vmm_vm *vm);
 
+/*
+ * KVM's dirty ring (dirtyring.c). enable: before any vCPU exists, @entries
+ * a power of two KVM takes; map/unmap: each vCPU's ring. reap: takes every
+ * vCPU's published entries, gives them back to KVM (their pages
+ * write-protected again) and then reports them to kvmmig.ko; *@pages: how
+ * many. Returns 0 or -errno (ESTALE: kvmmig.ko's stream had already ended,
+ * so a page written after the final round cannot reach the destination).
+ */
+int vmm_dirty_ring_enable(struct vmm_vm *vm, uint32_t entries);
+int vmm_dirty_ring_map(struct vmm_vcpu *vcpu);
+void vmm_dirty_ring_unmap(struct vmm_vcpu *vcpu);
+int vmm_dirty_ring_reap(struct vmm_vm *vm, uint64_t *pages);
+/* A vCPU thread's KVM_EXIT_DIRTY_RING_FULL: reaps every ring (counted, for status). */
+int vmm_dirty_ring_full(struct vmm_vm *vm);
+
 /* Starts one thread per vCPU: running, or parked for an incoming VM. */
 int vmm_vm_start(struct vmm_vm *vm);
 /* Returns once every vCPU is out of KVM_RUN with its pending exit completed. */
@@ -210,7 +246,8 @@ int vmm_vm_set_dirty_logging(struct vmm_vm *vm, bool on);
  * wakes a sleeping vCPU at once. -EINVAL above 99.
  */
 void vmm_throttle_init(struct vmm_vm *vm); /* at creation, with the VM's lock */
-int vmm_throttle_set(struct vmm_vm *vm, unsigned int pct);
+/* @mask: the vCPUs that sleep (bit i: vCPU i); the others run on. */
+int vmm_throttle_set(struct vmm_vm *vm, unsigned int pct, uint64_t mask);
 unsigned int vmm_throttle_get(struct vmm_vm *vm);
 /* The vCPU thread's part: sleeps while a throttle period asks it to; true if it did. */
 bool vmm_throttle_sleep(struct vmm_vcpu *vcpu);

@@ -65,13 +65,23 @@
 /**
  * struct kvmmig_attach - argument of KVMMIG_ATTACH
  * @vm_fd: a file descriptor returned by KVM_CREATE_VM.
- * @flags: %KVMMIG_ATTACH_INCOMING or 0.
+ * @flags: %KVMMIG_ATTACH_INCOMING, %KVMMIG_ATTACH_DIRTY_RING, both or 0.
  * @name:  NUL-terminated name, unique among attached VMs.
  *
  * %KVMMIG_ATTACH_INCOMING: the VM is an empty destination waiting for an
  * incoming migration. Only such a VM accepts a destination session, and
  * only one: a destination session that received the whole stream
  * consumes the flag (the VM is then an ordinary, running VM).
+ *
+ * %KVMMIG_ATTACH_DIRTY_RING: the VM uses KVM's dirty ring
+ * (KVM_CAP_DIRTY_LOG_RING[_ACQ_REL]), whose bitmap ioctls fail, and the
+ * VMM harvests the ring itself: while a source session runs it reaps every
+ * vCPU's ring before each ROUND the tool makes, and whenever a ring fills
+ * (KVM_EXIT_DIRTY_RING_FULL), and reports every entry with
+ * %KVMMIG_MARK_DIRTY after KVM_RESET_DIRTY_RINGS has write-protected its
+ * page again. The module then sends what was reported (and round 0 all of
+ * memory) and never touches KVM's dirty log. A dirty-ring VM attached
+ * without this flag is refused at SESSION_OPEN: nobody would harvest it.
  *
  * Errors: EBADF (@vm_fd not open), EINVAL (not a KVM VM, bad name, unknown
  * flags, or this file already has a VM attached), EEXIST (name taken),
@@ -86,6 +96,7 @@ struct kvmmig_attach {
 };
 
 #define KVMMIG_ATTACH_INCOMING (1u << 0)
+#define KVMMIG_ATTACH_DIRTY_RING (1u << 1)
 
 #define KVMMIG_ATTACH _IOW(KVMMIG_IOCTL_TYPE, 0x01, struct kvmmig_attach)
 
