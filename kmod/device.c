@@ -7,6 +7,7 @@
  */
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/slab.h>
@@ -73,21 +74,51 @@ out:
 	return ret;
 }
 
-/* The VMM reports guest memory it wrote itself (invariant 6). */
+/* Ranges of guest memory the VMM wrote itself (invariant 6). */
+static long mark_dirty(struct kvmmig_handle *h, const struct kvmmig_mark_dirty *runs, u32 n)
+{
+	/* h->vm is set once and never cleared while the file is open. */
+	struct kvmmig_vm *vm = READ_ONCE(h->vm);
+	u32 i;
+
+	if (!vm)
+		return -EINVAL;
+	for (i = 0; i < n; i++)
+		if (runs[i].flags)
+			return -EINVAL;
+	return kvmmig_session_mark_dirty(vm, runs, n);
+}
+
 static long ioctl_mark_dirty(struct kvmmig_handle *h, void __user *argp)
 {
 	struct kvmmig_mark_dirty arg;
-	struct kvmmig_vm *vm;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags)
+	return mark_dirty(h, &arg, 1);
+}
+
+static long ioctl_mark_dirty_runs(struct kvmmig_handle *h, void __user *argp)
+{
+	struct kvmmig_mark_dirty_runs arg;
+	struct kvmmig_mark_dirty *runs;
+	long ret;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || !arg.count)
 		return -EINVAL;
-	/* h->vm is set once and never cleared while the file is open. */
-	vm = READ_ONCE(h->vm);
-	if (!vm)
-		return -EINVAL;
-	return kvmmig_session_mark_dirty(vm, arg.gpa, arg.size);
+	if (arg.count > KVMMIG_MARK_DIRTY_RUNS_MAX)
+		return -E2BIG;
+	runs = kvmalloc_array(arg.count, sizeof(*runs), GFP_KERNEL_ACCOUNT);
+	if (!runs)
+		return -ENOMEM;
+	if (copy_from_user(runs, u64_to_user_ptr(arg.runs), arg.count * sizeof(*runs)))
+		ret = -EFAULT;
+	else
+		ret = mark_dirty(h, runs, arg.count);
+	kvfree(runs);
+	return ret;
 }
 
 /*
@@ -122,6 +153,8 @@ static long kvmmig_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return ioctl_attach(h, (void __user *)arg);
 	case KVMMIG_MARK_DIRTY:
 		return ioctl_mark_dirty(h, (void __user *)arg);
+	case KVMMIG_MARK_DIRTY_RUNS:
+		return ioctl_mark_dirty_runs(h, (void __user *)arg);
 	case KVMMIG_SESSION_OPEN:
 		return ioctl_session_open(h, (void __user *)arg);
 	case KVMMIG_CANCEL:

@@ -290,26 +290,41 @@ bool kvmmig_vm_maps(struct kvmmig_vm *vm, u64 gpa, u64 npages, u64 uaddr)
 	return ok;
 }
 
-bool kvmmig_vm_range_in_memslot(struct kvmmig_vm *vm, u64 gpa, u64 size)
+/* Does one memslot hold [gpa, gpa + size)? @slots under kvm->srcu. */
+static bool range_in_memslot(struct kvm_memslots *slots, u64 gpa, u64 size)
 {
 	struct kvm_memory_slot *slot;
-	struct kvm_memslots *slots;
 	u64 gfn = gpa >> PAGE_SHIFT;
 	u64 npages = size >> PAGE_SHIFT;
-	bool ok = false;
-	int idx, bkt;
+	int bkt;
 
 	if (!size || !PAGE_ALIGNED(gpa) || !PAGE_ALIGNED(size))
 		return false;
-	idx = srcu_read_lock(&vm->kvm->srcu);
-	slots = kvm_memslots(vm->kvm);
 	kvm_for_each_memslot(slot, bkt, slots) {
 		if (gfn >= slot->base_gfn && gfn - slot->base_gfn < slot->npages &&
-		    npages <= slot->npages - (gfn - slot->base_gfn)) {
-			ok = true;
-			break;
-		}
+		    npages <= slot->npages - (gfn - slot->base_gfn))
+			return true;
 	}
+	return false;
+}
+
+/*
+ * Is each of the @n ranges a VMM reports page-aligned, nonempty and inside
+ * one memslot of the VM as it is now? (MARK_DIRTY: a bad range is an error
+ * the VMM must hear, whether or not a session runs.)
+ */
+bool kvmmig_vm_runs_in_memslots(struct kvmmig_vm *vm, const struct kvmmig_mark_dirty *runs,
+				u32 n)
+{
+	struct kvm_memslots *slots;
+	bool ok = true;
+	int idx;
+	u32 i;
+
+	idx = srcu_read_lock(&vm->kvm->srcu);
+	slots = kvm_memslots(vm->kvm);
+	for (i = 0; ok && i < n; i++)
+		ok = range_in_memslot(slots, runs[i].gpa, runs[i].size);
 	srcu_read_unlock(&vm->kvm->srcu, idx);
 	return ok;
 }

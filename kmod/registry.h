@@ -64,7 +64,8 @@ void kvmmig_vm_set_state(struct kvmmig_vm *vm, u32 state);
 
 bool kvmmig_vm_maps(struct kvmmig_vm *vm, u64 gpa, u64 npages, u64 uaddr);
 /* Checks [gpa, gpa + size) lies in one memslot of the VM (MARK_DIRTY). */
-bool kvmmig_vm_range_in_memslot(struct kvmmig_vm *vm, u64 gpa, u64 size);
+bool kvmmig_vm_runs_in_memslots(struct kvmmig_vm *vm, const struct kvmmig_mark_dirty *runs,
+				u32 n);
 
 /*
  * Calls fn for the VMs from position *pos on, in attach order, under the

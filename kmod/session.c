@@ -566,21 +566,36 @@ void kvmmig_session_account(struct kvmmig_session *s,
 	spin_unlock(&vm->stat_lock);
 }
 
+/* Records [gfn, gfn + npages) in the marks of the session slot that holds it. */
+static void mark_run(struct kvmmig_session *s, u64 gfn, u64 npages)
+{
+	u32 i;
+
+	for (i = 0; i < s->nslots; i++) {
+		struct kvmmig_slot *slot = &s->slots[i];
+
+		if (gfn < slot->base_gfn || gfn - slot->base_gfn >= slot->npages ||
+		    npages > slot->npages - (gfn - slot->base_gfn))
+			continue;
+		bitmap_set(slot->marks, gfn - slot->base_gfn, npages);
+		return;
+	}
+}
+
 /*
- * The VMM reports a range it wrote (invariant 6). Never blocks on a
+ * The VMM reports @n ranges it wrote, or a dirty-ring VM's reaped pages
+ * (invariant 6), each checked before any is recorded. Never blocks on a
  * running round: the session is found under a spinlock and the bits set
  * under another. After END the write cannot reach the destination any
  * more: that is an error the VMM must hear (ESTALE), not a silent loss.
  */
-int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, u64 gpa, u64 size)
+int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, const struct kvmmig_mark_dirty *runs, u32 n)
 {
 	struct kvmmig_session *s;
-	u64 gfn = gpa >> PAGE_SHIFT;
-	u64 npages = size >> PAGE_SHIFT;
 	int ret = 0;
 	u32 i;
 
-	if (!kvmmig_vm_range_in_memslot(vm, gpa, size))
+	if (!kvmmig_vm_runs_in_memslots(vm, runs, n))
 		return -EINVAL;
 
 	s = session_get(vm);
@@ -590,16 +605,8 @@ int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, u64 gpa, u64 size)
 	if (s->stream_ended) {
 		ret = -ESTALE;
 	} else if (s->marks_ready) {
-		for (i = 0; i < s->nslots; i++) {
-			struct kvmmig_slot *slot = &s->slots[i];
-
-			if (gfn < slot->base_gfn ||
-			    gfn - slot->base_gfn >= slot->npages ||
-			    npages > slot->npages - (gfn - slot->base_gfn))
-				continue;
-			bitmap_set(slot->marks, gfn - slot->base_gfn, npages);
-			break;
-		}
+		for (i = 0; i < n; i++)
+			mark_run(s, runs[i].gpa >> PAGE_SHIFT, runs[i].size >> PAGE_SHIFT);
 	}
 	spin_unlock(&s->mark_lock);
 out:

@@ -114,7 +114,7 @@ int kvmmig_session_open(struct kvmmig_vm *vm,
 int kvmmig_session_cancel(struct kvmmig_vm *vm);
 /* The VM is being detached: its session is aborted and ended. */
 void kvmmig_session_detach(struct kvmmig_vm *vm);
-int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, u64 gpa, u64 size);
+int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, const struct kvmmig_mark_dirty *runs, u32 n);
 void kvmmig_session_account(struct kvmmig_session *s,
 			    const struct kvmmig_round_stats *d, u32 rounds);
 

@@ -15,6 +15,7 @@ at random:
   attach    KVMMIG_ATTACH with our VM fds, a vCPU's, KVM's own, sockets,
             closed numbers; random flags and names (unterminated too)
   mark      KVMMIG_MARK_DIRTY with edge values of gpa, size, flags
+  marks     KVMMIG_MARK_DIRTY_RUNS: edge counts, good and bad runs, short or absent arrays
   open      KVMMIG_SESSION_OPEN with stream, datagram, listening, TCP and
             non-socket fds, random flags, timeouts and reserved fields
   request   ROUND/RECEIVE with random flags, read() of any size, poll,
@@ -52,11 +53,13 @@ def _ioc(d, nr, size, typ=T):
     return (d << 30) | (size << 16) | (typ << 8) | nr
 ATTACH = _ioc(1, 0x01, 40)
 MARK_DIRTY = _ioc(1, 0x02, 24)
+MARK_DIRTY_RUNS = _ioc(1, 0x05, 16)
+MARK_DIRTY_RUNS_MAX = 4096
 SESSION_OPEN = _ioc(1, 0x03, 16)
 CANCEL = _ioc(0, 0x04, 0)
 ROUND = _ioc(1, 0x10, 4)
 RECEIVE = _ioc(0, 0x11, 0)
-KNOWN = [ATTACH, MARK_DIRTY, SESSION_OPEN, CANCEL, ROUND, RECEIVE]
+KNOWN = [ATTACH, MARK_DIRTY, MARK_DIRTY_RUNS, SESSION_OPEN, CANCEL, ROUND, RECEIVE]
 ATTACH_INCOMING = 1
 SOURCE, DEST = 1, 2
 ROUND_FULL, ROUND_FINAL = 1, 2
@@ -250,6 +253,30 @@ class Worker:
         flags = r.choice([0, 0, 0, 1, r.getrandbits(64)])
         ret = raw_ioctl(d["file"], MARK_DIRTY, struct.pack("QQQ", gpa, size, flags))
         self.note("mark file=%d gpa=%#x size=%#x flags=%#x -> %d" % (d["file"], gpa, size, flags, ret))
+
+    def op_marks(self):
+        # MARK_DIRTY_RUNS: edge counts, runs good and bad, the array shorter
+        # than its count, or at no address at all.
+        r = self.r
+        d = self.pick_vm()
+        count = r.choice([0, 1, 2, 17, MARK_DIRTY_RUNS_MAX, MARK_DIRTY_RUNS_MAX + 1, 0xFFFFFFFF,
+                          r.randrange(1, MARK_DIRTY_RUNS_MAX + 1)])
+        runs = []
+        for _ in range(min(count, MARK_DIRTY_RUNS_MAX)):
+            if r.random() < 0.9:
+                off = r.randrange(d["size"] // PAGE) * PAGE
+                runs.append(struct.pack("QQQ", d["base"] + off, PAGE * r.randint(1, 4), 0))
+            else:
+                runs.append(struct.pack("QQQ", r.choice(INTERESTING64), r.choice(INTERESTING64),
+                                        r.choice([0, 1, r.getrandbits(64)])))
+        if runs and r.random() < 0.1:
+            runs = runs[: r.randrange(len(runs))]
+        buf = ctypes.create_string_buffer(b"".join(runs), max(len(runs) * 24, 1))
+        where = r.choice([ctypes.addressof(buf)] * 8 + [0, 0xDEADBEEF000])
+        flags = 0 if r.random() < 0.9 else r.getrandbits(32)
+        ret = raw_ioctl(d["file"], MARK_DIRTY_RUNS, struct.pack("QII", where, count, flags))
+        self.note("marks file=%d count=%d runs=%d at=%#x flags=%#x -> %d" %
+                  (d["file"], count, len(runs), where, flags, ret))
 
     def op_open(self):
         r = self.r
@@ -560,8 +587,9 @@ class Worker:
 
     def step(self):
         r = self.r
-        op = r.choices(["ioctl", "attach", "mark", "open", "request", "memslot", "genl", "stream", "source", "dropvm"],
-                       [15, 6, 8, 8, 20, 6, 12, 12, 10, 3])[0]
+        op = r.choices(["ioctl", "attach", "mark", "marks", "open", "request", "memslot", "genl", "stream", "source",
+                        "dropvm"],
+                       [15, 6, 8, 4, 8, 20, 6, 12, 12, 10, 3])[0]
         self.ops[op] = self.ops.get(op, 0) + 1
         self.note("op %s" % op)
         if op == "dropvm":

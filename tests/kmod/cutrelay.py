@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """cutrelay.py: the link of a migration, cut on cue, for tests.
 
-  cutrelay.py LISTEN_PORT TARGET_PORT [--cut CONN:BYTES | --cut-when CONN:BYTES:MS:THEN]
+  cutrelay.py LISTEN_PORT TARGET_PORT [--cut CONN:BYTES | --cut-when CONN:BYTES:MS:THEN |
+                                       --cut-after CONN:DIR:FILE:REGEX]
 
 Accepts connections on 127.0.0.1:LISTEN_PORT, each joined to a new one to
 127.0.0.1:TARGET_PORT, and copies bytes both ways (migrate --qemu opens two:
@@ -17,12 +18,20 @@ THEN's source sends, none of them forwarded. migrate --qemu: QEMU's stream
 carries QEMU's own small RAM blocks from `migrate` on, and is silent again
 while QEMU waits at pre-switchover for kvmmig's final round and verify
 pass; then come the device state. So 2:4096:0:1 cuts kvmmig's final
-round as it starts, 2:4096:200:2 QEMU's device state. Without --cut or
---cut-when it relays until killed (kill -9 cuts it the same way).
+round as it starts, 2:4096:200:2 QEMU's device state. With --cut-after
+the cut comes at the first bytes connection CONN carries in direction DIR
+(to: from its source, back: from its destination) once FILE has a line
+matching REGEX, none of them forwarded: the bytes the relay reads after a
+tool printed that line. migrate --qemu prints "verified:" before
+migrate-continue, so 2:to:OUT:^verified: cuts QEMU's device state, and
+2:back:OUT:^verified: the destination QEMU's return-path answer that it
+loaded all of it (the source's QEMU has sent everything by then). Without a
+cut option it relays until killed (kill -9 cuts it the same way).
 Each connection that ends says how many bytes it carried from the source.
 """
 import argparse
 import os
+import re
 import socket
 import threading
 import time
@@ -36,15 +45,30 @@ args = ap.parse_args()
 cut_conn, cut_bytes = (int(x) for x in args.cut.split(":")) if args.cut else (0, 0)
 when = [int(x) for x in args.cut_when.split(":")] if args.cut_when else [0, 0, 0, 0]
 when_conn, when_bytes, when_ms, then_conn = when
+after_conn, after_dir, after_file, after_re = 0, "", "", None
+if args.cut_after:
+    c, after_dir, after_file, r = args.cut_after.split(":", 3)
+    after_conn, after_re = int(c), re.compile(r, re.M)
+    assert after_dir in ("to", "back")
+
+
+def line_printed():
+    try:
+        with open(after_file, errors="replace") as f:
+            return after_re.search(f.read()) is not None
+    except OSError:
+        return False
+
 armed = threading.Event()
 
 socks = []
 lock = threading.Lock()
 
 
-def cut(conn, seen):
+def cut(conn, seen, forward=True):
     with lock:
-        print("cut at connection %d after %d bytes" % (conn, seen), flush=True)
+        print("cut at connection %d after %d bytes%s" % (conn, seen, "" if forward else " from its destination"),
+              flush=True)
         for s in socks:
             try:
                 s.shutdown(socket.SHUT_RDWR)
@@ -68,12 +92,13 @@ def pump(a, b, conn, forward):
             last = now
             if forward and conn == then_conn and armed.is_set():
                 cut(conn, seen)
+            if conn == after_conn and forward == (after_dir == "to") and line_printed():
+                cut(conn, seen, forward)
             if forward and conn == cut_conn and seen + len(data) >= cut_bytes:
                 b.sendall(data[: max(cut_bytes - seen, 0)])
                 cut(conn, cut_bytes)
             b.sendall(data)
-            if forward:
-                seen += len(data)
+            seen += len(data)
     except OSError:
         pass
     if forward:

@@ -97,7 +97,7 @@ check_good() {
 	if [ $ok = 1 ] && wait_for 60 net_at_least gooddst $((p0 + 100)); then
 		pass "the guest's network runs at the destination (vhost=$qnet): netcheck received $(($(net_packets gooddst) - p0)) more datagrams, every byte as sent"
 	else
-		fail "the guest's network runs at the destination (vhost=$qnet)" "netcheck: $(grep netcheck "$tmp/gooddst.console" | tail -n 2 | tr '\n' ' ')"
+		fail "the guest's network runs at the destination (vhost=$qnet)" "netcheck: $(grep netcheck "$tmp/gooddst.console" | tail -n 2 | tr -d '\r' | tr '\n' ' ')/ console: $(tail -n 4 "$tmp/gooddst.console" | tr -d '\r' | tr '\n' ' ')/ destination $(qemu_state gooddst)"
 	fi
 	if [ $ok = 1 ]; then
 		if [ "$qnet" = on ]; then
@@ -143,10 +143,10 @@ qpids=()
 # when the source tool prints a line matching PATTERN, kill -9 VICTIM
 # (srctool, dsttool, dstqemu, or srcqemu: the source itself, last as it ends
 # it; or link: the migration's connections run through tests/kmod/cutrelay.py,
-# killed then). With CUT (CONN:BYTES, or when:... as cutrelay.py's
-# --cut-when) the relay cuts the link itself after BYTES of connection CONN
-# (1: kvmmig's, 2: QEMU's stream), and PATTERN is matched against what it
-# prints.
+# killed then). With CUT (CONN:BYTES, or when:... and after:... as
+# cutrelay.py's --cut-when and --cut-after) the relay cuts the link itself
+# after BYTES of connection CONN (1: kvmmig's, 2: QEMU's stream), and
+# PATTERN is matched against what it prints.
 fault() {
 	local tag=$1 pattern=$2 victim=$3 cut=${4:-} dst=$1dst mpid ipid rpid n0 killed=0
 	local to=127.0.0.1:$port watch=$tmp/$1.mig.out
@@ -162,6 +162,7 @@ fault() {
 	if [ $victim = link ]; then
 		local how=(--cut "$cut")
 		[[ $cut == when:* ]] && how=(--cut-when "${cut#when:}")
+		[[ $cut == after:* ]] && how=(--cut-after "${cut#after:}")
 		[ -n "$cut" ] || how=()
 		python3 tests/kmod/cutrelay.py $((port + 1)) $port "${how[@]}" >"$tmp/$tag.relay.out" 2>&1 &
 		rpid=$!
@@ -273,17 +274,29 @@ cutfinal() {
 		pass "cutfinal: the cut fell after the pre-copy, before the final round ended" ||
 		fail "cutfinal: the cut falls in the final round" "$(tr '\n' '|' <"$tmp/cutfinal.mig.out")"
 }
-# cutdevices: the link cut as QEMU's device state starts (QEMU's stream, the
-# second connection, resuming after its wait at pre-switchover), after
-# migrate-continue: QEMU owns the outcome there and resumes the guest at the
-# source itself; the tool must say so. (Not a byte count: most of the ~620
-# KiB that connection carries for this guest are QEMU's own small RAM blocks,
-# option ROMs and firmware, sent before pre-switchover.)
+# cutdevices: the link cut at the first bytes of QEMU's device state (the
+# relay reads them after the source tool printed "verified:", which it does
+# before migrate-continue), none of them forwarded: QEMU's migration fails
+# at the source, which resumes the guest; the tool says so.
 cutdevices() {
-	fault cutdevices '^cut at' link when:2:4096:200:2
+	fault cutdevices '^cut at' link "after:2:to:$tmp/cutdevices.mig.out:^verified:"
 	grep -q "QEMU's device stream did not complete" "$tmp/cutdevices.mig.out" &&
 		pass "cutdevices: the cut fell in QEMU's device stream, and the tool says so" ||
 		fail "cutdevices: the cut falls in QEMU's device stream" "$(tail -n 1 "$tmp/cutdevices.mig.out")"
+}
+# cutanswer: the link cut after QEMU sent its whole device state and the
+# destination's QEMU loaded it: at that QEMU's answer on the return path.
+# The source's QEMU, which completes only on that answer, fails and resumes
+# the guest; the destination holds it loaded and stopped, never run without
+# the source tool's GO. (Without the return path the source's QEMU
+# completed on its last byte sent, the tool could not learn whether the
+# destination had the state, and left the guest stopped on both sides.)
+cutanswer() {
+	fault cutanswer '^cut at' link "after:2:back:$tmp/cutanswer.mig.out:^verified:"
+	grep -q "QEMU's device stream did not complete" "$tmp/cutanswer.mig.out" &&
+		grep -q 'from its destination' "$tmp/cutanswer.relay.out" &&
+		pass "cutanswer: the cut fell at the destination QEMU's answer, and the tool says QEMU's stream did not complete" ||
+		fail "cutanswer: the cut falls at the destination QEMU's answer" "$(tail -n 1 "$tmp/cutanswer.mig.out"); relay: $(tr '\n' '|' <"$tmp/cutanswer.relay.out")"
 }
 # fault_step NAME CMD...: one step of the fault sequence that must leave the
 # source guest running, its lines held back until it is over. A source
@@ -329,12 +342,14 @@ if [ "${QEMU_FAULTS:-all}" != 0 ]; then
 		fi
 		fault_step killdst fault killdst '-> final' dsttool
 		fault_step killsrcpaused killsrcpaused
-		# The link cut in the final round (QEMU 10.0's run) and in QEMU's
-		# device state (7.2's): one each, for the suite's time.
+		# The link cut in the final round and at the destination QEMU's
+		# answer (QEMU 10.0's run), in QEMU's device state (7.2's): for
+		# the suite's time.
 		if [ "${QEMU_FAULTS:-all}" = all ]; then
 			fault_step cutdevices cutdevices
 		else
 			fault_step cutfinal cutfinal
+			fault_step cutanswer cutanswer
 		fi
 		cat "$tmp"/faultsrc.console* | grep -q MISMATCH &&
 			fail "faults: the guest's checks never fail at the source" "$(cat "$tmp"/faultsrc.console* | grep -m1 MISMATCH)" ||

@@ -20,6 +20,9 @@
  *   hash FILE         per-page FNV-1a hashes to FILE, "hash <total>"
  *   poke GPA VALUE    write a u64 into guest memory from userspace ("ok")
  *   mark GPA SIZE     KVMMIG_MARK_DIRTY ("ok" or "error <errno>")
+ *   marks GPA:SIZE[*N],...
+ *                     one KVMMIG_MARK_DIRTY_RUNS of those ranges (each
+ *                     N times); "marks -" sends none ("ok" or "error ...")
  *   ubench HOST PORT ROUNDS MS
  *                     the benchmark's userspace baseline: the module's
  *                     work done from here (KVM_GET/CLEAR_DIRTY_LOG, zero
@@ -674,6 +677,32 @@ static void ctl_open(const char *name, int dev, int idle)
 		die("pthread_create");
 }
 
+/* "marks GPA:SIZE[*N],...": one KVMMIG_MARK_DIRTY_RUNS; "-" for none. */
+static void marks(int dev, char *list)
+{
+	static struct kvmmig_mark_dirty runs[KVMMIG_MARK_DIRTY_RUNS_MAX + 1];
+	struct kvmmig_mark_dirty_runs arg = {.runs = (uintptr_t)runs};
+	char *tok, *save = NULL;
+
+	for (tok = strcmp(list, "-") ? strtok_r(list, ",", &save) : NULL; tok;
+	     tok = strtok_r(NULL, ",", &save)) {
+		uint64_t gpa, size;
+		unsigned int n = 1;
+
+		if (sscanf(tok, "%" SCNi64 ":%" SCNi64 "*%u", &gpa, &size, &n) < 2 ||
+		    n > KVMMIG_MARK_DIRTY_RUNS_MAX + 1 - arg.count) {
+			printf("error bad list\n");
+			return;
+		}
+		while (n--)
+			runs[arg.count++] = (struct kvmmig_mark_dirty){.gpa = gpa, .size = size};
+	}
+	if (ioctl(dev, KVMMIG_MARK_DIRTY_RUNS, &arg) < 0)
+		printf("error %s\n", errno == EINVAL ? "EINVAL" : errno == E2BIG ? "E2BIG" : strerror(errno));
+	else
+		printf("ok\n");
+}
+
 int main(int argc, char **argv)
 {
 	size_t mem_mib = 16, stride = 1;
@@ -851,6 +880,8 @@ int main(int argc, char **argv)
 				printf("error %s\n", errno == EINVAL ? "EINVAL" : strerror(errno));
 			else
 				printf("ok\n");
+		} else if (sscanf(line, "marks %199s", arg) == 1) {
+			marks(dev, arg);
 		} else if (sscanf(line, "hbench %49s %49s %d %d %99s", arg, arg + 50, &i, &fill,
 				  arg + 100) == 5 && !idle) {
 			hbench(vm, arg, arg + 50, i, fill, arg + 100);

@@ -54,9 +54,19 @@ int qemu_attach(const struct qmp *q, int incoming, char *why, size_t len)
 	return fd;
 }
 
+/*
+ * Both sides: x-ignore-shared (guest RAM is kvmmig's) and return-path: the
+ * destination's QEMU answers on the device stream's connection once it has
+ * loaded the whole device state, and the source's QEMU reaches "completed"
+ * only on that answer. A stream cut anywhere before it (the answer itself
+ * included) fails QEMU's migration at the source, which resumes the guest
+ * there, while the destination holds a loaded but stopped guest that runs
+ * only on our GO: the guest runs on exactly one side.
+ */
 int qemu_set_caps(struct qmp *q, int source)
 {
-	json_t *caps = json_pack("[{s:s, s:b}]", "capability", "x-ignore-shared", "state", 1);
+	json_t *caps = json_pack("[{s:s, s:b}, {s:s, s:b}]", "capability", "x-ignore-shared",
+				 "state", 1, "capability", "return-path", "state", 1);
 
 	if (source)
 		json_array_append_new(caps, json_pack("{s:s, s:b}", "capability",

@@ -453,10 +453,13 @@ int qemu_migrate_main(int argc, char **argv)
 	else
 		printf("verified: %" PRIu64 " pages differed and were resent (%.0f ms)\n", repaired,
 		       verify_ns / 1e6);
+	fflush(stdout);
 
 	/*
 	 * The destination holds all of RAM. From migrate-continue on QEMU owns
-	 * the outcome: a device stream that fails resumes the guest here.
+	 * the outcome: it completes only once the destination's QEMU said, on
+	 * the return path, that it loaded the whole device state; a stream
+	 * that fails before that resumes the guest here.
 	 */
 	if (qmp_execute(&m.q, "migrate-continue", json_pack("{s:s}", "state", "pre-switchover"),
 			NULL))
@@ -465,7 +468,9 @@ int qemu_migrate_main(int argc, char **argv)
 	if (ret) {
 		char st2[64] = "unknown";
 
-		m.qemu_migrating = 0;
+		/* A QEMU that failed resumed the guest; one still waiting (a
+		 * silent destination) is cancelled, which resumes it too. */
+		m.qemu_migrating = ret != -EIO;
 		qemu_run_state(&m.q, st2, sizeof(st2));
 		snprintf(why, sizeof(why), "QEMU's device stream did not complete (%s); QEMU is %s",
 			 ret == -EIO	     ? state

@@ -10,7 +10,7 @@
  * control command "dirty-ring reap") and when a ring fills
  * (KVM_EXIT_DIRTY_RING_FULL). A reap takes every published entry, hands
  * them back to KVM (KVM_RESET_DIRTY_RINGS write-protects those pages
- * again), and only then reports them to kvmmig.ko with KVMMIG_MARK_DIRTY:
+ * again), and only then reports them to kvmmig.ko with KVMMIG_MARK_DIRTY_RUNS:
  * the module reads a reported page after its protection is back, so a
  * write after the read faults into the ring again and is sent next round
  * (the bitmap path's "clear before send").
@@ -59,7 +59,8 @@ int vmm_dirty_ring_enable(struct vmm_vm *vm, uint32_t entries)
 	}
 	vm->ring_entries = entries;
 	vm->ring_found = calloc((size_t)entries * vm->ncpus, sizeof(*vm->ring_found));
-	return vm->ring_found ? 0 : -ENOMEM;
+	vm->ring_runs = calloc(KVMMIG_MARK_DIRTY_RUNS_MAX, sizeof(*vm->ring_runs));
+	return vm->ring_found && vm->ring_runs ? 0 : -ENOMEM;
 }
 
 int vmm_dirty_ring_map(struct vmm_vcpu *vcpu)
@@ -136,14 +137,24 @@ static int by_slot_and_page(const void *a, const void *b)
 	return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
+/* One KVMMIG_MARK_DIRTY_RUNS of the @n runs gathered; @err keeps the first failure. */
+static void report_runs(struct vmm_vm *vm, uint32_t n, int *err)
+{
+	struct kvmmig_mark_dirty_runs arg = {.runs = (uintptr_t)vm->ring_runs, .count = n};
+
+	if (n && ioctl(vm->kvmmig_fd, KVMMIG_MARK_DIRTY_RUNS, &arg) < 0 && !*err)
+		*err = -errno;
+}
+
 /*
- * Reports @n entries to kvmmig.ko, one MARK_DIRTY per run of adjacent
- * pages: sorted first, since the rings hold them in the order the vCPUs
- * wrote them, each vCPU's apart.
+ * Reports @n entries to kvmmig.ko as runs of adjacent pages, up to
+ * KVMMIG_MARK_DIRTY_RUNS_MAX runs a call: sorted first, since the rings
+ * hold them in the order the vCPUs wrote them, each vCPU's apart.
  */
 static int report(struct vmm_vm *vm, uint32_t n)
 {
-	struct kvmmig_mark_dirty mark = {0};
+	struct kvmmig_mark_dirty *run = NULL;
+	uint32_t runs = 0;
 	int err = 0;
 
 	qsort(vm->ring_found, n, sizeof(vm->ring_found[0]), by_slot_and_page);
@@ -156,18 +167,19 @@ static int report(struct vmm_vm *vm, uint32_t n)
 				vm->ring_found[i].slot, (unsigned long long)vm->ring_found[i].offset);
 			continue;
 		}
-		if (mark.size && gpa == mark.gpa + mark.size &&
-		    vmm_gpa_to_hva(vm, mark.gpa, mark.size + 4096)) {
-			mark.size += 4096;
+		if (run && gpa == run->gpa + run->size &&
+		    vmm_gpa_to_hva(vm, run->gpa, run->size + 4096)) {
+			run->size += 4096;
 			continue;
 		}
-		if (mark.size && ioctl(vm->kvmmig_fd, KVMMIG_MARK_DIRTY, &mark) < 0 && !err)
-			err = -errno;
-		mark.gpa = gpa;
-		mark.size = 4096;
+		if (runs == KVMMIG_MARK_DIRTY_RUNS_MAX) {
+			report_runs(vm, runs, &err);
+			runs = 0;
+		}
+		run = &vm->ring_runs[runs++];
+		*run = (struct kvmmig_mark_dirty){.gpa = gpa, .size = 4096};
 	}
-	if (mark.size && ioctl(vm->kvmmig_fd, KVMMIG_MARK_DIRTY, &mark) < 0 && !err)
-		err = -errno;
+	report_runs(vm, runs, &err);
 	return err;
 }
 

@@ -418,6 +418,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	free(vm->msr_list);
 	free(vm->cpuid0);
 	free(vm->ring_found);
+	free(vm->ring_runs);
 	free(vm);
 }
 

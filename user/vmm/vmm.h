@@ -161,11 +161,13 @@ struct vmm_vm {
 	 * KVM's dirty ring (dirtyring.c), 0 entries when the VM uses the
 	 * bitmap. @ring_lock serializes reaps (the control thread's, and a
 	 * vCPU thread's whose ring filled); @ring_found is the reap's buffer
-	 * (every ring's entries), @ring_reaped each vCPU's pages so far.
+	 * (every ring's entries) and @ring_runs its report's (runs of
+	 * adjacent pages), @ring_reaped each vCPU's pages so far.
 	 */
 	uint32_t ring_entries;
 	pthread_mutex_t ring_lock;
 	struct kvm_dirty_gfn *ring_found;
+	struct kvmmig_mark_dirty *ring_runs; /* KVMMIG_MARK_DIRTY_RUNS_MAX */
 	uint64_t ring_reaped[VMM_MAX_VCPUS];
 	int ring_error; /* a reap's first failure, until dirty logging goes on again */
 	uint64_t ring_full_exits; /* KVM_EXIT_DIRTY_RING_FULL so far, under @ring_lock */

@@ -78,7 +78,7 @@
  * VMM harvests the ring itself: while a source session runs it reaps every
  * vCPU's ring before each ROUND the tool makes, and whenever a ring fills
  * (KVM_EXIT_DIRTY_RING_FULL), and reports every entry with
- * %KVMMIG_MARK_DIRTY after KVM_RESET_DIRTY_RINGS has write-protected its
+ * %KVMMIG_MARK_DIRTY_RUNS after KVM_RESET_DIRTY_RINGS has write-protected its
  * page again. The module then sends what was reported (and round 0 all of
  * memory) and never touches KVM's dirty log. A dirty-ring VM attached
  * without this flag is refused at SESSION_OPEN: nobody would harvest it.
@@ -127,6 +127,29 @@ struct kvmmig_mark_dirty {
 };
 
 #define KVMMIG_MARK_DIRTY _IOW(KVMMIG_IOCTL_TYPE, 0x02, struct kvmmig_mark_dirty)
+
+/**
+ * struct kvmmig_mark_dirty_runs - argument of KVMMIG_MARK_DIRTY_RUNS
+ * @runs:  user address of an array of @count &struct kvmmig_mark_dirty,
+ *         each a range as for %KVMMIG_MARK_DIRTY (its @flags 0).
+ * @count: the number of ranges, 1 to %KVMMIG_MARK_DIRTY_RUNS_MAX.
+ * @flags: must be 0.
+ *
+ * %KVMMIG_MARK_DIRTY for many ranges in one call: what a VMM reaping a
+ * dirty ring reports (its pages sorted, adjacent ones in one range). Every
+ * range is checked before any is recorded: on EINVAL none was.
+ *
+ * Errors: as %KVMMIG_MARK_DIRTY (EINVAL also for a zero @count or nonzero
+ * @flags), E2BIG (@count above %KVMMIG_MARK_DIRTY_RUNS_MAX), EFAULT.
+ */
+struct kvmmig_mark_dirty_runs {
+	__u64 runs;
+	__u32 count;
+	__u32 flags;
+};
+
+#define KVMMIG_MARK_DIRTY_RUNS_MAX 4096
+#define KVMMIG_MARK_DIRTY_RUNS _IOW(KVMMIG_IOCTL_TYPE, 0x05, struct kvmmig_mark_dirty_runs)
 
 /**
  * DOC: migration sessions
