@@ -41,6 +41,7 @@ ap.add_argument("listen", type=int)
 ap.add_argument("target", type=int)
 ap.add_argument("--cut")
 ap.add_argument("--cut-when")
+ap.add_argument("--cut-after")
 args = ap.parse_args()
 cut_conn, cut_bytes = (int(x) for x in args.cut.split(":")) if args.cut else (0, 0)
 when = [int(x) for x in args.cut_when.split(":")] if args.cut_when else [0, 0, 0, 0]
