@@ -23,7 +23,7 @@ cd "$(dirname "$0")/../.."
 pace="pages=256 rate=24 delay_us=10000 verify_every=4 report_ms=100 gap_ms=100000"
 bw=1
 
-# throttle_of NAME: the VMM's "throttle" status line.
+# throttle_of NAME [FIELD]: the VMM's "throttle" (or FIELD's) status line.
 throttle_of() {
 	python3 -c 'import socket,sys
 s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"status\n")
@@ -37,14 +37,15 @@ while True:
     if head.startswith(b"ok ") and len(rest) >= int(head[3:]):
         break
 for line in rest.decode().splitlines():
-    if line.startswith("throttle "):
-        print(line.split()[1])' "$KVMMIG_RUN_DIR/$1.sock" 2>/dev/null
+    if line.startswith(sys.argv[2] + " "):
+        print(line.split()[1])' "$KVMMIG_RUN_DIR/$1.sock" "${2:-throttle}" 2>/dev/null
 }
-# until_throttle NAME TEST SECS: waits until the VMM's throttle passes [ N TEST ] (e.g. -gt 0).
+# until_throttle NAME TEST SECS [FIELD]: waits until the VMM's throttle (or
+# FIELD) passes [ N TEST ] (e.g. -gt 0).
 until_throttle() {
 	local deadline=$((SECONDS + $3)) t
 	while :; do
-		t=$(throttle_of "$1")
+		t=$(throttle_of "$1" "${4:-throttle}")
 		[ -n "$t" ] && [ "$t" $2 ] && return 0
 		[ $SECONDS -lt $deadline ] || return 1
 		nap 0.3
@@ -225,48 +226,70 @@ else
 fi
 kill "$(cat "$tmp/cw.src.pid")" "$(cat "$tmp/cv.src.pid")" 2>/dev/null
 
-# --- A dirty-ring VM whose vCPU 1 alone dirties fast: the tool throttles
-# only the vCPUs whose own rate (its ring's pages) exceeds their share of
-# the link. vCPU 1 writes 48 pages every 20 ms over its 2048 (9.8 MB/s),
-# vCPU 0 one page every 20 ms (0.2 MB/s); the link, 2 MB/s here, gives
-# each 1 MB/s. (vCPU 1 rewrites its 2048 pages in every round: when the
-# policy first throttles, after the working set stopped shrinking, a
-# round lasts about what the link takes to carry them, and vCPU 1's rate
-# is near the link's, twice its share.) Both paced by the guest's TSC:
-# the shares, not the machine's speed, decide. Judged by each vCPU thread's sleep share while the
-# throttle holds (vCPU 0's must not move), and the migration completing.
+# --- A dirty-ring VM whose vCPU 1 alone dirties fast: the tool limits the
+# dirty rate (the VMM's dirty-limit, QEMU's) of only the vCPUs whose own
+# rate (its ring's pages) exceeds their share of the link. vCPU 1 writes 48
+# pages every 20 ms over its 2048 (9.8 MB/s), vCPU 0 one page every 20 ms
+# (0.2 MB/s); the link, 2 MB/s here, gives each 1 MB/s. Both paced by the
+# guest's TSC, 50 iterations a second, and each reports every 100 ms of it:
+# judged by the guest itself, its iterations per report of vCPU 0 (a tick
+# of guest time) before and while the limit holds, from the first line
+# after it is in force to the source's last line: vCPU 0's must stay within
+# 10%, vCPU 1's fall under half (the window before, 3 s with no limit, is
+# the same guest's own pace).
 vmm_opts=(--dirty-ring 4096)
 start_source cr 2 "pages=4096 rate=48 rate0=1 delay_us=20000 verify_every=4 report_ms=100 gap_ms=100000" 24M
 vmm_opts=()
-crpid=$(cat "$tmp/cr.src.pid")
-slept0_before=$(asleep "$crpid" 2 0) slept1_before=$(asleep "$crpid" 2 1)
+from=$(wc -l <"$tmp/cr.src.log")
+sleep 3
+to=$(wc -l <"$tmp/cr.src.log")
 start_dest crin 2 24M
 MIGRATE_TIMEOUT=600 migrate_watched "$tmp/ring.out" cr "127.0.0.1:$port" "${auth[@]}" --bandwidth 2 --verify --json &
 mig=$!
-if until_throttle cr "-ge 30" 300; then
-	held=$(throttle_of cr)
-	mask=$(python3 -c 'import socket,sys
-s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"status\n")
-print([l.split()[1] for l in s.makefile().read().splitlines() if l.startswith("throttle-vcpus ")] or ["all"])' \
-		"$KVMMIG_RUN_DIR/cr.sock" 2>&1 | tr -dc 'a-z0-9x')
-	slept0=$(asleep "$crpid" 2 0) slept1=$(asleep "$crpid" 2 1)
-	if [ "$mask" = 0x2 ] && [ "$slept1" -ge $((slept1_before + held / 3)) ] && [ "$slept0" -le $((slept0_before + 15)) ]; then
-		pass "a dirty-ring guest: only vCPU 1, which dirties fast, is throttled ($held%, vCPUs $mask): asleep vCPU 0 $slept0% ($slept0_before% before), vCPU 1 $slept1% ($slept1_before% before)"
+# per_tick LOG FROM [TO]: vCPU 0's reports between those lines of LOG, and
+# each vCPU's iterations per report of vCPU 0 (x100).
+per_tick() {
+	python3 -c 'import re, sys
+lines = open(sys.argv[1], errors="replace").read().splitlines()
+lines = lines[int(sys.argv[2]):int(sys.argv[3]) if len(sys.argv) > 3 else None]
+it = {0: [], 1: []}
+ticks = 0
+for l in lines:
+    m = re.search(r"dirtymem: cpu([01]) iter ([0-9]+)", l)
+    if m:
+        it[int(m.group(1))].append(int(m.group(2)))
+        ticks += m.group(1) == "0"
+per = [100 * (v[-1] - v[0]) // max(ticks - 1, 1) if len(v) > 1 else 0 for v in (it[0], it[1])]
+print(ticks, per[0], per[1])' "$@"
+}
+read -r ticks_before free0 free1 < <(per_tick "$tmp/cr.src.log" "$from" "$to")
+if until_throttle cr "-gt 0" 300 dirty-limit; then
+	limit=$(throttle_of cr dirty-limit) mask=$(throttle_of cr dirty-limit-vcpus)
+	from=$(wc -l <"$tmp/cr.src.log")
+	wait $mig
+	rc=$?
+	read -r ticks held0 held1 < <(per_tick "$tmp/cr.src.log" "$from")
+	if [ "$mask" = 0x2 ] && [ "$ticks" -ge 10 ] && [ $((held0 * 10)) -ge $((free0 * 9)) ] &&
+		[ $((held0 * 10)) -le $((free0 * 11)) ] && [ $((held1 * 2)) -lt "$free1" ]; then
+		pass "a dirty-ring guest: only vCPU 1, which dirties fast, is limited ($limit pages/s, vCPUs $mask): iterations per 100 ms of guest time, vCPU 0 $((free0 / 100)).$((free0 % 100)) -> $((held0 / 100)).$((held0 % 100)), vCPU 1 $((free1 / 100)).$((free1 % 100)) -> $((held1 / 100)).$((held1 % 100)) (over $ticks reports)"
 	else
-		fail "a dirty-ring guest: only vCPU 1, which dirties fast, is throttled" \
-			"throttle $held%, vCPUs $mask; asleep vCPU 0 $slept0% ($slept0_before% before), vCPU 1 $slept1% ($slept1_before% before)"
+		fail "a dirty-ring guest: only vCPU 1, which dirties fast, is limited" \
+			"limit $limit, vCPUs $mask; iterations per 100 ms x100: vCPU 0 $free0 -> $held0, vCPU 1 $free1 -> $held1 (over $ticks reports, $ticks_before before)"
 	fi
 else
-	fail "a dirty-ring guest: only vCPU 1, which dirties fast, is throttled" "no throttle of 30% or more in 300 s: $(tail -n 2 "$tmp/ring.out" | tr '\n' ' ')"
+	fail "a dirty-ring guest: only vCPU 1, which dirties fast, is limited" "no dirty limit in 300 s: $(tail -n 2 "$tmp/ring.out" | tr '\n' ' ')"
+	wait $mig
+	rc=$?
 fi
-wait $mig
-rc=$?
+
 if [ $rc = 0 ] && grep -q '^memory verified: digest' "$tmp/crin.in.out" &&
 	runs_on "$tmp/crin.dst.log" "$tmp/crin.dst.pid"; then
 	pass "and the migration completes: --verify's digests match, the guest runs on at the destination ($(json_summary "$tmp/ring.out"))"
 else
 	fail "and the migration completes" "exit $rc: $(tail -n 2 "$tmp/ring.out" | tr '\n' ' '); dest: $(tail -n 1 "$tmp/crin.in.out"); $(why_stopped "$tmp/crin.dst.log" "$tmp/crin.dst.pid")"
 fi
-[ "$(throttle_of crin)" = 0 ] && pass "no throttle at the destination" || fail "no throttle at the destination" "throttle '$(throttle_of crin)'"
+dl=$(throttle_of crin dirty-limit)
+[ "$(throttle_of crin)" = 0 ] && [ "${dl:-0}" = 0 ] && pass "no throttle or dirty limit at the destination" ||
+	fail "no throttle or dirty limit at the destination" "throttle '$(throttle_of crin)', dirty-limit '$(throttle_of crin dirty-limit)'"
 kill "$(cat "$tmp/crin.dst.pid")" 2>/dev/null
 finish

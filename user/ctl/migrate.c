@@ -49,6 +49,11 @@ struct migration {
 	unsigned int throttle_pct, throttle_max;
 	/* The vCPUs throttled (bit i: vCPU i); 0: all of them (a bitmap VM). */
 	uint64_t throttle_vcpus;
+	/*
+	 * A dirty-ring VM's throttle: each vCPU of throttle_vcpus may dirty
+	 * this many pages a second (the VMM's dirty-limit), 0 for none.
+	 */
+	uint64_t dirty_limit;
 	struct mig_session sess; /* the module's source session, fd -1 when none */
 	int sock;
 	int awaiting_stream; /* accepted, and no module session started yet: the destination reads records */
@@ -70,13 +75,16 @@ static void lift_throttle(struct migration *m)
 {
 	if (m->throttle.fd < 0)
 		return;
-	if (m->throttle_pct && vmm_request_held(&m->throttle, "throttle 0"))
+	if (m->throttle_pct &&
+	    vmm_request_held(&m->throttle, m->dirty_limit ? "dirty-limit 0" : "throttle 0"))
 		fprintf(stderr,
-			"kvmmig-ctl: the VMM did not answer 'throttle 0' (%s): hanging up "
+			"kvmmig-ctl: the VMM did not answer '%s' (%s): hanging up "
 			"lifts the throttle\n",
+			m->dirty_limit ? "dirty-limit 0" : "throttle 0",
 			m->throttle.error[0] ? m->throttle.error : "no answer");
 	vmm_close(&m->throttle);
 	m->throttle_pct = 0;
+	m->dirty_limit = 0;
 }
 
 /*
@@ -102,24 +110,44 @@ static uint64_t vcpus_to_throttle(const struct migration *m, const struct precop
 }
 
 /*
- * Throttles the guest's vCPUs (m->throttle_vcpus; 0: all) to @pct percent.
- * A VMM that cannot (one that predates the command) is migrated without:
- * the policy is told so.
+ * A dirty-ring VM's throttle of @pct percent, as a dirty limit: each vCPU
+ * over its share of the link may dirty (100 - pct)% of that share.
  */
-static void set_throttle(struct migration *m, struct policy_state *ps, struct policy_limits *l)
+static uint64_t dirty_limit_of(const struct migration *m, const struct precopy *p,
+			       const struct policy_state *ps, unsigned int pct)
+{
+	uint64_t share = ps->bandwidth / m->page_size / p->ring_vcpus, limit;
+
+	limit = share * (100 - pct) / 100;
+	return limit ? limit : 1;
+}
+
+/*
+ * Throttles the guest's vCPUs to @pct percent: those of m->throttle_vcpus
+ * of a dirty-ring VM with a dirty limit (the VMM's dirty-limit: only the
+ * pages they dirty slow them), a bitmap VM's all with the VMM's throttle
+ * (they sleep that share of the time). A VMM that cannot (one that
+ * predates the command) is migrated without: the policy is told so.
+ */
+static void set_throttle(struct migration *m, const struct precopy *p, struct policy_state *ps,
+			 struct policy_limits *l)
 {
 	unsigned int pct = ps->throttle_pct;
-	char line[48];
+	uint64_t limit = 0;
+	char line[64];
 	int ret;
 
-	if (m->throttle_vcpus)
-		snprintf(line, sizeof(line), "throttle %u 0x%llx", pct,
+	if (m->throttle_vcpus) {
+		limit = dirty_limit_of(m, p, ps, pct);
+		snprintf(line, sizeof(line), "dirty-limit %llu 0x%llx", (unsigned long long)limit,
 			 (unsigned long long)m->throttle_vcpus);
-	else
+	} else {
 		snprintf(line, sizeof(line), "throttle %u", pct);
+	}
 	ret = vmm_request_held(&m->throttle, line);
 	if (!ret) {
 		m->throttle_pct = pct;
+		m->dirty_limit = limit;
 		if (pct > m->throttle_max)
 			m->throttle_max = pct;
 		return;
@@ -217,7 +245,7 @@ static void show_pre_copy_round(const struct migration *m, const struct precopy 
 
 	if (m->json) {
 		json_line(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-				    "s:b, s:I, s:I, s:I, s:s, s:o*, s:I}",
+				    "s:b, s:I, s:I, s:I, s:s, s:o*, s:I, s:I}",
 				    "event", "round", "round", (json_int_t)st->round,
 				    "pages_dirty", (json_int_t)st->pages_dirty,
 				    "pages_sent", (json_int_t)st->pages_sent,
@@ -234,7 +262,8 @@ static void show_pre_copy_round(const struct migration *m, const struct precopy 
 				    "expected_downtime_ns", (json_int_t)downtime,
 				    "decision", policy_decision_name(d),
 				    "vcpu_dirty_pages_per_s", rates,
-				    "throttle_vcpus", (json_int_t)m->throttle_vcpus));
+				    "throttle_vcpus", (json_int_t)m->throttle_vcpus,
+				    "dirty_limit_pages_per_s", (json_int_t)m->dirty_limit));
 		fflush(stdout);
 		return;
 	}
@@ -261,12 +290,15 @@ static void show_pre_copy_round(const struct migration *m, const struct precopy 
 	}
 	if (ps->working_set)
 		printf("  working set %.1f MiB", ps->working_set / (1024.0 * 1024.0));
-	if (throttle)
+	if (throttle && m->dirty_limit)
+		printf("  dirty limit %" PRIu64 " pages/s", m->dirty_limit);
+	else if (throttle)
 		printf("  throttle %u%%", throttle);
 	if (ps->expected_downtime_ns != UINT64_MAX)
 		printf("  expected downtime %" PRIu64 " ms", downtime / 1000000);
 	if (d == POLICY_THROTTLE && m->throttle_vcpus)
-		printf("  -> throttle vCPUs 0x%llx to %u%%\n", (unsigned long long)m->throttle_vcpus,
+		printf("  -> limit vCPUs 0x%llx to %" PRIu64 " dirty pages/s (throttle step %u%%)\n",
+		       (unsigned long long)m->throttle_vcpus, dirty_limit_of(m, p, ps, ps->throttle_pct),
 		       ps->throttle_pct);
 	else if (d == POLICY_THROTTLE)
 		printf("  -> throttle the guest to %u%%\n", ps->throttle_pct);
@@ -556,7 +588,7 @@ int migrate_main(int argc, char **argv)
 		if (d == POLICY_STOP_AND_COPY)
 			break;
 		if (d == POLICY_THROTTLE)
-			set_throttle(&m, ps, &limits);
+			set_throttle(&m, &pre, ps, &limits);
 		if (d == POLICY_GIVE_UP_STALLED || d == POLICY_GIVE_UP_ROUNDS) {
 			policy_explain(ps, &limits, d, why, sizeof(why));
 			return fail(&m, why);

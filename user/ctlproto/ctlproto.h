@@ -87,6 +87,16 @@
  *			for a vCPU's sleep. kvmmig-ctl migrate --converge auto
  *			asks for it when the expected downtime stops falling.
  *			Refused by an incoming VM. Payload empty.
+ *			"throttle <percent> <mask>" (0x and 1 to 16 hex
+ *			digits, bit i for vCPU i) throttles only those vCPUs.
+ *	dirty-limit <pages> [<mask>]
+ *			A dirty-ring VM: each vCPU of <mask> (all without one)
+ *			may dirty <pages> pages a second (0 to 10^12; 0 lifts
+ *			it): after each reap of its ring it sleeps, at its next
+ *			exit, until the pages it dirtied since the last reap fit
+ *			the limit (QEMU's dirty-limit). Held, lifted and refused
+ *			as the throttle is (one holder for both); refused by a
+ *			VM without a dirty ring. Payload empty.
  *	quit		answers, then the VMM stops its vCPUs and exits with
  *			status 0.
  *
@@ -103,6 +113,9 @@
  *	kvmmig attached|absent
  *	dirty-log on|off
  *	throttle <percent>	the vCPU throttle in force, 0 for none
+ *	throttle-vcpus <mask>	the vCPUs it applies to, when not all
+ *	dirty-limit <pages>	a dirty-ring VM: the dirty limit in force, 0 for none
+ *	dirty-limit-vcpus <mask>	the vCPUs it applies to, while one is
  *	guest payload|linux|none
  *	cpuid <function> <index> <eax> <ebx> <ecx> <edx>	(vCPU 0, one per entry)
  *	image-dir <path>	where save-memory writes

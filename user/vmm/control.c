@@ -532,6 +532,16 @@ static int cmd_save_memory(struct vmm_control *ctl, const char *name, struct ans
 	return 0;
 }
 
+/* After a throttle or dirty-limit request of @c: @c holds them while one is in force. */
+static void hold_throttle(struct vmm_control *ctl, struct client *c)
+{
+	uint64_t mask;
+	bool slowed = vmm_throttle_get(ctl->vm) || vmm_dirty_limit_get(ctl->vm, &mask);
+
+	ctl->throttle_owner = slowed ? c : NULL;
+	c->holds_throttle = slowed;
+}
+
 /*
  * throttle PERCENT: the vCPUs sleep PERCENT of each period (throttle.c)
  * for as long as this connection stays open; "throttle 0" or hanging up
@@ -559,8 +569,7 @@ static int cmd_throttle(struct vmm_control *ctl, struct client *c, unsigned int 
 	ret = vmm_throttle_set(ctl->vm, pct, mask);
 	if (ret)
 		return answer_error(a, "throttle %u failed: %s", pct, strerror(-ret));
-	ctl->throttle_owner = pct ? c : NULL;
-	c->holds_throttle = pct;
+	hold_throttle(ctl, c);
 	if (pct && mask != ~0ull)
 		vmm_log("vCPUs 0x%llx throttled to %u%% while the control connection that asked "
 			"stays open",
@@ -574,6 +583,44 @@ static int cmd_throttle(struct vmm_control *ctl, struct client *c, unsigned int 
 	return answer_ok(a, NULL, 0);
 }
 
+/*
+ * dirty-limit PAGES [MASK]: each vCPU of MASK (all if none) of a dirty-ring
+ * VM may dirty PAGES pages a second, enforced where its ring fills
+ * (throttle.c), for as long as this connection stays open: held as the
+ * throttle is, and lifted with it.
+ */
+static int cmd_dirty_limit(struct vmm_control *ctl, struct client *c, uint64_t pages,
+			   uint64_t mask, struct answer *a)
+{
+	enum vmm_vm_state state = vmm_vm_get_state(ctl->vm);
+	int ret;
+
+	if (ctl->throttle_owner && ctl->throttle_owner != c)
+		return answer_error(a, "dirty-limit: another control connection holds the throttle");
+	if (!ctl->vm->ring_entries)
+		return answer_error(a, "dirty-limit: the VM has no dirty ring (kvmmig-vm --dirty-ring): "
+				       "use throttle");
+	if (pages && (state == VMM_VM_INCOMING || state == VMM_VM_STOPPING))
+		return answer_error(a, "dirty-limit: the VM is %s: nothing runs to limit",
+				    vmm_vm_state_name(state));
+	if (mask != ~0ull && (ctl->vm->ncpus >= 64 || mask >> ctl->vm->ncpus))
+		return answer_error(a,
+				    "dirty-limit: the mask 0x%llx names a vCPU the VM does not have (%d)",
+				    (unsigned long long)mask, ctl->vm->ncpus);
+	ret = vmm_dirty_limit_set(ctl->vm, pages, mask);
+	if (ret)
+		return answer_error(a, "dirty-limit %llu failed: %s", (unsigned long long)pages,
+				    strerror(-ret));
+	hold_throttle(ctl, c);
+	if (pages)
+		vmm_log("vCPUs 0x%llx limited to %llu dirty pages a second while the control "
+			"connection that asked stays open",
+			(unsigned long long)mask, (unsigned long long)pages);
+	else
+		vmm_log("dirty limit lifted");
+	return answer_ok(a, NULL, 0);
+}
+
 /* A connection that held the throttle is gone: so is its throttle. */
 static void release_throttle(struct client *c)
 {
@@ -582,6 +629,7 @@ static void release_throttle(struct client *c)
 	pthread_mutex_lock(&ctl->request_lock);
 	if (ctl->throttle_owner == c) {
 		vmm_throttle_set(ctl->vm, 0, 0);
+		vmm_dirty_limit_set(ctl->vm, 0, 0);
 		ctl->throttle_owner = NULL;
 		c->holds_throttle = false;
 		vmm_log("vCPU throttle lifted: the control connection that held it closed");
@@ -651,6 +699,8 @@ static int act(struct vmm_control *ctl, struct client *c, const struct vmm_ctl_r
 		return answer_ok_fd(a, vm->kvmmig_fd);
 	case VMM_CTL_THROTTLE:
 		return cmd_throttle(ctl, c, req->percent, req->vcpu_mask, a);
+	case VMM_CTL_DIRTY_LIMIT:
+		return cmd_dirty_limit(ctl, c, req->pages_per_s, req->vcpu_mask, a);
 	case VMM_CTL_QUIT:
 		a->quit = true;
 		return answer_ok(a, NULL, 0);

@@ -196,6 +196,7 @@ static int reap_locked(struct vmm_vm *vm, uint64_t *pages, bool full)
 			continue;
 		got = collect(vcpu, n);
 		vm->ring_reaped[i] += got;
+		vmm_dirty_limit_account(vcpu, vm->ring_reaped[i]);
 		n += got;
 	}
 	/* Protection back first, then the report: see the top of this file. */

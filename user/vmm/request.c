@@ -41,6 +41,7 @@ static const struct {
     {"dirty-ring-reap", VMM_CTL_DIRTY_RING_REAP},
     {"kvmmig-fd", VMM_CTL_KVMMIG_FD},
     {"throttle", VMM_CTL_THROTTLE},
+    {"dirty-limit", VMM_CTL_DIRTY_LIMIT},
     {"quit", VMM_CTL_QUIT},
 };
 
@@ -143,23 +144,32 @@ static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, siz
 		if (!arg || (!req->on && strcmp(arg, "off")))
 			return parse_error(err, err_size, "dirty-log needs on or off");
 		return 0;
-	case VMM_CTL_THROTTLE: {
+	case VMM_CTL_THROTTLE:
+	case VMM_CTL_DIRTY_LIMIT: {
 		/*
-		 * "throttle PERCENT [MASK]": 0 to 99, decimal digits only; MASK,
-		 * 0x and 1 to 16 hex digits, the vCPUs it applies to (all if
-		 * none: a dirty ring's per-vCPU rates let the tool name only the
-		 * vCPUs that dirty too fast).
+		 * "throttle PERCENT [MASK]": 0 to 99; "dirty-limit PAGES [MASK]":
+		 * pages a second, 0 to 10^12; decimal digits only. MASK, 0x and 1
+		 * to 16 hex digits, the vCPUs it applies to (all if none: a dirty
+		 * ring's per-vCPU rates let the tool name only the vCPUs that
+		 * dirty too fast).
 		 */
+		const char *name = req->command == VMM_CTL_THROTTLE ? "throttle" : "dirty-limit";
+		size_t max_digits = req->command == VMM_CTL_THROTTLE ? 2 : 13;
 		char *mask = arg ? strchr(arg, ' ') : NULL;
 		size_t digits;
 
 		if (mask)
 			*mask++ = '\0';
-		if (!arg || !*arg || strspn(arg, "0123456789") != strlen(arg) || strlen(arg) > 2)
-			return parse_error(err, err_size,
-					   "throttle needs a percentage from 0 to 99, not '%.64s'",
+		if (!arg || !*arg || strspn(arg, "0123456789") != strlen(arg) ||
+		    strlen(arg) > max_digits ||
+		    (req->command == VMM_CTL_DIRTY_LIMIT && strtoull(arg, NULL, 10) > 1000000000000ull))
+			return parse_error(err, err_size, "%s needs %s, not '%.64s'", name,
+					   req->command == VMM_CTL_THROTTLE
+					       ? "a percentage from 0 to 99"
+					       : "pages a second from 0 to 10^12",
 					   arg ? arg : "");
-		req->percent = atoi(arg);
+		req->percent = req->command == VMM_CTL_THROTTLE ? atoi(arg) : 0;
+		req->pages_per_s = req->command == VMM_CTL_DIRTY_LIMIT ? strtoull(arg, NULL, 10) : 0;
 		req->vcpu_mask = ~0ull;
 		if (!mask)
 			return 0;
@@ -168,9 +178,9 @@ static int parse_argument(char *arg, struct vmm_ctl_request *req, char *err, siz
 		    strspn(mask + 2, "0123456789abcdefABCDEF") != digits ||
 		    !(req->vcpu_mask = strtoull(mask, NULL, 16)))
 			return parse_error(err, err_size,
-					   "throttle: the vCPU mask is 0x and 1 to 16 hex digits, not "
+					   "%s: the vCPU mask is 0x and 1 to 16 hex digits, not "
 					   "'%.64s'",
-					   mask);
+					   name, mask);
 		return 0;
 	}
 	default:
@@ -197,6 +207,6 @@ int vmm_ctl_parse_request(char *line, struct vmm_ctl_request *req, char *err, si
 			   "unknown command '%.64s' (status, pause, resume, save-state, "
 			   "restore-state, check-cpuid, save-memory, digest, dirty-log, dirty-ring-reap, "
 			   "kvmmig-fd, "
-			   "throttle, quit)",
+			   "throttle, dirty-limit, quit)",
 			   cmd);
 }

@@ -21,6 +21,7 @@ enum vmm_ctl_command {
 	VMM_CTL_DIRTY_RING_REAP,
 	VMM_CTL_KVMMIG_FD,
 	VMM_CTL_THROTTLE,
+	VMM_CTL_DIRTY_LIMIT,
 	VMM_CTL_QUIT,
 };
 
@@ -31,7 +32,8 @@ struct vmm_ctl_request {
 			       * digest: 1 or 2 */
 	bool on;	      /* dirty-log */
 	uint32_t percent;     /* throttle: 0 to 99 */
-	uint64_t vcpu_mask;   /* throttle: the vCPUs it applies to (bit i: vCPU i) */
+	uint64_t vcpu_mask;   /* throttle, dirty-limit: the vCPUs it applies to (bit i: vCPU i) */
+	uint64_t pages_per_s; /* dirty-limit: 0 to 10^12 */
 	const char *image;    /* save-memory: a file name (see below), points into the line */
 };
 

@@ -152,3 +152,83 @@ bool vmm_throttle_sleep(struct vmm_vcpu *vcpu)
 	pthread_mutex_unlock(&vm->lock);
 	return true;
 }
+
+int vmm_dirty_limit_set(struct vmm_vm *vm, uint64_t pages_per_s, uint64_t mask)
+{
+	if (!vm->ring_entries)
+		return pages_per_s ? -EINVAL : 0;
+	/* A new limit counts from now, not from the pages dirtied before it. */
+	pthread_mutex_lock(&vm->ring_lock);
+	for (int i = 0; i < vm->ncpus; i++) {
+		vm->vcpus[i].limit_mark_ns = monotonic_ns();
+		vm->vcpus[i].limit_mark_pages = vm->ring_reaped[i];
+	}
+	pthread_mutex_unlock(&vm->ring_lock);
+	pthread_mutex_lock(&vm->lock);
+	__atomic_store_n(&vm->dirty_limit_mask, pages_per_s ? mask : 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&vm->dirty_limit, pages_per_s, __ATOMIC_SEQ_CST);
+	/* A new limit counts from its next reap; none runs every vCPU at once. */
+	for (int i = 0; i < vm->ncpus; i++)
+		__atomic_store_n(&vm->vcpus[i].limit_until_ns, 0, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&vm->throttle_cond);
+	pthread_mutex_unlock(&vm->lock);
+	vmm_debug("dirty limit %llu pages/s, vCPUs 0x%llx", (unsigned long long)pages_per_s,
+		  (unsigned long long)mask);
+	return 0;
+}
+
+uint64_t vmm_dirty_limit_get(struct vmm_vm *vm, uint64_t *mask)
+{
+	*mask = __atomic_load_n(&vm->dirty_limit_mask, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&vm->dirty_limit, __ATOMIC_SEQ_CST);
+}
+
+/* The limit on @vcpu now (pages a second), 0 for none. */
+static uint64_t limit_of(struct vmm_vcpu *vcpu)
+{
+	uint64_t mask, limit = vmm_dirty_limit_get(vcpu->vm, &mask);
+
+	return mask & (1ull << vcpu->index) ? limit : 0;
+}
+
+/*
+ * At each reap of @vcpu's ring (the tool's before a round, or its own when
+ * it filled; under ring_lock), with @pages its pages reaped so far: the
+ * pages since the last mark may take no less than pages / limit seconds
+ * from it, so the vCPU is to sleep until then (vmm_dirty_limit_sleep(), at
+ * its next exit). The next mark is that time.
+ */
+void vmm_dirty_limit_account(struct vmm_vcpu *vcpu, uint64_t pages)
+{
+	uint64_t limit = limit_of(vcpu), now = monotonic_ns(), due = now;
+
+	if (limit && vcpu->limit_mark_ns)
+		due = vcpu->limit_mark_ns +
+		      (uint64_t)((double)(pages - vcpu->limit_mark_pages) * 1e9 / limit);
+	if (due > now)
+		__atomic_store_n(&vcpu->limit_until_ns, due, __ATOMIC_SEQ_CST);
+	vcpu->limit_mark_ns = due > now ? due : now;
+	vcpu->limit_mark_pages = pages;
+}
+
+bool vmm_dirty_limit_sleep(struct vmm_vcpu *vcpu)
+{
+	struct vmm_vm *vm = vcpu->vm;
+	uint64_t until = __atomic_load_n(&vcpu->limit_until_ns, __ATOMIC_SEQ_CST);
+
+	if (!until)
+		return false;
+	pthread_mutex_lock(&vm->lock);
+	for (;;) {
+		until = __atomic_load_n(&vcpu->limit_until_ns, __ATOMIC_SEQ_CST);
+		if (!until || monotonic_ns() >= until || vm->pause_requested || vm->quitting)
+			break;
+		wait_until(vm, until);
+	}
+	/* Slept its due (a pause keeps it for after the resume: the guest's time runs on). */
+	if (until && monotonic_ns() >= until)
+		__atomic_compare_exchange_n(&vcpu->limit_until_ns, &until, 0, false, __ATOMIC_SEQ_CST,
+					    __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&vm->lock);
+	return true;
+}

@@ -313,7 +313,7 @@ static void *vcpu_thread(void *arg)
 			continue;
 		}
 		/* After a throttle's sleep, a pause may be due: look again before running. */
-		if (vmm_throttle_sleep(vcpu))
+		if (vmm_throttle_sleep(vcpu) || vmm_dirty_limit_sleep(vcpu))
 			continue;
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
@@ -423,6 +423,7 @@ int vmm_vm_resume(struct vmm_vm *vm)
 void vmm_vcpus_kick_and_join(struct vmm_vm *vm)
 {
 	vmm_throttle_set(vm, 0, 0);
+	vmm_dirty_limit_set(vm, 0, 0);
 	pthread_mutex_lock(&vm->lock);
 	vm->quitting = true;
 	__atomic_store_n(&vm->pause_requested, true, __ATOMIC_SEQ_CST);

@@ -601,6 +601,13 @@ char *vmm_vm_status_text(struct vmm_vm *vm, const char *guest_kind)
 	throttle_mask = __atomic_load_n(&vm->throttle_mask, __ATOMIC_SEQ_CST);
 	if (throttle_mask != ~0ull)
 		fprintf(f, "throttle-vcpus 0x%llx\n", (unsigned long long)throttle_mask);
+	if (vm->ring_entries) {
+		uint64_t limit_mask, limit = vmm_dirty_limit_get(vm, &limit_mask);
+
+		fprintf(f, "dirty-limit %llu\n", (unsigned long long)limit);
+		if (limit)
+			fprintf(f, "dirty-limit-vcpus 0x%llx\n", (unsigned long long)limit_mask);
+	}
 	/*
 	 * The state blob versions it reads and writes (a VMM without this line:
 	 * 1 only). Not "state-...": older kvmmig-ctl read any line starting with

@@ -76,6 +76,12 @@ struct vmm_vcpu {
 	uint32_t ring_next;
 	/* This vCPU's thread's, but for a restore, while it is parked or never ran. */
 	struct vmm_vcpu_sample last_seen;
+	/*
+	 * The dirty limit (throttle.c): the mark its pages are counted from
+	 * (under the VM's ring_lock), and when its sleep ends (0: none; read
+	 * atomically).
+	 */
+	uint64_t limit_mark_ns, limit_mark_pages, limit_until_ns;
 };
 
 /*
@@ -209,6 +215,11 @@ struct vmm_vm {
 	pthread_cond_t throttle_cond; /* on CLOCK_MONOTONIC */
 	pthread_t throttle_thread;
 	bool throttle_thread_started;
+	/*
+	 * The dirty limit (throttle.c; a dirty-ring VM): pages a second each
+	 * vCPU of @dirty_limit_mask may dirty, 0 for none; both read atomically.
+	 */
+	uint64_t dirty_limit, dirty_limit_mask;
 };
 
 extern bool vmm_verbose;
@@ -253,6 +264,18 @@ int vmm_throttle_set(struct vmm_vm *vm, unsigned int pct, uint64_t mask);
 unsigned int vmm_throttle_get(struct vmm_vm *vm);
 /* The vCPU thread's part: sleeps while a throttle period asks it to; true if it did. */
 bool vmm_throttle_sleep(struct vmm_vcpu *vcpu);
+/*
+ * The dirty limit of a dirty-ring VM (QEMU's dirty-limit): each vCPU of
+ * @mask may dirty @pages_per_s pages a second; 0 lifts it. Each reap of its
+ * ring (account, under ring_lock) sets how long the pages it found must
+ * take, and the vCPU sleeps the rest at its next exit (sleep: true if it
+ * had a due; a pause or a quit ends the sleep early). set returns 0 or
+ * -EINVAL (no dirty ring).
+ */
+int vmm_dirty_limit_set(struct vmm_vm *vm, uint64_t pages_per_s, uint64_t mask);
+uint64_t vmm_dirty_limit_get(struct vmm_vm *vm, uint64_t *mask);
+void vmm_dirty_limit_account(struct vmm_vcpu *vcpu, uint64_t pages);
+bool vmm_dirty_limit_sleep(struct vmm_vcpu *vcpu);
 /* Interrupts KVM_RUN of every vCPU but the caller (immediate_exit and a signal). */
 void vmm_vcpus_kick(struct vmm_vm *vm);
 
