@@ -63,7 +63,7 @@ void kvmmig_vm_geometry(struct kvmmig_vm *vm, struct kvmmig_vm_geometry *geo);
 void kvmmig_vm_set_state(struct kvmmig_vm *vm, u32 state);
 
 bool kvmmig_vm_maps(struct kvmmig_vm *vm, u64 gpa, u64 npages, u64 uaddr);
-/* Checks [gpa, gpa + size) lies in one memslot of the VM (MARK_DIRTY). */
+/* Checks each range lies in one memslot of the VM (MARK_DIRTY, MARK_DIRTY_RUNS). */
 bool kvmmig_vm_runs_in_memslots(struct kvmmig_vm *vm, const struct kvmmig_mark_dirty *runs,
 				u32 n);
 

@@ -582,11 +582,15 @@ static void mark_run(struct kvmmig_session *s, u64 gfn, u64 npages)
 	}
 }
 
+/* Marks set under one hold of mark_lock at most: 32768 pages, 4 KiB of bitmap. */
+#define KVMMIG_MARK_CHUNK_PAGES (1u << 15)
+
 /*
  * The VMM reports @n ranges it wrote, or a dirty-ring VM's reaped pages
  * (invariant 6), each checked before any is recorded. Never blocks on a
  * running round: the session is found under a spinlock and the bits set
- * under another. After END the write cannot reach the destination any
+ * under another, a chunk at a time (a batch may name 4096 ranges, each a
+ * whole memslot). After END the write cannot reach the destination any
  * more: that is an error the VMM must hear (ESTALE), not a silent loss.
  */
 int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, const struct kvmmig_mark_dirty *runs, u32 n)
@@ -601,14 +605,23 @@ int kvmmig_session_mark_dirty(struct kvmmig_vm *vm, const struct kvmmig_mark_dir
 	s = session_get(vm);
 	if (!s || !s->source)
 		goto out;
-	spin_lock(&s->mark_lock);
-	if (s->stream_ended) {
-		ret = -ESTALE;
-	} else if (s->marks_ready) {
-		for (i = 0; i < n; i++)
-			mark_run(s, runs[i].gpa >> PAGE_SHIFT, runs[i].size >> PAGE_SHIFT);
+	for (i = 0; i < n && !ret; i++) {
+		u64 gfn = runs[i].gpa >> PAGE_SHIFT, left = runs[i].size >> PAGE_SHIFT;
+
+		while (left && !ret) {
+			u64 chunk = min_t(u64, left, KVMMIG_MARK_CHUNK_PAGES);
+
+			spin_lock(&s->mark_lock);
+			if (s->stream_ended)
+				ret = -ESTALE;
+			else if (s->marks_ready)
+				mark_run(s, gfn, chunk);
+			spin_unlock(&s->mark_lock);
+			gfn += chunk;
+			left -= chunk;
+			cond_resched();
+		}
 	}
-	spin_unlock(&s->mark_lock);
 out:
 	if (s)
 		session_put(s);
