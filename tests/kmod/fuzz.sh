@@ -2,7 +2,7 @@
 # fuzz.sh: runs inside a test host started with --no-module. The fuzzer of
 # the module's own surfaces (tests/fuzz/kfuzz.py: ioctls, attach, sessions,
 # memslots changed under them, generic netlink, hostile page streams) for
-# FUZZ_SECONDS (default 20 on Debian's kernels, which catch a crash or a
+# FUZZ_SECONDS (default 12 on Debian's kernels, which catch a crash or a
 # hang but not a bad access: their run proves each kernel's compat paths
 # survive hostile input; 600 on the debug lane's KASAN/KCSAN kernels, where
 # the fuzzer finds what the others cannot see), seeded by
@@ -19,7 +19,7 @@ log=$(mktemp -d)/kfuzz.log
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 case $(uname -r) in
 *-kvmmig-*) secs=${FUZZ_SECONDS:-600} ;; # the debug lane's kernels
-*) secs=${FUZZ_SECONDS:-20} ;;
+*) secs=${FUZZ_SECONDS:-12} ;;
 esac
 out=$(tests/fuzz/kfuzz.py --seconds "$secs" ${FUZZ_SEED:+--seed "$FUZZ_SEED"} --log "$log" 2>&1)
 rc=$?

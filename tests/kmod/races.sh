@@ -6,8 +6,8 @@
 # moments, many times over. Nothing may hang, leak or warn: at the end no
 # process or kvmmig worker is left, no VM is attached, and the module
 # unloads (the test host then fails the run on any warning or leak line).
-# RACE_SECONDS (default 30 on Debian's kernels, which see a hang, an oops
-# or a leak line but not a bad access or a data race: about 27 iterations
+# RACE_SECONDS (default 20 on Debian's kernels, which see a hang, an oops
+# or a leak line but not a bad access or a data race: about 18 iterations
 # each, three kernels; 120 on the debug lane's KASAN/KCSAN kernels, which
 # see those) or RACE_ITERATIONS, whichever ends first.
 set -u
@@ -29,7 +29,7 @@ PORT=7416
 iterations=${RACE_ITERATIONS:-500}
 case $(uname -r) in
 *-kvmmig-*) seconds=${RACE_SECONDS:-120} ;; # the debug lane's kernels
-*) seconds=${RACE_SECONDS:-30} ;;
+*) seconds=${RACE_SECONDS:-20} ;;
 esac
 insmod "$KVMMIG_KO" || { fail "module loads" "insmod failed"; exit 1; }
 
