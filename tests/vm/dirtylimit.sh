@@ -91,19 +91,11 @@ expect_output "a mask naming a vCPU the VM lacks is refused" "names a vCPU the V
 coproc HOLD { exec python3 tests/vm/holdctl.py "$KVMMIG_RUN_DIR/d1.sock" "dirty-limit 64 0x2"; }
 read -r -t 10 answer <&"${HOLD[0]}"
 sleep 1
-times=()
-for i in 1 2 3 4 5 6 7 8; do
-	t0=${EPOCHREALTIME/./}
-	vm_ctl d1 pause >/dev/null
-	times+=($(((${EPOCHREALTIME/./} - t0) / 1000)))
-	vm_ctl d1 resume >/dev/null
-	sleep 0.$((RANDOM % 9 + 1))
-done
-median=$(printf '%s\n' "${times[@]}" | sort -n | sed -n 4p)
+read -r median times < <(pause_times d1)
 if [ "$answer" = "ok 0" ] && [ "$median" -lt 200 ]; then
-	pass "a pause does not wait for a limited vCPU's sleep: 8 pauses at 64 pages/s, median $median ms (${times[*]})"
+	pass "a pause does not wait for a limited vCPU's sleep: 8 pauses at 64 pages/s, median $median ms ($times)"
 else
-	fail "a pause does not wait for a limited vCPU's sleep" "answer '$answer'; 8 pauses: median $median ms (${times[*]})"
+	fail "a pause does not wait for a limited vCPU's sleep" "answer '$answer'; 8 pauses: median $median ms ($times)"
 fi
 exec {HOLD[1]}>&-
 wait "$HOLD_PID" 2>/dev/null

@@ -96,6 +96,20 @@ vm_wait_exit() {
 vm_out() { cat "$vm_tmp/$1.out" 2>/dev/null; }
 
 # Highest "iter" dirtymem reported for vCPU CPU in console file NAME.
+# pause_times NAME: pauses and resumes VM NAME 8 times, at random moments;
+# prints the median pause in ms, then each one's (a loaded machine may
+# delay one or two).
+pause_times() {
+	local times=() t0 i
+	for i in 1 2 3 4 5 6 7 8; do
+		t0=${EPOCHREALTIME/./}
+		vm_ctl "$1" pause >/dev/null
+		times+=($(((${EPOCHREALTIME/./} - t0) / 1000)))
+		vm_ctl "$1" resume >/dev/null
+		sleep 0.$((RANDOM % 9 + 1))
+	done
+	echo "$(printf '%s\n' "${times[@]}" | sort -n | sed -n 4p) ${times[*]}"
+}
 last_iter() {
 	vm_out "$1" | sed -n "s/^dirtymem: cpu$2 \(done \)\?iter \([0-9]*\) .*/\2/p" | tail -n1
 }

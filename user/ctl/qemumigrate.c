@@ -457,9 +457,8 @@ int qemu_migrate_main(int argc, char **argv)
 
 	/*
 	 * The destination holds all of RAM. From migrate-continue on QEMU owns
-	 * the outcome: it completes only once the destination's QEMU said, on
-	 * the return path, that it loaded the whole device state; a stream
-	 * that fails before that resumes the guest here.
+	 * the outcome: a device stream that fails resumes the guest here (one
+	 * cut after QEMU's last byte leaves it stopped: said below).
 	 */
 	if (qmp_execute(&m.q, "migrate-continue", json_pack("{s:s}", "state", "pre-switchover"),
 			NULL))
