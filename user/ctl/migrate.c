@@ -73,15 +73,15 @@ struct migration {
  */
 static void lift_throttle(struct migration *m)
 {
+	const char *lift = m->dirty_limit ? "dirty-limit 0" : "throttle 0";
+
 	if (m->throttle.fd < 0)
 		return;
-	if (m->throttle_pct &&
-	    vmm_request_held(&m->throttle, m->dirty_limit ? "dirty-limit 0" : "throttle 0"))
+	if (m->throttle_pct && vmm_request_held(&m->throttle, lift))
 		fprintf(stderr,
 			"kvmmig-ctl: the VMM did not answer '%s' (%s): hanging up "
 			"lifts the throttle\n",
-			m->dirty_limit ? "dirty-limit 0" : "throttle 0",
-			m->throttle.error[0] ? m->throttle.error : "no answer");
+			lift, m->throttle.error[0] ? m->throttle.error : "no answer");
 	vmm_close(&m->throttle);
 	m->throttle_pct = 0;
 	m->dirty_limit = 0;

@@ -36,6 +36,23 @@ static void wait_until(struct vmm_vm *vm, uint64_t until_ns)
 	pthread_cond_timedwait(&vm->throttle_cond, &vm->lock, &ts);
 }
 
+/*
+ * With vm->lock held: sleeps until *@until_ns (read atomically: another
+ * thread may move it, 0 ends the sleep) has passed, or a pause or a quit
+ * is asked. Returns the last value it read.
+ */
+static uint64_t sleep_until(struct vmm_vm *vm, const uint64_t *until_ns)
+{
+	uint64_t until;
+
+	for (;;) {
+		until = __atomic_load_n(until_ns, __ATOMIC_SEQ_CST);
+		if (!until || monotonic_ns() >= until || vm->pause_requested || vm->quitting)
+			return until;
+		wait_until(vm, until);
+	}
+}
+
 static bool throttling(struct vmm_vm *vm)
 {
 	return vm->throttle_pct && !vm->quitting;
@@ -143,12 +160,7 @@ bool vmm_throttle_sleep(struct vmm_vcpu *vcpu)
 	if (!(__atomic_load_n(&vm->throttle_mask, __ATOMIC_SEQ_CST) & (1ull << vcpu->index)))
 		return false;
 	pthread_mutex_lock(&vm->lock);
-	for (;;) {
-		until = __atomic_load_n(&vm->throttle_until_ns, __ATOMIC_SEQ_CST);
-		if (!until || monotonic_ns() >= until || vm->pause_requested || vm->quitting)
-			break;
-		wait_until(vm, until);
-	}
+	sleep_until(vm, &vm->throttle_until_ns);
 	pthread_mutex_unlock(&vm->lock);
 	return true;
 }
@@ -219,12 +231,7 @@ bool vmm_dirty_limit_sleep(struct vmm_vcpu *vcpu)
 	if (!until)
 		return false;
 	pthread_mutex_lock(&vm->lock);
-	for (;;) {
-		until = __atomic_load_n(&vcpu->limit_until_ns, __ATOMIC_SEQ_CST);
-		if (!until || monotonic_ns() >= until || vm->pause_requested || vm->quitting)
-			break;
-		wait_until(vm, until);
-	}
+	until = sleep_until(vm, &vcpu->limit_until_ns);
 	/* Slept its due (a pause keeps it for after the resume: the guest's time runs on). */
 	if (until && monotonic_ns() >= until)
 		__atomic_compare_exchange_n(&vcpu->limit_until_ns, &until, 0, false, __ATOMIC_SEQ_CST,
