@@ -2,7 +2,7 @@
 """cutrelay.py: the link of a migration, cut on cue, for tests.
 
   cutrelay.py LISTEN_PORT TARGET_PORT [--cut CONN:BYTES | --cut-when CONN:BYTES:MS:THEN |
-                                       --cut-after CONN:DIR:FILE:REGEX]
+                                       --cut-after CONN:DIR:FILE:REGEX | --lose-after CONN:FILE:REGEX]
 
 Accepts connections on 127.0.0.1:LISTEN_PORT, each joined to a new one to
 127.0.0.1:TARGET_PORT, and copies bytes both ways (migrate --qemu opens two:
@@ -24,9 +24,13 @@ the cut comes at the first bytes connection CONN carries in direction DIR
 matching REGEX, none of them forwarded: the bytes the relay reads after a
 tool printed that line. migrate --qemu prints "verified:" before
 migrate-continue, so 2:to:OUT:^verified: cuts QEMU's device state, and
-2:back:OUT:^verified: the destination QEMU's return-path answer that it
-loaded all of it (the source's QEMU has sent everything by then). Without a
-cut option it relays until killed (kill -9 cuts it the same way).
+1:back:OUT:^verified: the destination tool's LOADED (its QEMU loaded all
+of it). With --lose-after the link dies after the source's last byte:
+once FILE has a line matching REGEX, what connection CONN's source sends
+is read and dropped (its writes succeed), and when that source closes,
+every connection is cut; 2:OUT:^verified: loses QEMU's whole device
+state after QEMU sent it and completed. Without a cut option it relays
+until killed (kill -9 cuts it the same way).
 Each connection that ends says how many bytes it carried from the source.
 """
 import argparse
@@ -42,6 +46,7 @@ ap.add_argument("target", type=int)
 ap.add_argument("--cut")
 ap.add_argument("--cut-when")
 ap.add_argument("--cut-after")
+ap.add_argument("--lose-after")
 args = ap.parse_args()
 cut_conn, cut_bytes = (int(x) for x in args.cut.split(":")) if args.cut else (0, 0)
 when = [int(x) for x in args.cut_when.split(":")] if args.cut_when else [0, 0, 0, 0]
@@ -51,12 +56,16 @@ if args.cut_after:
     c, after_dir, after_file, r = args.cut_after.split(":", 3)
     after_conn, after_re = int(c), re.compile(r, re.M)
     assert after_dir in ("to", "back")
+lose_conn, lose_file, lose_re = 0, "", None
+if args.lose_after:
+    c, lose_file, r = args.lose_after.split(":", 2)
+    lose_conn, lose_re = int(c), re.compile(r, re.M)
 
 
-def line_printed():
+def line_printed(path, regex):
     try:
-        with open(after_file, errors="replace") as f:
-            return after_re.search(f.read()) is not None
+        with open(path, errors="replace") as f:
+            return regex.search(f.read()) is not None
     except OSError:
         return False
 
@@ -66,10 +75,10 @@ socks = []
 lock = threading.Lock()
 
 
-def cut(conn, seen, forward=True):
+def cut(conn, seen, forward=True, lost=None):
     with lock:
-        print("cut at connection %d after %d bytes%s" % (conn, seen, "" if forward else " from its destination"),
-              flush=True)
+        print("cut at connection %d after %d bytes%s%s" % (conn, seen, "" if forward else " from its destination",
+              "" if lost is None else ", the %d after them lost" % lost), flush=True)
         for s in socks:
             try:
                 s.shutdown(socket.SHUT_RDWR)
@@ -79,12 +88,17 @@ def cut(conn, seen, forward=True):
 
 
 def pump(a, b, conn, forward):
-    seen, last = 0, time.monotonic()
+    seen, last, lost = 0, time.monotonic(), None
     try:
         while True:
             data = a.recv(65536)
             if not data:
+                if lost is not None:
+                    cut(conn, seen, forward, lost)
                 break
+            if lost is not None or (forward and conn == lose_conn and line_printed(lose_file, lose_re)):
+                lost = (lost or 0) + len(data)
+                continue
             now = time.monotonic()
             if forward and conn == when_conn and not armed.is_set() and seen >= when_bytes:
                 if when_ms == 0 or (now - last) * 1000 >= when_ms:
@@ -93,7 +107,7 @@ def pump(a, b, conn, forward):
             last = now
             if forward and conn == then_conn and armed.is_set():
                 cut(conn, seen)
-            if conn == after_conn and forward == (after_dir == "to") and line_printed():
+            if conn == after_conn and forward == (after_dir == "to") and line_printed(after_file, after_re):
                 cut(conn, seen, forward)
             if forward and conn == cut_conn and seen + len(data) >= cut_bytes:
                 b.sendall(data[: max(cut_bytes - seen, 0)])

@@ -55,7 +55,12 @@ int qemu_attach(const struct qmp *q, int incoming, char *why, size_t len)
 }
 
 /*
- * Both sides: x-ignore-shared (guest RAM is kvmmig's). Not return-path,
+ * Both sides: x-ignore-shared (guest RAM is kvmmig's). The source:
+ * pause-before-switchover (kvmmig's final round and the verify pass run
+ * there). The destination: late-block-activate, so that its QEMU takes its
+ * disks (their locks, their writes) only at `cont` on GO, not on loading
+ * the state: a source that resumes after the destination loaded (no
+ * LOADED or no GO came through, wire.h) gets its disks back. Not return-path,
  * which would let the source's QEMU complete only once the destination's
  * had loaded the device state: after a migration with it was cancelled
  * (the tool's guard, a link cut in the final round), the same QEMU exited
@@ -67,9 +72,10 @@ int qemu_set_caps(struct qmp *q, int source)
 {
 	json_t *caps = json_pack("[{s:s, s:b}]", "capability", "x-ignore-shared", "state", 1);
 
-	if (source)
-		json_array_append_new(caps, json_pack("{s:s, s:b}", "capability",
-						      "pause-before-switchover", "state", 1));
+	json_array_append_new(caps, json_pack("{s:s, s:b}", "capability",
+					      source ? "pause-before-switchover"
+						     : "late-block-activate",
+					      "state", 1));
 	return qmp_execute(q, "migrate-set-capabilities", json_pack("{s:o}", "capabilities", caps),
 			   NULL);
 }

@@ -4,8 +4,8 @@
  * `-incoming defer` and the same RAM backend; we attach its empty VM, take
  * one source that holds the key and its second connection for QEMU's device
  * stream, let kvmmig.ko land guest RAM in QEMU's RAM file, answer the
- * verify pass, and `cont` the guest only on the source's GO, once QEMU has
- * loaded the device state.
+ * verify pass, say LOADED once QEMU has loaded the device state, and `cont`
+ * the guest only on the source's GO (wire.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -32,6 +32,8 @@
 #include "ctl/wire.h"
 
 #define LOAD_WAIT_MS 60000
+/* How long the source may take to say GO after LOADED (it answers at once). */
+#define GO_WAIT_S 30
 
 struct qincoming {
 	const char *qmp_path;
@@ -130,6 +132,21 @@ static int answer_verify(struct qincoming *in, uint64_t *repaired)
 	return 0;
 }
 
+/* QEMU's device stream loaded, or the guest stays with the source. */
+static int wait_loaded(struct qincoming *in)
+{
+	char why[1024], state[64];
+	int ret = qemu_wait_status(&in->q, "completed", LOAD_WAIT_MS, state, sizeof(state));
+
+	if (!ret)
+		return 0;
+	snprintf(why, sizeof(why), "QEMU did not load the device state (%s)",
+		 ret == -EIO	     ? state
+		 : ret == -ETIMEDOUT ? "timed out"
+				     : in->q.error);
+	return fail(in, why);
+}
+
 int qemu_incoming_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -155,7 +172,7 @@ int qemu_incoming_main(int argc, char **argv)
 	unsigned long long ram_bytes = 0;
 	char why[1024], state[64], *payload = NULL, accept_text[64];
 	uint64_t repaired = 0;
-	int c, ret, timeout_s = 0;
+	int c, ret, timeout_s = 0, loaded_ack;
 	enum wire_type type;
 
 	shared_opts_init(&o, NULL);
@@ -223,6 +240,7 @@ int qemu_incoming_main(int argc, char **argv)
 		free(payload);
 		return fail(&in, "the source is not migrating a QEMU guest (migrate --qemu)");
 	}
+	loaded_ack = !!strstr(payload, "\nloaded 1\n");
 	free(payload);
 	if (ram_bytes != cfg.ram_bytes) {
 		snprintf(why, sizeof(why),
@@ -230,7 +248,7 @@ int qemu_incoming_main(int argc, char **argv)
 			 cfg.ram_bytes);
 		return fail(&in, why);
 	}
-	snprintf(accept_text, sizeof(accept_text), "qemu 1");
+	snprintf(accept_text, sizeof(accept_text), "qemu 1\n%s", loaded_ack ? "loaded 1\n" : "");
 	if (wire_send_text(in.sock, WIRE_ACCEPT, accept_text))
 		return fail(&in, "the connection broke off at the handshake");
 	in.dev_sock = accept_one(in.lfd, key, 30000);
@@ -271,20 +289,24 @@ int qemu_incoming_main(int argc, char **argv)
 	printf("verified: %" PRIu64 " pages repaired\n", repaired);
 	fflush(stdout);
 
-	/* The source's QEMU completed: its device state is here or on its way. */
+	if (loaded_ack) {
+		/* QEMU loads first; the source waits for our word before GO. */
+		struct timeval limit = {.tv_sec = GO_WAIT_S};
+
+		if (wait_loaded(&in))
+			return 1;
+		if (wire_send(in.sock, WIRE_LOADED, NULL, 0))
+			return fail(&in, "the connection broke off before LOADED reached the source");
+		setsockopt(in.sock, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+	}
+	/* A source that predates LOADED sends GO once its QEMU completed. */
 	if (wire_recv(in.sock, &type, &payload, NULL) || type != WIRE_GO) {
 		free(payload);
 		return fail(&in, "the source did not say GO");
 	}
 	free(payload);
-	ret = qemu_wait_status(&in.q, "completed", LOAD_WAIT_MS, state, sizeof(state));
-	if (ret) {
-		snprintf(why, sizeof(why), "QEMU did not load the device state (%s)",
-			 ret == -EIO	     ? state
-			 : ret == -ETIMEDOUT ? "timed out"
-					     : in.q.error);
-		return fail(&in, why);
-	}
+	if (!loaded_ack && wait_loaded(&in))
+		return 1;
 	if (qmp_execute(&in.q, "cont", NULL, NULL))
 		return fail(&in, in.q.error);
 	wire_send(in.sock, WIRE_RUNNING, NULL, 0);

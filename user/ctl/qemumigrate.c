@@ -7,10 +7,12 @@
  *
  * Exactly one side runs the guest: until migrate-continue every failure
  * cancels QEMU's migration and leaves the guest running here; after it,
- * QEMU itself resumes the guest if its device stream fails; once QEMU
- * completed, the destination runs only on GO, and a destination that
- * refuses lets us `cont` again. Should this tool die between `migrate` and
- * GO, its guard (qemuguard.h) cancels and resumes the guest here.
+ * QEMU itself resumes the guest if its device stream fails. QEMU completes
+ * on the last device byte it sent, received or not; the destination runs
+ * only on GO, which goes only after the destination tool said LOADED (its
+ * QEMU loaded the state), so until LOADED any failure `cont`s the guest
+ * here. Should this tool die between `migrate` and GO, its guard
+ * (qemuguard.h) cancels and resumes the guest here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +52,8 @@
 /* How long QEMU may take from `migrate` to pre-switchover (all RAM ignored: ~20 ms). */
 #define SWITCHOVER_WAIT_MS 30000
 #define COMPLETE_WAIT_MS   60000
+/* How long the destination may take to say LOADED once QEMU completed here (its own wait: 60 s). */
+#define LOADED_WAIT_S 90
 
 struct qmigration {
 	const char *qmp_path;
@@ -61,6 +65,7 @@ struct qmigration {
 	int qemu_migrating; /* `migrate` issued: cancel it on failure */
 	int awaiting_stream; /* accepted, no module session yet: the destination reads records */
 	int was_running;    /* the guest ran when we started: resume it on failure */
+	int loaded_ack;	    /* the destination says LOADED before GO (wire.h) */
 	struct qemu_guard guard; /* from `migrate` to GO: resumes QEMU if we die */
 	int json;
 	uint64_t start_ns;
@@ -238,12 +243,27 @@ static int verify_and_repair(struct qmigration *m, int skip_repair, uint64_t *re
 	return 0;
 }
 
+/* After QEMU completed: the destination's LOADED, or the guest resumed here. */
+static int wait_loaded(struct qmigration *m)
+{
+	struct timeval limit = {.tv_sec = LOADED_WAIT_S};
+	char *payload = NULL;
+
+	setsockopt(m->sock, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+	if (expect(m, WIRE_LOADED, &payload, NULL,
+		   "waiting for its word that its QEMU loaded the device state"))
+		return 1;
+	free(payload);
+	return 0;
+}
+
 int qemu_migrate_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 	    {"qemu", required_argument, NULL, 'Q'},
 	    SOURCE_OPTIONS,
 	    {"unsafe-skip-repair", no_argument, NULL, 'U'},
+	    {"unsafe-skip-loaded", no_argument, NULL, 'L'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -262,7 +282,7 @@ int qemu_migrate_main(int argc, char **argv)
 	uint64_t t, pause_ns, downtime_ns, repaired = 0, verify_ns = 0, final_ns;
 	unsigned long long ram_total;
 	uint64_t precopy_budget_ns;
-	int c, ret, skip_repair = 0, logging_left_s;
+	int c, ret, skip_repair = 0, skip_loaded = 0, logging_left_s;
 	enum policy_decision d;
 	enum wire_type type;
 
@@ -281,6 +301,10 @@ int qemu_migrate_main(int argc, char **argv)
 			break;
 		case 'U':
 			skip_repair = 1;
+			break;
+		case 'L':
+			/* Test only: the switchover of a destination that predates LOADED. */
+			skip_loaded = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -332,13 +356,15 @@ int qemu_migrate_main(int argc, char **argv)
 	m.sock = dial_destination(dest, o.bandwidth, key, why, sizeof(why));
 	if (m.sock < 0)
 		return fail(&m, why);
-	snprintf(hello, sizeof(hello), "qemu 1\nram-bytes %llu\nqemu-version %d.%d.%d\n",
-		 cfg.ram_bytes, m.q.major, m.q.minor, m.q.micro);
+	snprintf(hello, sizeof(hello), "qemu 1\nram-bytes %llu\nqemu-version %d.%d.%d\n%s",
+		 cfg.ram_bytes, m.q.major, m.q.minor, m.q.micro, skip_loaded ? "" : "loaded 1\n");
 	if (wire_send_text(m.sock, WIRE_HELLO, hello))
 		return fail(&m, "the handshake with the destination broke off");
 	if (expect(&m, WIRE_ACCEPT, &payload, NULL, "at the handshake"))
 		return 1;
+	m.loaded_ack = !skip_loaded && strstr(payload, "\nloaded 1\n");
 	free(payload);
+	payload = NULL;
 	m.awaiting_stream = 1;
 	/* QEMU's device stream: its own connection, the same key, kernel TLS. */
 	m.dev_sock = dial_destination(dest, 0, key, hello, sizeof(hello));
@@ -480,9 +506,16 @@ int qemu_migrate_main(int argc, char **argv)
 	}
 	m.qemu_migrating = 0;
 	/*
-	 * QEMU is stopped (postmigrate): only now may the destination run. The
-	 * guard stands down first: dying between the two leaves the guest
-	 * stopped on both sides (said below), never running on both.
+	 * QEMU is stopped (postmigrate), but its last bytes may not have
+	 * arrived: until the destination says its QEMU loaded them, a failure
+	 * resumes the guest here (the destination runs only on GO).
+	 */
+	if (m.loaded_ack && wait_loaded(&m))
+		return 1;
+	/*
+	 * Only now may the destination run. The guard stands down first:
+	 * dying between the two leaves the guest stopped on both sides (said
+	 * below), never running on both.
 	 */
 	qemu_guard_disarm(&m.guard);
 	if (wire_send(m.sock, WIRE_GO, NULL, 0) || wire_recv(m.sock, &type, &payload, NULL)) {

@@ -118,7 +118,7 @@ const char *wire_type_name(enum wire_type t)
 	    [WIRE_AUTH_PROOF] = "AUTH_PROOF", [WIRE_AUTH_OK] = "AUTH_OK",
 	    [WIRE_RAM_KEY] = "RAM_KEY", [WIRE_RAM_DIGESTS] = "RAM_DIGESTS",
 	    [WIRE_RAM_PAGES] = "RAM_PAGES", [WIRE_RAM_DONE] = "RAM_DONE",
-	    [WIRE_RAM_OK] = "RAM_OK",
+	    [WIRE_RAM_OK] = "RAM_OK", [WIRE_LOADED] = "LOADED",
 	};
 
 	return t >= WIRE_HELLO && t <= WIRE_LAST ? names[t] : "unknown";

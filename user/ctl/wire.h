@@ -28,8 +28,15 @@
  *   RAM_PAGES*, RAM_DONE   ---->
  *                          <----   RAM_OK | ABORT
  *   [QEMU's device stream on the second connection]
+ *                          <----   LOADED | ABORT   (both said "loaded 1")
  *   GO                     ---->
  *                          <----   RUNNING | ABORT
+ *
+ * LOADED closes the switchover's window: the source's QEMU completes on
+ * the last device byte it sent, received or not, and until LOADED arrives
+ * the source tool may resume it, since the destination runs only on GO.
+ * Without LOADED (a peer that predates it) a link lost after that byte left
+ * the guest stopped on both sides.
  *
  * Either side may send ABORT (reason) instead of its next message. Each
  * message: magic "KMTL" (4 bytes), type (le32), length (le32), payload.
@@ -67,7 +74,8 @@ enum wire_type {
 	WIRE_RAM_PAGES,	  /* source: pages that differ, each le64 offset + the page */
 	WIRE_RAM_DONE,	  /* source: "pages N", all repairs sent */
 	WIRE_RAM_OK,	  /* destination: repairs written, RAM complete */
-	WIRE_LAST = WIRE_RAM_OK,
+	WIRE_LOADED,	  /* destination: its QEMU loaded the device state (waits for GO) */
+	WIRE_LAST = WIRE_LOADED,
 };
 
 /* Largest payload accepted: the state blob bound of the VMM protocol. */
