@@ -56,11 +56,16 @@ nap() {
 # wait_for SECONDS CMD...: polls CMD until it succeeds: every 0.1 s for the
 # first second, then every 0.3 s (each poll of an external command is a
 # fork and exec, dear in a test host).
+# KVMMIG_WAIT_TRACE=1: each wait that runs out says so on stderr (a wait that
+# always runs out is time the suite loses).
 wait_for() {
-	local deadline=$((SECONDS + $1)) polls=0
+	local deadline=$((SECONDS + $1)) polls=0 limit=$1
 	shift
 	until "$@" >/dev/null 2>&1; do
-		[ $SECONDS -lt $deadline ] || return 1
+		if [ $SECONDS -ge $deadline ]; then
+			[ "${KVMMIG_WAIT_TRACE:-0}" = 0 ] || echo "info: wait_for ran out after $limit s: $*" >&2
+			return 1
+		fi
 		if ((polls++ < 10)); then nap 0.1; else nap 0.3; fi
 	done
 }

@@ -40,14 +40,16 @@ for line in rest.decode().splitlines():
     if line.startswith(sys.argv[2] + " "):
         print(line.split()[1])' "$KVMMIG_RUN_DIR/$1.sock" "${2:-throttle}" 2>/dev/null
 }
-# until_throttle NAME TEST SECS [FIELD]: waits until the VMM's throttle (or
-# FIELD) passes [ N TEST ] (e.g. -gt 0).
+# until_throttle NAME TEST SECS [FIELD [PID]]: waits until the VMM's throttle
+# (or FIELD) passes [ N TEST ] (e.g. -gt 0); gives up early once PID (the
+# migration that would throttle it) has exited.
 until_throttle() {
 	local deadline=$((SECONDS + $3)) t
 	while :; do
 		t=$(throttle_of "$1" "${4:-throttle}")
 		[ -n "$t" ] && [ "$t" $2 ] && return 0
 		[ $SECONDS -lt $deadline ] || return 1
+		[ -z "${5:-}" ] || kill -0 "$5" 2>/dev/null || return 1
 		nap 0.3
 	done
 }
@@ -156,9 +158,11 @@ for how in cancel kill destination-killed; do
 	kvmmig-ctl migrate cw "127.0.0.1:$port" "${auth[@]}" --bandwidth $bw --max-downtime 1 \
 		--max-throttle 80 >"$tmp/$how.out" 2>&1 &
 	mig=$!
-	if ! until_throttle cw "-ge 30" 120; then
-		fail "$how with a throttle in force" "no throttle of 30% or more after 120 s: $(tail -n 2 "$tmp/$how.out" | tr '\n' ' ')"
+	if ! until_throttle cw "-ge 30" 120 throttle $mig; then
+		fail "$how with a throttle in force" "no throttle of 30% or more: $(tail -n 2 "$tmp/$how.out" | tr '\n' ' ')"
 		kill -9 $mig 2>/dev/null
+		# The cases after it need the same source.
+		alive "$tmp/cw.src.pid" || { fail "the throttled source runs on" "$(why_stopped "$tmp/cw.src.log" "$tmp/cw.src.pid")"; break; }
 		continue
 	fi
 	held=$(throttle_of cw)

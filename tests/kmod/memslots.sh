@@ -36,7 +36,7 @@ end_source() {
 	wait_for 20 sh -c "! kill -0 $tool_pid 2>/dev/null || grep -q stopped '$tmp/tool.out'"
 	eval "exec ${tool_fd}>&-"
 	pkill -f 'streamtool.py sink' 2>/dev/null
-	wait_for 10 sh -c "! pgrep -f 'streamtool.py sink' >/dev/null"
+	wait_for 10 sh -c "! pgrep -f '[s]treamtool.py sink' >/dev/null"
 }
 
 # 1. A slot the VMM does not log is refused, named, and left as it was.

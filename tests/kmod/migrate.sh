@@ -113,7 +113,7 @@ wait $mig
 if runs_on "$tmp/sparsein.dst.log" "$tmp/sparsein.dst.pid"; then
 	pass "the sparse guest runs on at the destination: $(tail -n 1 "$tmp/sparse.mig.out")"
 else
-	fail "the sparse guest runs on at the destination" "$(tail -n 1 "$tmp/sparse.mig.out"); $(why_stopped "$tmp/sparsein.dst.log" "$tmp/sparsein.dst.pid")"
+	fail "the sparse guest runs on at the destination" "$(tail -n 1 "$tmp/sparse.mig.out") $(tail -n 1 "$tmp/sparse.mig.err"); destination: $(why_stopped "$tmp/sparsein.dst.log" "$tmp/sparsein.dst.pid"); source: $(why_stopped "$tmp/sparse.src.log" "$tmp/sparse.src.pid")"
 fi
 # --json (built with jansson): every line one object, a round event per
 # round (the final one included, marked final and without a verdict), then
@@ -142,7 +142,8 @@ for side in "source:${src_mib:-?}" "destination:${dst_mib:-?}"; do
 		fail "the ${side%%:*} allocates only what the 256 MiB guest wrote" "${side#*:} MiB of its memfd (below 64 expected)"
 	fi
 done
-kill "$(cat "$tmp/sparse.src.pid")" "$(cat "$tmp/sparsein.dst.pid")" 2>/dev/null
+# (Its incoming tool too: after a failed migration it waits out its --timeout.)
+kill "$(cat "$tmp/sparse.src.pid")" "$(cat "$tmp/sparsein.dst.pid")" "$(cat "$tmp/sparsein.in.pid")" 2>/dev/null
 wait 2>/dev/null
 
 # --- The destination refuses a guest of another shape: nothing moves.

@@ -32,7 +32,7 @@ migrate_via_relay() {
 	mig_rc=$?
 	# The relay ends with the connection; one that still holds it after
 	# 10 s (a half-open connection after a flip) is stopped.
-	wait_for 10 sh -c '! pgrep -f tests/kmod/relay.py' || pkill -f tests/kmod/relay.py
+	wait_for 10 sh -c '! pgrep -f tests/kmod/[r]elay.py' || pkill -f tests/kmod/relay.py
 }
 tls_records() { cat /proc/net/tls_stat 2>/dev/null | awk '$1 == "TlsTxSw" || $1 == "TlsRxSw" {n += $2} END {print n + 0}'; }
 

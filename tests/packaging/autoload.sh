@@ -1,22 +1,23 @@
 #!/bin/bash
-# autoload.sh: runs inside a test host (started with --no-module). The only
-# kvmmig.ko modprobe can find is the DKMS-built one, copied by the caller to
-# $KVMMIG_SCRATCH/dkms/; the tool is the packaged /usr/sbin/kvmmig-ctl, or
-# $KVMMIG_SCRATCH/kvmmig-ctl if the caller put one there (another
-# distribution's package, run with its own libraries).
-# Proves the module autoloads when the tool asks for the netlink family and
-# when a VMM opens /dev/kvmmig, and that the tool talks to it.
+# autoload.sh: runs inside a test host (tests/run adds it to the module
+# suite of each kernel tests/unit/packaging*.sh staged packages for). The
+# only kvmmig.ko modprobe can find is the DKMS-built one, kept with the
+# packaged kvmmig-ctl in build/packaging/$(uname -r)/ (tests/packaging/
+# stage.sh). Proves the module autoloads when the tool asks for the netlink
+# family and when a VMM opens /dev/kvmmig, and that the tool talks to it.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 kver=$(uname -r)
 TEST_SUFFIX=" [$kver]"
+packaged=$PWD/build/packaging/$kver
+[ -x "$packaged/kvmmig-ctl" ] || { echo "SKIP: DKMS autoload: nothing staged in $packaged (tests/unit/packaging*.sh)"; exit 0; }
 
 # A module tree of its own: the DKMS module only, found through a modprobe
 # wrapper (the test host's /lib/modules is the unpacked image, read-only).
 root=/tmp/dkmsroot
 mkdir -p "$root/lib/modules/$kver/updates/dkms"
-cp "$KVMMIG_SCRATCH"/dkms/kvmmig.ko* "$root/lib/modules/$kver/updates/dkms/"
+cp "$packaged"/dkms/kvmmig.ko* "$root/lib/modules/$kver/updates/dkms/"
 depmod -b "$root" "$kver" 2>/dev/null
 cat >/tmp/modprobe-dkms <<WRAP
 #!/bin/sh
@@ -30,8 +31,7 @@ trap 'echo "$old_modprobe" >/proc/sys/kernel/modprobe' EXIT
 expect_output "DKMS module carries the device node for static-nodes" \
 	'^kvmmig kvmmig c10:247$' cat "$root/lib/modules/$kver/modules.devname"
 
-ctl=/usr/sbin/kvmmig-ctl
-[ -x "$KVMMIG_SCRATCH/kvmmig-ctl" ] && ctl=$KVMMIG_SCRATCH/kvmmig-ctl
+ctl=$packaged/kvmmig-ctl
 
 grep -q '^kvmmig ' /proc/modules && rmmod kvmmig
 expect_output "asking for the netlink family autoloads the DKMS module" \

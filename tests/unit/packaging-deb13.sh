@@ -2,14 +2,16 @@
 # packaging-deb13.sh: the Debian packages on Debian 13. In the Debian 13
 # build tree (scripts/install-deps, scripts/in-trixie) builds kvmmig-dkms and
 # kvmmig-tools with dpkg-buildpackage, installs them there, checks DKMS
-# built the module for Debian 13's 6.12 and trixie-backports' 7.3, and has
-# the packaged kvmmig-ctl (Debian 13's build, run with the tree's own
-# libraries) autoload and drive the DKMS-built module in a 7.3 test host.
-# Then purges them and checks the tree is as it was. Needs root.
+# built the module for Debian 13's 6.12 and trixie-backports' 7.3, and keeps
+# each with the packaged kvmmig-ctl (Debian 13's build, run with the tree's
+# own libraries) for tests/packaging/autoload.sh in the module suite's test
+# host of that kernel (tests/run). Then purges them and checks the tree is
+# as it was. Needs root.
 set -u
 cd "$(dirname "$0")/../.."
 repo=$PWD
 . tests/lib.sh
+. tests/packaging/stage.sh
 TEST_SUFFIX=" [Debian 13]"
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: packaging on Debian 13: needs root"; exit 0; fi
@@ -26,8 +28,7 @@ fi
 
 # Inside the clone, so that the tree sees it at the same path.
 work=$repo/build/packaging-deb13
-scratch=$work/scratch
-rm -rf "$work" && mkdir -p "$work/kvmmig" "$scratch/dkms"
+rm -rf "$work" && mkdir -p "$work/kvmmig"
 trap 'in_trixie apt-get purge -y -qq kvmmig-dkms kvmmig-tools >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 git ls-files -z --cached --others --exclude-standard | xargs -0 cp --parents -t "$work/kvmmig" 2>/dev/null
@@ -71,21 +72,13 @@ for kver in $kvers; do
 	fi
 done
 
-# The packaged tool, Debian 13's build, runs in the test host through the
-# tree's own dynamic loader and libraries (the test host's root is this
-# Debian 12 machine's).
-cat >"$scratch/kvmmig-ctl" <<EOF
-#!/bin/sh
-exec $trixie/lib64/ld-linux-x86-64.so.2 --library-path $trixie/usr/lib/x86_64-linux-gnu $trixie/usr/sbin/kvmmig-ctl "\$@"
-EOF
-chmod 755 "$scratch/kvmmig-ctl"
-kver7=$(scripts/kernels --labels 2>/dev/null | awk '$1 ~ /^7\./ {print $2}')
-if [ -n "$kver7" ]; then
-	rm -f "$scratch"/dkms/*
-	cp "$trixie"/usr/lib/modules/"$kver7"/updates/dkms/kvmmig.ko* "$scratch/dkms/" 2>/dev/null
-	tests/testhost --kernel "$kver7" --no-module --scratch "$scratch" -- tests/packaging/autoload.sh ||
-		fail "test host with the DKMS module ends cleanly [$kver7]" "tests/testhost exited $?"
-fi
+# The packaged tool, Debian 13's build, kept with each kernel's DKMS module
+# (stage_packaged) and run in the test host through the tree's own dynamic
+# loader and libraries (the test host's root is this Debian 12 machine's).
+for kver in $kvers; do
+	stage_packaged "$kver" "$trixie/usr/lib/modules/$kver/updates/dkms" "$trixie/usr/sbin/kvmmig-ctl" \
+		"$trixie/lib64/ld-linux-x86-64.so.2 --library-path $trixie/usr/lib/x86_64-linux-gnu"
+done
 
 if in_trixie apt-get purge -y -qq kvmmig-dkms kvmmig-tools >"$work/purge.log" 2>&1; then
 	pass "packages purge"

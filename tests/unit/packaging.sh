@@ -1,13 +1,16 @@
 #!/bin/bash
 # packaging.sh: the Debian packages from this tree. Builds kvmmig-dkms and
 # kvmmig-tools with dpkg-buildpackage, installs them, checks DKMS built the
-# module for every supported kernel, loads the DKMS-built module in a test
-# host of each, then purges and checks nothing is left. Needs root; leaves
-# an existing installation of kvmmig packages alone (skips).
+# module for every supported kernel, keeps the DKMS-built module and the
+# packaged tool for the module suite's test host of each kernel (tests/run
+# runs tests/packaging/autoload.sh there, in a boot it makes anyway), then
+# purges and checks nothing is left. Needs root; leaves an existing
+# installation of kvmmig packages alone (skips).
 set -u
 cd "$(dirname "$0")/../.."
 repo=$PWD
 . tests/lib.sh
+. tests/packaging/stage.sh
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: packaging: needs root"; exit 0; fi
 if dpkg-query -W kvmmig-dkms kvmmig-tools >/dev/null 2>&1; then
@@ -16,8 +19,7 @@ if dpkg-query -W kvmmig-dkms kvmmig-tools >/dev/null 2>&1; then
 fi
 
 work=$(mktemp -d)
-scratch=$repo/build/packaging-scratch
-trap 'apt-get purge -y -qq kvmmig-dkms kvmmig-tools >/dev/null 2>&1; rm -rf "$work" "$scratch"' EXIT
+trap 'apt-get purge -y -qq kvmmig-dkms kvmmig-tools >/dev/null 2>&1; rm -rf "$work"' EXIT
 
 version=$(sed -n 's/^#define KVMMIG_VERSION "\(.*\)"/\1/p' kmod/version.h)
 if grep -q "^PACKAGE_VERSION=\"$version\"$" dkms.conf &&
@@ -75,12 +77,10 @@ for kver in $kvers; do
 	fi
 done
 
-# The DKMS-built module (not the tree build) in a test host of each kernel.
+# The DKMS-built module (not the tree build) and the packaged tool, for
+# tests/packaging/autoload.sh in the module suite's test host of each kernel.
 for kver in $kvers; do
-	rm -rf "$scratch" && mkdir -p "$scratch/dkms"
-	cp /lib/modules/"$kver"/updates/dkms/kvmmig.ko* "$scratch/dkms/" 2>/dev/null
-	tests/testhost --kernel "$kver" --no-module --scratch "$scratch" -- tests/packaging/autoload.sh ||
-		fail "test host with the DKMS module ends cleanly [$kver]" "tests/testhost exited $?"
+	stage_packaged "$kver" /lib/modules/"$kver"/updates/dkms /usr/sbin/kvmmig-ctl
 done
 
 # Without packages: make install and module-install, staged in a DESTDIR.
