@@ -2,7 +2,7 @@
 # fuzz-ctl.sh: builds the control protocol's request parser
 # (user/vmm/request.c, the very file kvmmig-vm uses) into a libFuzzer + ASan
 # + UBSan target and fuzzes it for a bounded time (FUZZ_SECONDS, default
-# 15), starting from every request the protocol has (tests/fuzz/ctl_fuzz.c).
+# 10), starting from every request the protocol has (tests/fuzz/ctl_fuzz.c).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
@@ -31,7 +31,7 @@ printf '\377check-cpuid 144\ncpu-model x86-64-v3 1\ntsc-khz 2100000\ncpuid 0x0 0
 printf '\000save-state 9999999999\nrestore-state -1\ndirty-log maybe\nfrobnicate\n\nsave-memory ../x\nsave-memory /etc/x\nsave-memory .x\n' \
 	>"$corpus/refused"
 
-secs=${FUZZ_SECONDS:-15}
+secs=${FUZZ_SECONDS:-10}
 if "$out" -max_total_time="$secs" -max_len=16384 -print_final_stats=1 \
 	-artifact_prefix=build/tests/ctl_fuzz- "$corpus" >build/tests/ctl_fuzz.run 2>&1; then
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' build/tests/ctl_fuzz.run)

@@ -1,7 +1,7 @@
 #!/bin/bash
 # fuzz-qmp.sh: builds kvmmig-ctl's QMP client (user/ctl/qmp.c, the very file
 # the tool uses) and peer_text() into a libFuzzer + ASan + UBSan target and
-# fuzzes them for a bounded time (FUZZ_SECONDS, default 15), starting from
+# fuzzes them for a bounded time (FUZZ_SECONDS, default 10), starting from
 # what QEMU 7.2 and 10.0 really send (tests/fuzz/qmp_fuzz.c).
 set -u
 cd "$(dirname "$0")/../.."
@@ -30,7 +30,7 @@ printf '%s\r\n{"return": {}, "id": 1}\r\n{"error": {"class": "GenericError", "de
 	"$greeting" >"$corpus/errors"
 printf '{"QMP": {"version": {"qemu": {"micro": 2, "minor": 0, "major": 10}}, "capabilities": []}}\n{"return": {}, "id": 1, "id": 1}\n' >"$corpus/duplicate"
 
-secs=${FUZZ_SECONDS:-15}
+secs=${FUZZ_SECONDS:-10}
 if "$out" -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 -print_final_stats=1 \
 	-artifact_prefix=build/tests/qmp_fuzz- "$corpus" >build/tests/qmp_fuzz.run 2>&1; then
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' build/tests/qmp_fuzz.run)

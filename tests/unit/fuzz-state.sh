@@ -1,7 +1,7 @@
 #!/bin/bash
 # fuzz-state.sh: builds the state-blob parser (user/vmm/state.c, the very
 # file kvmmig-vm uses) into a libFuzzer + ASan + UBSan target and fuzzes it
-# for a bounded time (FUZZ_SECONDS, default 15), starting from valid blobs
+# for a bounded time (FUZZ_SECONDS, default 10), starting from valid blobs
 # that the same source writes (tests/fuzz/state_fuzz.c). Any crash, any
 # out-of-bounds access, or a blob accepted that a restore could not apply
 # whole (an irqchip set twice, a record missing) is a failure.
@@ -30,7 +30,7 @@ else
 	fail "the parser accepts the seed blobs" "$(head -n 2 build/tests/state_fuzz.seeds | tr '\n' ' ')"
 fi
 
-secs=${FUZZ_SECONDS:-15}
+secs=${FUZZ_SECONDS:-10}
 if "$out" -max_total_time="$secs" -max_len=65536 -print_final_stats=1 \
 	-artifact_prefix=build/tests/state_fuzz- "$corpus" \
 	>build/tests/state_fuzz.run 2>&1; then

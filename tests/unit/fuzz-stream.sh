@@ -1,7 +1,7 @@
 #!/bin/bash
 # fuzz-stream.sh: builds the page-stream parser (kmod/stream.c, the very
 # file the module uses) into a libFuzzer + ASan target and fuzzes it for a
-# bounded time (FUZZ_SECONDS, default 30), starting from a seed corpus of
+# bounded time (FUZZ_SECONDS, default 20), starting from a seed corpus of
 # valid and malformed streams.
 set -u
 cd "$(dirname "$0")/../.."
@@ -37,7 +37,7 @@ for k, v in seeds.items():
     open(f"{d}/{k}", "wb").write(v)
 PY
 
-secs=${FUZZ_SECONDS:-30}
+secs=${FUZZ_SECONDS:-20}
 if "$out" -max_total_time="$secs" -max_len=20000 -print_final_stats=1 "$corpus" \
 	>build/tests/stream_fuzz.run 2>&1; then
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' build/tests/stream_fuzz.run)
