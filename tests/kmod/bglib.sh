@@ -39,12 +39,14 @@ bg() {
 ask() {
 	local n pid
 	n=$(wc -l <"$tmp/$1.out")
+	eval "pid=\$$1_pid"
 	eval "echo \"\$2\" >&\${$1_fd}"
-	if wait_for "${ask_wait:-60}" sh -c "[ \$(wc -l <'$tmp/$1.out') -gt $n ]"; then
+	# (Not waiting on for one that is gone.)
+	wait_for "${ask_wait:-60}" sh -c "[ \$(wc -l <'$tmp/$1.out') -gt $n ] || ! kill -0 $pid"
+	if [ "$(wc -l <"$tmp/$1.out")" -gt "$n" ]; then
 		tail -n +$((n + 1)) "$tmp/$1.out" | head -n 1
 		return
 	fi
-	eval "pid=\$$1_pid"
 	if kill -0 "$pid" 2>/dev/null; then
 		printf 'no answer in %s s, %s still running: threads %s' "${ask_wait:-60}" "$1" "$(threads "$pid")"
 	else
