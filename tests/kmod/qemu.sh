@@ -129,10 +129,23 @@ check_good() {
 hop good
 rc=$?
 [ $rc = 125 ] || check_good $rc
-qemu_cleanup
-qpids=()
 # Across QEMU versions the hop is the point; the rest is each version's own run.
-[ "${QEMU_HOP_ONLY:-0}" = 1 ] && { finish; exit; }
+[ "${QEMU_HOP_ONLY:-0}" = 1 ] && { qemu_cleanup; finish; exit; }
+# The guest that arrived is the fault sequence's source (a boot saved): its
+# files become faultsrc's; anything else of the hop goes.
+fault_source=
+if [ "${ok:-0}" = 1 ] && kill -0 "$(cat "$tmp/gooddst.pid")" 2>/dev/null; then
+	for f in qmp pid console err; do ln -s "$tmp/gooddst.$f" "$tmp/faultsrc.$f"; done
+	fault_source=$(cat "$tmp/gooddst.pid")
+	echo "info: the fault sequence's source is the guest the good hop moved (no boot of its own)"
+fi
+for p in "${qpids[@]}"; do
+	[ "$p" = "$fault_source" ] && continue
+	kill -9 "$p" 2>/dev/null
+	wait "$p" 2>/dev/null
+done
+qpids=(${fault_source})
+rm -f /dev/shm/kvmmig-qemu-goodsrc
 
 # --- Faults: each (but the source QEMU's own death) leaves the guest running
 # at the source and never at the destination, and the source QEMU migratable
@@ -328,14 +341,15 @@ fault_step() {
 	sed 's/^/info: set aside, the source guest lost to the emulator: /' "$out"
 	echo "info: $name: the source guest died: $(qemu_state faultsrc | tr -d '\n') $why; a new source guest, the step once more"
 	flight_restart
-	rm -f /dev/shm/kvmmig-qemu-faultsrc "$tmp/faultsrc.qmp"
+	# (They may be links to the good hop's destination, which was the source.)
+	rm -f /dev/shm/kvmmig-qemu-faultsrc "$tmp/faultsrc.qmp" "$tmp/faultsrc.pid" "$tmp/faultsrc.err"
 	mv "$tmp/faultsrc.console" "$tmp/faultsrc.console.died.$set_asides"
 	boot_qemu faultsrc || { fail "faults: a new source guest boots" "$booted_why"; return; }
 	fault_step "$name" "$@"
 }
 # QEMU_FAULTS: all (default), paused (only those at pre-switchover) or 0.
 if [ "${QEMU_FAULTS:-all}" != 0 ]; then
-	if boot_qemu faultsrc; then
+	if [ -n "$fault_source" ] || boot_qemu faultsrc; then
 		if [ "${QEMU_FAULTS:-all}" = all ]; then
 			fault_step killsrc fault killsrc '^round  0' srctool
 			fault_step killdstqemu fault killdstqemu '^round  0' dstqemu
