@@ -1,0 +1,31 @@
+#!/bin/bash
+# suite-limit.sh: a module-suite script that hangs fails after its time
+# limit (tests/kmod-suite, KVMMIG_SCRIPT_LIMIT), says what its processes
+# wait on, is killed with all it started, and the next script still runs:
+# one hang costs minutes of a test host, not its whole time.
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib.sh
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '#!/bin/bash\necho "PASS: hang starts"\nsleep 300 &\nsleep 301\n' >"$tmp/hang.sh"
+printf '#!/bin/bash\necho "PASS: next runs"\n' >"$tmp/next.sh"
+chmod +x "$tmp/hang.sh" "$tmp/next.sh"
+: >"$tmp/kmsg"
+t0=$SECONDS
+KVMMIG_SUITE_KMSG="$tmp/kmsg" KVMMIG_SCRIPT_LIMIT=2 tests/kmod-suite "$tmp/hang.sh" "$tmp/next.sh" >"$tmp/out" 2>&1
+rc=$?
+secs=$((SECONDS - t0))
+sed 's/^/  suite: /' "$tmp/out"
+[ $rc != 0 ] && grep -q "^FAIL: $tmp/hang.sh finishes within 2 s" "$tmp/out" && [ $secs -lt 60 ] &&
+	pass "a hung script fails at its time limit, not the test host's ($secs s, exit $rc)" ||
+	fail "a hung script fails at its time limit, not the test host's" "exit $rc after $secs s"
+grep -q "^info: task [0-9]* (sleep) S hrtimer_nanosleep.*sleep 301" "$tmp/out" &&
+	pass "the failure says where each of its processes waits (state, wait channel, stack)" ||
+	fail "the failure says where each of its processes waits" "no task line for sleep 301"
+! pgrep -f '^sleep 30[01]$' >/dev/null &&
+	pass "it is killed with everything it started" ||
+	fail "it is killed with everything it started" "$(pgrep -fa '^sleep 30[01]$')"
+grep -q "^PASS: next runs" "$tmp/out" && pass "the next script still runs" ||
+	fail "the next script still runs" "not in the output"
+finish
