@@ -28,4 +28,6 @@ grep -q "^info: task [0-9]* (sleep) S hrtimer_nanosleep.*sleep 301" "$tmp/out" &
 	fail "it is killed with everything it started" "$(pgrep -fa '^sleep 30[01]$')"
 grep -q "^PASS: next runs" "$tmp/out" && pass "the next script still runs" ||
 	fail "the next script still runs" "not in the output"
+! grep -q "^FAIL: $tmp/next.sh" "$tmp/out" && pass "and a script that ends in time does not fail" ||
+	fail "and a script that ends in time does not fail" "$(grep "^FAIL: $tmp/next.sh" "$tmp/out")"
 finish

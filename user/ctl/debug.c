@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "ctl/commands.h"
@@ -247,6 +248,9 @@ static int debug_monitor(void)
 		return 1;
 	}
 	nl_socket_disable_seq_check(nl.sk);
+	/* Events come when they come: no answer limit here. */
+	setsockopt(nl_socket_get_fd(nl.sk), SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){0},
+		   sizeof(struct timeval));
 	nl_socket_modify_cb(nl.sk, NL_CB_VALID, NL_CB_CUSTOM, print_event, NULL);
 	printf("monitoring\n");
 	fflush(stdout);

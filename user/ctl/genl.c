@@ -2,12 +2,16 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <netlink/genl/ctrl.h>
 #include <linux/netlink.h>
 
 #include "ctl/genl.h"
 
 #define LOAD_HINT "load it with 'modprobe kvmmig' (or 'insmod kvmmig.ko' from a build)"
+
+static const struct timeval answer_limit = {.tv_sec = KVMMIG_NL_ANSWER_SECS};
 
 int kvmmig_nl_open(struct kvmmig_nl *nl)
 {
@@ -28,6 +32,9 @@ int kvmmig_nl_open(struct kvmmig_nl *nl)
 	}
 	/* Ask for the kernel's own words along with errors. */
 	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
+	/* kvmmig's handlers never wait (invariant 10): a silent module is a bug, not a wait. */
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_SOCKET, SO_RCVTIMEO, &answer_limit,
+		   sizeof(answer_limit));
 
 	nl->family = genl_ctrl_resolve(nl->sk, KVMMIG_GENL_NAME);
 	if (nl->family < 0) {
@@ -159,7 +166,12 @@ int kvmmig_nl_call(struct kvmmig_nl *nl, struct nl_msg *msg,
 	while (!ctx.done && !ctx.err) {
 		ret = nl_recvmsgs(nl->sk, cb);
 		if (ret < 0 && !ctx.err) {
-			ctx.err = ret == -NLE_PERM ? -EPERM : -EIO;
+			ctx.err = ret == -NLE_PERM ? -EPERM : ret == -NLE_AGAIN ? -ETIMEDOUT : -EIO;
+			if (ctx.err == -ETIMEDOUT)
+				snprintf(nl->error, sizeof(nl->error),
+					 "kvmmig.ko did not answer in %d s (a module bug: its kernel "
+					 "log and 'echo w > /proc/sysrq-trigger' show where it waits)",
+					 KVMMIG_NL_ANSWER_SECS);
 			break;
 		}
 	}

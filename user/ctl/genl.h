@@ -6,6 +6,13 @@
 #include <netlink/genl/genl.h>
 #include <linux/kvmmig.h>
 
+/*
+ * How long a request waits for kvmmig.ko's answer. Its handlers never wait
+ * (invariant 10): beyond this the tool reports a module bug rather than
+ * hang. The events monitor (kvmmig-ctl debug monitor) waits without limit.
+ */
+#define KVMMIG_NL_ANSWER_SECS 30
+
 struct kvmmig_nl {
 	struct nl_sock *sk;
 	int family;
