@@ -19,11 +19,30 @@ trap cleanup EXIT
 trap "" PIPE
 lines_gt() { [ "$(wc -l <"$1")" -gt "$2" ]; }
 
+# A check that fails after a test VMM died (tests/tools/dirtier: its vCPU
+# stopped) says so, with the VMM's own last word: the check itself names
+# only what it met (a refused connection, a missing /proc entry). The
+# dirtier names a triple fault with its code intact as a fault of the
+# emulator, so tests/retry.sh runs the script again (tests/lib.sh: fail).
+bg_names=()
+eval "lib_$(declare -f fail)"
+fail() {
+	local why=$2 n pid last
+	for n in "${bg_names[@]}"; do
+		eval "pid=\${${n}_pid:-}"
+		[ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null || continue
+		last=$(grep '^dirtier: ' "$tmp/$n.out" 2>/dev/null | tail -n 1)
+		[ -n "$last" ] && [[ $why != *"$last"* ]] && why="$why; test VMM $n is gone: $last"
+	done
+	lib_fail "$1" "$why"
+}
+
 # bg NAME CMD...: runs CMD, stdin from fifo $tmp/NAME.in (fd in NAME_fd),
 # output in $tmp/NAME.out, its PID in NAME_pid and in pids.
 bg() {
 	local name=$1
 	shift
+	bg_names+=("$name")
 	rm -f "$tmp/$name.in"
 	mkfifo "$tmp/$name.in"
 	"$@" <"$tmp/$name.in" >"$tmp/$name.out" 2>&1 &

@@ -241,8 +241,10 @@ kill "$(cat "$tmp/cw.src.pid")" "$(cat "$tmp/cv.src.pid")" 2>/dev/null
 # after it is in force to the source's last line: vCPU 0's must stay within
 # 10%, vCPU 1's fall under half (the window before, 3 s with no limit, is
 # the same guest's own pace). That span is the limit's round or two, as
-# short as the link makes it (0.9 to 1.5 s of guest time seen): 5 reports
-# of vCPU 0 (0.5 s, some 25 iterations) at least.
+# short as the link makes it (0.9 to 1.5 s of guest time seen alone, 0.4 s
+# in a loaded CI run, where the test notices the limit later): 3 reports of
+# vCPU 0 at least, 2 ticks of 5 iterations each, enough to tell 5 from 4.5
+# and 2.5 (the guest paces both vCPUs by its TSC, whatever the host's speed).
 vmm_opts=(--dirty-ring 4096)
 start_source cr 2 "pages=4096 rate=48 rate0=1 delay_us=20000 verify_every=4 report_ms=100 gap_ms=100000" 24M
 vmm_opts=()
@@ -275,7 +277,7 @@ if until_throttle cr "-gt 0" 300 dirty-limit; then
 	wait $mig
 	rc=$?
 	read -r ticks held0 held1 < <(per_tick "$tmp/cr.src.log" "$from")
-	if [ "$mask" = 0x2 ] && [ "$ticks" -ge 5 ] && [ $((held0 * 10)) -ge $((free0 * 9)) ] &&
+	if [ "$mask" = 0x2 ] && [ "$ticks" -ge 3 ] && [ $((held0 * 10)) -ge $((free0 * 9)) ] &&
 		[ $((held0 * 10)) -le $((free0 * 11)) ] && [ $((held1 * 2)) -lt "$free1" ]; then
 		pass "a dirty-ring guest: only vCPU 1, which dirties fast, is limited ($limit pages/s, vCPUs $mask): iterations per 100 ms of guest time, vCPU 0 $((free0 / 100)).$((free0 % 100)) -> $((held0 / 100)).$((held0 % 100)), vCPU 1 $((free1 / 100)).$((free1 % 100)) -> $((held1 / 100)).$((held1 % 100)) (over $ticks reports)"
 	else
