@@ -109,9 +109,12 @@ tables_intact() {
 }
 # emulator_verdict [boot|intact|qemu-source]: for a guest that died: the emulator named
 # when the shut-down vCPU's RIP was the host's (tests/run runs a test host
-# once more on that verdict, and only on it); nothing otherwise. Also when
+# once more on that verdict, and only on it), or when it died on a page
+# fault no page walk produces (impossible_pf); nothing otherwise. Also when
 # the guest could not fetch the very instruction it was executing at its
-# last exit (lost_own_code) and its memory is known not to be the cause:
+# last exit (lost_own_code), or died as an interrupt was delivered where
+# another had just been (lost_delivery), and its memory is known not to be
+# the cause:
 # "boot", a guest no migration session has touched (it is booting; seen: a
 # rep movs of Linux's early boot, after four NPF exits at that RIP), or
 # "intact", a payload guest whose VMM's post mortem found its page tables
@@ -139,6 +142,7 @@ tables_intact() {
 emulator_verdict() { # [boot|intact|source|qemu-source [PID]]
 	[ -r $flight/trace ] || return 0
 	emulator_rips <(grep 'reason shutdown' $flight/trace)
+	impossible_pf "${2:-}"
 	case ${1:-} in
 	boot) flight_lost_code "no migration session had touched it" "${2:-}" ;;
 	intact) flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)" "${2:-}" ;;
@@ -151,11 +155,57 @@ emulator_verdict() { # [boot|intact|source|qemu-source [PID]]
 flight_lost_code() {
 	[ -r $flight/trace ] && shutdown_of "${2:-}" || return 0
 	thread_lines "$(shutdown_tid)" | grep 'kvm_exit:' | tail -n 2 | lost_own_code "$1"
+	thread_lines "$(shutdown_tid)" | grep -E 'kvm_exit:|kvm_inj_virq:' | tail -n 40 | lost_delivery "$1"
 }
 # flight_verdict [boot|intact|qemu-source [PID]]: emulator_verdict, then the shut-down
 # vCPU's last KVM events.
 flight_verdict() {
 	printf '%s %s' "$(emulator_verdict "$@")" "$(flight_detail 12 "${2:-}")"
+}
+# impossible_pf [PID]: names the emulator, whatever the guest's memory
+# held, if the vCPU (PID's) shut down delivering a page fault whose error
+# code no page walk produces: RSVD (bit 3) without P (bit 0). Reserved bits
+# are checked only in present entries, so a reserved-bit fault has P set
+# (KVM's own walker, emulating an access, sets both as well). Seen: a QEMU
+# guest at a good hop's destination (qemu10.sh, QEMU 10.0, CI of December
+# 2026), error code 0x1c after NPF exits on fresh pages at the same RIP.
+impossible_pf() {
+	local err
+	shutdown_of "${1:-}" || return 0
+	err=$(thread_lines "$(shutdown_tid)" | grep 'reason shutdown' | tail -n 1 |
+		sed -n 's/.* intr_info 0x80000b0e error_code \(0x[0-9a-f]*\).*/\1/p')
+	[ -n "$err" ] && (((err & 0x9) == 0x8)) || return 0
+	printf '(the guest died on a page fault with error code %s, reserved bit without present, which no page walk produces: a fault of the emulator (QEMU TCG)) ' "$err"
+}
+# lost_delivery WHY: reads a vCPU's kvm_exit and kvm_inj_virq lines, the
+# last its shutdown; names the emulator if the shutdown came while KVM
+# delivered an external interrupt (EXITINTINFO 0x800000VV: valid, type 0,
+# vector 0x20 or above) at the RIP of the exit just before (no guest
+# instruction completed between), and an earlier interrupt of these lines
+# was delivered (an exit at another RIP, its handler's, followed its
+# injection). Both deliveries go through the same IDT page, GDT, TSS and
+# kernel entry stack, which the guest set up at boot and does not change;
+# kvmmig moves whole pages, so no page of its could have been right for
+# the one delivery and wrong for the next. Seen: a QEMU guest at the fault
+# sequence's source (qemu.sh, QEMU 7.2, CI of December 2026), IRQ 0x25
+# delivered from user RIP 0x401618, then IRQ 0x28 at the same RIP a
+# triple fault.
+lost_delivery() {
+	awk -v why="$1" '
+	function rip_of(l) { return match(l, / rip 0x[0-9a-f]+ /) ? substr(l, RSTART + 5, RLENGTH - 6) : "" }
+	/kvm_inj_virq:/ { injected = 1; inj_rip = last; next }
+	/kvm_exit:/ {
+		rip = rip_of($0)
+		if ($0 ~ / reason shutdown /) {
+			if (delivered && rip == last && match($0, /intr_info 0x800000[2-9a-f][0-9a-f] /))
+				printf "(the guest died as KVM delivered interrupt 0x%s at %s, where it was at its exit before, through the IDT, GDT, TSS and stack that had just delivered another, %s: a fault of the emulator (QEMU TCG)) ", substr($0, RSTART + 18, 2), rip, why
+			exit
+		}
+		if (injected && rip != inj_rip)
+			delivered = 1
+		injected = 0
+		last = rip
+	}'
 }
 # lost_own_code WHY: reads a vCPU's last two kvm_exit lines, the second its
 # shutdown; names the emulator if the shutdown came of a not-present

@@ -71,6 +71,45 @@ expect "nor a fetch more than one instruction (15 bytes) further" test -z "$(emu
 mmio_death 0xffffffff822c1002
 expect "nor one on another page" test -z "$(emulator_verdict intact)"
 
+# A QEMU guest at the fault sequence's source (qemu.sh under QEMU 7.2, CI, December 2026):
+# interrupts delivered from user RIP 0x401618 (their handlers ran), then IRQ 0x28 at the
+# same RIP a triple fault (EXITINTINFO 0x80000028: an external interrupt being delivered).
+irq_death() { # SHUTDOWN-INTR-INFO [SHUTDOWN-RIP] [FIRST-HANDLER-RIP]
+	{
+		ev 508 300.0 "kvm_exit: vcpu 0 reason interrupt rip 0x401618 info1 0x0 info2 0x0 intr_info 0x00000000 error_code 0x00000000"
+		ev 508 300.0 "kvm_inj_virq: IRQ 0xec"
+		ev 508 300.1 "kvm_exit: vcpu 0 reason interrupt rip ${3:-0xffffffff9589b8b6} info1 0x0 info2 0x0 intr_info 0x000000ec error_code 0x00000000"
+		ev 508 300.2 "kvm_exit: vcpu 0 reason interrupt rip 0x401618 info1 0x0 info2 0x0 intr_info 0x00000000 error_code 0x00000000"
+		ev 508 300.2 "kvm_inj_virq: IRQ 0x28"
+		ev 508 300.3 "kvm_exit: vcpu 0 reason shutdown rip ${2:-0x401618} info1 0x0 info2 0x0 intr_info $1 error_code 0x00000000"
+	} >"$tmp/trace"
+}
+irq_death 0x80000028
+expect_output "a guest that died as an interrupt was delivered where the last one had been: the emulator's" \
+	"died as KVM delivered interrupt 0x28 at 0x401618, .*a QEMU guest at a migration's source.*: a fault of the emulator" \
+	emulator_verdict qemu-source 317
+expect "the same death without a mode is not set aside" test -z "$(emulator_verdict)"
+irq_death 0x80000028 0x401620
+expect "nor one at another RIP than its exit before (an instruction completed)" test -z "$(emulator_verdict qemu-source 317)"
+irq_death 0x80000028 0x401618 0x401618
+expect "nor one with no earlier delivery seen to work (its handler never ran)" test -z "$(emulator_verdict qemu-source 317)"
+irq_death 0x80000b0d
+expect "nor an exception being delivered (a #GP: the guest's own doing)" test -z "$(emulator_verdict qemu-source 317)"
+irq_death 0x80000002
+expect "nor an NMI-range vector" test -z "$(emulator_verdict qemu-source 317)"
+
+# A QEMU guest at a good hop's destination (qemu10.sh, CI, December 2026): NPF exits on fresh
+# pages at 0x4016ca, then a #PF with error code 0x1c (fetch, user, RSVD, not present).
+death 0x0000001c 0x100b52
+expect_output "a page fault no walk produces (reserved bit without present): the emulator's, even at a destination" \
+	"error code 0x0000001c, reserved bit without present.*: a fault of the emulator" emulator_verdict
+expect_output "and in a VMM's own verdict" "reserved bit without present" emulator_verdict "" 317
+expect "but not another VMM's" test -z "$(emulator_verdict "" 999)"
+death 0x0000001d
+expect "a reserved-bit fault with present set (a real walk's) is not set aside" test -z "$(emulator_verdict)"
+death 0x00000014
+expect "nor a plain not-present fetch at a destination" test -z "$(emulator_verdict)"
+
 # miglib.sh's reading of the post mortem (user/vm/payload.c's words).
 . /dev/stdin <<<"$(sed -n '/^tables_intact()/,/^}/p' tests/kmod/miglib.sh)"
 cat >"$tmp/intact.err" <<'ERR'
