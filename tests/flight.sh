@@ -153,9 +153,11 @@ emulator_verdict() { # [boot|intact|source|qemu-source [PID]]
 # flight_lost_code WHY [PID]: lost_own_code on the shut-down vCPU's last two
 # exits; with PID, only if that vCPU was PID's.
 flight_lost_code() {
+	local lines
 	[ -r $flight/trace ] && shutdown_of "${2:-}" || return 0
-	thread_lines "$(shutdown_tid)" | grep 'kvm_exit:' | tail -n 2 | lost_own_code "$1"
-	thread_lines "$(shutdown_tid)" | grep -E 'kvm_exit:|kvm_inj_virq:' | tail -n 40 | lost_delivery "$1"
+	lines=$(thread_lines "$(shutdown_tid)")
+	grep 'kvm_exit:' <<<"$lines" | tail -n 2 | lost_own_code "$1"
+	grep -E 'kvm_exit:|kvm_inj_virq:' <<<"$lines" | tail -n 40 | lost_delivery "$1"
 }
 # flight_verdict [boot|intact|qemu-source [PID]]: emulator_verdict, then the shut-down
 # vCPU's last KVM events.
