@@ -96,7 +96,10 @@ start_source() { # NAME CPUS APPEND [MEM]
 		--payload "$guest" --append "$3" \
 		--console "file:$tmp/$1.src.log" 2>"$tmp/$1.src.err" &
 	echo $! >"$tmp/$1.src.pid"
-	wait_for 20 grep -q ' iter ' "$tmp/$1.src.log"
+	# A VMM that is not up is a failure of its own, named with why: the
+	# migration after it would only say its socket is missing.
+	wait_for 60 grep -q ' iter ' "$tmp/$1.src.log" ||
+		fail "the source VMM of '$1' runs its guest within 60 s" "$(why_stopped "$tmp/$1.src.log" "$tmp/$1.src.pid")"
 }
 # port_free PORT: waits (up to 60 s) until nothing listens on PORT: the
 # previous case's incoming tool, killed with its VMM, exits in its own time.
@@ -105,11 +108,14 @@ start_dest() { # NAME CPUS [MEM]
 	kvmmig-vm -v --incoming --name "$1" --cpus "$2" --mem "${3:-64M}" --cpu "${cpu_model:-host}" "${vmm_opts[@]}" \
 		--console "file:$tmp/$1.dst.log" 2>"$tmp/$1.dst.err" &
 	echo $! >"$tmp/$1.dst.pid"
-	wait_for 20 test -S "$KVMMIG_RUN_DIR/$1.sock"
-	port_free $port
+	wait_for 60 test -S "$KVMMIG_RUN_DIR/$1.sock" ||
+		fail "the destination VMM of '$1' opens its control socket within 60 s" "$(why_stopped "$tmp/$1.dst.log" "$tmp/$1.dst.pid")"
+	port_free $port ||
+		fail "port $port is free for '$1''s incoming tool within 60 s" "$(ss -Hltnp "sport = :$port" | tr '\n' ' ')"
 	kvmmig-ctl incoming "$1" --listen "127.0.0.1:$port" --timeout 120 "${auth[@]}" >"$tmp/$1.in.out" 2>&1 &
 	echo $! >"$tmp/$1.in.pid"
-	wait_for 60 grep -q waiting "$tmp/$1.in.out"
+	wait_for 60 grep -q waiting "$tmp/$1.in.out" ||
+		fail "the incoming tool of '$1' waits for its source within 60 s" "$(tail -n 2 "$tmp/$1.in.out" | tr '\n' ' ')"
 }
 alive() { kill -0 "$(cat "$1")" 2>/dev/null; }
 memfd_mib() { # PIDFILE: MiB allocated to the VMM's guest-memory memfd

@@ -22,9 +22,12 @@ grep -q "the command runs" "$out" || { fail "a test host boots and runs its comm
 [ $rc = 125 ] && [ $secs -lt 200 ] && grep -q "froze: no heartbeat for 20 s" "$out" &&
 	pass "a frozen test host is stopped at the freeze limit, not its timeout ($secs s, exit $rc)" ||
 	fail "a frozen test host is stopped at the freeze limit, not its timeout" "exit $rc after $secs s"
-grep -Eq "vCPUs: (CPU#[0-9] RIP=[0-9a-f]+ CPL=[0-3] CR3=[0-9a-f]+; ){2}" "$out" &&
-	pass "it says where each vCPU was (RIP, CPL, CR3)" ||
-	fail "it says where each vCPU was" "no vCPUs line with two CPUs"
+grep -Eq "vCPUs: CPU#0 RIP=[0-9a-f]+ \([a-z_0-9.]+\+0x[0-9a-f]+\) CPL=0 IF=[01] CR3=[0-9a-f]+; CPU#1 RIP=" "$out" &&
+	pass "it says where each vCPU was (RIP named in the kernel's text, CPL, IF, CR3)" ||
+	fail "it says where each vCPU was" "no vCPUs line with two CPUs and named RIPs"
+grep -Eq "vCPUs: CPU#[01] stack \(kernel-text words from RSP up\): [a-z_0-9.]+\+0x" "$out" &&
+	pass "and the kernel text on a vCPU's stack" ||
+	fail "and the kernel text on a vCPU's stack" "no stack line"
 grep -q "every vCPU's timers stopped at once: a fault of the emulator (QEMU TCG)" "$out" &&
 	pass "with no lockup or stall report it is the emulator's (tests/retry.sh reruns)" ||
 	fail "with no lockup or stall report it is the emulator's" "no verdict"
