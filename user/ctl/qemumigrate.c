@@ -36,6 +36,7 @@
 #include "ctl/precopy.h"
 #include "ctl/qemuconfig.h"
 #include "ctl/qemuctl.h"
+#include "ctl/qemuproc.h"
 #include "ctl/qemuguard.h"
 #include "ctl/qmp.h"
 #include "ctl/ramverify.h"
@@ -394,8 +395,15 @@ int qemu_migrate_main(int argc, char **argv)
 	ret = session_open(&m.sess, fcntl(m.kvmmig_fd, F_DUPFD_CLOEXEC, 0), m.sock,
 			   KVMMIG_SESSION_SOURCE | KVMMIG_SESSION_RAM_FILE, o.progress_ms);
 	if (ret) {
-		snprintf(why, sizeof(why), "the module could not start sending: %s",
-			 m.sess.why[0] ? m.sess.why : strerror(-ret));
+		char qemu_now[256] = "", desc[240];
+
+		/* "The VMM is exiting" of a QEMU that answers QMP: say what it is. */
+		if (ret == -ESRCH) {
+			qemu_proc_describe(m.q.pid, desc, sizeof(desc));
+			snprintf(qemu_now, sizeof(qemu_now), " (%s)", desc);
+		}
+		snprintf(why, sizeof(why), "the module could not start sending: %s%s",
+			 m.sess.why[0] ? m.sess.why : strerror(-ret), qemu_now);
 		return fail(&m, why);
 	}
 	m.awaiting_stream = 0;

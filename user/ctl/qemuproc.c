@@ -180,3 +180,44 @@ int qemu_proc_vm_fd(pid_t pid)
 	close(pidfd);
 	return fd;
 }
+
+void qemu_proc_describe(pid_t pid, char *buf, size_t len)
+{
+	char path[64], line[256], state[64] = "?", threads[32] = "?";
+	int vm_files = 0;
+	struct dirent *e;
+	FILE *f;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f) {
+		snprintf(buf, len, "QEMU pid %d: %s", (int)pid, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "State:", 6))
+			snprintf(state, sizeof(state), "%s", line + 6 + strspn(line + 6, " \t"));
+		else if (!strncmp(line, "Threads:", 8))
+			snprintf(threads, sizeof(threads), "%s", line + 8 + strspn(line + 8, " \t"));
+	}
+	fclose(f);
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	while (d && (e = readdir(d))) {
+		char link[64 + sizeof(e->d_name)], target_name[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+		n = readlink(link, target_name, sizeof(target_name) - 1);
+		if (n < 0)
+			continue;
+		target_name[n] = '\0';
+		vm_files += !strcmp(target_name, "anon_inode:kvm-vm");
+	}
+	if (d)
+		closedir(d);
+	snprintf(buf, len, "QEMU pid %d: state %s, %s threads, %d VM file(s)", (int)pid, state,
+		 threads, vm_files);
+}

@@ -42,4 +42,11 @@ pid_t qemu_proc_other_mapper(pid_t pid, dev_t dev, ino_t ino, char *comm, size_t
  */
 int qemu_proc_vm_fd(pid_t pid);
 
+/*
+ * For a failure that says QEMU is gone or going: "QEMU pid N: State: ...,
+ * Threads: N, VM files: N" from /proc/@pid, or "QEMU pid N: no such
+ * process", in @buf.
+ */
+void qemu_proc_describe(pid_t pid, char *buf, size_t len);
+
 #endif /* KVMMIG_CTL_QEMUPROC_H */
