@@ -2,6 +2,7 @@
 # Each check prints exactly one line, "PASS: <name>" or "FAIL: <name>: <why>";
 # tests/run counts them. Source it, call the helpers, end with `finish`.
 
+. "$(dirname "${BASH_SOURCE[0]}")/tasks.sh"
 TEST_SUFFIX=${TEST_SUFFIX:-}
 test_failures=0
 
@@ -81,7 +82,7 @@ threads() {
 	for t in /proc/$pid/task/*; do
 		printf '%s:%s:%s:+%s ' "$(cat "$t/comm")" "$(awk '{print $3}' "$t/stat")" "$(cat "$t/wchan")" \
 			"$(($(awk '{print $14 + $15}' "$t/stat") - ${t0[$t]:-0}))"
-		grep -q '^State:.*[DT]' "$t/status" && tr '\n' ' ' <"$t/stack"
+		grep -q '^State:.*[DT]' "$t/status" && task_stack "$t"
 	done 2>/dev/null
 }
 
