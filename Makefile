@@ -50,8 +50,14 @@ guests:
 	$(MAKE) -C tests/guests BUILD=$(BUILD)
 
 # Small programs the tests drive (tests/tools/NAME.c -> build/tests/NAME).
-TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(wildcard tests/tools/*.c))
+# Programs, and the LD_PRELOAD libraries among them (nl-drop).
+TEST_PRELOADS := nl-drop
+TEST_TOOLS := $(patsubst tests/tools/%.c,$(BUILD)/tests/%,$(filter-out $(TEST_PRELOADS:%=tests/tools/%.c),$(wildcard tests/tools/*.c))) \
+	$(TEST_PRELOADS:%=$(BUILD)/tests/%.so)
 test-tools: $(TEST_TOOLS)
+$(BUILD)/tests/%.so: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -shared -fPIC -o $@ $< -ldl
 $(BUILD)/tests/%: tests/tools/%.c include/uapi/linux/kvmmig.h
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude/uapi -o $@ $<

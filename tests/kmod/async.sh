@@ -38,6 +38,23 @@ modprobe -n nbd 2>/dev/null || fail "an nbd module for the generic netlink check
 # the silent peer stops reading, whatever the kernel's buffer autotuning
 # (7.3's loopback buffers swallowed a 32 MiB round 0 whole).
 start_source as 1 "pages=32768 rate=64 delay_us=100000 report_ms=100" 192M
+
+# The tool's side of it: a module that never answered would be a bug, and
+# kvmmig-ctl says so after its answer limit instead of hanging. A request
+# lost on its way (build/tests/nl-drop.so) stands in for the silent module;
+# the limit switched off (0), the same request is still waiting when killed.
+drop=(env LD_PRELOAD="$PWD/build/tests/nl-drop.so")
+t0=$SECONDS
+out=$(KVMMIG_NL_ANSWER_SECS=2 timeout 30 "${drop[@]}" kvmmig-ctl status as 2>&1)
+rc=$? secs=$((SECONDS - t0))
+[ $rc = 1 ] && [ $secs -lt 15 ] && echo "$out" | grep -q 'kvmmig.ko did not answer in 2 s (a module bug' &&
+	pass "a request kvmmig.ko never answers ends after the tool's answer limit, named ($secs s)" ||
+	fail "a request kvmmig.ko never answers ends after the tool's answer limit, named" "exit $rc after $secs s: $out"
+KVMMIG_NL_ANSWER_SECS=0 timeout 8 "${drop[@]}" kvmmig-ctl status as >/dev/null 2>&1
+rc=$?
+[ $rc = 124 ] && pass "with the answer limit off the same request still waits when killed (8 s)" ||
+	fail "with the answer limit off the same request still waits when killed" "exit $rc"
+expect_output "without the loss the same request answers" '^kvmmig: idle$' kvmmig-ctl status as
 fport=7498
 # stuck_migration: migrates the guest to a peer that stops reading ($mig).
 # The progress timeout is far away (600 s): the round stays stuck until the

@@ -1,6 +1,7 @@
 /* genl.c: requests to kvmmig.ko over generic netlink, with real errnos. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -11,7 +12,18 @@
 
 #define LOAD_HINT "load it with 'modprobe kvmmig' (or 'insmod kvmmig.ko' from a build)"
 
-static const struct timeval answer_limit = {.tv_sec = KVMMIG_NL_ANSWER_SECS};
+/* KVMMIG_NL_ANSWER_SECS, or the environment's (genl.h). */
+static int answer_secs(void)
+{
+	const char *env = getenv("KVMMIG_NL_ANSWER_SECS");
+	char *end;
+	long secs;
+
+	if (!env || !*env)
+		return KVMMIG_NL_ANSWER_SECS;
+	secs = strtol(env, &end, 10);
+	return *end || secs < 0 || secs > 3600 ? KVMMIG_NL_ANSWER_SECS : (int)secs;
+}
 
 int kvmmig_nl_open(struct kvmmig_nl *nl)
 {
@@ -33,8 +45,9 @@ int kvmmig_nl_open(struct kvmmig_nl *nl)
 	/* Ask for the kernel's own words along with errors. */
 	setsockopt(nl_socket_get_fd(nl->sk), SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	/* kvmmig's handlers never wait (invariant 10): a silent module is a bug, not a wait. */
-	setsockopt(nl_socket_get_fd(nl->sk), SOL_SOCKET, SO_RCVTIMEO, &answer_limit,
-		   sizeof(answer_limit));
+	nl->answer_secs = answer_secs();
+	setsockopt(nl_socket_get_fd(nl->sk), SOL_SOCKET, SO_RCVTIMEO,
+		   &(struct timeval){.tv_sec = nl->answer_secs}, sizeof(struct timeval));
 
 	nl->family = genl_ctrl_resolve(nl->sk, KVMMIG_GENL_NAME);
 	if (nl->family < 0) {
@@ -171,7 +184,7 @@ int kvmmig_nl_call(struct kvmmig_nl *nl, struct nl_msg *msg,
 				snprintf(nl->error, sizeof(nl->error),
 					 "kvmmig.ko did not answer in %d s (a module bug: its kernel "
 					 "log and 'echo w > /proc/sysrq-trigger' show where it waits)",
-					 KVMMIG_NL_ANSWER_SECS);
+					 nl->answer_secs);
 			break;
 		}
 	}

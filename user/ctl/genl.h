@@ -7,9 +7,11 @@
 #include <linux/kvmmig.h>
 
 /*
- * How long a request waits for kvmmig.ko's answer. Its handlers never wait
- * (invariant 10): beyond this the tool reports a module bug rather than
- * hang. The events monitor (kvmmig-ctl debug monitor) waits without limit.
+ * How long a request waits for kvmmig.ko's answer, in seconds. Its handlers
+ * never wait (invariant 10): beyond this the tool reports a module bug
+ * rather than hang. The environment's KVMMIG_NL_ANSWER_SECS overrides it
+ * (0: no limit; tests/kmod/async.sh). The events monitor (kvmmig-ctl debug
+ * monitor) waits without limit.
  */
 #define KVMMIG_NL_ANSWER_SECS 30
 
@@ -17,6 +19,7 @@ struct kvmmig_nl {
 	struct nl_sock *sk;
 	int family;
 	char error[256]; /* the kernel's extended-ack message, if any */
+	int answer_secs; /* the answer limit in force (0: none) */
 };
 
 /* Connects and resolves the family; prints a one-line reason on failure. */
