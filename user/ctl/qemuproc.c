@@ -138,19 +138,22 @@ pid_t qemu_proc_other_mapper(pid_t pid, dev_t dev, ino_t ino, char *comm, size_t
 	return other;
 }
 
-/* The fd number of anon_inode:kvm-vm in /proc/@pid/fd, or -ENOENT. */
-static int find_vm_fd(pid_t pid)
+/*
+ * The fd number of the first anon_inode:kvm-vm in /proc/@pid/fd, or
+ * -ENOENT; with @count, how many there are.
+ */
+static int find_vm_fd(pid_t pid, int *count)
 {
 	char dir[64], link[64 + sizeof(((struct dirent *)0)->d_name)], target[64];
 	struct dirent *e;
-	int found = -ENOENT;
+	int found = -ENOENT, n_vm = 0;
 	DIR *d;
 
 	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
 	d = opendir(dir);
 	if (!d)
 		return -errno;
-	while (found < 0 && (e = readdir(d))) {
+	while ((count || found < 0) && (e = readdir(d))) {
 		ssize_t n;
 
 		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
@@ -158,16 +161,21 @@ static int find_vm_fd(pid_t pid)
 		if (n < 0)
 			continue;
 		target[n] = '\0';
-		if (!strcmp(target, "anon_inode:kvm-vm"))
+		if (strcmp(target, "anon_inode:kvm-vm"))
+			continue;
+		if (found < 0)
 			found = atoi(e->d_name);
+		n_vm++;
 	}
 	closedir(d);
+	if (count)
+		*count = n_vm;
 	return found;
 }
 
 int qemu_proc_vm_fd(pid_t pid)
 {
-	int target = find_vm_fd(pid), pidfd, fd;
+	int target = find_vm_fd(pid, NULL), pidfd, fd;
 
 	if (target < 0)
 		return target;
@@ -185,9 +193,7 @@ void qemu_proc_describe(pid_t pid, char *buf, size_t len)
 {
 	char path[64], line[256], state[64] = "?", threads[32] = "?";
 	int vm_files = 0;
-	struct dirent *e;
 	FILE *f;
-	DIR *d;
 
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
 	f = fopen(path, "re");
@@ -203,21 +209,7 @@ void qemu_proc_describe(pid_t pid, char *buf, size_t len)
 			snprintf(threads, sizeof(threads), "%s", line + 8 + strspn(line + 8, " \t"));
 	}
 	fclose(f);
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	d = opendir(path);
-	while (d && (e = readdir(d))) {
-		char link[64 + sizeof(e->d_name)], target_name[64];
-		ssize_t n;
-
-		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
-		n = readlink(link, target_name, sizeof(target_name) - 1);
-		if (n < 0)
-			continue;
-		target_name[n] = '\0';
-		vm_files += !strcmp(target_name, "anon_inode:kvm-vm");
-	}
-	if (d)
-		closedir(d);
+	find_vm_fd(pid, &vm_files);
 	snprintf(buf, len, "QEMU pid %d: state %s, %s threads, %d VM file(s)", (int)pid, state,
 		 threads, vm_files);
 }
