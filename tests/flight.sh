@@ -12,6 +12,9 @@
 #                       must not be read in the first one's trace)
 #   flight_restart      start it afresh once a death in it has been described
 #   flight_stop         remove it
+#   flight_hold         once per boot (tests/testhost.d/stage2): its events
+#                       held enabled, so that starting and stopping it patch
+#                       no kernel text
 #   emulator_rips FILE  names each guest RIP of FILE that is host kernel text
 #   tables_intact ERRFILE  a payload VMM's post mortem found its tables intact
 #   emulator_verdict [boot|intact|source|qemu-source [PID]], flight_verdict [same]:
@@ -20,16 +23,41 @@ tracing=/sys/kernel/tracing
 [ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
 flight=$tracing/instances/kvmmig-flight
 
-flight_start() {
+flight_events="kvm_exit kvm_page_fault kvm_inj_exception kvm_inj_virq kvm_unmap_hva_range"
+
+# flight_events_on INSTANCE: the recorder's events, with each line's
+# process (record-tgid: the VMM whose vCPU shut down), on in INSTANCE.
+flight_events_on() {
 	local e
+	[ -w "$1/options/record-tgid" ] && echo 1 >"$1/options/record-tgid"
+	for e in $flight_events; do
+		[ -w "$1/events/kvm/$e/enable" ] && echo 1 >"$1/events/kvm/$e/enable"
+	done
+}
+flight_start() {
 	mkdir -p $flight 2>/dev/null && [ -w $flight/events/kvm/kvm_exit/trigger ] || return 0
 	echo "${1:-1024}" >$flight/buffer_size_kb
-	# Each line names its process too: the VMM whose vCPU shut down.
-	[ -w $flight/options/record-tgid ] && echo 1 >$flight/options/record-tgid
-	for e in kvm_exit kvm_page_fault kvm_inj_exception kvm_inj_virq kvm_unmap_hva_range; do
-		[ -w $flight/events/kvm/$e/enable ] && echo 1 >$flight/events/kvm/$e/enable
-	done
+	flight_events_on $flight
 	echo 'traceoff if exit_reason == 127' >$flight/events/kvm/kvm_exit/trigger
+}
+# A tracepoint patches kernel text on every CPU (its static key, its static
+# call) when its probes go from 0 to 1 to 2 and back, never between 2 and
+# more; each trace instance that enables an event adds one probe (and
+# record-tgid holds sched_switch's the same way). Under QEMU TCG with nested
+# SVM a text patch now and then leaves a vCPU running stale text: a 6.1
+# test host froze in CI (December 2026) as async.sh's exit stopped the
+# recorder, CPU 0 re-entering the int3 handler, CPU 1 patching. Two
+# instances that record nothing (tracing off, 4 KiB rings) hold each event
+# at 2 probes for the rest of the boot, so flight_start and flight_stop
+# patch nothing; stage2's VM keeper does the same for KVM's own keys.
+flight_hold() {
+	local i
+	for i in 0 1; do
+		mkdir -p $tracing/instances/kvmmig-hold$i 2>/dev/null || return 0
+		echo 0 >$tracing/instances/kvmmig-hold$i/tracing_on
+		echo 4 >$tracing/instances/kvmmig-hold$i/buffer_size_kb
+		flight_events_on $tracing/instances/kvmmig-hold$i
+	done
 }
 flight_stop() {
 	[ -d $flight ] || return 0
