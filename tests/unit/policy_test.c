@@ -331,5 +331,30 @@ int main(void)
 			  strstr(msg, "--max-throttle"),
 		      why);
 	}
+	/*
+	 * Which vCPUs of a dirty-ring VM get a dirty limit. converge.sh's guest:
+	 * vCPU 1 rewrites 2048 pages, vCPU 0 one page per 20 ms; a 2 MB/s link
+	 * gives each vCPU 244 pages/s. With short rounds vCPU 1 reads over its
+	 * share; with a 12 s round (round 0 of 24 MiB at 2 MB/s, a loaded host)
+	 * its distinct pages read 170 pages/s, under it, while it still dirties
+	 * most: CI then throttled the whole guest, vCPU 0 with it.
+	 */
+	{
+		uint64_t fast[] = {50, 2400}, slow[] = {50, 170}, alike[] = {170, 170},
+			 none[] = {0, 0}, three[] = {10, 300, 290};
+
+		check("a vCPU over its share of the link is limited, alone",
+		      policy_vcpus_to_limit(fast, 2, 244, 0) == 0x2, "not 0x2");
+		check("none over its share: the vCPU over the guest's mean rate is limited, alone",
+		      policy_vcpus_to_limit(slow, 2, 244, 0) == 0x2, "not 0x2");
+		check("vCPUs that all dirty alike: none singled out (the whole guest is throttled)",
+		      policy_vcpus_to_limit(alike, 2, 244, 0) == 0 &&
+			  policy_vcpus_to_limit(none, 2, 244, 0) == 0,
+		      "a mask");
+		check("a limited vCPU stays limited when its rate falls under its share",
+		      policy_vcpus_to_limit(alike, 2, 244, 0x2) == 0x2, "freed");
+		check("of three, the two over the mean are limited",
+		      policy_vcpus_to_limit(three, 3, 1000, 0) == 0x6, "not 0x6");
+	}
 	return failures ? 1 : 0;
 }

@@ -88,25 +88,23 @@ static void lift_throttle(struct migration *m)
 }
 
 /*
- * A dirty-ring VM: the vCPUs whose own dirty rate (its ring's pages over the
- * last interval) exceeds their share of the link, the link's rate over the
- * vCPUs. Sticky from round to round: a throttled vCPU's rate falls, and
- * freeing it would let it climb back. Where none exceeds its share (the
- * policy throttles for another reason) or the rates are not known, all.
+ * A dirty-ring VM: the vCPUs to limit (policy_vcpus_to_limit), from each
+ * one's rate (its ring's pages over the last interval) and its share of the
+ * link, the link's rate over the vCPUs. 0 (the whole guest throttled) when
+ * the rates are not known.
  */
 static uint64_t vcpus_to_throttle(const struct migration *m, const struct precopy *p,
 				  const struct policy_state *ps, uint64_t interval_ns)
 {
-	uint64_t mask = m->throttle_vcpus, share;
+	uint64_t rates[PRECOPY_MAX_VCPUS];
 
 	_Static_assert(PRECOPY_MAX_VCPUS <= 64, "a vCPU mask is 64 bits");
 	if (!p->ring_vmm || !interval_ns || !p->ring_vcpus)
 		return 0;
-	share = ps->bandwidth / m->page_size / p->ring_vcpus;
 	for (unsigned int i = 0; i < p->ring_vcpus; i++)
-		if (p->ring_vcpu_pages[i] * 1e9 / interval_ns > share)
-			mask |= 1ull << i;
-	return mask;
+		rates[i] = p->ring_vcpu_pages[i] * 1000000000ull / interval_ns;
+	return policy_vcpus_to_limit(rates, p->ring_vcpus, ps->bandwidth / m->page_size / p->ring_vcpus,
+				     m->throttle_vcpus);
 }
 
 /*

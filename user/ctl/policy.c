@@ -195,3 +195,24 @@ void policy_explain(const struct policy_state *s, const struct policy_limits *l,
 			 secs, limit_ms, advice);
 	}
 }
+
+uint64_t policy_vcpus_to_limit(const uint64_t *pages_per_s, unsigned int n, uint64_t share,
+			       uint64_t sticky)
+{
+	uint64_t over_share = 0, over_mean = 0, total = 0;
+	unsigned int i;
+
+	if (n > 64)
+		n = 64;
+	for (i = 0; i < n; i++) {
+		total += pages_per_s[i];
+		if (pages_per_s[i] > share)
+			over_share |= 1ull << i;
+	}
+	if (over_share || !n)
+		return sticky | over_share;
+	for (i = 0; i < n; i++)
+		if (pages_per_s[i] * n > total)
+			over_mean |= 1ull << i;
+	return sticky | over_mean;
+}

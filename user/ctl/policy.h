@@ -95,4 +95,18 @@ const char *policy_decision_name(enum policy_decision d);
 void policy_explain(const struct policy_state *s, const struct policy_limits *l,
 		    enum policy_decision d, char *buf, size_t len);
 
+/*
+ * A dirty-ring VM: the vCPUs whose dirty rate is to be limited, as a mask,
+ * from each vCPU's rate over the last interval (@pages_per_s, @n of them,
+ * at most 64) and each one's share of the link (@share pages/s): those over
+ * their share. Where none is, those over the guest's mean rate: a rate is
+ * distinct pages between harvests, so a vCPU rewriting a working set reads
+ * ever lower as rounds grow longer (a slow link, a loaded host) while it
+ * still dirties the most. Where none is over the mean either (every vCPU
+ * alike), 0: the whole guest is throttled. Sticky: the bits of @sticky
+ * stay (a limited vCPU's rate falls; freeing it would let it climb back).
+ */
+uint64_t policy_vcpus_to_limit(const uint64_t *pages_per_s, unsigned int n, uint64_t share,
+			       uint64_t sticky);
+
 #endif /* KVMMIG_CTL_POLICY_H */
