@@ -276,26 +276,14 @@ for l in lines:
 per = [100 * (v[-1] - v[0]) // max(ticks - 1, 1) if len(v) > 1 else 0 for v in (it[0], it[1])]
 print(ticks, per[0], per[1])' "$@"
 }
-# limited_ms JSON: the wall time, in ms, of the rounds run with a dirty limit in force.
-limited_ms() {
-	python3 -c 'import json, sys
-ns = 0
-for l in open(sys.argv[1], errors="replace"):
-    try:
-        r = json.loads(l)
-    except ValueError:
-        continue
-    if r.get("event") == "round" and r.get("dirty_limit_pages_per_s", 0) > 0:
-        ns += r.get("wall_ns", 0)
-print(ns // 1000000)' "$1"
-}
 # report_line LOG K: the line number (0-based) of the K-th last vCPU 0 report in LOG.
 report_line() { grep -n 'dirtymem: cpu0 iter' "$1" | tail -n "$2" | head -n 1 | awk -F: '{print $1 - 1}'; }
-# limits_of JSON: the dirty limits (pages/s) and the vCPU masks the tool's
-# record shows in force, each set once, e.g. "194 0x2"; "none" without one.
-limits_of() {
+# limit_record JSON: from the tool's record, the dirty limits (pages/s) and
+# the vCPU masks in force, each once ("none" without one), and the wall
+# time in ms of the rounds run with a limit, e.g. "164,185 0x2 2935".
+limit_record() {
 	python3 -c 'import json, sys
-limits, masks = set(), set()
+limits, masks, ns = set(), set(), 0
 for l in open(sys.argv[1], errors="replace"):
     try:
         r = json.loads(l)
@@ -304,7 +292,8 @@ for l in open(sys.argv[1], errors="replace"):
     if r.get("event") == "round" and r.get("dirty_limit_pages_per_s", 0) > 0:
         limits.add(r["dirty_limit_pages_per_s"])
         masks.add(hex(r.get("throttle_vcpus", 0)))
-print(",".join(map(str, sorted(limits))) or "none", ",".join(sorted(masks)) or "none")' "$1"
+        ns += r.get("wall_ns", 0)
+print(",".join(map(str, sorted(limits))) or "none", ",".join(sorted(masks)) or "none", ns // 1000000)' "$1"
 }
 read -r ticks_before free0 free1 < <(per_tick "$tmp/cr.src.log" "$from" "$to")
 # Judged on the tool's own record once the migration ended, not by polling
@@ -312,11 +301,10 @@ read -r ticks_before free0 free1 < <(per_tick "$tmp/cr.src.log" "$from" "$to")
 # VMM gone).
 wait $mig
 rc=$?
-read -r limit mask < <(limits_of "$tmp/ring.out")
+read -r limit mask held_ms < <(limit_record "$tmp/ring.out")
 [ "$mask" = 0x2 ] && pass "a dirty-ring guest: the tool limits only vCPU 1, which dirties fast ($limit pages/s, vCPUs $mask)" ||
 	fail "a dirty-ring guest: the tool limits only vCPU 1, which dirties fast" \
 		"dirty limits $limit, vCPU masks $mask in its record; its rounds: $(grep -c '"event": *"round"' "$tmp/ring.out"), throttle steps: $(grep -o '"throttle_pct": *[0-9]*' "$tmp/ring.out" | awk '{print $2}' | sort -un | tr '\n' ' ')"
-held_ms=$(limited_ms "$tmp/ring.out")
 k=$((held_ms / 100 - 1))
 [ $k -gt 10 ] && k=10
 if [ "$mask" != 0x2 ]; then
