@@ -171,7 +171,13 @@ fault() {
 	kvmmig-ctl incoming --qemu "$tmp/$dst.qmp" --listen 127.0.0.1:$port "${auth[@]}" \
 		--timeout 120 >"$tmp/$tag.in.out" 2>&1 &
 	ipid=$!
-	wait_for 20 grep -q 'waiting for a source' "$tmp/$tag.in.out"
+	if ! wait_for 20 grep -q 'waiting for a source' "$tmp/$tag.in.out"; then
+		fail "$tag: the destination waits for the source" "$(tail -n 2 "$tmp/$tag.in.out" | tr '\n' ' '); its QEMU: $(qemu_state $dst)"
+		kill -9 $ipid 2>/dev/null
+		wait $ipid 2>/dev/null
+		quit_qemu $dst
+		return
+	fi
 	if [ $victim = link ]; then
 		local how=(--cut "$cut")
 		[[ $cut == when:* ]] && how=(--cut-when "${cut#when:}")
@@ -207,7 +213,12 @@ fault() {
 	[ -z "${rpid:-}" ] || { kill -9 $rpid 2>/dev/null; wait $rpid 2>/dev/null; }
 	echo "info: $tag: source tool: $(tr '\n' '|' <"$tmp/$tag.mig.out")"
 	[ $victim != link ] || echo "info: $tag: link: $(tr '\n' '|' <"$tmp/$tag.relay.out")"
-	[ $killed = 1 ] || { fail "$tag: the fault is injected" "the source never printed /$pattern/: $(tail -n 2 "$tmp/$tag.mig.out" | tr '\n' ' '); source $(qemu_state faultsrc)"; return; }
+	if [ $killed != 1 ]; then
+		fail "$tag: the fault is injected" "the source never printed /$pattern/: $(tail -n 2 "$tmp/$tag.mig.out" | tr '\n' ' '); source $(qemu_state faultsrc)"
+		# (Its destination goes too: a step run again starts one of the same name.)
+		quit_qemu $dst
+		return
+	fi
 	case $victim in
 	srctool) ;; # its guard's line: killsrcpaused below
 	srcqemu) # the guest died with its QEMU: the tool must not say it runs
@@ -231,9 +242,7 @@ fault() {
 	wait_for 10 sh -c "! kvmmig-ctl list 2>/dev/null | grep -q qemu-" &&
 		pass "$tag: kvmmig let go of both QEMUs' VMs" ||
 		fail "$tag: kvmmig let go of both QEMUs' VMs" "$(kvmmig-ctl list 2>&1 | tr '\n' ' ')"
-	kill -9 "$(cat "$tmp/$dst.pid")" 2>/dev/null
-	wait "$(cat "$tmp/$dst.pid")" 2>/dev/null
-	rm -f /dev/shm/kvmmig-qemu-$dst
+	quit_qemu $dst
 }
 # giveup: the source gives up between two rounds (--max-rounds 1, a limit it
 # cannot meet): the destination learns it from the connection's reset, and
@@ -263,9 +272,7 @@ giveup() {
 	fi
 	[ ! -s "$tmp/giveupdst.console" ] && pass "giveup: the guest never ran at the destination" ||
 		fail "giveup: the guest never ran at the destination" "$(head -n 2 "$tmp/giveupdst.console" | tr '\n' ' ')"
-	kill -9 "$(cat "$tmp/giveupdst.pid")" 2>/dev/null
-	wait "$(cat "$tmp/giveupdst.pid")" 2>/dev/null
-	rm -f /dev/shm/kvmmig-qemu-giveupdst
+	quit_qemu giveupdst
 }
 # killsrcpaused: the source tool killed in the downtime (QEMU holds the
 # guest at pre-switchover): its guard cancels QEMU's migration and resumes

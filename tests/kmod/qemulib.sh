@@ -84,6 +84,8 @@ start_qemu() {
 	local name=$1 bin=$qemu nic=() tap
 	shift
 	[[ $name == *dst ]] && bin=${qemu_dst:-$qemu}
+	# (A socket left by an earlier QEMU of that name would pass the wait below.)
+	rm -f "$tmp/$name.qmp"
 	if [ -n "${qnet:-}" ]; then
 		ntaps=$((ntaps + 1))
 		tap=kq$ntaps
@@ -102,6 +104,12 @@ start_qemu() {
 	echo $! >"$tmp/$name.pid"
 	wait_for 30 test -S "$tmp/$name.qmp"
 	[ -z "${qnet:-}" ] || wait_for 10 ip link set "$tap" up
+}
+# quit_qemu NAME: QEMU NAME (start_qemu) killed, gone with its RAM file.
+quit_qemu() {
+	kill -9 "$(cat "$tmp/$1.pid")" 2>/dev/null
+	wait "$(cat "$tmp/$1.pid")" 2>/dev/null
+	rm -f "/dev/shm/kvmmig-qemu-$1"
 }
 # start_netsend: the modules start_qemu's NICs need (tun, vhost_net) and
 # tests/kmod/netsend.py sending to every kq* tap that is up, 50 datagrams a

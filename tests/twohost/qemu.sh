@@ -74,11 +74,6 @@ why_gone() {
 		"$(grep -m 6 -E 'internal error|Suberror|extra data|emulation failure|^RAX=|^RIP=|^CR0=' "$tmp/$1.err" | tr '\n' ' ')" \
 		"$(tail -n 3 "$tmp/$1.err" | tr '\n' ' ')" "$(flight_verdict)"
 }
-quit_qemu() {
-	kill -9 "$(cat "$tmp/$1.pid")" 2>/dev/null
-	wait "$(cat "$tmp/$1.pid")" 2>/dev/null
-	rm -f "/dev/shm/kvmmig-qemu-$1"
-}
 
 # receive HOP SRC NAME: QEMU NAME waits here (-incoming defer -S) with
 # `kvmmig-ctl incoming --qemu`; once the guest came from host SRC it must
