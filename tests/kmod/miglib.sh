@@ -4,6 +4,23 @@
 . tests/lib.sh
 TEST_SUFFIX=" [$(uname -r)]"
 STOP_AT_EMULATOR_FAULT=1 # tests/lib.sh: fail()
+# A check that fails because a test VMM is gone (the tool: "unable to reach
+# the VMM of 'NAME'") says how it went, from its own log and stderr
+# (why_stopped): the tool's words name only the missing socket (CI, 7.3's
+# secure.sh: 'sb'; a KASAN test host: 'sa' after the wrong-key case).
+eval "lib_$(declare -f fail)"
+fail() {
+	local why=$2 n role
+	if [[ $why =~ unable\ to\ reach\ the\ VMM\ of\ \'([A-Za-z0-9_.-]+)\' ]]; then
+		n=${BASH_REMATCH[1]}
+		for role in src dst; do
+			[ -e "$tmp/$n.$role.pid" ] || continue
+			why="$why; VMM $n: $(why_stopped "$tmp/$n.$role.log" "$tmp/$n.$role.pid")"
+			break
+		done
+	fi
+	lib_fail "$1" "$why"
+}
 export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
 tmp=$(mktemp -d)
 mkdir -p "$KVMMIG_RUN_DIR"
