@@ -17,49 +17,16 @@ A last line "verdict: int3-loop CPU#N" when vCPU N was inside the kernel's
 int3 handler at all three reads: it re-enters the breakpoint of a text
 patch (a static key, a tracepoint) over and over and never takes the IPI
 that the patching CPU waits for."""
-import bisect
 import os
 import re
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ksyms import load, name  # noqa: E402
 from monitor import ask  # noqa: E402
 
 INT3_HANDLER = {"asm_exc_int3", "exc_int3", "do_int3", "poke_int3_handler", "do_int3_user"}
-
-
-def load_map(path, boot_stext):
-    if not path or not os.path.exists(path):
-        return None
-    addrs, names = [], []
-    stext = etext = None
-    with open(path) as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) < 3:
-                continue
-            addrs.append(int(parts[0], 16))
-            names.append(parts[2])
-            if parts[2] == "_stext":
-                stext = addrs[-1]
-            elif parts[2] == "_etext":
-                etext = addrs[-1]
-    if stext is None or etext is None:
-        return None
-    return addrs, names, stext, etext, int(boot_stext, 16) - stext
-
-
-def name(symbols, addr):
-    """symbol+0xoff of a kernel text address of this boot, or None."""
-    if symbols is None:
-        return None
-    addrs, names, stext, etext, slide = symbols
-    at = addr - slide
-    if not stext <= at < etext:
-        return None
-    i = bisect.bisect_right(addrs, at) - 1
-    return f"{names[i]}+0x{at - addrs[i]:x}" if i >= 0 else None
 
 
 def registers(sock):
@@ -80,7 +47,7 @@ def registers(sock):
 
 def main():
     sock = sys.argv[1]
-    symbols = load_map(sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else None
+    symbols = load(sys.argv[2], sys.argv[3]) if len(sys.argv) > 3 else None
     in_int3 = None
     last = {}
     for n in range(3):
