@@ -144,18 +144,22 @@ kill "$(cat "$tmp/cvin.dst.pid")" 2>/dev/null
 start_source cw 1 "$pace" 24M
 before=$(rate "$tmp/cw.src.log" 4)
 slept_before=$(asleep "$(cat "$tmp/cw.src.pid")" 2)
+fport=7499
 for how in cancel kill destination-killed; do
-	start_dest cwin 1 24M
-	# It must not converge before this test has acted, however slow the
-	# test host: throttled to at most 80%, the guest still runs 10 ms in
-	# every 50 and dirties pages in every round, each of which costs 4 ms
-	# at 1 MB/s against the 1 ms allowed. (At 99% a guest slowed enough by a
-	# debug kernel dirtied no page in a round, and such a round converges.)
-	# Not lower: a throttle's sleep (10 ms at 50%) that a loaded host
-	# overshoots is lost, and the check below of the sleep share in force
-	# failed at 50% (11% asleep) on a loaded 6.1 host. It gives up 5 rounds
-	# after 80%.
-	kvmmig-ctl migrate cw "127.0.0.1:$port" "${auth[@]}" --bandwidth $bw --max-downtime 1 \
+	# A destination that takes the page stream and never answers the state
+	# (tests/kmod/fakedest.py hold): the migration cannot complete before
+	# this test acts, however slow the test host. (With a real destination
+	# it converged first under KASAN, December 2026: a guest throttled to
+	# 60% at the debug kernel's pace dirtied no page in a round, and such a
+	# round fits any downtime.) Throttled to at most 80%, it gives up 5
+	# rounds after 80%; not lower: a throttle's sleep (10 ms at 50%) that a
+	# loaded host overshoots is lost, and the check below of the sleep share
+	# in force failed at 50% (11% asleep) on a loaded 6.1 host.
+	port_free $fport
+	tests/kmod/fakedest.py $fport hold >"$tmp/hold.$how" 2>&1 &
+	hold=$!
+	wait_for 60 grep -q waiting "$tmp/hold.$how"
+	kvmmig-ctl migrate cw "127.0.0.1:$fport" --insecure --bandwidth $bw --max-downtime 1 \
 		--max-throttle 80 >"$tmp/$how.out" 2>&1 &
 	mig=$!
 	if ! until_throttle cw "-ge 30" 120 throttle $mig; then
@@ -175,7 +179,7 @@ for how in cancel kill destination-killed; do
 		kill -9 $mig
 		wait $mig 2>/dev/null
 	else
-		kill -9 "$(cat "$tmp/cwin.dst.pid")"
+		kill -9 $hold
 		wait $mig
 		grep -q 'guest is running on the source' "$tmp/$how.out" ||
 			fail "the destination killed: the tool says the guest runs at the source" "$(tail -n 1 "$tmp/$how.out")"
@@ -192,13 +196,13 @@ for how in cancel kill destination-killed; do
 	else
 		fail "$how with a throttle in force: no throttle remains" "the VMM still says throttle $(throttle_of cw) (was $held)"
 	fi
-	wait_for 15 sh -c "! kill -0 $(cat "$tmp/cwin.dst.pid")" || kill -9 "$(cat "$tmp/cwin.dst.pid")" 2>/dev/null
+	kill -9 $hold 2>/dev/null
+	wait $hold 2>/dev/null
 done
 
 # --- The connection cut with a throttle in force (a fake destination resets
 # it at round 8: the throttle is 40% or more by then), and a GO never confirmed
 # (the source stays paused, for a person to resume): no throttle remains.
-fport=7499
 for cut in round8 nogo; do
 	tests/kmod/fakedest.py $fport $cut >"$tmp/fake.$cut" 2>&1 &
 	fake=$!
@@ -237,8 +241,8 @@ kill "$(cat "$tmp/cw.src.pid")" "$(cat "$tmp/cv.src.pid")" 2>/dev/null
 # (0.2 MB/s); the link, 2 MB/s here, gives each 1 MB/s. Both paced by the
 # guest's TSC, 50 iterations a second, and each reports every 100 ms of it:
 # judged by the guest itself, its iterations per report of vCPU 0 (a tick
-# of guest time) before and while the limit holds: vCPU 0's must stay
-# within 10%, vCPU 1's fall under half (the window before, 3 s with no
+# of guest time) before and while the limit holds: vCPU 0's must not fall
+# by more than 10%, vCPU 1's fall under half (the window before, 3 s with no
 # limit, is the same guest's own pace). The span the limit held comes from
 # the tool's own record (--json: the wall time of the rounds run with a
 # dirty limit in force), not from when the test noticed it (0 to 15 of the
@@ -311,8 +315,10 @@ if [ "$mask" != 0x2 ]; then
 	: # no span to judge the guest's pace by
 elif [ $k -ge 3 ]; then
 	read -r ticks held0 held1 < <(per_tick "$tmp/cr.src.log" "$(report_line "$tmp/cr.src.log" $k)")
-	if [ $((held0 * 10)) -ge $((free0 * 9)) ] && [ $((held0 * 10)) -le $((free0 * 11)) ] &&
-		[ $((held1 * 2)) -lt "$free1" ]; then
+	# vCPU 0 not slowed (at least 90% of its pace): faster is no harm of
+	# the limit, and where both vCPUs share a starved CPU (KASAN: 3.3 ->
+	# 5.0 iterations per 100 ms) vCPU 1's sleep speeds vCPU 0 up.
+	if [ $((held0 * 10)) -ge $((free0 * 9)) ] && [ $((held1 * 2)) -lt "$free1" ]; then
 		pass "and by the guest's own clock only vCPU 1 slowed: iterations per 100 ms, vCPU 0 $((free0 / 100)).$((free0 % 100)) -> $((held0 / 100)).$((held0 % 100)), vCPU 1 $((free1 / 100)).$((free1 % 100)) -> $((held1 / 100)).$((held1 % 100)) (its last $ticks reports; the limit held $held_ms ms)"
 	else
 		fail "and by the guest's own clock only vCPU 1 slowed" \

@@ -20,6 +20,9 @@ u64 gpa, u32 npages, u32 round}) and resets the connection at CUT:
   nogo     answers STATE with RESTORED, reads GO, and closes without RUNNING
   silent   after ACCEPT reads nothing more and holds the connection (a peer
            that hangs: the source's progress timeout must end it)
+  hold     reads the whole page stream, then holds the connection without
+           a word: a migration to it can never complete, however fast it
+           would converge (tests/kmod/converge.sh's cancel and kills)
 
 Prints "cut at <where>" when it cut, so a test knows the point was reached."""
 import socket
@@ -100,6 +103,10 @@ while True:
     if rtype == REC_END:
         break
 
+if cut == "hold":
+    print("holding", flush=True)
+    time.sleep(600)
+    sys.exit(0)
 typ, length = wire_recv()
 if typ == W_DIGEST:
     read(length)
