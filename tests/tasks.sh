@@ -9,9 +9,10 @@ task_line() {
 	read -r comm <"$t/comm" 2>/dev/null || return 0
 	state=$(awk '/^State:/ {print $2}' "$t/status" 2>/dev/null)
 	read -r wchan <"$t/wchan" 2>/dev/null
-	stack=$(awk '{print $2}' "$t/stack" 2>/dev/null | head -n "${2:-10}" | tr '\n' ' ')
+	stack=$(task_stack "$t" "${2:-10}")
 	cmd=$(tr '\0\n' '  ' <"${t%/task/*}/cmdline" 2>/dev/null | cut -c1-160)
 	echo "${t##*/} ($comm) ${state:-?} ${wchan:-0}: ${stack:-(no stack)}| ${cmd:-[kernel thread]}"
 }
-# task_stack TASKDIR: its kernel stack's frames on one line.
-task_stack() { awk '{print $2}' "$1/stack" 2>/dev/null | tr '\n' ' '; }
+# task_stack TASKDIR [FRAMES]: its kernel stack's frames (the first FRAMES)
+# on one line.
+task_stack() { awk -v n="${2:-0}" 'n && NR > n {exit} {print $2}' "$1/stack" 2>/dev/null | tr '\n' ' '; }

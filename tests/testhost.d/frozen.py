@@ -8,10 +8,8 @@ vCPU's registers three times, 1 s apart, and prints one line per read:
 "CPU#0 RIP=... (symbol+0x..) CPL=0 IF=1 CR3=...; CPU#1 ...". After the
 third read, one line per vCPU names the kernel-text words on its stack
 (a poor man's backtrace: return addresses, and the interrupted RIP of an
-exception frame). MAP is the kernel's sorted text symbols
-("ADDR TYPE NAME", tests/testhost's kallsyms.text) and BOOT_STEXT this
-boot's _stext (KASLR undone by the difference); without them, addresses
-only.
+exception frame). MAP and BOOT_STEXT are ksyms.py's, which names the
+addresses; without them, addresses only.
 
 A last line "verdict: int3-loop CPU#N" when vCPU N was inside the kernel's
 int3 handler at all three reads: it re-enters the breakpoint of a text
@@ -30,7 +28,7 @@ INT3_HANDLER = {"asm_exc_int3", "exc_int3", "do_int3", "poke_int3_handler", "do_
 
 
 def registers(sock):
-    """{cpu: {RIP, RSP, CPL, IF, CR3}} from 'info registers -a'."""
+    """{cpu: {RIP, RSP, RFL, CPL, CR3}} (hex strings) from 'info registers -a'."""
     cpus, cpu = {}, None
     for line in ask(sock, "info registers -a").splitlines():
         m = re.match(r"CPU#(\d+)", line)
