@@ -240,10 +240,13 @@ lost_delivery() {
 # lost_own_code WHY: reads a vCPU's last two kvm_exit lines, the second its
 # shutdown; names the emulator if the shutdown came of a not-present
 # instruction-fetch #PF (EXITINTINFO 0x80000b0e, error code bit 4 set, bit 0
-# clear) at the RIP of the exit just before, or (that exit an NPF: KVM
-# emulated its MMIO instruction and stepped over it) at most 15 bytes after
-# it on the same page: its code left its own page tables between two VM
-# entries, no guest instruction completed between.
+# clear) at the RIP of the exit just before, or (that exit one whose
+# instruction KVM carried out and stepped over: an MMIO access at an NPF, a
+# WRMSR or RDMSR, an IN or OUT, CPUID, HLT, VMMCALL, XSETBV) at most 15
+# bytes after it on the same page: its code left its own page tables
+# between two VM entries, no guest instruction completed between. Seen: a
+# QEMU guest at qemu.sh's good hop source (QEMU 7.2, CI of December 2026),
+# the fetch after the TSC-deadline WRMSR at 0xffffffff8c89d6e8.
 lost_own_code() {
 	local prev last rip prip where
 	read -r prev || return 0
@@ -255,7 +258,7 @@ lost_own_code() {
 	[ -n "$prip" ] || return 0
 	if [ "$prip" = "$2" ]; then
 		where="at $2 it was executing at its exit before"
-	elif [[ $prev == *" reason npf "* ]] && (($2 > prip && $2 - prip <= 15 && ($2 >> 12) == (prip >> 12))); then
+	elif [[ $prev =~ \ reason\ (npf|msr|io|cpuid|hlt|vmmcall|xsetbv)\  ]] && (($2 > prip && $2 - prip <= 15 && ($2 >> 12) == (prip >> 12))); then
 		where="at $2, right after the one at $prip KVM emulated at its exit before (the same page)"
 	else
 		return 0

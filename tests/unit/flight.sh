@@ -71,6 +71,24 @@ expect "nor a fetch more than one instruction (15 bytes) further" test -z "$(emu
 mmio_death 0xffffffff822c1002
 expect "nor one on another page" test -z "$(emulator_verdict intact)"
 
+# The instruction after a WRMSR KVM carried out (qemu.sh's good hop source under QEMU 7.2, CI,
+# December 2026: the TSC-deadline write at 0xffffffff8c89d6e8, then a not-present fetch at the
+# next instruction, two bytes on).
+step_death() { # REASON-OF-THE-EXIT-BEFORE
+	{
+		ev 340 400.0 "kvm_inj_virq: IRQ 0xec"
+		ev 340 400.1 "kvm_exit: vcpu 0 reason $1 rip 0xffffffff8c89d6e8 info1 0x0000000000000001 info2 0x0000000000000000 intr_info 0x000000ec error_code 0x00000000"
+		ev 340 400.2 "kvm_exit: vcpu 0 reason shutdown rip 0xffffffff8c89d6ea info1 0x0000000000000000 info2 0x0000000000000000 intr_info 0x80000b0e error_code 0x00000010"
+	} >"$tmp/trace"
+}
+step_death msr
+expect_output "a QEMU source guest that lost the instruction after a WRMSR KVM carried out: the emulator's" \
+	"right after the one at 0xffffffff8c89d6e8 KVM emulated .*qemu-cancel-loop.sh.*: a fault of the emulator" emulator_verdict qemu-source 317
+step_death io
+expect_output "the same after an OUT KVM carried out" "right after the one at 0xffffffff8c89d6e8" emulator_verdict qemu-source 317
+step_death interrupt
+expect "but not after an interrupt exit, whose instruction did not complete" test -z "$(emulator_verdict qemu-source 317)"
+
 # A QEMU guest at the fault sequence's source (qemu.sh under QEMU 7.2, CI, December 2026):
 # interrupts delivered from user RIP 0x401618 (their handlers ran), then IRQ 0x28 at the
 # same RIP a triple fault (EXITINTINFO 0x80000028: an external interrupt being delivered).
