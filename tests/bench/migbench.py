@@ -78,12 +78,16 @@ class Console:
                 self.cv.wait(min(left, 0.5))
 
     def rd(self):
-        """(time, seq, written) of every 'rd' line."""
+        """(time, seq, written) of every 'rd' line (ratedirty's)."""
+        return self.counts("rd")
+
+    def counts(self, tag):
+        """(time, seq, count) of every '<tag> <seq> <count>' line."""
         out = []
         with self.cv:
             for t, l in self.lines:
                 p = l.split()
-                if len(p) == 3 and p[0].endswith("rd") and p[1].isdigit() and p[2].isdigit():
+                if len(p) == 3 and p[0].endswith(tag) and p[1].isdigit() and p[2].isdigit():
                     out.append((t, int(p[1]), int(p[2])))
         return out
 
