@@ -339,6 +339,31 @@ p("*guest-seen downtime*: the guest prints a console line every 50 ms, timestamp
 p()
 p("![migrations](migrations.png)")
 p()
+PHASES = [("pause_ns", "pause"), ("final_round_ns", "final round"), ("verify_ns", "verify"),
+          ("save_ns", "save"), ("transfer_ns", "transfer"), ("restore_ns", "restore"),
+          ("resume_ns", "resume")]
+rows = []
+for rate in rates:
+    for m in METHODS:
+        r = get(m, rate)
+        if not r or not r.get("ok"):
+            continue
+        ph = r.get("downtime_phases_ns") or {}
+        rows.append([rate, m, fmt(r.get("downtime_ms"), "%.0f")] +
+                    [fmt(ph[k] / 1e6, "%.1f") if k in ph else "–" for k, _ in PHASES] +
+                    [fmt(r.get("line_to_pause_ms"), "%.0f"), fmt(r.get("running_to_line_ms"), "%.0f"),
+                     fmt(r.get("switch_gap_ms") and r.get("downtime_ms") and r["switch_gap_ms"] - r["downtime_ms"], "%.0f"),
+                     fmt(r.get("switch_gap_ms"), "%.0f")])
+if any(r[3] != "–" for r in rows):
+    p("**Where the downtime goes.** kvmmig's own breakdown of its downtime (`kvmmig-ctl --json`, "
+      "the phases from the source's pause to the destination's resume, ms) next to QEMU's single "
+      "figure, and what the guest saw beyond it: *line → pause*, from the source guest's last "
+      "console line to the tool's pause, and *running → line*, from the destination's resume to "
+      "its first line (kvmmig only: the same clock as the tool's), each up to one 50 ms line "
+      "interval when nothing else delays the guest.")
+    p()
+    table(["rate pages/s", "method", "downtime ms (tool)"] + [n for _, n in PHASES] +
+          ["line → pause ms", "running → line ms", "guest-seen − tool ms", "guest-seen ms"], rows)
 
 # 2. link
 p("## 2. The link: raw TCP and each method's throughput")
