@@ -36,6 +36,10 @@ counters() { sed -n 's/^memcounter: counter \([0-9]*\) checksum [0-9]* ok\r\?$/\
 say() { [ "${DEMO:-0}" = 1 ] && echo "$@"; return 0; }
 # running LOG N: the guest printed at least N counter lines with checksum ok into LOG.
 running() { [ "$(counters "$1" | wc -l)" -ge "$2" ]; }
+# beats LOG: the numbers of CPU 1's heartbeat lines in LOG; beats_here LOG: two of them
+# at least, the first past 1 (a continued guest's, not a rebooted one's).
+beats() { sed -n 's/^cpu1: alive \([0-9]*\)\r\?$/\1/p' "$1"; }
+beats_here() { [ "$(beats "$1" | wc -l)" -ge 2 ] && [ "$(beats "$1" | head -n 1)" -gt 1 ]; }
 # continues LOG LAST WHERE: the guest's counter in LOG goes on past LAST, checksums ok.
 continues() {
 	local log=$1 last=$2 where=$3 in_rc=$4 first now
@@ -44,6 +48,12 @@ continues() {
 		now=$(counters "$log" | tail -n 1)
 		if [ "$first" -gt "$last" ] && [ "$now" -gt "$first" ] && ! grep -q 'MISMATCH\|FAIL' "$log"; then
 			pass "the guest's counter goes on at $where ($(uname -r)): $last before, then $first .. $now here, checksums ok"
+			# CPU 1's heartbeat (the guest's init): the AP came along and runs.
+			if wait_for 30 beats_here "$log"; then
+				pass "CPU 1 runs on at $where: its heartbeat $(beats "$log" | head -n 1) .. $(beats "$log" | tail -n 1) here"
+			else
+				fail "CPU 1 runs on at $where" "its heartbeat here: '$(beats "$log" | tr '\n' ' ')'$(flight_verdict)"
+			fi
 		else
 			fail "the guest's counter goes on at $where" "last before $last, here $first .. $now: $(tail -n 2 "$log" | tr '\n' ' ')$(flight_verdict)"
 		fi
