@@ -17,7 +17,7 @@
 #                       no kernel text
 #   emulator_rips FILE  names each guest RIP of FILE that is host kernel text
 #   tables_intact ERRFILE  a payload VMM's post mortem found its tables intact
-#   emulator_verdict [boot|intact|source|qemu-source [PID]], flight_verdict [same]:
+#   emulator_verdict [boot|intact|source|restored|qemu-source [PID]], flight_verdict [same]:
 #                       whose fault a death was (PID: the dead guest's VMM)
 tracing=/sys/kernel/tracing
 [ -d $tracing/events/kvm ] || tracing=/sys/kernel/debug/tracing
@@ -158,6 +158,12 @@ tables_intact() {
 # kvmmig's can take a guest's code page out of its page tables. Seen: a
 # payload guest (tests/tools/dirtier, kvmmig-vm's) dying in round 0, when
 # KVM_CLEAR_DIRTY_LOG makes it take a write-protection NPF per page.
+# Or "restored", a Linux guest kvmmig-vm restored from its own save (tests/
+# vm/linux.sh, tests/stress/linux-restore-loop.sh): once it runs nothing
+# but the guest writes its memory (a serial console; no DMA device, no
+# kvmmig.ko), so its code cannot leave its page tables between two entries
+# but by the emulator. Seen: vCPU 1 of a 2-vCPU restore, a triple fault
+# 224 ms after the resume (1 in 33 cycles on a loaded machine, December 2026).
 # Or "qemu-source", a QEMU guest at the source of a migration. Its memory
 # is not known intact (QEMU's device models write it), but nothing of
 # kvmmig writes it (the source module and tool only read the RAM file), and
@@ -167,7 +173,7 @@ tables_intact() {
 # December 2026), lost it 5 times in about 150 cancels under QEMU 7.2.22
 # and 10.0.2, each a not-present instruction fetch at the RIP of its NPF
 # exit before or the host's RIP handed to the guest.
-emulator_verdict() { # [boot|intact|source|qemu-source [PID]]
+emulator_verdict() { # [boot|intact|source|restored|qemu-source [PID]]
 	[ -r $flight/trace ] || return 0
 	emulator_rips <(grep 'reason shutdown' $flight/trace)
 	impossible_pf "${2:-}"
@@ -176,6 +182,7 @@ emulator_verdict() { # [boot|intact|source|qemu-source [PID]]
 	intact) flight_lost_code "its page tables and GDT in memory intact (its VMM's post mortem)" "${2:-}" ;;
 	qemu-source) flight_lost_code "a QEMU guest at a migration's source, which kvmmig only reads, lost the same way without kvmmig (tests/stress/qemu-cancel-loop.sh)" "${2:-}" ;;
 	source) flight_lost_code "a guest at a migration's source, whose memory kvmmig.ko only reads (its page tables cannot have changed under it)" "${2:-}" ;;
+	restored) flight_lost_code "a restored guest whose VMM writes none of its memory once it runs (kvmmig-vm's serial console only, kvmmig.ko not loaded)" "${2:-}" ;;
 	esac
 }
 # flight_lost_code WHY [PID]: lost_own_code on the shut-down vCPU's last two

@@ -43,7 +43,9 @@ if [ -z "${KVMMIG_TESTHOST:-}" ]; then
 fi
 
 . tests/vm/vmlib.sh
+. tests/flight.sh
 vm_build
+flight_start
 TEST_SUFFIX=" [$(uname -r)]"
 kernel=$repo/build/testhost/$(uname -r)/boot/vmlinuz-$(uname -r)
 initrd=$build/guests/linux-initramfs.cpio.gz
@@ -90,7 +92,7 @@ keep() {
 }
 
 busy_loops "$load"
-trap 'kill ${load_pids[*]} 2>/dev/null; vm_cleanup' EXIT
+trap 'kill ${load_pids[*]} 2>/dev/null; flight_stop; vm_cleanup' EXIT
 
 start g0 --cpus "$cpus" --mem "$mem" --kernel "$kernel" --initrd "$initrd" --append "$append"
 if ! wait_for 300 count_counters g0 3; then
@@ -125,7 +127,7 @@ while [ $n -lt "$cycles" ] && [ $(($(date +%s) - t0)) -lt "$seconds" ]; do
 	svmfaults=$((svmfaults + r)) failed_entries=$((failed_entries + f))
 	first=$(counters $next | head -n 1)
 	if [ "$f" -gt 0 ] || ! alive $next; then
-		bad="cycle $n: the restored VMM died: $(grep -h -A4 'VM entry failed\|vCPU' "$vm_tmp/$next.err" | tail -n 8 | tr '\n' ' ')"
+		bad="cycle $n: the restored VMM died: $(grep -h -A4 'VM entry failed\|vCPU' "$vm_tmp/$next.err" | tail -n 8 | tr '\n' ' ')$(flight_verdict restored)"
 		keep $next
 		break
 	fi

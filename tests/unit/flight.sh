@@ -36,6 +36,7 @@ expect_output "a payload with intact tables that lost its own code: the emulator
 	"$named" emulator_verdict intact
 expect_output "the reason is the post mortem's" "its page tables and GDT in memory intact" emulator_verdict intact
 expect_output "a booting guest of the same shape: the emulator's" "no migration session had touched it: a fault of the emulator" emulator_verdict boot
+expect_output "and a restored guest whose VMM writes none of its memory: the emulator's" "a restored guest whose VMM writes none of its memory .*: a fault of the emulator" emulator_verdict restored
 expect "without either, a module test's death is not set aside" test -z "$(emulator_verdict)"
 expect_output "with the dead VMM's pid, the verdict is that VMM's" "$named" emulator_verdict intact 317
 expect "a death of another VMM is not read in this one's trace" test -z "$(emulator_verdict intact 999)"

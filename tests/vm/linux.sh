@@ -51,7 +51,7 @@ counters() { sed -n 's/^memcounter: counter \([0-9]*\) checksum [0-9]* ok\r\?$/\
 count_counters() { [ "$(counters "$1" | wc -l)" -ge "$2" ]; }
 # restore_stop NAME: why NAME's VMM stopped, if it did; its diagnosis of the
 # emulated SVM's fault (an interrupt handed back as an exception) named as
-# the emulator's for tests/retry.sh.
+# the emulator's for tests/retry.sh, and the flight recorder's verdict.
 restore_stop() {
 	local why
 	why=$(grep -h -m1 'VM stopped' "$vm_tmp/$1.err")
@@ -59,6 +59,7 @@ restore_stop() {
 	printf '; VMM: %s' "$why"
 	grep -q "labeled as an exception" "$vm_tmp/$1.err" &&
 		printf ' (the VMM found the guest state broken by the emulated SVM before its entry: a fault of the emulator (QEMU TCG))'
+	flight_verdict restored
 }
 
 linux_start lxa --cpus 2 --mem 160M --kernel "$kernel" --initrd "$initrd" --append "$append"
