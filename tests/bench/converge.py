@@ -38,7 +38,7 @@ work units/s; vCPU 1: ratedirty's pages/s) before the migration, during it
 import argparse, json, os, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from migbench import QMP, Console, log, now, tool_events, wait_listening  # noqa: E402
+from migbench import QMP, Console, log, now, qemu_wait, tool_events, wait_listening  # noqa: E402
 
 PAGE = 4096
 REPORT_MS = 100
@@ -173,20 +173,10 @@ class Qemu(Method):
         dst.qmp.cmd("migrate-incoming", uri="tcp:127.0.0.1:7481")
         t0 = now()
         src.qmp.cmd("migrate", uri="tcp:127.0.0.1:7481")
-        throttle, info = 0, {}
-        while True:
-            info = src.qmp.cmd("query-migrate")
-            throttle = max(throttle, info.get("cpu-throttle-percentage", 0))
-            st = info.get("status")
-            if st in ("completed", "failed", "cancelled") and (st != "completed" or info.get("total-time")):
-                break
-            if now() - t0 > a.timeout * 1e9:
-                src.qmp.cmd("migrate_cancel")
-                info["error-desc"] = "no convergence in %d s (cancelled)" % a.timeout
-                info["status"] = "timeout"
-                time.sleep(1)
-                break
-            time.sleep(0.1)
+        seen = [0]  # the highest cpu-throttle-percentage QEMU reported
+        info = qemu_wait(src.qmp, t0, a.timeout,
+                         lambda i: seen.append(i.get("cpu-throttle-percentage", 0)))
+        throttle = max(seen)
         ram = info.get("ram", {})
         r = {"ok": info.get("status") == "completed", "error": info.get("error-desc", ""),
              "rounds": ram.get("dirty-sync-count"), "mb_sent": (ram.get("transferred") or 0) / 1e6,

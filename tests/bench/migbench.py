@@ -442,6 +442,29 @@ class QMP:
         return r["return"]
 
 
+def qemu_wait(qmp, t0, timeout, each=None):
+    """Polls a source QEMU's query-migrate until the migration ends, or
+    cancels it TIMEOUT s after t0 (status "timeout"); each(info) sees every
+    answer. Returns the last answer."""
+    while True:
+        info = qmp.cmd("query-migrate")
+        if each:
+            each(info)
+        # QEMU sets "completed" before it computes total-time and downtime
+        # (they read 0 for a moment), and a former destination reports its
+        # incoming migration as completed (no total-time).
+        if info.get("status") in ("completed", "failed", "cancelled") and (
+                info.get("status") != "completed" or info.get("total-time")):
+            return info
+        if now() - t0 > timeout * 1e9:
+            qmp.cmd("migrate_cancel")
+            info["error-desc"] = "no convergence in %d s (cancelled)" % timeout
+            info["status"] = "timeout"
+            time.sleep(1)
+            return info
+        time.sleep(0.05)
+
+
 class Qemu:
     def __init__(self, a, multifd):
         self.a, self.multifd, self.n, self.port = a, multifd, 0, 7460 + 20 * multifd
@@ -491,22 +514,7 @@ class Qemu:
         p0 = proc_time(src.pid)
         t0 = now()
         src.qmp.cmd("migrate", uri="tcp:127.0.0.1:%d" % self.port)
-        info = {}
-        while True:
-            info = src.qmp.cmd("query-migrate")
-            # QEMU sets "completed" before it computes total-time and
-            # downtime (they read 0 for a moment), and a former destination
-            # reports its incoming migration as completed (no total-time).
-            if info.get("status") in ("completed", "failed", "cancelled") and (
-                    info.get("status") != "completed" or info.get("total-time")):
-                break
-            if now() - t0 > a.timeout * 1e9:
-                src.qmp.cmd("migrate_cancel")
-                info["error-desc"] = "no convergence in %d s (cancelled)" % a.timeout
-                info["status"] = "timeout"
-                time.sleep(1)
-                break
-            time.sleep(0.05)
+        info = qemu_wait(src.qmp, t0, a.timeout)
         t1 = now()
         tt1 = thread_times(src.pid)
         p1 = proc_time(src.pid)

@@ -66,14 +66,29 @@ for l in read("link.txt").splitlines():
         link[int(d["streams"])] = int(d["bits_per_second"]) / 8 / 1e6  # MB/s
 channels = int(params.get("CHANNELS", 2))
 
-mig = []
-for l in read("mig.jsonl").splitlines():
-    try:
-        mig.append(json.loads(l))
-    except ValueError:
-        pass
+def jsonl(name):
+    """The JSON lines of RAW/name (other lines skipped)."""
+    out = []
+    for l in read(name).splitlines():
+        try:
+            out.append(json.loads(l))
+        except ValueError:
+            pass
+    return out
+
+
+mig = jsonl("mig.jsonl")
 METHODS = ["kvmmig", "kvmmig-tls", "qemu", "qemu-multifd", "kvmmig-qemu"]
 rates = sorted({r["rate_pages_s"] for r in mig if "rate_pages_s" in r})
+
+
+def completed():
+    """(rate, method, run) of every migration that completed, by rate, then method."""
+    for rate in rates:
+        for m in METHODS:
+            r = get(m, rate)
+            if r and r.get("ok"):
+                yield rate, m, r
 
 
 def get(method, rate):
@@ -171,12 +186,7 @@ def failures(method):
     return [r for r in mig if r.get("method") == method and not r.get("ok")]
 
 
-conv = []
-for l in read("converge.jsonl").splitlines():
-    try:
-        conv.append(json.loads(l))
-    except ValueError:
-        pass
+conv = jsonl("converge.jsonl")
 CONV_KVMMIG, CONV_QEMU = ["kvmmig", "kvmmig-ring"], ["qemu-ac", "qemu10-ac", "qemu10-dl"]
 
 
@@ -343,17 +353,13 @@ PHASES = [("pause_ns", "pause"), ("final_round_ns", "final round"), ("verify_ns"
           ("save_ns", "save"), ("transfer_ns", "transfer"), ("restore_ns", "restore"),
           ("resume_ns", "resume")]
 rows = []
-for rate in rates:
-    for m in METHODS:
-        r = get(m, rate)
-        if not r or not r.get("ok"):
-            continue
-        ph = r.get("downtime_phases_ns") or {}
-        rows.append([rate, m, fmt(r.get("downtime_ms"), "%.0f")] +
-                    [fmt(ph[k] / 1e6, "%.1f") if k in ph else "–" for k, _ in PHASES] +
-                    [fmt(r.get("line_to_pause_ms"), "%.0f"), fmt(r.get("running_to_line_ms"), "%.0f"),
-                     fmt(r.get("switch_gap_ms") and r.get("downtime_ms") and r["switch_gap_ms"] - r["downtime_ms"], "%.0f"),
-                     fmt(r.get("switch_gap_ms"), "%.0f")])
+for rate, m, r in completed():
+    ph = r.get("downtime_phases_ns") or {}
+    rows.append([rate, m, fmt(r.get("downtime_ms"), "%.0f")] +
+                [fmt(ph[k] / 1e6, "%.1f") if k in ph else "–" for k, _ in PHASES] +
+                [fmt(r.get("line_to_pause_ms"), "%.0f"), fmt(r.get("running_to_line_ms"), "%.0f"),
+                 fmt(r.get("switch_gap_ms") and r.get("downtime_ms") and r["switch_gap_ms"] - r["downtime_ms"], "%.0f"),
+                 fmt(r.get("switch_gap_ms"), "%.0f")])
 if any(r[3] != "–" for r in rows):
     p("**Where the downtime goes.** kvmmig's own breakdown of its downtime (`kvmmig-ctl --json`, "
       "the phases from the source's pause to the destination's resume, ms) next to QEMU's single "
@@ -375,15 +381,11 @@ p("iperf3 over the same loopback in the same test host: at the start of the run 
                                     params.get("LINK_SECS_EACH", "3")))
 p()
 rows = []
-for rate in rates:
-    for m in METHODS:
-        r = get(m, rate)
-        if not r or not r.get("ok"):
-            continue
-        lk = r.get("link_MBps") or link.get(channels if m == "qemu-multifd" else 1)
-        rows.append([rate, m, fmt(lk), fmt(r.get("bulk_MBps")),
-                     fmt(r.get("bulk_MBps") and lk and 100 * r["bulk_MBps"] / lk, "%.0f %%"),
-                     fmt(r.get("avg_MBps")), fmt(r.get("avg_MBps") and lk and 100 * r["avg_MBps"] / lk, "%.0f %%")])
+for rate, m, r in completed():
+    lk = r.get("link_MBps") or link.get(channels if m == "qemu-multifd" else 1)
+    rows.append([rate, m, fmt(lk), fmt(r.get("bulk_MBps")),
+                 fmt(r.get("bulk_MBps") and lk and 100 * r["bulk_MBps"] / lk, "%.0f %%"),
+                 fmt(r.get("avg_MBps")), fmt(r.get("avg_MBps") and lk and 100 * r["avg_MBps"] / lk, "%.0f %%")])
 table(["rate pages/s", "method", "iperf3 MB/s", "bulk MB/s", "% of iperf3", "bytes/total time MB/s", "% of iperf3"], rows)
 p("*bulk*: kvmmig = round 0 bytes ÷ round 0 time (the full copy); QEMU = its own `mbps` "
   "(last interval).")
