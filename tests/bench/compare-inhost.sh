@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/bench/compare-inhost.sh: tests/bench/compare's part inside a test
 # host, one pair ($S/pair): migbench once with the older tree's kvmmig.ko and
-# tools and once with this tree's, the order alternating from pair to pair;
+# tools and once with the newer's (this tree, or NEW's worktree), the order alternating from pair to pair;
 # every result line gets "tree": "old" or "new" and "pair": N.
 set -u
 cd "$KVMMIG_REPO"
@@ -33,9 +33,9 @@ for l in sys.stdin:
 }
 . "$S/pair"
 if [ $((PAIR % 2)) = 1 ]; then
-	run old "$KVMMIG_REPO/$OLD" "$PAIR"; run new "$KVMMIG_REPO" "$PAIR"
+	run old "$KVMMIG_REPO/$OLD" "$PAIR"; run new "$KVMMIG_REPO/${NEW:-.}" "$PAIR"
 else
-	run new "$KVMMIG_REPO" "$PAIR"; run old "$KVMMIG_REPO/$OLD" "$PAIR"
+	run new "$KVMMIG_REPO/${NEW:-.}" "$PAIR"; run old "$KVMMIG_REPO/$OLD" "$PAIR"
 fi
 rmmod kvmmig 2>/dev/null
 echo "compare: [$(date +%T)] done"
