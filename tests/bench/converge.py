@@ -207,10 +207,10 @@ def run(a, name):
         t0 = now()
         res, dst = m.migrate(src)
         t1 = now()
-        r.update(res)
         # During: from the start to the source's last line before its pause
         # (kvmmig says when it paused; QEMU's source goes quiet at its own).
         end = res.pop("paused_at", None) or last_line(src.con) or t1
+        r.update(res)
         r["during"] = paces(src.con, t0, end)
         r["during_s"] = (end - t0) / 1e9
         if r["ok"]:
