@@ -8,7 +8,8 @@ cd "$(dirname "$0")/../.."
 . tests/lib.sh
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-printf '#!/bin/bash\necho "PASS: hang starts"\nsleep 300 &\nsleep 301\n' >"$tmp/hang.sh"
+# The hung script's own processes, by pid (another `sleep 300` on the machine is not its).
+printf '#!/bin/bash\necho "PASS: hang starts"\nsleep 300 &\necho $! >>"%s/pids"\nsleep 301 &\necho $! >>"%s/pids"\nwait\n' "$tmp" "$tmp" >"$tmp/hang.sh"
 printf '#!/bin/bash\necho "PASS: next runs"\n' >"$tmp/next.sh"
 chmod +x "$tmp/hang.sh" "$tmp/next.sh"
 : >"$tmp/kmsg"
@@ -23,9 +24,17 @@ sed 's/^/  suite: /' "$tmp/out"
 grep -q "^info: task [0-9]* (sleep) S hrtimer_nanosleep.*sleep 301" "$tmp/out" &&
 	pass "the failure says where each of its processes waits (state, wait channel, stack)" ||
 	fail "the failure says where each of its processes waits" "no task line for sleep 301"
-! pgrep -f '^sleep 30[01]$' >/dev/null &&
+# living PID...: those of the PIDs that still run (not gone, not a zombie).
+living() {
+	local p
+	for p in "$@"; do
+		[ -r "/proc/$p/stat" ] && [ "$(awk '{print $3}' "/proc/$p/stat" 2>/dev/null)" != Z ] && echo "$p"
+	done
+}
+pids=$(cat "$tmp/pids" 2>/dev/null)
+[ "$(echo $pids | wc -w)" = 2 ] && wait_for 5 test -z "$(living $pids)" &&
 	pass "it is killed with everything it started" ||
-	fail "it is killed with everything it started" "$(pgrep -fa '^sleep 30[01]$')"
+	fail "it is killed with everything it started" "its sleeps '$pids', still running: $(living $pids)"
 grep -q "^PASS: next runs" "$tmp/out" && pass "the next script still runs" ||
 	fail "the next script still runs" "not in the output"
 ! grep -q "^FAIL: $tmp/next.sh" "$tmp/out" && pass "and a script that ends in time does not fail" ||
