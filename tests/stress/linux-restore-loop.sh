@@ -44,6 +44,7 @@ fi
 
 . tests/vm/vmlib.sh
 . tests/flight.sh
+. tests/guests/linux/console.sh
 vm_build
 flight_start
 TEST_SUFFIX=" [$(uname -r)]"
@@ -59,10 +60,10 @@ start() {
 	eval "vm_pid_$name=$!"
 	wait_for 120 test -S "$KVMMIG_RUN_DIR/$name.sock"
 }
-counters() { sed -n 's/^memcounter: counter \([0-9]*\) checksum [0-9]* ok\r\?$/\1/p' "$vm_tmp/$1.out"; }
+counters() { guest_counters "$vm_tmp/$1.out"; }
 count_counters() { [ "$(counters "$1" | wc -l)" -ge "$2" ]; }
 # CPU 1's heartbeat (the guest's init, 2+ vCPUs): the last beat in NAME's console.
-beat() { sed -n 's/^cpu1: alive \([0-9]*\)\r\?$/\1/p' "$vm_tmp/$1.out" | tail -n 1; }
+beat() { guest_beats "$vm_tmp/$1.out" | tail -n 1; }
 beat_past() { [ "$(beat "$1")" -gt "$2" ] 2>/dev/null; }
 alive() { kill -0 "$(vm_pid "$1")" 2>/dev/null; }
 # ctl NAME REQUEST...: a control request that gives up after 60 s, then shows where the VMM's

@@ -16,6 +16,7 @@ set -u
 cd "$(dirname "$0")/../.."
 . tests/lib.sh
 . tests/flight.sh
+. tests/guests/linux/console.sh
 export PATH=$PWD/build:$PATH KVMMIG_RUN_DIR=/tmp/kvmmig-run
 role=$KVMMIG_ROLE self=$KVMMIG_SELF_ADDR peer=$KVMMIG_PEER_ADDR
 S=$KVMMIG_SCRATCH
@@ -32,27 +33,25 @@ mem=160M
 log=/tmp/lx.console
 signal() { echo "${2:-}" >"$S/$1.tmp" && mv "$S/$1.tmp" "$S/$1"; }
 await() { wait_for "${2:-300}" test -e "$S/$1" || { fail "waiting for the peer ($1)" "timed out"; exit 1; }; }
-counters() { sed -n 's/^memcounter: counter \([0-9]*\) checksum [0-9]* ok\r\?$/\1/p' "$1"; }
 say() { [ "${DEMO:-0}" = 1 ] && echo "$@"; return 0; }
 # running LOG N: the guest printed at least N counter lines with checksum ok into LOG.
-running() { [ "$(counters "$1" | wc -l)" -ge "$2" ]; }
-# beats LOG: the numbers of CPU 1's heartbeat lines in LOG; beats_here LOG: two of them
-# at least, the first past 1 (a continued guest's, not a rebooted one's).
-beats() { sed -n 's/^cpu1: alive \([0-9]*\)\r\?$/\1/p' "$1"; }
-beats_here() { [ "$(beats "$1" | wc -l)" -ge 2 ] && [ "$(beats "$1" | head -n 1)" -gt 1 ]; }
+running() { [ "$(guest_counters "$1" | wc -l)" -ge "$2" ]; }
+# beats_here LOG: CPU 1's heartbeat lines in LOG, two at least, the first past 1 (a
+# continued guest's, not a rebooted one's).
+beats_here() { [ "$(guest_beats "$1" | wc -l)" -ge 2 ] && [ "$(guest_beats "$1" | head -n 1)" -gt 1 ]; }
 # continues LOG LAST WHERE: the guest's counter in LOG goes on past LAST, checksums ok.
 continues() {
 	local log=$1 last=$2 where=$3 in_rc=$4 first now
 	if [ "$in_rc" -eq 0 ] && wait_for 60 running "$log" 3; then
-		first=$(counters "$log" | head -n 1)
-		now=$(counters "$log" | tail -n 1)
+		first=$(guest_counters "$log" | head -n 1)
+		now=$(guest_counters "$log" | tail -n 1)
 		if [ "$first" -gt "$last" ] && [ "$now" -gt "$first" ] && ! grep -q 'MISMATCH\|FAIL' "$log"; then
 			pass "the guest's counter goes on at $where ($(uname -r)): $last before, then $first .. $now here, checksums ok"
 			# CPU 1's heartbeat (the guest's init): the AP came along and runs.
 			if wait_for 30 beats_here "$log"; then
-				pass "CPU 1 runs on at $where: its heartbeat $(beats "$log" | head -n 1) .. $(beats "$log" | tail -n 1) here"
+				pass "CPU 1 runs on at $where: its heartbeat $(guest_beats "$log" | head -n 1) .. $(guest_beats "$log" | tail -n 1) here"
 			else
-				fail "CPU 1 runs on at $where" "its heartbeat here: '$(beats "$log" | tr '\n' ' ')'$(flight_verdict)"
+				fail "CPU 1 runs on at $where" "its heartbeat here: '$(guest_beats "$log" | tr '\n' ' ')'$(flight_verdict)"
 			fi
 		else
 			fail "the guest's counter goes on at $where" "last before $last, here $first .. $now: $(tail -n 2 "$log" | tr '\n' ' ')$(flight_verdict)"
@@ -86,7 +85,7 @@ send() {
 	out=$(kvmmig-ctl migrate lx "$peer" --verify --max-downtime 20000 "${sec[@]}" 2>&1)
 	rc=$?
 	say "$out"
-	last=$(counters "$1" | tail -n 1)
+	last=$(guest_counters "$1" | tail -n 1)
 	if [ $rc -eq 0 ] && wait_for 10 sh -c '! pgrep -x kvmmig-vm >/dev/null'; then
 		pass "the Linux guest migrates $3 with --verify and the source VMM exits: $(echo "$out" | tail -n 1)"
 	else
